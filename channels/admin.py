@@ -1,0 +1,79 @@
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
+
+from channels.forms import WriteOnlyCredentialsForm, credentials_summary
+from channels.models import Channel, StatusMapping
+
+
+class ChannelForm(WriteOnlyCredentialsForm):
+    class Meta:
+        model = Channel
+        exclude = ["credentials"]
+        help_texts = {"shop_id": "Etsy shop_id, Shopify shop name, Ecwid store id, Amazon marketplace id"}
+
+
+class StatusMappingInline(admin.TabularInline):
+    model = StatusMapping
+    extra = 1
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
+    list_display = ["name", "kind", "sync_mode", "sync_state", "last_synced_at", "awaiting", "skipped", "is_active"]
+    list_filter = ["kind", "sync_mode", "is_active", "last_sync_state"]
+    search_fields = ["name", "shop_id"]
+    readonly_fields = ["credentials_set", "last_synced_at", "last_sync_state", "sync_started_at", "last_error",
+                       "last_sync_summary", "needs_reconnect", "cursor"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "is_active", "api_base_url", "shop_id"]}),
+        ("Credentials (write-only)", {"fields": ["credentials_set", "new_credentials"]}),
+        ("Sync", {"fields": ["sync_mode", "sync_interval_minutes", "import_window_days", "requires_tracking",
+                             "notify_customer"]}),
+        ("Last sync", {"fields": ["last_sync_state", "last_synced_at", "sync_started_at", "last_error",
+                                  "last_sync_summary", "needs_reconnect", "cursor"]}),
+    ]
+    inlines = [StatusMappingInline]
+    actions = ["sync_now"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            n_awaiting=Count("orders", filter=Q(orders__status="awaiting_shipment"), distinct=True),
+            n_skipped=Count("skipped_orders", distinct=True),
+        )
+
+    @admin.display(description="Credentials stored")
+    def credentials_set(self, obj):
+        return credentials_summary(obj)
+
+    @admin.display(description="Last sync", ordering="last_sync_state")
+    def sync_state(self, obj):
+        colour = {"ok": "#2e7d32", "error": "#c62828", "running": "#1565c0"}.get(obj.last_sync_state, "#777")
+        text = obj.get_last_sync_state_display()
+        if obj.needs_reconnect:
+            text += " · needs reconnecting"
+        return format_html('<span style="color:{};font-weight:bold" title="{}">{}</span>', colour, obj.last_error,
+                           text)
+
+    @admin.display(description="Awaiting shipment", ordering="n_awaiting")
+    def awaiting(self, obj):
+        url = reverse("admin:orders_order_changelist") + f"?channel__id__exact={obj.pk}&status__exact=awaiting_shipment"
+        return format_html('<a href="{}">{}</a>', url, obj.n_awaiting)
+
+    @admin.display(description="Not imported", ordering="n_skipped")
+    def skipped(self, obj):
+        url = reverse("admin:orders_skippedorder_changelist") + f"?channel__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.n_skipped)
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset):
+        from django_q.tasks import async_task
+
+        count = 0
+        for channel in queryset:
+            async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}")
+            count += 1
+        self.message_user(request, f"Sync started for {count} channel(s); results appear under “Last sync”.",
+                          messages.SUCCESS)

@@ -1,0 +1,47 @@
+"""Registry of marketplace connectors, keyed by Channel.kind."""
+
+from channels.connectors.base import (  # noqa: F401
+    Connector,
+    ConnectorError,
+    NotSupported,
+    Page,
+    PushResult,
+    RemoteAddress,
+    RemoteFulfilment,
+    RemoteLine,
+    RemoteOrder,
+    RemoteTracking,
+)
+
+_REGISTRY: dict[str, type[Connector]] = {}
+
+
+def register(cls: type[Connector]) -> type[Connector]:
+    _REGISTRY[cls.kind] = cls
+    return cls
+
+
+def connector_class(kind: str) -> type[Connector]:
+    _load()
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise NotSupported(f"no connector for channel kind {kind!r}") from None
+
+
+def get_connector(channel, **kwargs) -> Connector:
+    cls = connector_class(channel.kind)
+    return cls(base_url=channel.api_base_url, credentials=channel.credentials, shop_id=channel.shop_id, **kwargs)
+
+
+def _load():
+    if _REGISTRY:
+        return
+    import importlib
+
+    for module in ("etsy", "shopify", "ebay", "amazon", "ecwid"):
+        try:
+            importlib.import_module(f"channels.connectors.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"channels.connectors.{module}":
+                raise

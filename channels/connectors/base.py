@@ -1,0 +1,166 @@
+"""The one interface every marketplace connector implements, and the plain data it speaks.
+
+A connector turns the channel's JSON into these dataclasses and back. Nothing outside a
+connector knows a remote field name; nothing inside one touches the ORM."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+class ConnectorError(Exception):
+    """A call to the channel failed. `retryable` says whether trying later may succeed."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = True, auth: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.auth = auth  # credentials refused: the channel needs reconnecting
+
+
+class NotSupported(ConnectorError):
+    def __init__(self, message: str):
+        super().__init__(message, retryable=False)
+
+
+@dataclass
+class RemoteLine:
+    external_id: str
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Decimal = Decimal("0")
+    options: dict[str, str] = field(default_factory=dict)
+    weight_g: int | None = None
+    image_url: str = ""
+    is_physical: bool = True
+    stock_location: str = ""
+    listing_id: str = ""  # the channel's product id, for lookups of weight and image
+
+
+@dataclass
+class RemoteAddress:
+    name: str = ""
+    company: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""  # ISO 3166-1 alpha-2
+    phone: str = ""
+
+    def is_complete(self) -> bool:
+        return bool(self.name and self.line1 and self.city and self.country)
+
+
+@dataclass
+class RemoteTracking:
+    tracking_number: str
+    carrier: str = ""
+
+
+@dataclass
+class RemoteOrder:
+    external_id: str
+    order_number: str
+    remote_status: str
+    is_paid: bool
+    is_shipped: bool
+    is_cancelled: bool
+    created_at: datetime
+    updated_at: datetime
+    currency: str
+    total: Decimal
+    lines: list[RemoteLine]
+    address: RemoteAddress | None
+    customer_name: str = ""
+    email: str = ""
+    phone: str = ""
+    requested_service: str = ""
+    payment_method: str = ""
+    discount_total: Decimal = Decimal("0")
+    coupon_codes: list[str] = field(default_factory=list)
+    is_gift: bool = False
+    gift_message: str = ""
+    customer_note: str = ""
+    internal_note: str = ""
+    total_weight_g: int | None = None
+    tracking: list[RemoteTracking] = field(default_factory=list)  # shipped on the channel itself
+
+
+@dataclass
+class Page:
+    orders: list[RemoteOrder]
+    cursor: dict  # what to persist once this page's orders are stored
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (external_id, number, why): unparseable
+
+
+@dataclass
+class RemoteFulfilment:
+    """What the channel is told when an order ships."""
+
+    order_external_id: str
+    tracking_number: str
+    carrier: str  # our tracking company name; the connector translates it
+    service: str = ""
+    tracking_url: str = ""
+    note: str = ""
+    notify_customer: bool = True
+    shipped_at: datetime | None = None
+    lines: list[tuple[str, int]] = field(default_factory=list)  # (line external id, quantity); empty = all
+    country: str = ""
+    order_total: Decimal | None = None
+
+
+@dataclass
+class PushResult:
+    remote_id: str = ""
+    request: dict = field(default_factory=dict)  # what was sent, for the timeline
+
+
+class Connector:
+    """Base class. Subclasses set `kind` and implement the operations they support."""
+
+    kind: str = ""
+    #: the channel refuses a shipment without tracking for some orders (Amazon: always)
+    always_requires_tracking: bool = False
+
+    def __init__(self, *, base_url: str, credentials: dict, shop_id: str = "", http=None):
+        from channels.connectors.http import HttpClient
+
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.shop_id = shop_id
+        self.http = http or HttpClient()
+
+    # -- reading
+    def iter_pages(self, cursor: dict, *, now: datetime, window_days: int) -> Iterator[Page]:
+        """Yield pages of orders changed since `cursor` (created within `window_days` on a first run).
+        Each page carries the cursor to persist once its orders are stored."""
+        raise NotSupported(f"{self.kind}: reading orders is not supported")
+
+    def cache_keys(self, orders: list[RemoteOrder]) -> list[str]:
+        """Keys of the product facts `enrich` will want, so the caller can load them in one query."""
+        return []
+
+    def enrich(self, orders: list[RemoteOrder], cache: dict) -> None:
+        """Fill fields the order payload lacks (weight, image) from other endpoints, using `cache`."""
+
+    # -- writing
+    def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        raise NotSupported(f"{self.kind}: pushing tracking is not supported")
+
+    def cancel_order(self, order_external_id: str, reason: str = "") -> None:
+        raise NotSupported(f"{self.kind}: the API has no way to cancel an order")
+
+    def requires_tracking(self, fulfilment: RemoteFulfilment) -> bool:
+        """Whether this channel would refuse (or penalise) this shipment without a tracking number."""
+        return self.always_requires_tracking
+
+    def carrier_name(self, company: str) -> str:
+        """Our tracking company in the channel's own vocabulary."""
+        return company

@@ -1,0 +1,95 @@
+"""HTTP for connectors: timeouts on every call, retries with exponential backoff and jitter
+for 429 and 5xx, honouring Retry-After. Errors come out as ConnectorError."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+
+import requests
+from django.conf import settings
+
+from channels.connectors.base import ConnectorError
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = {429, 500, 502, 503, 504}
+
+
+class HttpClient:
+    def __init__(self, *, timeout=None, max_retries=None, backoff_base=None, max_sleep=None, session=None):
+        self.timeout = timeout if timeout is not None else settings.CONNECTOR_TIMEOUT
+        self.max_retries = max_retries if max_retries is not None else settings.CONNECTOR_MAX_RETRIES
+        self.backoff_base = backoff_base if backoff_base is not None else settings.CONNECTOR_BACKOFF_BASE
+        self.max_sleep = max_sleep if max_sleep is not None else settings.CONNECTOR_MAX_SLEEP
+        self.session = session or requests.Session()
+        self.calls = 0
+
+    def _sleep_for(self, attempt: int, response: requests.Response | None) -> float:
+        delay = self.backoff_base * (2**attempt) * (0.5 + random.random())  # full jitter around the exponential
+        if response is not None:
+            retry_after = response.headers.get("Retry-After")
+            if retry_after:
+                try:
+                    delay = max(delay, float(retry_after))
+                except ValueError:
+                    pass
+        return min(delay, self.max_sleep)
+
+    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        last_error = ""
+        response = None
+        for attempt in range(self.max_retries + 1):
+            self.calls += 1
+            try:
+                response = self.session.request(method, url, **kwargs)
+            except requests.Timeout:
+                last_error, response = f"{method} {url}: timed out after {kwargs['timeout']}s", None
+            except requests.ConnectionError as exc:
+                last_error, response = f"{method} {url}: connection failed ({exc.__class__.__name__})", None
+            else:
+                if response.status_code not in RETRYABLE:
+                    break
+                last_error = f"{method} {url}: HTTP {response.status_code} {_excerpt(response)}"
+            if attempt < self.max_retries:
+                delay = self._sleep_for(attempt, response)
+                log.info("retrying %s in %.2fs: %s", url, delay, last_error)
+                time.sleep(delay)
+        else:
+            status = response.status_code if response is not None else None
+            raise ConnectorError(f"{last_error} (gave up after {self.max_retries + 1} attempts)", status=status)
+
+        if response.status_code in (401, 403):
+            raise ConnectorError(
+                f"{method} {url}: credentials refused (HTTP {response.status_code}) {_excerpt(response)}",
+                status=response.status_code,
+                retryable=False,
+                auth=True,
+            )
+        if response.status_code >= 400:
+            raise ConnectorError(
+                f"{method} {url}: HTTP {response.status_code} {_excerpt(response)}",
+                status=response.status_code,
+                retryable=False,
+            )
+        return response
+
+    def json(self, method: str, url: str, **kwargs):
+        response = self.request(method, url, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            return response.json()
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise ConnectorError(
+                f"{method} {url}: malformed JSON in the answer ({exc}); body starts {response.text[:80]!r}",
+                status=response.status_code,
+            ) from exc
+
+
+def _excerpt(response: requests.Response) -> str:
+    text = (response.text or "").strip().replace("\n", " ")
+    return text[:200]

@@ -1,0 +1,20 @@
+"""Settings for the test suite: tasks run inline, fast hashing, no HTTPS redirects."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+os.environ.setdefault("SANDBOX_ENABLED", "true")
+os.environ.setdefault("HTTPS", "false")
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import Q_CLUSTER  # noqa: E402
+
+Q_CLUSTER["sync"] = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CONNECTOR_BACKOFF_BASE = 0.01
+CONNECTOR_MAX_SLEEP = 0.05
+CONNECTOR_TIMEOUT = 5.0
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -1,0 +1,218 @@
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.utils.html import format_html, format_html_join
+
+from orders import services
+from orders.models import AlertSubscription, Fulfilment, Order, OrderEvent, OrderLine, SkippedOrder
+
+STATUS_COLOURS = {
+    "awaiting_shipment": "#1565c0", "on_hold": "#ef6c00", "shipped": "#2e7d32", "delivered": "#1b5e20",
+    "cancelled": "#777", "pending": "#1565c0", "sent": "#2e7d32", "blocked": "#c62828", "failed": "#c62828",
+}
+
+
+def badge(value: str, label: str):
+    return format_html(
+        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;white-space:nowrap">{}</span>',
+        STATUS_COLOURS.get(value, "#555"), label,
+    )
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = ["thumbnail", "sku", "title", "quantity", "unit_price", "weight_g", "options_display", "stock_location",
+              "is_physical"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj):
+        if not obj.image_url:
+            return "—"
+        return format_html('<img src="{}" alt="" style="height:48px;width:48px;object-fit:cover">', obj.image_url)
+
+    @admin.display(description="Options")
+    def options_display(self, obj):
+        return obj.options_display or "—"
+
+
+class FulfilmentInline(admin.TabularInline):
+    model = Fulfilment
+    extra = 0
+    can_delete = False
+    fields = ["tracking_number", "carrier_name", "service", "state_badge", "attempts", "last_error", "sent_at"]
+    readonly_fields = fields
+    verbose_name_plural = "Sent to the channel"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="State")
+    def state_badge(self, obj):
+        return badge(obj.state, obj.get_state_display())
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind_label", "message", "actor"]
+    readonly_fields = fields
+    verbose_name_plural = "Timeline"
+    ordering = ["-created_at", "-id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="What")
+    def kind_label(self, obj):
+        colour = "#c62828" if obj.is_error else "#333"
+        return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_kind_display())
+
+
+class FastChangeList(ChangeList):
+    """No full COUNT(*) on every page and no facet counts: they dominate at a million rows."""
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "channel", "status_badge", "customer_name", "ship_country", "requested_service",
+                    "total_display", "ordered_at"]
+    list_filter = ["status", "channel", ("ordered_at", admin.DateFieldListFilter)]
+    list_select_related = ["channel"]
+    search_fields = ["order_number"]  # the search box; the real search is OrderQuerySet.search
+    search_help_text = "Order number, customer name, email, postal code, SKU or tracking number"
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    date_hierarchy = None
+    list_per_page = 50
+    ordering = ["-ordered_at", "-id"]
+    readonly_fields = [
+        "channel", "external_id", "order_number", "status_badge", "remote_status", "hold_reason", "customer_name",
+        "email", "phone", "requested_service", "payment_method", "total_display", "discount_total", "coupon_codes",
+        "is_gift", "gift_message", "customer_note", "total_weight_g", "ordered_at", "imported_at", "shipped_at",
+        "address_locked",
+    ]
+    fieldsets = [
+        (None, {"fields": ["channel", "order_number", "external_id", "status_badge", "remote_status", "hold_reason",
+                           "ordered_at", "imported_at", "shipped_at"]}),
+        ("Customer", {"fields": ["customer_name", "email", "phone", "customer_note"]}),
+        ("Ship to", {"fields": ["address_locked", "ship_name", "ship_company", "ship_line1", "ship_line2", "ship_city",
+                                "ship_state", "ship_postal_code", "ship_country", "ship_phone"]}),
+        ("Shipping and payment", {"fields": ["requested_service", "total_weight_g", "payment_method", "total_display",
+                                             "discount_total", "coupon_codes"]}),
+        ("Gift and notes", {"fields": ["is_gift", "gift_message", "internal_note"]}),
+    ]
+    inlines = [OrderLineInline, FulfilmentInline, OrderEventInline]
+    actions = []
+
+    def get_changelist(self, request, **kwargs):
+        return FastChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        return queryset.search(search_term), False
+
+    def has_add_permission(self, request):
+        return False  # orders come from channels
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.address_locked:
+            fields += [f for f in services.ADDRESS_FIELDS if f not in fields]
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        services.edit_order(obj, changed=form.changed_data, actor=request.user)
+
+    @admin.display(description="Order", ordering="order_number")
+    def number(self, obj):
+        return str(obj)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Total", ordering="total")
+    def total_display(self, obj):
+        return f"{obj.total} {obj.currency}"
+
+
+@admin.register(SkippedOrder)
+class SkippedOrderAdmin(admin.ModelAdmin):
+    list_display = ["order_number", "channel", "reason", "detail", "remote_status", "last_seen_at"]
+    list_filter = ["reason", "channel"]
+    list_select_related = ["channel"]
+    search_fields = ["=order_number"]
+    search_help_text = "The channel's order number"
+    show_facets = admin.ShowFacets.NEVER
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().lstrip("#")
+        return (queryset.filter(order_number=term) if term else queryset), False
+
+
+@admin.register(Fulfilment)
+class FulfilmentAdmin(admin.ModelAdmin):
+    list_display = ["order", "channel", "tracking_number", "carrier_name", "state_badge", "attempts", "last_error",
+                    "created_at", "sent_at"]
+    list_filter = ["state", "order__channel"]
+    list_select_related = ["order__channel"]
+    search_fields = ["=tracking_number", "=order__order_number"]
+    readonly_fields = ["order", "tracking_number", "carrier_name", "service", "tracking_url", "note",
+                       "notify_customer", "lines", "state", "attempts", "next_attempt_at", "last_error", "remote_id",
+                       "sent_payload", "created_at", "sent_at", "preview"]
+    exclude = ["claimed_at"]
+    actions = ["retry"]
+    show_facets = admin.ShowFacets.NEVER
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Channel")
+    def channel(self, obj):
+        return obj.order.channel
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj):
+        return badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="What the channel will receive")
+    def preview(self, obj):
+        try:
+            data = services.preview_push(obj)
+        except Exception as exc:  # noqa: BLE001 - a preview must never break the page
+            return f"Cannot preview: {exc}"
+        rows = [(k, v) for k, v in data["fulfilment"].items() if v not in ("", None, [], ())]
+        rows.insert(0, ("carrier as the channel names it", data["carrier_for_channel"]))
+        rows.insert(1, ("tracking required", "yes" if data["requires_tracking"] else "no"))
+        return format_html("<table>{}</table>",
+                           format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows)))
+
+    @admin.action(description="Send again")
+    def retry(self, request, queryset):
+        done = 0
+        for f in queryset.exclude(state=Fulfilment.State.SENT).select_related("order"):
+            services.retry_fulfilment(f, actor=request.user)
+            done += 1
+        skipped = queryset.count() - done
+        self.message_user(request, f"{done} fulfilment(s) queued again"
+                          + (f"; {skipped} already sent, left alone" if skipped else ""), messages.SUCCESS)
+
+
+@admin.register(AlertSubscription)
+class AlertSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["user", "channel", "all_channels"]
+    list_select_related = ["user", "channel"]

@@ -1,0 +1,281 @@
+"""Importing orders from a channel: the rules, the bulk upsert, the skip reasons, the cursor.
+
+One page at a time, in one transaction each: the page's orders, lines, events and skip
+reasons are written and the channel's cursor advanced together, so a failure mid-sync loses
+nothing and replays nothing twice. Every query here runs once per page, whatever its size."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from channels.connectors.base import Page, RemoteOrder
+from channels.models import Channel, StatusMapping
+from orders import normalise
+from orders.models import Order, OrderEvent, OrderLine, RemoteProductCache, SkippedOrder
+
+log = logging.getLogger(__name__)
+
+ORDER_FIELDS = [
+    "order_number", "remote_status", "customer_name", "email", "phone", "ship_name", "ship_company", "ship_line1",
+    "ship_line2", "ship_city", "ship_state", "ship_postal_code", "ship_country", "ship_phone", "requested_service",
+    "payment_method", "currency", "total", "discount_total", "coupon_codes", "is_gift", "gift_message",
+    "customer_note", "internal_note", "total_weight_g", "ordered_at", "remote_updated_at",
+]
+ADDRESS_FIELDS = [f for f in ORDER_FIELDS if f.startswith("ship_")]
+NORMAL_FORMS = ["order_number_norm", "email_norm", "postal_code_norm"]
+LINE_FIELDS = ["sku", "title", "quantity", "unit_price", "weight_g", "image_url", "options", "stock_location",
+               "is_physical"]
+
+
+@dataclass
+class SyncSummary:
+    seen: int = 0
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    shipped_on_channel: int = 0
+    cancelled_on_channel: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    pages: int = 0
+    pushed: int = 0
+    push_errors: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["skipped"] = dict(self.skipped)
+        return d
+
+    def __str__(self):
+        skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())) or "none"
+        text = (
+            f"{self.imported} imported, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.shipped_on_channel} shipped on channel, {self.cancelled_on_channel} cancelled on channel, "
+            f"skipped: {skipped}, {self.pushed} pushed"
+        )
+        if self.errors:
+            text += f", {len(self.errors)} error(s): " + "; ".join(self.errors)
+        return text
+
+
+def payload_hash(remote: RemoteOrder) -> str:
+    return hashlib.sha256(json.dumps(asdict(remote), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def skip_reason(remote: RemoteOrder, *, mapping: str | None, window_start: datetime) -> tuple[str, str] | None:
+    """Why a new order is not imported, or None to import it."""
+    R = SkippedOrder.Reason
+    if mapping == StatusMapping.Target.IGNORE:
+        return R.UNMAPPED_STATUS, f"status “{remote.remote_status}” is mapped to “do not import”"
+    if mapping == StatusMapping.Target.CANCELLED or (remote.is_cancelled and mapping is None):
+        return R.CANCELLED, f"cancelled on the channel ({remote.remote_status})"
+    if not remote.is_paid:
+        return R.UNPAID, f"payment status “{remote.remote_status}”"
+    if mapping == StatusMapping.Target.SHIPPED or (remote.is_shipped and mapping is None):
+        return R.SHIPPED, "already shipped on the channel"
+    if not any(line.is_physical for line in remote.lines):
+        return R.DIGITAL_ONLY, f"{len(remote.lines)} digital item(s), nothing to ship"
+    if remote.address is None or not remote.address.is_complete():
+        return R.NO_ADDRESS, "the order has no complete shipping address"
+    if remote.created_at < window_start:
+        return R.OUTSIDE_WINDOW, f"created {remote.created_at:%Y-%m-%d}, before the import window"
+    return None
+
+
+def order_values(remote: RemoteOrder) -> dict:
+    a = remote.address
+    values = {
+        "order_number": remote.order_number,
+        "remote_status": remote.remote_status[:100],
+        "customer_name": (remote.customer_name or (a.name if a else ""))[:200],
+        "email": remote.email[:254],
+        "phone": remote.phone[:50],
+        "requested_service": remote.requested_service[:200],
+        "payment_method": remote.payment_method[:100],
+        "currency": remote.currency[:3],
+        "total": remote.total,
+        "discount_total": remote.discount_total,
+        "coupon_codes": ", ".join(remote.coupon_codes)[:300],
+        "is_gift": remote.is_gift,
+        "gift_message": remote.gift_message,
+        "customer_note": remote.customer_note,
+        "internal_note": remote.internal_note,
+        "total_weight_g": remote.total_weight_g,
+        "ordered_at": remote.created_at,
+        "remote_updated_at": remote.updated_at,
+    }
+    if a:
+        values.update(
+            ship_name=a.name[:200], ship_company=a.company[:200], ship_line1=a.line1[:200], ship_line2=a.line2[:200],
+            ship_city=a.city[:100], ship_state=a.state[:100], ship_postal_code=a.postal_code[:20],
+            ship_country=a.country[:2], ship_phone=a.phone[:50],
+        )
+    return values
+
+
+def import_page(channel: Channel, page: Page, *, summary: SyncSummary, now: datetime | None = None) -> list[int]:
+    """Store one page of remote orders and advance the channel's cursor. Returns new order ids."""
+    now = now or timezone.now()
+    window_start = now - timedelta(days=channel.import_window_days)
+    mappings = dict(channel.status_mappings.values_list("remote_status", "maps_to"))
+    summary.pages += 1
+    summary.seen += len(page.orders) + len(page.skipped)
+
+    # The last copy of an order on a page wins (a change feed may list one twice).
+    remotes: dict[str, RemoteOrder] = {r.external_id: r for r in page.orders}
+    from orders import services  # the state writers
+
+    with transaction.atomic():
+        existing = {
+            o.external_id: o for o in Order.objects.filter(channel=channel, external_id__in=list(remotes))
+        }
+        to_create, to_update, skipped_rows, events = [], [], [], []
+        status_changes: list[tuple[Order, RemoteOrder, str]] = []
+        for ext_id, remote in remotes.items():
+            digest = payload_hash(remote)
+            mapping = mappings.get(remote.remote_status)
+            order = existing.get(ext_id)
+            if order is None:
+                reason = skip_reason(remote, mapping=mapping, window_start=window_start)
+                if reason:
+                    skipped_rows.append(
+                        SkippedOrder(channel=channel, external_id=ext_id, order_number=remote.order_number[:100],
+                                     reason=reason[0], detail=reason[1][:500], remote_status=remote.remote_status[:100])
+                    )
+                    summary.skipped[reason[0]] += 1
+                    continue
+                order = Order(channel=channel, external_id=ext_id, payload_hash=digest, **order_values(remote))
+                if mapping == StatusMapping.Target.ON_HOLD:
+                    order.status = Order.Status.ON_HOLD
+                    order.hold_reason = f"channel status “{remote.remote_status}” is mapped to on hold"
+                order.fill_normal_forms()
+                to_create.append((order, remote))
+                continue
+            if order.payload_hash == digest:
+                summary.unchanged += 1
+                continue
+            values = order_values(remote)
+            if order.address_locked:
+                for name in ADDRESS_FIELDS:
+                    values.pop(name, None)
+            changed = [name for name, value in values.items() if getattr(order, name) != value]
+            for name, value in values.items():
+                setattr(order, name, value)
+            order.payload_hash = digest
+            order.fill_normal_forms()
+            to_update.append((order, remote))
+            summary.updated += 1
+            interesting = [c for c in changed if c not in ("remote_updated_at", "remote_status")]
+            if interesting:
+                events.append(OrderEvent(order=order, kind=OrderEvent.Kind.UPDATED,
+                                         message="Updated from the channel: " + ", ".join(interesting),
+                                         data={"fields": interesting}))
+            if (remote.is_cancelled or mapping == StatusMapping.Target.CANCELLED) and order.status != Order.Status.CANCELLED:
+                status_changes.append((order, remote, "cancelled"))
+            elif (remote.is_shipped or mapping == StatusMapping.Target.SHIPPED) and order.status in (
+                Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD
+            ):
+                status_changes.append((order, remote, "shipped"))
+
+        if to_create:
+            Order.objects.bulk_create([o for o, _ in to_create])
+            if any(o.pk is None for o, _ in to_create):  # backends without RETURNING
+                ids = dict(Order.objects.filter(channel=channel, external_id__in=[o.external_id for o, _ in to_create])
+                           .values_list("external_id", "id"))
+                for o, _ in to_create:
+                    o.pk = o.id = ids[o.external_id]
+            summary.imported += len(to_create)
+            for o, remote in to_create:
+                events.append(OrderEvent(
+                    order=o, kind=OrderEvent.Kind.IMPORTED,
+                    message=f"Imported from {channel.name}: {len(remote.lines)} line(s), "
+                            f"{o.total} {o.currency}, status “{remote.remote_status}”",
+                ))
+        if to_update:
+            Order.objects.bulk_update([o for o, _ in to_update], ORDER_FIELDS + NORMAL_FORMS + ["payload_hash"])
+
+        lines = [
+            OrderLine(order=o, external_id=ln.external_id[:100], sku=ln.sku[:100], title=ln.title[:300],
+                      quantity=ln.quantity, unit_price=ln.unit_price, weight_g=ln.weight_g,
+                      image_url=ln.image_url[:500], options=ln.options, stock_location=ln.stock_location[:100],
+                      is_physical=ln.is_physical)
+            for o, remote in to_create + to_update
+            for ln in remote.lines
+        ]
+        if lines:
+            OrderLine.objects.bulk_create(lines, update_conflicts=True, unique_fields=["order", "external_id"],
+                                          update_fields=LINE_FIELDS)
+        if events:
+            OrderEvent.objects.bulk_create(events)
+
+        for ext_id, number, why in page.skipped:
+            skipped_rows.append(SkippedOrder(channel=channel, external_id=ext_id[:100], order_number=number[:100],
+                                             reason=SkippedOrder.Reason.MALFORMED, detail=why[:500]))
+            summary.skipped[SkippedOrder.Reason.MALFORMED] += 1
+        if skipped_rows:
+            SkippedOrder.objects.bulk_create(
+                skipped_rows, update_conflicts=True, unique_fields=["channel", "external_id"],
+                update_fields=["order_number", "reason", "detail", "remote_status", "last_seen_at"],
+            )
+        if to_create:  # an order that now qualifies leaves the skipped list
+            SkippedOrder.objects.filter(channel=channel, external_id__in=[o.external_id for o, _ in to_create]).delete()
+
+        for order, remote, change in status_changes:
+            if change == "cancelled":
+                services.cancel_from_channel(order, remote_status=remote.remote_status)
+                summary.cancelled_on_channel += 1
+            else:
+                services.ship_from_channel(order, tracking=[(t.tracking_number, t.carrier) for t in remote.tracking])
+                summary.shipped_on_channel += 1
+
+        Channel.objects.filter(pk=channel.pk).update(cursor=page.cursor)
+        channel.cursor = page.cursor
+
+        new_ids = [o.pk for o, _ in to_create]
+        if new_ids and settings.ORDER_IMPORTED_HANDLERS:
+            transaction.on_commit(lambda: run_imported_handlers(new_ids))
+    return new_ids
+
+
+def run_imported_handlers(order_ids: list[int]) -> None:
+    for path in settings.ORDER_IMPORTED_HANDLERS:
+        try:
+            import_string(path)(order_ids)
+        except Exception:  # one broken hook must not undo an import that has committed
+            log.exception("order-imported handler %s failed", path)
+
+
+def enrich_page(channel: Channel, connector, page: Page) -> None:
+    """Let the connector fill what the payload lacks, through the persistent product cache."""
+    keys = connector.cache_keys(page.orders)
+    if not keys:
+        return
+    cache = dict(RemoteProductCache.objects.filter(channel=channel, key__in=keys).values_list("key", "data"))
+    known = set(cache)
+    connector.enrich(page.orders, cache)
+    fresh = [RemoteProductCache(channel=channel, key=k, data=v) for k, v in cache.items() if k not in known]
+    if fresh:
+        RemoteProductCache.objects.bulk_create(fresh, ignore_conflicts=True)
+
+
+def import_orders(channel: Channel, *, connector=None, summary: SyncSummary | None = None,
+                  now: datetime | None = None) -> SyncSummary:
+    """Read every page the channel has for us and store it. Raises ConnectorError on a failed
+    page; the pages before it are stored and the cursor points after them."""
+    summary = summary or SyncSummary()
+    connector = connector or channel.connector()
+    now = now or timezone.now()
+    for page in connector.iter_pages(channel.cursor or {}, now=now, window_days=channel.import_window_days):
+        enrich_page(channel, connector, page)
+        import_page(channel, page, summary=summary, now=now)
+    return summary

@@ -1,0 +1,274 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+
+from channels.models import Channel
+from orders import normalise
+
+
+class OrderQuerySet(models.QuerySet):
+    def awaiting_shipment(self):
+        return self.filter(status=Order.Status.AWAITING_SHIPMENT)
+
+    def search(self, term: str):
+        """Staff search: every branch is an exact match on an indexed normal form, so a
+        million orders answer as fast as a thousand (no UPPER(col) LIKE scans)."""
+        term = (term or "").strip()
+        if not term:
+            return self
+        q = Q(order_number_norm=normalise.order_number(term))
+        if "@" in term:
+            q |= Q(email_norm=normalise.email(term))
+        else:
+            q |= Q(postal_code_norm=normalise.postal_code(term))
+            q |= Q(customer_name__startswith=term) | Q(customer_name__startswith=term.title())
+            q |= Exists(OrderLine.objects.filter(order=OuterRef("pk"), sku=term.upper()))
+            q |= Exists(Fulfilment.objects.filter(order=OuterRef("pk"), tracking_number=term.upper()))
+        return self.filter(q)
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        AWAITING_SHIPMENT = "awaiting_shipment", "Awaiting shipment"
+        ON_HOLD = "on_hold", "On hold"
+        SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
+        CANCELLED = "cancelled", "Cancelled"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders")
+    external_id = models.CharField(max_length=100)
+    order_number = models.CharField(max_length=100)
+    order_number_norm = models.CharField(max_length=100, editable=False, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_SHIPMENT)
+    remote_status = models.CharField(max_length=100, blank=True)
+    hold_reason = models.CharField(max_length=200, blank=True)
+
+    customer_name = models.CharField(max_length=200, blank=True, db_index=True)
+    email = models.EmailField(max_length=254, blank=True)
+    email_norm = models.CharField(max_length=254, blank=True, editable=False, db_index=True)
+    phone = models.CharField(max_length=50, blank=True)
+
+    ship_name = models.CharField("recipient", max_length=200, blank=True)
+    ship_company = models.CharField("company", max_length=200, blank=True)
+    ship_line1 = models.CharField("address line 1", max_length=200, blank=True)
+    ship_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    ship_city = models.CharField("city", max_length=100, blank=True)
+    ship_state = models.CharField("state / region", max_length=100, blank=True)
+    ship_postal_code = models.CharField("postal code", max_length=20, blank=True)
+    postal_code_norm = models.CharField(max_length=20, blank=True, editable=False, db_index=True)
+    ship_country = models.CharField("country", max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    ship_phone = models.CharField("recipient phone", max_length=50, blank=True)
+
+    requested_service = models.CharField(max_length=200, blank=True, db_index=True)
+    payment_method = models.CharField(max_length=100, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    discount_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    coupon_codes = models.CharField(max_length=300, blank=True)
+    is_gift = models.BooleanField(default=False)
+    gift_message = models.TextField(blank=True)
+    customer_note = models.TextField(blank=True)
+    internal_note = models.TextField(blank=True)
+    total_weight_g = models.PositiveIntegerField("total weight (g)", null=True, blank=True)
+
+    ordered_at = models.DateTimeField(db_index=True)
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    imported_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    address_locked = models.BooleanField(default=False, help_text="Set once a supplier has the order.")
+    # Digest of the channel's data as last imported: a replayed page with the same data changes nothing.
+    payload_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-ordered_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="uniq_order_per_channel")]
+        indexes = [
+            models.Index(fields=["status", "-ordered_at"], name="order_status_date"),
+            models.Index(fields=["channel", "status", "-ordered_at"], name="order_channel_status_date"),
+            models.Index(fields=["order_number_norm", "postal_code_norm"], name="order_lookup"),
+        ]
+
+    def __str__(self):
+        return f"#{self.order_number}" if not self.order_number.startswith("#") else self.order_number
+
+    def save(self, *args, **kwargs):
+        self.fill_normal_forms()
+        super().save(*args, **kwargs)
+
+    def fill_normal_forms(self):
+        self.order_number_norm = normalise.order_number(self.order_number)
+        self.email_norm = normalise.email(self.email)
+        self.postal_code_norm = normalise.postal_code(self.ship_postal_code)
+
+    @property
+    def address_lines(self) -> list[str]:
+        city_line = " ".join(x for x in (self.ship_postal_code, self.ship_city) if x)
+        return [
+            x
+            for x in (self.ship_name, self.ship_company, self.ship_line1, self.ship_line2, city_line, self.ship_state,
+                      self.ship_country)
+            if x
+        ]
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    external_id = models.CharField(max_length=100)
+    sku = models.CharField("SKU", max_length=100, blank=True, db_index=True)
+    title = models.CharField(max_length=300)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    weight_g = models.PositiveIntegerField("weight (g)", null=True, blank=True)
+    image_url = models.URLField(max_length=500, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    stock_location = models.CharField(max_length=100, blank=True)
+    is_physical = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["order", "external_id"], name="uniq_line_per_order")]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.sku or self.title}"
+
+    @property
+    def options_display(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in (self.options or {}).items())
+
+
+class OrderEvent(models.Model):
+    class Kind(models.TextChoices):
+        IMPORTED = "imported", "Imported"
+        UPDATED = "updated", "Updated from channel"
+        STATUS = "status", "Status changed"
+        BOOKED = "booked", "Shipment booked"
+        SHIPMENT_CANCELLED = "shipment_cancelled", "Shipment cancelled"
+        PUSHED = "pushed", "Sent to channel"
+        PUSH_BLOCKED = "push_blocked", "Blocked"
+        PUSH_FAILED = "push_failed", "Push failed"
+        TRACKING = "tracking", "Tracking update"
+        EMAIL = "email", "Email sent"
+        NOTE = "note", "Note"
+        RETURN = "return", "Return"
+        SUPPLIER = "supplier", "Supplier"
+        ERROR = "error", "Error"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["order", "-created_at"], name="event_order_date")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.kind in (self.Kind.ERROR, self.Kind.PUSH_FAILED, self.Kind.PUSH_BLOCKED)
+
+
+class SkippedOrder(models.Model):
+    """An order a sync saw and did not import, with the reason. Removed when it later qualifies."""
+
+    class Reason(models.TextChoices):
+        UNPAID = "unpaid", "Not paid"
+        SHIPPED = "shipped", "Already shipped"
+        CANCELLED = "cancelled", "Cancelled"
+        DIGITAL_ONLY = "digital_only", "Digital items only"
+        NO_ADDRESS = "no_address", "No shipping address"
+        OUTSIDE_WINDOW = "outside_window", "Outside the import window"
+        UNMAPPED_STATUS = "unmapped_status", "Unmapped status"
+        MALFORMED = "malformed", "Malformed order"
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="skipped_orders")
+    external_id = models.CharField(max_length=100)
+    order_number = models.CharField(max_length=100, db_index=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices, db_index=True)
+    detail = models.CharField(max_length=500, blank=True)
+    remote_status = models.CharField(max_length=100, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="uniq_skipped_per_channel")]
+
+    def __str__(self):
+        return f"{self.order_number}: {self.get_reason_display()}"
+
+
+class Fulfilment(models.Model):
+    """The outbox to the channel: what it will be told about one shipment."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        BLOCKED = "blocked", "Blocked"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fulfilments")
+    tracking_number = models.CharField(max_length=100, blank=True, db_index=True)
+    carrier_name = models.CharField("tracking company", max_length=100, blank=True)
+    service = models.CharField(max_length=100, blank=True)
+    tracking_url = models.URLField(max_length=500, blank=True)
+    note = models.CharField("note to buyer", max_length=500, blank=True)
+    notify_customer = models.BooleanField(default=True)
+    lines = models.JSONField(default=list, blank=True, help_text="[[line external id, quantity], …]; empty = all")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    remote_id = models.CharField(max_length=100, blank=True)
+    sent_payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="fulfilment_due")]
+
+    def __str__(self):
+        return f"{self.order} {self.tracking_number or '(no tracking)'} [{self.state}]"
+
+
+class RemoteProductCache(models.Model):
+    """Per-channel cache of product facts an order payload lacks (Etsy weight and image)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    data = models.JSONField(default=dict)
+    fetched_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "key"], name="uniq_product_cache")]
+
+
+class AlertSubscription(models.Model):
+    """A staff member who wants email about errors on some channels, or on all of them."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_subscriptions")
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE)
+    all_channels = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"{self.user} → {'all channels' if self.all_channels else self.channel}"
+
+
+class StaffAlert(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -1,0 +1,251 @@
+"""Every change of an order's state happens here, in a transaction, with an OrderEvent.
+
+Later apps (shipping, returns, suppliers) tell orders what happened by calling these
+functions; admin actions, views and tasks call them and hold no rules of their own."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from channels.connectors.base import ConnectorError, NotSupported, RemoteFulfilment
+from orders.models import Fulfilment, Order, OrderEvent
+
+log = logging.getLogger(__name__)
+
+S = Order.Status
+# Which status may follow which: data, not ifs.
+TRANSITIONS: dict[str, set[str]] = {
+    S.AWAITING_SHIPMENT: {S.ON_HOLD, S.SHIPPED, S.CANCELLED},
+    S.ON_HOLD: {S.AWAITING_SHIPMENT, S.SHIPPED, S.CANCELLED},
+    S.SHIPPED: {S.DELIVERED, S.AWAITING_SHIPMENT, S.CANCELLED},
+    S.DELIVERED: {S.SHIPPED},
+    S.CANCELLED: set(),
+}
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+def record_event(order: Order, kind: str, message: str, *, data: dict | None = None, actor=None) -> OrderEvent:
+    return OrderEvent.objects.create(order=order, kind=kind, message=message, data=data or {}, actor=actor)
+
+
+def set_status(order: Order, status: str, *, reason: str, actor=None) -> Order:
+    """The one writer of Order.status."""
+    if order.status == status:
+        return order
+    if status not in TRANSITIONS[order.status]:
+        raise InvalidTransition(
+            f"{order} is {order.get_status_display().lower()}; it cannot become {S(status).label.lower()}"
+        )
+    with transaction.atomic():
+        previous = order.get_status_display()
+        order.status = status
+        fields = ["status", "updated_at"]
+        if status == S.SHIPPED and not order.shipped_at:
+            order.shipped_at = timezone.now()
+            fields.append("shipped_at")
+        if status != S.ON_HOLD and order.hold_reason:
+            order.hold_reason = ""
+            fields.append("hold_reason")
+        order.save(update_fields=fields)
+        record_event(order, OrderEvent.Kind.STATUS, f"{previous} → {order.get_status_display()}: {reason}",
+                     data={"status": status}, actor=actor)
+    return order
+
+
+def ship_from_channel(order: Order, *, tracking: list[tuple[str, str]]) -> None:
+    """The channel says the order shipped (fulfilled there, not here)."""
+    with transaction.atomic():
+        detail = ", ".join(f"{number} ({carrier})" if carrier else number for number, carrier in tracking)
+        for number, carrier in tracking:
+            Fulfilment.objects.create(order=order, tracking_number=number, carrier_name=carrier,
+                                      state=Fulfilment.State.SENT, sent_at=timezone.now(),
+                                      note="fulfilled on the channel")
+        set_status(order, S.SHIPPED, reason="fulfilled on the channel" + (f", tracking {detail}" if detail else ""))
+
+
+def cancel_from_channel(order: Order, *, remote_status: str) -> None:
+    """The channel cancelled the order: cancel here; open shipments are flagged for voiding."""
+    with transaction.atomic():
+        if order.status == S.CANCELLED:
+            return
+        order.status = S.CANCELLED
+        order.save(update_fields=["status", "updated_at"])
+        record_event(order, OrderEvent.Kind.STATUS,
+                     f"Cancelled on the channel (status “{remote_status}”). Void any label booked for it.",
+                     data={"status": S.CANCELLED})
+
+
+def record_fulfilment(
+    *, order: Order, tracking_number: str, carrier_name: str, service: str = "", tracking_url: str = "",
+    note: str = "", lines: list | None = None, notify_customer: bool | None = None, actor=None,
+) -> Fulfilment:
+    """A shipment exists: create what the channel will be told, mark the order shipped, and
+    send it to the channel once the transaction commits."""
+    with transaction.atomic():
+        fulfilment = Fulfilment.objects.create(
+            order=order, tracking_number=tracking_number, carrier_name=carrier_name, service=service,
+            tracking_url=tracking_url, note=note, lines=lines or [],
+            notify_customer=order.channel.notify_customer if notify_customer is None else notify_customer,
+            next_attempt_at=timezone.now(),
+        )
+        if order.status in (S.AWAITING_SHIPMENT, S.ON_HOLD):
+            set_status(order, S.SHIPPED, reason=f"shipment {tracking_number or '(no tracking)'} booked", actor=actor)
+        transaction.on_commit(lambda: _enqueue_push(fulfilment.pk))
+    return fulfilment
+
+
+def _enqueue_push(fulfilment_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("orders.tasks.push_fulfilment", fulfilment_id, task_name=f"push-fulfilment-{fulfilment_id}")
+
+
+def remote_fulfilment(f: Fulfilment) -> RemoteFulfilment:
+    order = f.order
+    return RemoteFulfilment(
+        order_external_id=order.external_id, tracking_number=f.tracking_number, carrier=f.carrier_name,
+        service=f.service, tracking_url=f.tracking_url, note=f.note, notify_customer=f.notify_customer,
+        shipped_at=f.created_at, lines=[tuple(x) for x in f.lines], country=order.ship_country,
+        order_total=order.total,
+    )
+
+
+def preview_push(f: Fulfilment) -> dict:
+    """Exactly what the channel would receive, without sending it."""
+    connector = f.order.channel.connector()
+    rf = remote_fulfilment(f)
+    return {"carrier_for_channel": connector.carrier_name(rf.carrier) if rf.carrier else "",
+            "requires_tracking": f.order.channel.requires_tracking or connector.requires_tracking(rf),
+            "fulfilment": rf.__dict__}
+
+
+def _claim(fulfilment_id: int) -> Fulfilment | None:
+    """Take a pending fulfilment for sending; None if it is not due or another worker has it.
+    The claim is a conditional UPDATE, so two workers never send the same fulfilment."""
+    now = timezone.now()
+    stale = now - timedelta(minutes=10)
+    taken = Fulfilment.objects.filter(pk=fulfilment_id, state=Fulfilment.State.PENDING).filter(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale)
+    ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).update(claimed_at=now)
+    if not taken:
+        return None
+    return Fulfilment.objects.select_related("order__channel").get(pk=fulfilment_id)
+
+
+def push_fulfilment(fulfilment_id: int) -> str:
+    """Send one fulfilment to its channel. Returns the new state (or 'skipped' if not due/claimed)."""
+    f = _claim(fulfilment_id)
+    if f is None:
+        return "skipped"
+    order, channel = f.order, f.order.channel
+    rf = remote_fulfilment(f)
+    try:
+        connector = channel.connector()
+        if not f.tracking_number and (channel.requires_tracking or connector.requires_tracking(rf)):
+            with transaction.atomic():
+                f.state, f.claimed_at = Fulfilment.State.BLOCKED, None
+                f.last_error = f"{channel.name} requires a tracking number for this order; nothing was sent."
+                f.save(update_fields=["state", "claimed_at", "last_error"])
+                record_event(order, OrderEvent.Kind.PUSH_BLOCKED, f.last_error)
+            from orders.alerts import alert_staff
+
+            alert_staff(channel, f"Fulfilment blocked for {order}", f.last_error)
+            return f.state
+        result = connector.push_fulfilment(rf)
+    except ConnectorError as exc:
+        return _push_failed(f, exc)
+    with transaction.atomic():
+        f.state, f.claimed_at, f.sent_at = Fulfilment.State.SENT, None, timezone.now()
+        f.remote_id, f.sent_payload, f.last_error = result.remote_id, result.request, ""
+        f.attempts += 1
+        f.save(update_fields=["state", "claimed_at", "sent_at", "remote_id", "sent_payload", "last_error", "attempts"])
+        record_event(order, OrderEvent.Kind.PUSHED,
+                     f"Sent to {channel.name}: tracking {f.tracking_number or '(none)'}"
+                     + (f" via {f.carrier_name}" if f.carrier_name else ""),
+                     data={"request": result.request, "remote_id": result.remote_id})
+    return f.state
+
+
+def _push_failed(f: Fulfilment, exc: ConnectorError) -> str:
+    f.attempts += 1
+    final = isinstance(exc, NotSupported) or not exc.retryable or f.attempts >= settings.PUSH_MAX_ATTEMPTS
+    with transaction.atomic():
+        f.claimed_at, f.last_error = None, str(exc)[:2000]
+        if final:
+            f.state = Fulfilment.State.FAILED
+        else:
+            # Exponential backoff with jitter: 1, 2, 4, 8… minutes.
+            delay = 60 * (2 ** (f.attempts - 1)) * (0.5 + random.random())
+            f.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+        f.save(update_fields=["attempts", "claimed_at", "last_error", "state", "next_attempt_at"])
+        record_event(f.order, OrderEvent.Kind.PUSH_FAILED,
+                     f"Could not send tracking {f.tracking_number or '(none)'} to {f.order.channel.name}: {exc}"
+                     + ("" if final else f" (attempt {f.attempts}; will retry)"))
+    if final:
+        from orders.alerts import alert_staff
+
+        alert_staff(f.order.channel, f"Fulfilment failed for {f.order}", str(exc))
+    return f.state
+
+
+def due_fulfilment_ids(channel=None) -> list[int]:
+    qs = Fulfilment.objects.filter(state=Fulfilment.State.PENDING).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
+    )
+    if channel is not None:
+        qs = qs.filter(order__channel=channel)
+    return list(qs.order_by("created_at").values_list("pk", flat=True)[:500])
+
+
+def push_due(channel=None) -> tuple[int, int]:
+    """Push every due fulfilment (of one channel, or all). Returns (sent, not sent)."""
+    sent = failed = 0
+    for pk in due_fulfilment_ids(channel):
+        state = push_fulfilment(pk)
+        if state == Fulfilment.State.SENT:
+            sent += 1
+        elif state != "skipped":
+            failed += 1
+    return sent, failed
+
+
+def retry_fulfilment(f: Fulfilment, *, actor=None) -> None:
+    """Staff send a failed or blocked fulfilment again (after fixing the cause)."""
+    with transaction.atomic():
+        f.state, f.next_attempt_at, f.claimed_at = Fulfilment.State.PENDING, timezone.now(), None
+        f.save(update_fields=["state", "next_attempt_at", "claimed_at"])
+        record_event(f.order, OrderEvent.Kind.NOTE, f"Fulfilment {f.tracking_number or '(no tracking)'} queued again",
+                     actor=actor)
+        transaction.on_commit(lambda: _enqueue_push(f.pk))
+
+
+ADDRESS_FIELDS = ["ship_name", "ship_company", "ship_line1", "ship_line2", "ship_city", "ship_state",
+                  "ship_postal_code", "ship_country", "ship_phone"]
+
+
+class AddressLocked(Exception):
+    pass
+
+
+def edit_order(order: Order, *, changed: list[str], actor=None) -> Order:
+    """Staff edited an order in the admin (address, internal note)."""
+    if not changed:
+        return order
+    if order.address_locked and set(changed) & set(ADDRESS_FIELDS):
+        raise AddressLocked(f"The address of {order} is locked: a supplier already has the order. "
+                            "Contact the supplier to change it.")
+    with transaction.atomic():
+        order.save()
+        record_event(order, OrderEvent.Kind.NOTE, "Edited by staff: " + ", ".join(changed), actor=actor,
+                     data={"fields": changed})
+    return order

@@ -1,0 +1,196 @@
+"""Etsy Open API v3 stand-in: receipts, listings, tracking pushes. Paths, auth and answers
+follow the real API (see shared/api-facts.md §1)."""
+
+from __future__ import annotations
+
+import time
+
+from django.http import JsonResponse, QueryDict
+from django.views.decorators.csrf import csrf_exempt
+
+from sandbox.faults import fault_response, mangle, record, take_fault
+from sandbox.models import SandboxOrder, SandboxProduct, SandboxStore
+
+KIND = "etsy"
+
+
+def _flags(data: dict) -> dict:
+    status = (data.get("status") or "").lower()
+    return {
+        "paid": bool(data.get("is_paid")),
+        "shipped": bool(data.get("is_shipped")),
+        "canceled": status in ("canceled", "fully refunded"),
+        "delivered": bool(data.get("is_delivered", False)),
+    }
+
+
+def _authenticate(request, store: SandboxStore | None):
+    """Etsy wants `x-api-key: keystring:shared_secret` and a Bearer token."""
+    api_key = request.headers.get("x-api-key", "")
+    if not api_key:
+        return JsonResponse({"error": "Missing API key."}, status=403)
+    if ":" not in api_key:
+        return JsonResponse({"error": "Shared secret is required in x-api-key header."}, status=403)
+    keystring, secret = api_key.split(":", 1)
+    if store is None:
+        store = SandboxStore.objects.filter(kind=KIND, credentials__keystring=keystring).first()
+    creds = store.credentials if store else {}
+    if not store or creds.get("keystring") != keystring or creds.get("shared_secret") != secret:
+        return JsonResponse({"error": "Invalid API key."}, status=403)
+    auth = request.headers.get("Authorization", "")
+    if auth != f"Bearer {creds.get('access_token', '')}":
+        return JsonResponse({"error": "invalid_token", "error_description": "Access token is invalid"}, status=401)
+    return None
+
+
+def _store_for_shop(shop_id) -> SandboxStore | None:
+    return SandboxStore.objects.filter(kind=KIND, key=str(shop_id)).first()
+
+
+def _guard(request, store):
+    denied = _authenticate(request, store)
+    if denied:
+        return denied, None
+    if store is None:
+        return JsonResponse({"error": "Shop not found"}, status=404), None
+    fault = take_fault(store)
+    early = fault_response(fault)
+    return early, fault
+
+
+def _int(value, default=None):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def receipts(request, shop_id):
+    store = _store_for_shop(shop_id)
+    early, fault = _guard(request, store)
+    if early:
+        return early
+    q = request.GET
+    limit = _int(q.get("limit"), 25)
+    offset = _int(q.get("offset"), 0)
+    if limit is None or not 1 <= limit <= 100 or offset is None or offset < 0:
+        return JsonResponse({"error": "limit must be between 1 and 100, offset must be >= 0"}, status=400)
+    qs = SandboxOrder.objects.filter(store=store)
+    for param, field, op in (("min_created", "created_ts", "gte"), ("max_created", "created_ts", "lte"),
+                             ("min_last_modified", "updated_ts", "gte"), ("max_last_modified", "updated_ts", "lte")):
+        if q.get(param):
+            qs = qs.filter(**{f"{field}__{op}": _int(q[param], 0)})
+    sort_on = {"created": "created_ts", "updated": "updated_ts", "receipt_id": "id"}.get(q.get("sort_on", "created"))
+    if sort_on is None:
+        return JsonResponse({"error": "sort_on must be one of created, updated, receipt_id"}, status=400)
+    desc = q.get("sort_order", "desc").lower() in ("desc", "descending", "down")
+    qs = qs.order_by(f"-{sort_on}" if desc else sort_on, "-id" if desc else "id")
+    wanted = {name: q[f"was_{name}"].lower() == "true" for name in ("paid", "shipped", "canceled", "delivered")
+              if f"was_{name}" in q}
+    rows = [o.data for o in qs.only("data")]
+    if wanted:
+        rows = [r for r in rows if all(_flags(r)[k] == v for k, v in wanted.items())]
+    page = rows[offset: offset + limit]
+    return mangle(JsonResponse({"count": len(rows), "results": page}), fault)
+
+
+@csrf_exempt
+def receipt(request, shop_id, receipt_id):
+    store = _store_for_shop(shop_id)
+    early, fault = _guard(request, store)
+    if early:
+        return early
+    order = SandboxOrder.objects.filter(store=store, external_id=str(receipt_id)).first()
+    if order is None:
+        return JsonResponse({"error": f"Receipt {receipt_id} not found"}, status=404)
+    if request.method == "PUT":
+        form = QueryDict(request.body)
+        record(store, request, parsed=form.dict())
+        if "was_shipped" in form:
+            order.data["is_shipped"] = form["was_shipped"] == "true"
+        if "was_paid" in form:
+            order.data["is_paid"] = form["was_paid"] == "true"
+        _touch(order)
+    return mangle(JsonResponse(order.data), fault)
+
+
+@csrf_exempt
+def tracking(request, shop_id, receipt_id):
+    store = _store_for_shop(shop_id)
+    if request.method != "POST":
+        return JsonResponse({"error": "Method not allowed"}, status=405)
+    early, fault = _guard(request, store)
+    if early:
+        return early
+    if not request.content_type.startswith("application/x-www-form-urlencoded"):
+        return JsonResponse({"error": "Expected application/x-www-form-urlencoded"}, status=400)
+    order = SandboxOrder.objects.filter(store=store, external_id=str(receipt_id)).first()
+    if order is None:
+        return JsonResponse({"error": f"Receipt {receipt_id} not found"}, status=404)
+    form = QueryDict(request.body)
+    record(store, request, parsed=form.dict())
+    code, carrier = form.get("tracking_code", ""), form.get("carrier_name", "")
+    if bool(code) != bool(carrier):
+        return JsonResponse({"error": "tracking_code and carrier_name must be given together"}, status=400)
+    data = order.data
+    if code:
+        data.setdefault("shipments", []).append({
+            "receipt_shipping_id": store.next_id(),
+            "shipment_notification_timestamp": int(time.time()),
+            "carrier_name": carrier,
+            "tracking_code": code,
+        })
+    data["is_shipped"] = True
+    data["status"] = "Completed"
+    _touch(order)
+    return mangle(JsonResponse(data), fault)
+
+
+def _touch(order: SandboxOrder) -> None:
+    now = int(time.time())
+    order.data["updated_timestamp"] = order.data["update_timestamp"] = now
+    order.updated_ts = now
+    order.status = order.data.get("status", "")
+    order.save(update_fields=["data", "updated_ts", "status"])
+
+
+def listing(request, listing_id):
+    early, fault = _guard(request, _store_by_key(request))
+    if early:
+        return early
+    product = SandboxProduct.objects.filter(store__kind=KIND, external_id=str(listing_id)).first()
+    if product is None:
+        return JsonResponse({"error": f"Listing {listing_id} not found"}, status=404)
+    return mangle(JsonResponse(product.data), fault)
+
+
+def listing_image(request, listing_id, image_id):
+    early, fault = _guard(request, _store_by_key(request))
+    if early:
+        return early
+    product = SandboxProduct.objects.filter(store__kind=KIND, external_id=str(listing_id)).first()
+    if product is None:
+        return JsonResponse({"error": f"Listing {listing_id} not found"}, status=404)
+    base = f"https://i.etsystatic.example/{listing_id}/{image_id}"
+    return mangle(JsonResponse({
+        "listing_id": int(listing_id), "listing_image_id": int(image_id),
+        "url_75x75": f"{base}/il_75x75.jpg", "url_170x135": f"{base}/il_170x135.jpg",
+        "url_570xN": f"{base}/il_570xN.jpg", "url_fullxfull": f"{base}/il_fullxfull.jpg",
+    }), fault)
+
+
+def shipping_carriers(request):
+    early, fault = _guard(request, _store_by_key(request))
+    if early:
+        return early
+    names = ["usps", "ups", "fedex", "dhl-express", "royal-mail", "parcelforce", "canada-post", "dpd", "colissimo",
+             "la-poste", "postnl", "deutsche-post", "australia-post", "gls", "other"]
+    return JsonResponse({"count": len(names), "results": [
+        {"shipping_carrier_id": i + 1, "name": n, "domestic_classes": [], "mail_classes": []}
+        for i, n in enumerate(names)
+    ]})
+
+
+def _store_by_key(request) -> SandboxStore | None:
+    keystring = request.headers.get("x-api-key", "").split(":", 1)[0]
+    return SandboxStore.objects.filter(kind=KIND, credentials__keystring=keystring).first() if keystring else None

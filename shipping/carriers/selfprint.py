@@ -1,0 +1,56 @@
+"""The built-in carrier: the merchant's own postage account. It prints its own labels and
+numbers parcels in the UPU S10 format (2 letters, 8 digits, a mod-11 check digit, country)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from shipping.carriers import register
+from shipping.carriers.base import Booking, BookingRequest, CancelResult, Carrier
+from shipping.labels import LabelContent, render_label
+
+S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+
+
+def s10_check_digit(serial: str) -> int:
+    total = sum(int(d) * w for d, w in zip(serial, S10_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    return {10: 0, 11: 5}.get(check, check)
+
+
+def s10_number(prefix: str, serial: int, country: str) -> str:
+    digits = f"{serial % 10**8:08d}"
+    return f"{prefix.upper()[:2]:<2}{digits}{s10_check_digit(digits)}{(country or 'XX').upper()[:2]}"
+
+
+def is_valid_s10(number: str) -> bool:
+    if len(number) != 13 or not number[2:11].isdigit():
+        return False
+    return s10_check_digit(number[2:10]) == int(number[10])
+
+
+@register
+class SelfPrintCarrier(Carrier):
+    kind = "selfprint"
+
+    def book(self, request: BookingRequest) -> Booking:
+        # Deterministic from the reference: a retried booking returns the same number.
+        serial = int(hashlib.sha256(request.reference.encode()).hexdigest(), 16)
+        tracking = s10_number(self.account.prefix or "SD", serial, request.sender.country)
+        pdf = render_label(
+            LabelContent(
+                tracking_number=tracking,
+                sender_lines=request.sender.lines,
+                recipient_lines=request.recipient.lines,
+                order_number=request.order_number,
+                weight_g=request.weight_g,
+                service=request.service,
+                carrier=self.account.tracking_company or self.account.name,
+                brand=request.brand_name,
+            )
+        )
+        return Booking(tracking_number=tracking, label_pdf=pdf, tracking_url=self.tracking_url(tracking),
+                       service=request.service)
+
+    def cancel(self, external_id: str, tracking_number: str) -> CancelResult:
+        return CancelResult(cancelled=True, message="Self-printed label voided; do not post it.")
