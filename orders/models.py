@@ -78,6 +78,8 @@ class Order(models.Model):
     imported_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     address_locked = models.BooleanField(default=False, help_text="Set once a supplier has the order.")
     # Digest of the channel's data as last imported: a replayed page with the same data changes nothing.
     payload_hash = models.CharField(max_length=64, blank=True, editable=False)

@@ -53,7 +53,7 @@ def _guard(request, store):
         return denied, None
     if store is None:
         return JsonResponse({"error": "Shop not found"}, status=404), None
-    fault = take_fault(store)
+    fault = take_fault(store, request.path)
     early = fault_response(fault)
     return early, fault
 

@@ -11,18 +11,20 @@ from django.http import HttpResponse, JsonResponse
 from sandbox.models import SandboxRequest, SandboxStore
 
 
-def take_fault(store: SandboxStore) -> dict | None:
-    """Pop the next queued fault (each may repeat `times` times)."""
+def take_fault(store: SandboxStore, path: str = "") -> dict | None:
+    """Pop the next queued fault that applies to `path` (a fault with a "path" key applies only
+    to requests whose path contains it; each may repeat `times` times)."""
     with transaction.atomic():
         store = SandboxStore.objects.select_for_update().get(pk=store.pk)
-        if not store.faults:
+        index = next((i for i, f in enumerate(store.faults) if f.get("path", "") in path), None)
+        if index is None:
             return None
-        fault = dict(store.faults[0])
+        fault = dict(store.faults[index])
         times = int(fault.get("times", 1)) - 1
         if times > 0:
-            store.faults[0]["times"] = times
+            store.faults[index]["times"] = times
         else:
-            store.faults.pop(0)
+            store.faults.pop(index)
         store.save(update_fields=["faults"])
     return fault
 

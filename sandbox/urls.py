@@ -1,4 +1,6 @@
-from django.urls import path
+"""Each stand-in API under /sandbox/<kind>/… with the real API's paths below it."""
+
+from django.urls import include, path
 
 from sandbox import etsy
 
@@ -11,3 +13,20 @@ urlpatterns = [
     path(etsy_base + "listings/<int:listing_id>/images/<int:image_id>", etsy.listing_image),
     path(etsy_base + "shipping-carriers", etsy.shipping_carriers),
 ]
+
+# One module per stand-in, each with its own `urlpatterns`; a module that does not exist yet is skipped.
+for prefix, module in [
+    ("shopify/", "sandbox.shopify"),
+    ("ecwid/", "sandbox.ecwid"),
+    ("ebay/", "sandbox.ebay"),
+    ("amazon/", "sandbox.amazon"),
+    ("sendcloud/", "sandbox.sendcloud"),
+    ("stripe/", "sandbox.stripe"),
+    ("paypal/", "sandbox.paypal"),
+    ("supplier/", "sandbox.supplier"),
+]:
+    try:
+        urlpatterns.append(path(prefix, include(module)))
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise

@@ -128,3 +128,44 @@ class Shipment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (self.Status.BOOKED, self.Status.CANCEL_REQUESTED)
+
+
+class BulkJob(models.Model):
+    """A long piece of work staff started from the admin (book 200 orders, import a CSV), run by
+    the task cluster. Staff can leave and come back: progress and results live here."""
+
+    class Kind(models.TextChoices):
+        BOOK_ORDERS = "book_orders", "Book selected orders"
+        CSV_BOOK = "csv_book", "CSV: book shipments"
+        CSV_RECORD = "csv_record", "CSV: record shipments booked elsewhere"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    params = models.JSONField(default=dict, blank=True, help_text="What to do: order ids, options…")
+    results = models.JSONField(default=list, blank=True, help_text="One entry per item: id, ok, message")
+    message = models.TextField(blank=True)
+    source_file = models.FileField(upload_to="jobs/source/%Y/%m/", blank=True)
+    output_file = models.FileField(upload_to="jobs/output/%Y/%m/", blank=True, help_text="e.g. merged labels PDF")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * (self.done + self.failed) / self.total) if self.total else (100 if self.status == "done" else 0)

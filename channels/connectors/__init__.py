@@ -31,6 +31,14 @@ def connector_class(kind: str) -> type[Connector]:
 
 def get_connector(channel, **kwargs) -> Connector:
     cls = connector_class(channel.kind)
+
+    def save_credentials(credentials: dict) -> None:
+        channel.credentials = credentials
+        type(channel).objects.filter(pk=channel.pk).update(
+            credentials=type(channel)._meta.get_field("credentials").get_prep_value(credentials)
+        )
+
+    kwargs.setdefault("save_credentials", save_credentials)
     return cls(base_url=channel.api_base_url, credentials=channel.credentials, shop_id=channel.shop_id, **kwargs)
 
 

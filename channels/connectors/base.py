@@ -129,13 +129,20 @@ class Connector:
     #: the channel refuses a shipment without tracking for some orders (Amazon: always)
     always_requires_tracking: bool = False
 
-    def __init__(self, *, base_url: str, credentials: dict, shop_id: str = "", http=None):
+    def __init__(self, *, base_url: str, credentials: dict, shop_id: str = "", http=None, save_credentials=None):
         from channels.connectors.http import HttpClient
 
         self.base_url = base_url.rstrip("/")
-        self.credentials = credentials
+        self.credentials = dict(credentials or {})
         self.shop_id = shop_id
         self.http = http or HttpClient()
+        # Called with the new credentials after an OAuth refresh, so the caller can store them.
+        self._save_credentials = save_credentials
+
+    def store_credentials(self, credentials: dict) -> None:
+        self.credentials = dict(credentials)
+        if self._save_credentials is not None:
+            self._save_credentials(self.credentials)
 
     # -- reading
     def iter_pages(self, cursor: dict, *, now: datetime, window_days: int) -> Iterator[Page]:

@@ -169,29 +169,42 @@ class EtsyConnector(Connector):
                         keys.append(f"image:{line.listing_id}:{line.image_url.split(':', 1)[1]}")
         return keys
 
+    def _cached(self, cache: dict, key: str, path: str, pick) -> dict:
+        """One GET per key, ever. A listing Etsy no longer has is remembered as missing;
+        any other failure leaves the field empty this time and tries again next sync."""
+        if key not in cache:
+            try:
+                cache[key] = pick(self.http.json("GET", self.url(path), headers=self.headers()))
+            except ConnectorError as exc:
+                if exc.status == 404:
+                    cache[key] = {"missing": True}
+                elif exc.auth:
+                    raise
+                else:
+                    return {}
+        return cache[key]
+
     def enrich(self, orders: list[RemoteOrder], cache: dict) -> None:
         """Weight and image live on the listing, not the receipt: one call per listing, cached."""
+
+        def weight(listing):
+            value, unit = listing.get("item_weight"), (listing.get("item_weight_unit") or "g").lower()
+            return {"weight_g": round(float(value) * WEIGHT_TO_GRAMS.get(unit, 1)) if value else None}
+
+        def image(data):
+            return {"image_url": data.get("url_170x135") or data.get("url_75x75") or ""}
+
         for order in orders:
             for line in order.lines:
                 if not line.is_physical or not line.listing_id:
                     continue
-                key = f"listing:{line.listing_id}"
-                if key not in cache:
-                    listing = self.http.json("GET", self.url(f"/listings/{line.listing_id}"), headers=self.headers())
-                    weight, unit = listing.get("item_weight"), (listing.get("item_weight_unit") or "g").lower()
-                    cache[key] = {
-                        "weight_g": round(float(weight) * WEIGHT_TO_GRAMS.get(unit, 1)) if weight else None
-                    }
-                line.weight_g = cache[key].get("weight_g")
+                line.weight_g = self._cached(cache, f"listing:{line.listing_id}", f"/listings/{line.listing_id}",
+                                             weight).get("weight_g")
                 if line.image_url.startswith("etsy-image:"):
                     image_id = line.image_url.split(":", 1)[1]
-                    ikey = f"image:{line.listing_id}:{image_id}"
-                    if ikey not in cache:
-                        image = self.http.json(
-                            "GET", self.url(f"/listings/{line.listing_id}/images/{image_id}"), headers=self.headers()
-                        )
-                        cache[ikey] = {"image_url": image.get("url_170x135") or image.get("url_75x75") or ""}
-                    line.image_url = cache[ikey]["image_url"]
+                    line.image_url = self._cached(cache, f"image:{line.listing_id}:{image_id}",
+                                                  f"/listings/{line.listing_id}/images/{image_id}",
+                                                  image).get("image_url", "")
             weights = [ln.weight_g * ln.quantity for ln in order.lines if ln.is_physical and ln.weight_g]
             if weights and order.total_weight_g is None:
                 order.total_weight_g = sum(weights)

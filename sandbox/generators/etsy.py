@@ -52,6 +52,9 @@ def make_receipt(store: SandboxStore, *, kind: str = "ok", created: int | None =
     fake = Faker(LOCALES[country])
     fake.seed_instance(rng.randint(0, 10**9))
     currency = CURRENCY[country]
+    if not getattr(store, "_listings_ready", False):
+        ensure_listings(store)
+        store._listings_ready = True
     receipt_id = 3_000_000_000 + store.next_id()
     created = created or int(time.time()) - rng.randint(60, 3 * 86400)
     physical = [c for c in CATALOGUE if not c[6]]
