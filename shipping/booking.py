@@ -112,10 +112,54 @@ def book_shipment(
     return shipment
 
 
+def record_external_shipment(
+    *, order: Order, tracking_number: str, carrier: str, service: str = "", tracking_url: str = "",
+    shipped_at=None, reference: str = "", lines: list | None = None, note: str = "", actor=None,
+) -> tuple[Shipment, bool]:
+    """A parcel that left without a Shipdesk label (a CSV row, a dropshipping supplier): store it
+    and send its tracking to the channel like any other. Idempotent on (order, tracking number),
+    or on `reference` when given. Returns (shipment, created)."""
+    tracking_number = (tracking_number or "").strip()
+    key = reference or f"external-{order.pk}-{tracking_number}"
+    existing = Shipment.objects.filter(idempotency_key=key).first()
+    if existing is None and tracking_number:
+        existing = Shipment.objects.filter(order=order, tracking_number=tracking_number).first()
+    if existing:
+        return existing, False
+    if order.status == Order.Status.CANCELLED:
+        raise BookingError(f"{order} is cancelled")
+    try:
+        with transaction.atomic():
+            shipment = Shipment.objects.create(
+                order=order, carrier_account=None, service=service, tracking_number=tracking_number,
+                tracking_url=tracking_url, tracking_company=carrier, idempotency_key=key, booked_by=actor,
+                decision={"reasons": [f"recorded: shipped outside Shipdesk with {carrier}"]},
+            )
+            if shipped_at:
+                Shipment.objects.filter(pk=shipment.pk).update(created_at=shipped_at)
+            order_services.record_event(
+                order, OrderEvent.Kind.BOOKED,
+                f"Shipment recorded: {carrier} {tracking_number or '(no tracking)'}" + (f" ({note})" if note else ""),
+                actor=actor,
+            )
+            fulfilment = order_services.record_fulfilment(
+                order=order, tracking_number=tracking_number, carrier_name=carrier, service=service,
+                tracking_url=tracking_url, lines=lines, actor=actor,
+            )
+            shipment.fulfilment = fulfilment
+            shipment.save(update_fields=["fulfilment"])
+    except IntegrityError:
+        return Shipment.objects.get(idempotency_key=key), False
+    return shipment, True
+
+
 def cancel_shipment(shipment: Shipment, *, actor=None) -> str:
     """Void a label with the carrier. Returns what happened, in words for staff."""
     if not shipment.is_open:
         raise BookingError(f"Shipment {shipment.tracking_number} is {shipment.get_status_display().lower()}")
+    if shipment.is_external:
+        raise BookingError(f"Shipment {shipment.tracking_number} was booked outside Shipdesk; cancel it with "
+                           f"{shipment.tracking_company or 'the carrier'}")
     try:
         result = shipment.carrier_account.adapter().cancel(shipment.external_id, shipment.tracking_number)
     except CarrierError as exc:

@@ -71,3 +71,15 @@ def render_label(label: LabelContent) -> bytes:
     c.showPage()
     c.save()
     return buffer.getvalue()
+
+
+def merge_pdfs(documents: list[bytes]) -> bytes:
+    """One PDF from many (each label keeps its own page size)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for document in documents:
+        writer.append(io.BytesIO(document))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

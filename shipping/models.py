@@ -99,7 +99,9 @@ class Shipment(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
     fulfilment = models.OneToOneField(Fulfilment, null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="shipment")
-    carrier_account = models.ForeignKey(CarrierAccount, on_delete=models.PROTECT, related_name="shipments")
+    # Empty for a shipment booked outside Shipdesk (recorded from a CSV, or by a dropshipping supplier).
+    carrier_account = models.ForeignKey(CarrierAccount, on_delete=models.PROTECT, related_name="shipments",
+                                        null=True, blank=True)
     brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.SET_NULL, related_name="shipments")
     sender_address = models.ForeignKey(Address, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     service = models.CharField(max_length=100, blank=True)
@@ -128,6 +130,10 @@ class Shipment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (self.Status.BOOKED, self.Status.CANCEL_REQUESTED)
+
+    @property
+    def is_external(self) -> bool:
+        return self.carrier_account_id is None
 
 
 class BulkJob(models.Model):

@@ -161,6 +161,10 @@ class Connector:
     def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
         raise NotSupported(f"{self.kind}: pushing tracking is not supported")
 
+    def mark_in_progress(self, order_external_id: str) -> None:
+        """Tell the channel someone else (a dropshipping supplier) is fulfilling the order."""
+        raise NotSupported(f"{self.kind}: the API cannot mark an order in progress")
+
     def cancel_order(self, order_external_id: str, reason: str = "") -> None:
         raise NotSupported(f"{self.kind}: the API has no way to cancel an order")
 

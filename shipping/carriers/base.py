@@ -79,6 +79,10 @@ class Carrier:
     def cancel(self, external_id: str, tracking_number: str) -> CancelResult:
         raise NotSupported(f"{self.kind} cannot cancel labels")
 
+    def book_return(self, request: BookingRequest) -> Booking:
+        """A label from the customer (request.sender) back to the merchant (request.recipient)."""
+        raise NotSupported(f"{self.kind} cannot book return labels")
+
     def tracking_url(self, tracking_number: str) -> str:
         template = self.account.tracking_url_template
         return template.format(tracking_number=tracking_number) if template else ""

@@ -52,5 +52,8 @@ class SelfPrintCarrier(Carrier):
         return Booking(tracking_number=tracking, label_pdf=pdf, tracking_url=self.tracking_url(tracking),
                        service=request.service)
 
+    def book_return(self, request: BookingRequest) -> Booking:
+        return self.book(request)
+
     def cancel(self, external_id: str, tracking_number: str) -> CancelResult:
         return CancelResult(cancelled=True, message="Self-printed label voided; do not post it.")
