@@ -1,0 +1,47 @@
+"""The self-print carrier's PDF label and tracking numbers."""
+
+import io
+
+from pypdf import PdfReader
+
+from shipping.booking import book_shipment
+from shipping.carriers.selfprint import is_valid_s10, s10_check_digit
+from tests.factories import OrderFactory, OrderLineFactory
+
+
+def test_label_is_one_4x6_page_with_the_tracking_number_as_text(shipping_setup):
+    order = OrderFactory(ship_name="Ann Smith", order_number="1042")
+    OrderLineFactory(order=order, weight_g=420, quantity=2)
+
+    shipment = book_shipment(order=order)
+
+    data = shipment.label.read()
+    assert data.startswith(b"%PDF")
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (288, 432)  # 4 x 6 inches at 72 pt
+    text = reader.pages[0].extract_text()
+    assert shipment.tracking_number in text
+    assert "Ann Smith" in text and "1042" in text and "0.840 kg" in text
+    assert is_valid_s10(shipment.tracking_number)
+
+
+def test_s10_check_digit_matches_the_upu_examples():
+    # UPU S10 worked example: serial 47312482 -> weighted sum 200 -> 11 - 200 % 11 = 9
+    assert s10_check_digit("47312482") == 9
+    assert is_valid_s10("RR473124829GB") and not is_valid_s10("RR473124825GB")
+    assert s10_check_digit("00000000") == 5  # 11 - 0 = 11 -> 5
+
+
+def test_booking_twice_with_the_same_reference_buys_one_label(shipping_setup):
+    from shipping.booking import BookingError
+
+    order = OrderFactory()
+    first = book_shipment(order=order)
+    order.refresh_from_db()
+    try:
+        book_shipment(order=order)
+    except BookingError as exc:
+        assert "shipped" in str(exc)
+    assert order.shipments.count() == 1 and first.tracking_number
