@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from channels.forms import WriteOnlyCredentialsForm, credentials_summary
 from channels.models import Channel, StatusMapping
@@ -25,11 +25,12 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "sync_mode", "sync_state", "last_synced_at", "awaiting", "skipped", "is_active"]
     list_filter = ["kind", "sync_mode", "is_active", "last_sync_state"]
     search_fields = ["name", "shop_id"]
-    readonly_fields = ["credentials_set", "last_synced_at", "last_sync_state", "sync_started_at", "last_error",
+    readonly_fields = ["credentials_set", "unmapped", "last_synced_at", "last_sync_state", "sync_started_at", "last_error",
                        "last_sync_summary", "needs_reconnect", "cursor"]
     fieldsets = [
         (None, {"fields": ["name", "kind", "is_active", "api_base_url", "shop_id"]}),
         ("Credentials (write-only)", {"fields": ["credentials_set", "new_credentials"]}),
+        ("Status mapping", {"fields": ["unmapped"]}),
         ("Sync", {"fields": ["sync_mode", "sync_interval_minutes", "import_window_days", "requires_tracking",
                              "notify_customer"]}),
         ("Last sync", {"fields": ["last_sync_state", "last_synced_at", "sync_started_at", "last_error",
@@ -43,6 +44,28 @@ class ChannelAdmin(admin.ModelAdmin):
             n_awaiting=Count("orders", filter=Q(orders__status="awaiting_shipment"), distinct=True),
             n_skipped=Count("skipped_orders", distinct=True),
         )
+
+    @admin.display(description="Statuses waiting for a mapping")
+    def unmapped(self, obj):
+        from orders.services import unmapped_statuses  # UI layer: shows rows of a later app
+
+        if not obj.pk:
+            return "—"
+        rows = unmapped_statuses(obj)
+        if not rows:
+            return "none: every status seen is understood"
+        return format_html_join(", ", "<strong>{}</strong> ({} orders)", rows)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is StatusMapping:
+            from orders.services import apply_status_mapping
+
+            for mapping in formset.new_objects + [obj for obj, _ in formset.changed_objects]:
+                released = apply_status_mapping(mapping.channel, mapping.remote_status, mapping.maps_to,
+                                                actor=request.user)
+                if released:
+                    self.message_user(request, f"{released} order(s) held for “{mapping.remote_status}” updated.")
 
     @admin.display(description="Credentials stored")
     def credentials_set(self, obj):

@@ -13,9 +13,9 @@ log = logging.getLogger(__name__)
 
 def alert_staff(channel, subject: str, body: str) -> int:
     """Queue an alert for every staff member subscribed to errors of this channel."""
-    from orders.models import StaffAlert
-
     from django.db.models import Q
+
+    from orders.models import StaffAlert
 
     users = (
         get_user_model()

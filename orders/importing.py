@@ -20,7 +20,6 @@ from django.utils.module_loading import import_string
 
 from channels.connectors.base import Page, RemoteOrder
 from channels.models import Channel, StatusMapping
-from orders import normalise
 from orders.models import Order, OrderEvent, OrderLine, RemoteProductCache, SkippedOrder
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,7 @@ ORDER_FIELDS = [
 ]
 ADDRESS_FIELDS = [f for f in ORDER_FIELDS if f.startswith("ship_")]
 NORMAL_FORMS = ["order_number_norm", "email_norm", "postal_code_norm"]
+UNMAPPED_PREFIX = "unmapped channel status: "
 LINE_FIELDS = ["sku", "title", "quantity", "unit_price", "weight_g", "image_url", "options", "stock_location",
                "is_physical"]
 
@@ -75,6 +75,8 @@ def payload_hash(remote: RemoteOrder) -> str:
 def skip_reason(remote: RemoteOrder, *, mapping: str | None, window_start: datetime) -> tuple[str, str] | None:
     """Why a new order is not imported, or None to import it."""
     R = SkippedOrder.Reason
+    if remote.needs_mapping and mapping is None and not remote.is_paid:
+        return R.UNMAPPED_STATUS, f"custom status “{remote.remote_status}” has no mapping; map it on the channel page"
     if mapping == StatusMapping.Target.IGNORE:
         return R.UNMAPPED_STATUS, f"status “{remote.remote_status}” is mapped to “do not import”"
     if mapping == StatusMapping.Target.CANCELLED or (remote.is_cancelled and mapping is None):
@@ -158,6 +160,10 @@ def import_page(channel: Channel, page: Page, *, summary: SyncSummary, now: date
                 if mapping == StatusMapping.Target.ON_HOLD:
                     order.status = Order.Status.ON_HOLD
                     order.hold_reason = f"channel status “{remote.remote_status}” is mapped to on hold"
+                elif remote.needs_mapping and mapping is None:
+                    # Paid, but in a custom status nobody has mapped yet: import it flagged, on hold.
+                    order.status = Order.Status.ON_HOLD
+                    order.hold_reason = f"{UNMAPPED_PREFIX}{remote.remote_status}"
                 order.fill_normal_forms()
                 to_create.append((order, remote))
                 continue

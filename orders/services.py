@@ -249,3 +249,39 @@ def edit_order(order: Order, *, changed: list[str], actor=None) -> Order:
         record_event(order, OrderEvent.Kind.NOTE, "Edited by staff: " + ", ".join(changed), actor=actor,
                      data={"fields": changed})
     return order
+
+
+def apply_status_mapping(channel, remote_status: str, maps_to: str, *, actor=None) -> int:
+    """Staff mapped a custom channel status: release the orders held for it. Returns how many."""
+    from orders.importing import UNMAPPED_PREFIX
+
+    target = {"import": S.AWAITING_SHIPMENT, "shipped": S.SHIPPED, "cancelled": S.CANCELLED}.get(maps_to)
+    held = Order.objects.filter(channel=channel, status=S.ON_HOLD, hold_reason=f"{UNMAPPED_PREFIX}{remote_status}")
+    changed = 0
+    for order in held:
+        if target is None:  # mapped to "on hold" or "do not import": keep it held, say why
+            order.hold_reason = f"channel status “{remote_status}” is mapped to {maps_to.replace('_', ' ')}"
+            order.save(update_fields=["hold_reason", "updated_at"])
+            record_event(order, OrderEvent.Kind.NOTE, order.hold_reason, actor=actor)
+        else:
+            set_status(order, target, reason=f"channel status “{remote_status}” is now mapped", actor=actor)
+        changed += 1
+    return changed
+
+
+def unmapped_statuses(channel) -> list[tuple[str, int]]:
+    """Custom statuses seen on this channel with no mapping yet, with how many orders wait on each."""
+    from django.db.models import Count
+
+    from orders.importing import UNMAPPED_PREFIX
+    from orders.models import SkippedOrder
+
+    held = (Order.objects.filter(channel=channel, status=S.ON_HOLD, hold_reason__startswith=UNMAPPED_PREFIX)
+            .values("remote_status").annotate(n=Count("id")))
+    skipped = (SkippedOrder.objects.filter(channel=channel, reason=SkippedOrder.Reason.UNMAPPED_STATUS)
+               .values("remote_status").annotate(n=Count("id")))
+    counts: dict[str, int] = {}
+    for row in [*held, *skipped]:
+        counts[row["remote_status"]] = counts.get(row["remote_status"], 0) + row["n"]
+    mapped = set(channel.status_mappings.values_list("remote_status", flat=True))
+    return sorted((status, n) for status, n in counts.items() if status not in mapped)

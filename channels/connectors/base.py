@@ -90,6 +90,8 @@ class RemoteOrder:
     internal_note: str = ""
     total_weight_g: int | None = None
     tracking: list[RemoteTracking] = field(default_factory=list)  # shipped on the channel itself
+    #: remote_status is one of the channel's custom statuses: its meaning comes from a StatusMapping
+    needs_mapping: bool = False
 
 
 @dataclass

@@ -31,11 +31,8 @@ class HttpClient:
         delay = self.backoff_base * (2**attempt) * (0.5 + random.random())  # full jitter around the exponential
         if response is not None:
             retry_after = response.headers.get("Retry-After")
-            if retry_after:
-                try:
-                    delay = max(delay, float(retry_after))
-                except ValueError:
-                    pass
+            if retry_after and retry_after.replace(".", "", 1).isdigit():
+                delay = max(delay, float(retry_after))
         return min(delay, self.max_sleep)
 
     def request(self, method: str, url: str, **kwargs) -> requests.Response:
