@@ -17,6 +17,7 @@ RESULTS = Path(__file__).with_name("results.jsonl")
 def setup_django(database_url: str | None = None) -> None:
     """Configure Django for a benchmark run on a throwaway database (never the demo's)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
     if database_url:
         os.environ["DATABASE_URL"] = database_url
     import django

@@ -91,6 +91,7 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "config.sqlite"
     # The web server and the task cluster write at once: WAL lets readers run beside the
     # writer, IMMEDIATE takes the write lock up front (no upgrade deadlocks), and the
     # timeout waits for it instead of raising "database is locked".
