@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from django.http import JsonResponse, QueryDict
+from django.http import HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox.faults import fault_response, mangle, record, take_fault
@@ -171,12 +171,28 @@ def listing_image(request, listing_id, image_id):
     product = SandboxProduct.objects.filter(store__kind=KIND, external_id=str(listing_id)).first()
     if product is None:
         return JsonResponse({"error": f"Listing {listing_id} not found"}, status=404)
-    base = f"https://i.etsystatic.example/{listing_id}/{image_id}"
+    # Served by the sandbox itself, so the demo shows real thumbnails.
+    base = request.build_absolute_uri(f"/sandbox/etsy/images/{listing_id}/{image_id}")
     return mangle(JsonResponse({
         "listing_id": int(listing_id), "listing_image_id": int(image_id),
-        "url_75x75": f"{base}/il_75x75.jpg", "url_170x135": f"{base}/il_170x135.jpg",
-        "url_570xN": f"{base}/il_570xN.jpg", "url_fullxfull": f"{base}/il_fullxfull.jpg",
+        "url_75x75": f"{base}/il_75x75.svg", "url_170x135": f"{base}/il_170x135.svg",
+        "url_570xN": f"{base}/il_570xN.svg", "url_fullxfull": f"{base}/il_fullxfull.svg",
     }), fault)
+
+
+def image_file(request, listing_id, image_id, size):
+    """A small picture of the product (a coloured tile with its initials)."""
+    product = SandboxProduct.objects.filter(store__kind=KIND, external_id=str(listing_id)).first()
+    title = product.data.get("title", "Item") if product else "Item"
+    initials = "".join(word[0] for word in title.split()[:2]).upper()
+    hue = (int(listing_id) * 47) % 360
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="170" height="135" viewBox="0 0 170 135">'
+        f'<rect width="170" height="135" fill="hsl({hue},45%,55%)"/>'
+        f'<text x="85" y="80" font-family="sans-serif" font-size="48" fill="#fff" text-anchor="middle">{initials}</text>'
+        "</svg>"
+    )
+    return HttpResponse(svg, content_type="image/svg+xml")
 
 
 def shipping_carriers(request):

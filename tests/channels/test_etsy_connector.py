@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import requests
 
 from channels.connectors.base import ConnectorError, RemoteFulfilment
 from sandbox.generators.etsy import add_receipt, ensure_listings, generate, make_receipt
@@ -61,7 +62,8 @@ def test_parses_money_with_divisor_title_case_status_and_variations(etsy_sandbox
     assert (line.sku, line.quantity, line.unit_price) == ("MUG-RED-L", 2, Decimal("10.00"))
     assert line.options == {"Colour": "Red"}
     assert line.weight_g == 420  # from GET /listings/5001, not on the receipt
-    assert line.image_url.endswith("il_170x135.jpg")
+    assert line.image_url.endswith("il_170x135.svg")
+    assert requests.get(line.image_url, timeout=5).headers["Content-Type"] == "image/svg+xml"
     assert order.total_weight_g == 840
     assert "listing:5001" in cache
 
