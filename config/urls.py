@@ -2,7 +2,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-urlpatterns = [
+urlpatterns = []
+# Admin pages that live outside a ModelAdmin (bulk CSV imports), mounted before the admin itself.
+try:
+    urlpatterns.append(path("admin/shipping/csv/", include("shipping.csv_urls")))
+except ModuleNotFoundError as exc:
+    if exc.name != "shipping.csv_urls":
+        raise
+urlpatterns += [
     path("admin/", admin.site.urls),
     path("", include("channels.urls")),
 ]

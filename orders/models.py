@@ -105,6 +105,7 @@ class Order(models.Model):
     class Meta:
         ordering = ["-ordered_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="uniq_order_per_channel")]
+        permissions = [("import_shipments", "Can import shipments from a spreadsheet")]
         indexes = [
             models.Index(fields=["-ordered_at", "-id"], name="order_list_default"),
             models.Index(fields=["status", "-ordered_at"], name="order_status_date"),
