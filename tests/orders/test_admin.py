@@ -116,3 +116,13 @@ def test_sync_now_action_reports_what_it_did(etsy_sandbox, client):
                            {"action": "sync_now", "_selected_action": [channel.pk]}, follow=True)
     assert b"Sync started for 1 channel" in response.content
     assert Order.objects.count() == 3  # tasks run inline in tests
+
+
+def test_order_list_says_when_each_channel_last_synced(staff_client):
+    from django.utils import timezone
+
+    ChannelFactory(name="Etsy-Main", sync_mode="manual")
+    ChannelFactory(name="Shop-Failing", last_synced_at=timezone.now(), last_sync_state="error")
+    page = staff_client.get(reverse("admin:orders_order_changelist")).content.decode()
+    assert "<strong>Etsy-Main</strong> (manual only)" in page and "never synced" in page
+    assert "<strong>Shop-Failing</strong>" in page and "last sync failed" in page
