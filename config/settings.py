@@ -163,7 +163,7 @@ PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
 
 # Called by orders.importing after commit with the ids of newly imported orders
 # (dropshipping routes supplier lines from here, so orders never imports suppliers).
-ORDER_IMPORTED_HANDLERS = env.list("ORDER_IMPORTED_HANDLERS", default=[])
+ORDER_IMPORTED_HANDLERS = env.list("ORDER_IMPORTED_HANDLERS", default=["suppliers.routing.route_imported_orders"])
 
 LOGGING = {
     "version": 1,
@@ -172,3 +172,45 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# ---------------------------------------------------------------------------------------------
+# Returns (the public returns portal, returns/)
+# Lookup attempts allowed, written as "<count>/<period>" (5/minute, 10/day, 20/15m). Per client
+# address every attempt counts; per order number only failed ones, whether or not it exists.
+RETURNS_LOOKUP_RATE_PER_IP = env("RETURNS_LOOKUP_RATE_PER_IP", default="5/minute")
+RETURNS_LOOKUP_RATE_PER_ORDER = env("RETURNS_LOOKUP_RATE_PER_ORDER", default="10/day")
+# The counters live in this cache. The default cache is local memory, one per process: with
+# several web processes or servers, point it at a shared cache (Redis, Memcached, database).
+RETURNS_RATELIMIT_CACHE = env("RETURNS_RATELIMIT_CACHE", default="default")
+# How many proxies of our own stand in front of the site (the client address is then read
+# from X-Forwarded-For); 0 trusts REMOTE_ADDR only.
+RETURNS_TRUSTED_PROXY_COUNT = env.int("RETURNS_TRUSTED_PROXY_COUNT", default=0)
+# A customer's portal session (one order, signed cookie) lasts this long.
+RETURNS_SESSION_MINUTES = env.int("RETURNS_SESSION_MINUTES", default=60)
+
+# ---------------------------------------------------------------------------------------------
+# CSV (bulk shipment uploads and spreadsheet exports: shipping/csv_*.py, shipping/resources.py,
+# orders/resources.py)
+# An upload above this size is refused before it is stored.
+CSV_MAX_UPLOAD_MB = env.int("CSV_MAX_UPLOAD_MB", default=50)
+# At most this many rows per file, and this many columns in its header.
+CSV_MAX_ROWS = env.int("CSV_MAX_ROWS", default=200_000)
+CSV_MAX_COLUMNS = env.int("CSV_MAX_COLUMNS", default=100)
+# Files up to this size are checked during the upload request; bigger ones by the task cluster
+# (the upload returns at once and the page shows progress).
+CSV_INLINE_MAX_BYTES = env.int("CSV_INLINE_MAX_BYTES", default=256 * 1024)
+# A confirmed "record" file of up to this many rows is imported during the request; more, and
+# every "book" file (one carrier call per row), by the task cluster.
+CSV_INLINE_MAX_ROWS = env.int("CSV_INLINE_MAX_ROWS", default=500)
+# Rows checked and written per chunk (one transaction and a handful of queries each).
+CSV_CHUNK_ROWS = env.int("CSV_CHUNK_ROWS", default=2000)
+# How 03/04/2026 is read: DMY (3 April, the default) or MDY (March 4).
+CSV_DATE_ORDER = env("CSV_DATE_ORDER", default="DMY")
+# Tracking companies a "record" upload accepts besides the known ones and those set on carrier
+# accounts and shipping mappings, e.g. CSV_EXTRA_CARRIERS=Evri,Yodel
+CSV_EXTRA_CARRIERS = env.list("CSV_EXTRA_CARRIERS", default=[])
+# django-import-export: exporting a list needs the model's view permission (by default any
+# staff user could export every order), and characters XLSX cannot hold are replaced rather
+# than failing the export.
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True

@@ -64,6 +64,13 @@ def set_status(order: Order, status: str, *, reason: str, actor=None) -> Order:
 
 def ship_from_channel(order: Order, *, tracking: list[tuple[str, str]]) -> None:
     """The channel says the order shipped (fulfilled there, not here)."""
+    known = set(order.fulfilments.values_list("tracking_number", flat=True))
+    if known:
+        # The channel marks an order shipped on the first tracking we send it: that is our own
+        # (partial) fulfilment echoed back, not news. Only tracking we have never seen counts.
+        tracking = [(number, carrier) for number, carrier in tracking if number not in known]
+        if not tracking:
+            return
     with transaction.atomic():
         detail = ", ".join(f"{number} ({carrier})" if carrier else number for number, carrier in tracking)
         for number, carrier in tracking:
@@ -98,8 +105,8 @@ def record_fulfilment(
             notify_customer=order.channel.notify_customer if notify_customer is None else notify_customer,
             next_attempt_at=timezone.now(),
         )
-        if order.status in (S.AWAITING_SHIPMENT, S.ON_HOLD):
-            set_status(order, S.SHIPPED, reason=f"shipment {tracking_number or '(no tracking)'} booked", actor=actor)
+        # A split order (own stock + suppliers) is shipped once every part is.
+        ship_when_complete(order, reason=f"shipment {tracking_number or '(no tracking)'} booked", actor=actor)
         transaction.on_commit(lambda: _enqueue_push(fulfilment.pk))
     return fulfilment
 
@@ -285,3 +292,104 @@ def unmapped_statuses(channel) -> list[tuple[str, int]]:
         counts[row["remote_status"]] = counts.get(row["remote_status"], 0) + row["n"]
     mapped = set(channel.status_mappings.values_list("remote_status", flat=True))
     return sorted((status, n) for status, n in counts.items() if status not in mapped)
+
+
+# -- dropshipping (called by suppliers; orders never imports suppliers)
+
+def lock_address(order: Order, *, reason: str, actor=None) -> bool:
+    """Freeze the shipping address because a supplier has the order: imports stop changing it
+    and staff edits are refused. Returns True if it was unlocked before (and records why)."""
+    with transaction.atomic():
+        locked = Order.objects.filter(pk=order.pk, address_locked=False).update(address_locked=True,
+                                                                                 updated_at=timezone.now())
+        order.address_locked = True
+        if locked:
+            record_event(order, OrderEvent.Kind.SUPPLIER, f"Shipping address locked: {reason}", actor=actor)
+    return bool(locked)
+
+
+def unshipped_lines(order: Order) -> list[tuple]:
+    """(OrderLine, quantity still to ship) for physical lines not yet covered by a fulfilment.
+    A fulfilment without lines covers the whole order."""
+    covered: dict[str, int] = {}
+    for lines in order.fulfilments.values_list("lines", flat=True):
+        if not lines:
+            return []
+        for external_id, quantity in lines:
+            covered[str(external_id)] = covered.get(str(external_id), 0) + int(quantity)
+    remaining = []
+    for line in order.lines.filter(is_physical=True):
+        left = line.quantity - covered.get(line.external_id, 0)
+        if left > 0:
+            remaining.append((line, left))
+    return remaining
+
+
+def ship_when_complete(order: Order, *, reason: str, actor=None) -> bool:
+    """An order split between own stock and suppliers is shipped when all its parts are.
+
+    After a partial fulfilment (one with `lines`): shipped if nothing is left to ship, otherwise
+    (back to) awaiting shipment with the lines still to ship named. Returns whether it is
+    shipped. record_fulfilment marks an order shipped on its first fulfilment; calling this
+    right after it (suppliers.tracking does) applies the rule."""
+    remaining = unshipped_lines(order)
+    with transaction.atomic():
+        if not remaining:
+            if order.status in (S.AWAITING_SHIPMENT, S.ON_HOLD):
+                set_status(order, S.SHIPPED, reason=reason, actor=actor)
+            return order.status == S.SHIPPED
+        if order.status == S.SHIPPED:
+            still = ", ".join(f"{qty} × {line.sku or line.title}" for line, qty in remaining)
+            set_status(order, S.AWAITING_SHIPMENT, reason=f"{reason}; still to ship: {still}", actor=actor)
+    return False
+
+
+# -- shipping desk (called by shipping; orders never imports shipping)
+
+def withdraw_fulfilment(f: Fulfilment, *, reason: str, actor=None) -> bool:
+    """Take back a fulfilment the channel has not been sent yet (its label was cancelled).
+    Returns False when it is too late: it was sent, or a worker is sending it right now."""
+    with transaction.atomic():
+        deleted, _ = Fulfilment.objects.filter(
+            pk=f.pk, state__in=[Fulfilment.State.PENDING, Fulfilment.State.BLOCKED, Fulfilment.State.FAILED],
+            claimed_at__isnull=True,
+        ).delete()
+        if deleted:
+            record_event(f.order, OrderEvent.Kind.NOTE,
+                         f"Tracking {f.tracking_number or '(none)'} withdrawn before it was sent to "
+                         f"{f.order.channel.name}: {reason}", actor=actor)
+    return bool(deleted)
+
+
+def back_to_awaiting_shipment(order: Order, *, reason: str, actor=None) -> Order:
+    """Its last live shipment was cancelled: the order needs shipping again."""
+    with transaction.atomic():
+        if order.status != S.SHIPPED:
+            return order
+        set_status(order, S.AWAITING_SHIPMENT, reason=reason, actor=actor)
+        Order.objects.filter(pk=order.pk).update(shipped_at=None)
+        order.shipped_at = None
+    return order
+
+
+def mark_delivered(order: Order, *, reason: str, at=None, actor=None) -> bool:
+    """The carrier delivered the order. Returns False if the order is not shipped (nothing changes)."""
+    with transaction.atomic():
+        if order.status != S.SHIPPED:
+            return False
+        set_status(order, S.DELIVERED, reason=reason, actor=actor)
+        order.delivered_at = at or timezone.now()
+        Order.objects.filter(pk=order.pk).update(delivered_at=order.delivered_at)
+    return True
+
+
+def cancel_order(order: Order, *, reason: str, actor=None) -> Order:
+    """Staff cancel the order here (its labels are dealt with by the caller). Fulfilments not yet
+    sent are withdrawn so the channel is never told a cancelled order shipped."""
+    with transaction.atomic():
+        for f in order.fulfilments.exclude(state=Fulfilment.State.SENT):
+            withdraw_fulfilment(f, reason="the order was cancelled", actor=actor)
+        set_status(order, S.CANCELLED, reason=reason, actor=actor)
+        order.cancelled_at = timezone.now()
+        Order.objects.filter(pk=order.pk).update(cancelled_at=order.cancelled_at)
+    return order

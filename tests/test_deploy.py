@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_check(env_overrides):
-    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "HTTPS", "SANDBOX_ENABLED")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DEBUG", "HTTPS", "SANDBOX_ENABLED", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env_overrides})
     return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

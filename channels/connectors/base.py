@@ -152,6 +152,10 @@ class Connector:
         Each page carries the cursor to persist once its orders are stored."""
         raise NotSupported(f"{self.kind}: reading orders is not supported")
 
+    def fetch_order(self, order_external_id: str) -> RemoteOrder:
+        """The channel's current copy of one order (e.g. to check its address before paying a supplier)."""
+        raise NotSupported(f"{self.kind}: reading a single order is not supported")
+
     def cache_keys(self, orders: list[RemoteOrder]) -> list[str]:
         """Keys of the product facts `enrich` will want, so the caller can load them in one query."""
         return []

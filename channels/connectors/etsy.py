@@ -159,6 +159,11 @@ class EtsyConnector(Connector):
             if done:
                 return
 
+    def fetch_order(self, order_external_id: str) -> RemoteOrder:
+        receipt = self.http.json("GET", self.url(f"/shops/{self.shop_id}/receipts/{order_external_id}"),
+                                 headers=self.headers())
+        return parse_receipt(receipt)
+
     def cache_keys(self, orders: list[RemoteOrder]) -> list[str]:
         keys = []
         for order in orders:

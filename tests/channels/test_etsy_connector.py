@@ -124,3 +124,11 @@ def test_a_single_429_is_retried_after_retry_after(etsy_sandbox):
     store.save()
     [page] = all_pages(channel.connector())
     assert len(page.orders) == 3
+
+
+def test_fetch_order_reads_one_receipt(etsy_sandbox):
+    channel, store = etsy_sandbox
+    [sandbox_order] = generate(store, 1, mix=False)
+    order = channel.connector().fetch_order(sandbox_order.external_id)
+    assert order.external_id == sandbox_order.external_id
+    assert order.address.postal_code == sandbox_order.data["zip"]

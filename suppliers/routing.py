@@ -1,0 +1,115 @@
+"""Routing: lines whose SKU belongs to a supplier become one supplier order per supplier.
+
+Runs right after an import through settings.ORDER_IMPORTED_HANDLERS (orders never imports
+suppliers), and from the order admin's "Route supplier lines" action. Idempotent: a store line
+goes to one supplier order at most, and a store order has one supplier order per supplier."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from channels.connectors.base import ConnectorError, NotSupported
+from orders import services as order_services
+from orders.models import Order, OrderEvent, OrderLine
+from suppliers.models import Supplier, SupplierOrder, SupplierOrderLine, SupplierProduct
+from suppliers.services import record
+
+log = logging.getLogger(__name__)
+
+ROUTABLE = (Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD)
+
+
+@dataclass
+class RoutingResult:
+    created: list[int] = field(default_factory=list)  # SupplierOrder ids
+    orders: set[int] = field(default_factory=set)  # store orders that got a new supplier order
+
+
+def route_imported_orders(order_ids: list[int]) -> RoutingResult:
+    """The ORDER_IMPORTED_HANDLERS hook: route the newly imported orders, then tell each
+    channel that someone else is fulfilling those orders, where the channel can be told."""
+    result = route_orders(Order.objects.filter(pk__in=order_ids))
+    for order in Order.objects.filter(pk__in=result.orders).select_related("channel"):
+        request_fulfilment(order)
+    return result
+
+
+def route_orders(orders) -> RoutingResult:
+    """Create the supplier orders `orders` need. Three queries for the whole set, plus the writes."""
+    result = RoutingResult()
+    orders = list(orders.filter(status__in=ROUTABLE).select_related("channel"))
+    if not orders:
+        return result
+    lines = list(
+        OrderLine.objects.filter(order__in=orders, is_physical=True, supplier_line__isnull=True).exclude(sku="")
+    )
+    products = {
+        p.sku: p
+        for p in SupplierProduct.objects.filter(
+            sku__in={ln.sku for ln in lines}, is_active=True, supplier__is_active=True
+        ).select_related("supplier")
+    }
+    if not products:
+        return result
+    wanted: dict[int, dict[Supplier, list[tuple[OrderLine, SupplierProduct]]]] = defaultdict(lambda: defaultdict(list))
+    for line in lines:
+        product = products.get(line.sku)
+        if product is not None:
+            wanted[line.order_id][product.supplier].append((line, product))
+    by_id = {o.pk: o for o in orders}
+    for order_id, per_supplier in wanted.items():
+        for supplier, picks in per_supplier.items():
+            supplier_order = _create(by_id[order_id], supplier, picks)
+            if supplier_order is not None:
+                result.created.append(supplier_order.pk)
+                result.orders.add(order_id)
+    return result
+
+
+def _create(order: Order, supplier: Supplier, picks: list[tuple[OrderLine, SupplierProduct]]) -> SupplierOrder | None:
+    if SupplierOrder.objects.filter(order=order, supplier=supplier).exists():
+        # Lines added to the order after its supplier order was made stay with the shipping desk.
+        return None
+    try:
+        with transaction.atomic():
+            total = sum((p.cost_price * ln.quantity for ln, p in picks), Decimal("0"))
+            supplier_order = SupplierOrder.objects.create(order=order, supplier=supplier, currency=supplier.currency,
+                                                          total_cost=total)
+            SupplierOrderLine.objects.bulk_create([
+                SupplierOrderLine(supplier_order=supplier_order, order_line=ln, sku=ln.sku,
+                                  supplier_sku=p.supplier_sku or ln.sku, title=(p.title or ln.title)[:300],
+                                  quantity=ln.quantity, unit_cost=p.cost_price)
+                for ln, p in picks
+            ])
+            skus = ", ".join(f"{ln.quantity} × {ln.sku}" for ln, _ in picks)
+            record(supplier_order, f"supplier order created for {skus}; cost {total} {supplier.currency}, "
+                                   "awaiting payment", data={"lines": [ln.pk for ln, _ in picks]})
+    except IntegrityError:
+        # Another routing run (a replayed import, the admin action) made it at the same moment.
+        log.info("supplier order for %s / %s already exists", order.pk, supplier.pk)
+        return None
+    return supplier_order
+
+
+def request_fulfilment(order: Order) -> str:
+    """Mark the channel order "in progress" where the channel supports it (Shopify fulfillment
+    orders); record on the timeline what happened either way. Never raises."""
+    channel = order.channel
+    try:
+        channel.connector().mark_in_progress(order.external_id)
+    except NotSupported as exc:
+        message, kind = f"{channel.name} was not told the order is in progress: {exc}", OrderEvent.Kind.SUPPLIER
+    except ConnectorError as exc:
+        message, kind = f"Could not mark the order in progress on {channel.name}: {exc}", OrderEvent.Kind.ERROR
+    except Exception as exc:  # noqa: BLE001 - a connector bug must not undo the routing
+        log.exception("mark_in_progress failed for order %s", order.pk)
+        message, kind = f"Could not mark the order in progress on {channel.name}: {exc!r}", OrderEvent.Kind.ERROR
+    else:
+        message, kind = f"Marked in progress on {channel.name} (a supplier fulfils part of it)", OrderEvent.Kind.SUPPLIER
+    order_services.record_event(order, kind, message)
+    return message
