@@ -34,9 +34,8 @@ def get_connector(channel, **kwargs) -> Connector:
 
     def save_credentials(credentials: dict) -> None:
         channel.credentials = credentials
-        type(channel).objects.filter(pk=channel.pk).update(
-            credentials=type(channel)._meta.get_field("credentials").get_prep_value(credentials)
-        )
+        # update() runs the field's get_prep_value (JSON, encrypted when configured) itself.
+        type(channel).objects.filter(pk=channel.pk).update(credentials=credentials)
 
     kwargs.setdefault("save_credentials", save_credentials)
     return cls(base_url=channel.api_base_url, credentials=channel.credentials, shop_id=channel.shop_id, **kwargs)

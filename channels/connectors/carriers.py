@@ -20,6 +20,9 @@ VOCABULARY: dict[str, dict[str, str]] = {
     "Deutsche Post": {"etsy": "deutsche-post", "amazon": "Deutsche Post", "ebay": "DeutschePost", "shopify": "Deutsche Post"},
     "Australia Post": {"etsy": "australia-post", "amazon": "Australia Post", "ebay": "AustraliaPost", "shopify": "Australia Post"},
     "GLS": {"etsy": "gls", "amazon": "GLS", "ebay": "GLS", "shopify": "GLS"},
+    # UK couriers Amazon and eBay list by name (Amazon's CarrierCode list; eBay ShippingCarrierCodeType).
+    "Yodel": {"amazon": "Yodel", "ebay": "Yodel"},
+    "Evri": {"amazon": "Evri"},
 }
 
 TRACKING_COMPANIES = sorted(VOCABULARY)
