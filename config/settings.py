@@ -130,6 +130,10 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")
 
+# Rate limits (returns portal) live in the cache: with several web processes it must be shared,
+# e.g. CACHE_URL=rediscache://127.0.0.1:6379/1.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 # Task cluster. retry must exceed timeout, or a slow task runs twice; catch_up=False so a
 # restart does not replay every missed minute of the schedule.
 Q_BROKER = env("Q_BROKER", default="orm")
