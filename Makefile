@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 NAME   ?=
+PYTEST_ARGS ?= -n 2
 export PORT
 
 .PHONY: run test bench lint install clean
