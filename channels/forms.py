@@ -22,8 +22,8 @@ class WriteOnlyCredentialsForm(forms.ModelForm):
             value = json.loads(raw)
         except ValueError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise forms.ValidationError('Give an object of text values, e.g. {"access_token": "abc"}.')
+        if not isinstance(value, dict) or not all(isinstance(v, str | int | float | bool) for v in value.values()):
+            raise forms.ValidationError('Give an object of text or number values, e.g. {"access_token": "abc"}.')
         return value
 
     def save(self, commit=True):

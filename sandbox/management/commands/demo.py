@@ -1,19 +1,46 @@
 import os
+import time
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from channels.connectors import connector_class
 from channels.models import Channel
 from sandbox import generators
 from sandbox.models import SandboxOrder
 from sandbox.stores import store_for_channel
 from shipping.models import Address, Brand, CarrierAccount
 
-DEMO_CHANNELS = [
-    # name, kind, path under /sandbox/, shop id, credentials
-    ("Etsy-Main", "etsy", "etsy/v3/application", "10001",
-     {"keystring": "demo-keystring", "shared_secret": "demo-secret", "access_token": "demo-token"}),
-]
+def demo_channels(base: str) -> list[tuple[str, str, str, str, dict]]:
+    """name, kind, API base URL, shop id, credentials — every channel on the local sandbox."""
+    far = int(time.time()) + 3600
+    return [
+        ("Etsy-Main", "etsy", base + "etsy/v3/application", "10001",
+         {"keystring": "demo-keystring", "shared_secret": "demo-secret", "access_token": "demo-token"}),
+        ("Shopify-Main", "shopify", base + "shopify/admin/api/2024-07", "northern-goods.myshopify.com",
+         {"access_token": "shpat_demo_token", "webhook_secret": "shpss_demo_secret"}),
+        ("eBay-Main", "ebay", base + "ebay/sell/fulfillment/v1", "",
+         {"client_id": "Shipdesk-demo", "client_secret": "demo-cs", "refresh_token": "v^1.1#demo-refresh",
+          "access_token": "v^1.1#demo-access", "expires_at": far,
+          "token_url": base + "ebay/identity/v1/oauth2/token"}),
+        ("Amazon-UK", "amazon", base + "amazon", "A1F83G8C2ARO7P",
+         {"client_id": "amzn1.application-oa2-client.demo", "client_secret": "demo-cs",
+          "refresh_token": "Atzr|demo-refresh", "access_token": "Atza|demo-access", "expires_at": far,
+          "token_url": base + "amazon/auth/o2/token"}),
+        ("Ecwid-Main", "ecwid", base + "ecwid/api/v3", "4870020",
+         {"access_token": "secret_demo_token", "client_secret": "ecwid_demo_secret"}),
+    ]
+
+
+def connector_kinds() -> set[str]:
+    kinds = set()
+    for kind in Channel.Kind.values:
+        try:
+            connector_class(kind)
+            kinds.add(kind)
+        except Exception:  # noqa: BLE001 - a kind without a connector module
+            pass
+    return kinds
 
 
 class Command(BaseCommand):
@@ -44,17 +71,22 @@ class Command(BaseCommand):
             "tracking_url_template": "https://www.royalmail.com/track-your-item#/tracking-results/{tracking_number}",
             "is_default": True})
 
-        for name, kind, path, shop_id, creds in DEMO_CHANNELS:
+        for name, kind, url, shop_id, creds in demo_channels(base):
+            generate = generators.get(kind)
+            if generate is None or kind not in connector_kinds():
+                self.stdout.write(f"  {name}: no {kind} connector in this build, skipped")
+                continue
             channel, created = Channel.objects.get_or_create(
-                name=name, defaults={"kind": kind, "api_base_url": base + path, "shop_id": shop_id,
-                                     "credentials": creds, "sync_interval_minutes": 1})
-            if channel.api_base_url != base + path:  # the port changed since the last run
-                channel.api_base_url = base + path
-                channel.save(update_fields=["api_base_url"])
+                name=name, defaults={"kind": kind, "api_base_url": url, "shop_id": shop_id, "credentials": creds,
+                                     "sync_interval_minutes": 1})
+            if not created and channel.api_base_url != url:  # the port changed since the last run
+                channel.api_base_url = url
+                channel.credentials = {**channel.credentials, **{k: v for k, v in creds.items() if k == "token_url"}}
+                channel.save(update_fields=["api_base_url", "credentials"])
             store = store_for_channel(channel)
             existing = SandboxOrder.objects.filter(store=store).count()
             if existing == 0:
-                generators.get(kind)(store, orders, mix=True)
+                generate(store, orders, mix=True)
                 self.stdout.write(f"  {name}: {orders} sandbox orders created (about one in five will be skipped)")
             else:
                 self.stdout.write(f"  {name}: sandbox already has {existing} orders")
