@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from channels.forms import WriteOnlyCredentialsForm, credentials_summary
-from channels.models import Channel, StatusMapping
+from channels.models import Channel, StatusMapping, WebhookEvent
 
 
 class ChannelForm(WriteOnlyCredentialsForm):
@@ -100,3 +100,19 @@ class ChannelAdmin(admin.ModelAdmin):
             count += 1
         self.message_user(request, f"Sync started for {count} channel(s); results appear under “Last sync”.",
                           messages.SUCCESS)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    """Read-only log of webhook deliveries (repeats are recognised by the channel's event id)."""
+
+    list_display = ["received_at", "channel", "topic", "event_id"]
+    list_filter = ["channel", "topic"]
+    list_select_related = ["channel"]
+    search_fields = ["=event_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -123,3 +123,19 @@ class StatusMapping(models.Model):
 
     def __str__(self):
         return f"{self.remote_status} → {self.get_maps_to_display()}"
+
+
+class WebhookEvent(models.Model):
+    """A webhook delivery we accepted, kept so a repeated delivery of the same event is
+    recognised and answered without queueing the work twice."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="webhook_events")
+    event_id = models.CharField(max_length=200)
+    topic = models.CharField(max_length=100, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "event_id"], name="uniq_webhook_event")]
+
+    def __str__(self):
+        return f"{self.channel} {self.topic} {self.event_id}"

@@ -81,7 +81,8 @@ def skip_reason(remote: RemoteOrder, *, mapping: str | None, window_start: datet
         return R.UNMAPPED_STATUS, f"status “{remote.remote_status}” is mapped to “do not import”"
     if mapping == StatusMapping.Target.CANCELLED or (remote.is_cancelled and mapping is None):
         return R.CANCELLED, f"cancelled on the channel ({remote.remote_status})"
-    if not remote.is_paid:
+    # Staff who map a custom status to "import" or "on hold" say it is as good as paid.
+    if not remote.is_paid and mapping not in (StatusMapping.Target.IMPORT, StatusMapping.Target.ON_HOLD):
         return R.UNPAID, f"payment status “{remote.remote_status}”"
     if mapping == StatusMapping.Target.SHIPPED or (remote.is_shipped and mapping is None):
         return R.SHIPPED, "already shipped on the channel"

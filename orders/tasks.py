@@ -9,7 +9,7 @@ from django.db import transaction
 from django_q.tasks import async_task
 
 from channels.connectors.base import ConnectorError
-from channels.models import Channel
+from channels.models import Channel, WebhookEvent
 from orders import alerts, services
 from orders.importing import SyncSummary, import_orders
 
@@ -40,6 +40,7 @@ def run_sync(channel: Channel) -> SyncSummary:
         summary.errors.append(f"{channel.name} is already syncing; this run did nothing")
         return summary
     error = ""
+    started = channel.sync_started_at
     try:
         import_orders(channel, summary=summary)
     except ConnectorError as exc:
@@ -62,6 +63,10 @@ def run_sync(channel: Channel) -> SyncSummary:
     )
     if error:
         transaction.on_commit(lambda: alerts.alert_staff(channel, f"Sync of {channel.name} failed", error))
+    elif WebhookEvent.objects.filter(channel=channel, received_at__gte=started).exists():
+        # A webhook came in while this sync ran; the sync it queued found the channel busy.
+        # Run once more so a change this pass had already read past is not left for the schedule.
+        async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}-webhook")
     return summary
 
 

@@ -41,9 +41,16 @@ def get_connector(channel, **kwargs) -> Connector:
     return cls(base_url=channel.api_base_url, credentials=channel.credentials, shop_id=channel.shop_id, **kwargs)
 
 
+_loaded = False
+
+
 def _load():
-    if _REGISTRY:
+    # A flag, not "is the registry empty": a test (or a caller) that imports one connector module
+    # directly must not stop the others from loading.
+    global _loaded
+    if _loaded:
         return
+    _loaded = True
     import importlib
 
     for module in ("etsy", "shopify", "ebay", "amazon", "ecwid"):

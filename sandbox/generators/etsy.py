@@ -107,7 +107,9 @@ def make_receipt(store: SandboxStore, *, kind: str = "ok", created: int | None =
         "total_shipping_cost": money(shipping_cost, currency), "total_tax_cost": money(0, currency),
         "total_vat_cost": money(0, currency), "discount_amt": money(discount, currency),
         "created_timestamp": created, "create_timestamp": created,
-        "updated_timestamp": created + 60, "update_timestamp": created + 60,
+        # Changed "now": a shop's change feed must show a receipt added after the last sync.
+        "updated_timestamp": max(created + 60, int(time.time())),
+        "update_timestamp": max(created + 60, int(time.time())),
         "shipments": [], "transactions": transactions, "refunds": [],
     }
     if kind == "shipped":

@@ -8,6 +8,7 @@ from django.db import connection, connections
 from orders.models import Order, OrderEvent
 from orders.tasks import run_sync
 from sandbox.generators.etsy import generate
+from tests.channels.conftest import shopify_sandbox  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql",
                                 reason="needs concurrent connections: runs in the PostgreSQL pass of .ci/run")
@@ -40,3 +41,32 @@ def test_two_syncs_started_at_once_leave_one_row_and_one_event_per_order(etsy_sa
     # and the next sync, with nothing new, changes nothing
     again = run_sync(channel)
     assert again.imported == 0 and OrderEvent.objects.count() == 120
+
+
+def test_a_webhook_arriving_during_a_sync_loses_nothing_and_adds_no_duplicate(shopify_sandbox, client):
+    from sandbox.generators import shopify as shopify_orders
+    from tests.channels.test_webhooks import shopify_post
+
+    channel, store = shopify_sandbox
+    shopify_orders.generate(store, 30, mix=False, seed=4)
+    run_sync(channel)  # first pass done: the next ones read what changed
+    from tests.factories import FulfilmentFactory
+
+    # The next sync reads its orders, then pushes a pending shipment: the push is slow, so the
+    # webhook below arrives after the sync has read past the new order.
+    FulfilmentFactory(order=Order.objects.filter(channel=channel).first(), next_attempt_at=None)
+    store.faults = [{"path": "/fulfillment_orders", "delay": 2}]
+    store.save()
+    result = []
+    sync = threading.Thread(target=lambda: (result.append(run_sync(type(channel).objects.get(pk=channel.pk))),
+                                            connections.close_all()))
+    sync.start()
+    import time
+
+    time.sleep(1)  # the sync has imported and now waits on the channel during its push
+    shopify_orders.generate(store, 1, mix=False, seed=5)  # a new order, announced by a webhook
+    assert shopify_post(client, channel, event_id="evt-during-sync").status_code == 200
+    sync.join(60)
+
+    assert Order.objects.filter(channel=channel).count() == 31
+    assert OrderEvent.objects.filter(order__channel=channel, kind="imported").count() == 31
