@@ -338,9 +338,12 @@ def ship_when_complete(order: Order, *, reason: str, actor=None) -> bool:
             if order.status in (S.AWAITING_SHIPMENT, S.ON_HOLD):
                 set_status(order, S.SHIPPED, reason=reason, actor=actor)
             return order.status == S.SHIPPED
+        still = ", ".join(f"{qty} × {line.sku or line.title}" for line, qty in remaining)
         if order.status == S.SHIPPED:
-            still = ", ".join(f"{qty} × {line.sku or line.title}" for line, qty in remaining)
             set_status(order, S.AWAITING_SHIPMENT, reason=f"{reason}; still to ship: {still}", actor=actor)
+        else:
+            record_event(order, OrderEvent.Kind.NOTE, f"Partly shipped ({reason}); still to ship: {still}",
+                         actor=actor)
     return False
 
 
