@@ -207,7 +207,7 @@ CSV_INLINE_MAX_BYTES = env.int("CSV_INLINE_MAX_BYTES", default=256 * 1024)
 # every "book" file (one carrier call per row), by the task cluster.
 CSV_INLINE_MAX_ROWS = env.int("CSV_INLINE_MAX_ROWS", default=500)
 # Rows checked and written per chunk (one transaction and a handful of queries each).
-CSV_CHUNK_ROWS = env.int("CSV_CHUNK_ROWS", default=2000)
+CSV_CHUNK_ROWS = env.int("CSV_CHUNK_ROWS", default=5000)
 # How 03/04/2026 is read: DMY (3 April, the default) or MDY (March 4).
 CSV_DATE_ORDER = env("CSV_DATE_ORDER", default="DMY")
 # Tracking companies a "record" upload accepts besides the known ones and those set on carrier

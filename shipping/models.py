@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from channels.fields import EncryptedJSONField
+from channels.models import Channel
 from orders.models import Fulfilment, Order
 
 
@@ -68,6 +69,9 @@ class CarrierAccount(models.Model):
         max_length=300, blank=True, help_text="e.g. https://track.example.com/?n={tracking_number}"
     )
     prefix = models.CharField(max_length=2, default="SD", help_text="Self-printed tracking numbers start with this")
+    return_service = models.CharField(
+        max_length=100, blank=True, help_text="Service for return labels (Sendcloud: a shipping option code, "
+                                              "e.g. postnl:return)")
     is_active = models.BooleanField(default=True)
     is_default = models.BooleanField(default=False)
 
@@ -85,6 +89,138 @@ class CarrierAccount(models.Model):
 
 def _public_token() -> str:
     return secrets.token_urlsafe(16)
+
+
+class Package(models.Model):
+    """A box or envelope: its dimensions go to the carrier, its own weight is added to the parcel's."""
+
+    name = models.CharField(max_length=100, unique=True)
+    length_cm = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    width_cm = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    height_cm = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    tare_g = models.PositiveIntegerField("own weight (g)", default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ShippingMapping(models.Model):
+    """How one channel's orders ship by default, and (in its lines) per requested service."""
+
+    channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="shipping_mapping")
+    shipping_name = models.CharField(
+        "default shipping name", max_length=100, blank=True,
+        help_text="The shipping method the channel is told, e.g. “Standard”. Empty: the carrier's service.")
+    carrier_account = models.ForeignKey(CarrierAccount, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="+", help_text="Empty: the default carrier account.")
+    service = models.CharField(max_length=100, blank=True, help_text="Empty: the carrier account's default service.")
+    tracking_company = models.CharField(
+        max_length=100, blank=True,
+        help_text="Who carries the parcel, as the channel is told. Empty: the carrier account's tracking company.")
+
+    class Meta:
+        ordering = ["channel__name"]
+
+    def __str__(self):
+        return f"Shipping for {self.channel}"
+
+
+class ShippingMappingLine(models.Model):
+    class Match(models.TextChoices):
+        EXACT = "exact", "is"
+        CONTAINS = "contains", "contains"
+
+    mapping = models.ForeignKey(ShippingMapping, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
+    requested_service = models.CharField(
+        "channel's service", max_length=200, help_text="The service string the channel sends, e.g. “Std CA D2D Dom”")
+    match = models.CharField(max_length=10, choices=Match.choices, default=Match.EXACT)
+    shipping_name = models.CharField(max_length=100, blank=True)
+    carrier_account = models.ForeignKey(CarrierAccount, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="+")
+    service = models.CharField(max_length=100, blank=True)
+    tracking_company = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"{self.get_match_display()} “{self.requested_service}”"
+
+    def matches(self, requested: str) -> bool:
+        wanted, got = " ".join(self.requested_service.split()).lower(), " ".join((requested or "").split()).lower()
+        if not wanted:
+            return False
+        return wanted == got if self.match == self.Match.EXACT else wanted in got
+
+
+class ShippingRule(models.Model):
+    """If an order matches every condition set here, these actions apply. Rules run in order;
+    for each action the first matching rule that sets it wins."""
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0, db_index=True, help_text="Lower runs first")
+    is_active = models.BooleanField(default=True)
+    # Conditions: empty means “any”.
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                                help_text="The shop the order came from")
+    countries = models.CharField("destination countries", max_length=300, blank=True,
+                                 help_text="ISO codes separated by commas, e.g. “GB, IE”")
+    min_weight_g = models.PositiveIntegerField("weight from (g)", null=True, blank=True)
+    max_weight_g = models.PositiveIntegerField("weight up to (g)", null=True, blank=True)
+    requested_service = models.CharField(max_length=200, blank=True,
+                                         help_text="The channel's requested service contains this text")
+    sku = models.CharField("SKU", max_length=100, blank=True,
+                           help_text="The order has a line with this SKU; * matches anything, e.g. “MUG-*”")
+    min_total = models.DecimalField("order total from", max_digits=12, decimal_places=2, null=True, blank=True)
+    max_total = models.DecimalField("order total up to", max_digits=12, decimal_places=2, null=True, blank=True)
+    # Actions: empty means “this rule does not decide it”.
+    brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    sender_address = models.ForeignKey(Address, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                       help_text="Ship from this address (else the brand's sender address)")
+    carrier_account = models.ForeignKey(CarrierAccount, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="+")
+    service = models.CharField(max_length=100, blank=True)
+    package = models.ForeignKey(Package, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def country_list(self) -> list[str]:
+        return [c.strip().upper() for c in self.countries.replace(";", ",").split(",") if c.strip()]
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if not any([self.brand_id, self.sender_address_id, self.carrier_account_id, self.service, self.package_id]):
+            raise ValidationError("Choose at least one action: brand, sender address, carrier, service or package.")
+        if self.min_weight_g is not None and self.max_weight_g is not None and self.min_weight_g > self.max_weight_g:
+            raise ValidationError({"max_weight_g": "The upper weight is below the lower one."})
+        if self.min_total is not None and self.max_total is not None and self.min_total > self.max_total:
+            raise ValidationError({"max_total": "The upper total is below the lower one."})
+        bad = [c for c in self.country_list if len(c) != 2 or not c.isalpha()]
+        if bad:
+            raise ValidationError({"countries": f"Not ISO 3166-1 alpha-2 codes: {', '.join(bad)}"})
+
+
+class ShipmentQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=[Shipment.Status.BOOKED, Shipment.Status.CANCEL_REQUESTED])
+
+    def trackable(self):
+        """Shipments whose parcel may still change: booked, moving, or waiting for a queued cancellation."""
+        return self.filter(
+            status__in=[Shipment.Status.BOOKED, Shipment.Status.IN_TRANSIT, Shipment.Status.CANCEL_REQUESTED,
+                        Shipment.Status.EXCEPTION],
+            carrier_account__isnull=False,
+        )
 
 
 class Shipment(models.Model):
@@ -120,12 +256,46 @@ class Shipment(models.Model):
     booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    package = models.ForeignKey("Package", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    shipping_name = models.CharField(max_length=100, blank=True, help_text="The shipping method the channel is told")
+    label_size = models.CharField(max_length=2, default="a6", help_text="a6 (label printer) or a4 (sheet)")
+    # Tracking, written by shipping.tracking only.
+    carrier_status = models.CharField(max_length=50, blank=True, help_text="The carrier's last status code")
+    carrier_status_message = models.CharField(max_length=200, blank=True)
+    carrier_status_at = models.DateTimeField(null=True, blank=True)
+    last_tracked_at = models.DateTimeField(null=True, blank=True, help_text="Last poll or webhook")
+    picked_up_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShipmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "last_tracked_at"], name="shipment_tracking_due")]
 
     def __str__(self):
         return f"{self.tracking_number or 'shipment'} ({self.order})"
+
+    @property
+    def is_picked_up(self) -> bool:
+        return self.status in (self.Status.IN_TRANSIT, self.Status.DELIVERED) or self.picked_up_at is not None
+
+    @property
+    def cancel_refusal(self) -> str:
+        """Why this shipment cannot be cancelled now, in words for staff ("" when it can)."""
+        if self.status == self.Status.CANCELLED:
+            return "Already cancelled."
+        if self.status == self.Status.CANCEL_REQUESTED:
+            return "Cancellation queued: the carrier cancels it unless the parcel moves."
+        if self.is_picked_up:
+            when = self.picked_up_at or self.carrier_status_at
+            return (f"The carrier picked the parcel up{' on ' + when.strftime('%d %b %Y %H:%M') if when else ''}; "
+                    "a label cannot be cancelled after pickup. Refuse the delivery or book a return instead.")
+        if self.status == self.Status.EXCEPTION:
+            return ""
+        if self.is_external:
+            return f"Booked outside Shipdesk: cancel it with {self.tracking_company or 'the carrier'}."
+        return ""
 
     @property
     def is_open(self) -> bool:
@@ -134,6 +304,26 @@ class Shipment(models.Model):
     @property
     def is_external(self) -> bool:
         return self.carrier_account_id is None
+
+
+class TrackingEvent(models.Model):
+    """One thing the carrier said about a parcel (webhook or poll), shown on the tracking page."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking_events")
+    code = models.CharField(max_length=50, help_text="The carrier's status code or name")
+    status = models.CharField(max_length=20, blank=True, help_text="What it means for the shipment, if anything")
+    message = models.CharField(max_length=300, blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=10, default="poll", help_text="webhook or poll")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["shipment", "code", "occurred_at"], name="uniq_tracking_event")]
+
+    def __str__(self):
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.message or self.code}"
 
 
 class BulkJob(models.Model):
@@ -148,6 +338,7 @@ class BulkJob(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        MERGING = "merging", "Merging labels"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
@@ -165,6 +356,7 @@ class BulkJob(models.Model):
     message = models.TextField(blank=True)
     source_file = models.FileField(upload_to="jobs/source/%Y/%m/", blank=True)
     output_file = models.FileField(upload_to="jobs/output/%Y/%m/", blank=True, help_text="e.g. merged labels PDF")
+    slips_file = models.FileField(upload_to="jobs/output/%Y/%m/", blank=True, help_text="Packing slips PDF")
 
     class Meta:
         ordering = ["-created_at"]
@@ -173,5 +365,62 @@ class BulkJob(models.Model):
         return f"{self.get_kind_display()} #{self.pk}"
 
     @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def failures(self) -> list[dict]:
+        return [r for r in self.results or [] if not r.get("ok")]
+
+    @property
     def percent(self) -> int:
         return int(100 * (self.done + self.failed) / self.total) if self.total else (100 if self.status == "done" else 0)
+
+
+class EmailTemplate(models.Model):
+    """The merchant's own words for a customer email, for one channel or for all of them."""
+
+    class Kind(models.TextChoices):
+        SHIPPED = "shipped", "Shipment confirmation"
+        DELIVERED = "delivered", "Delivered"
+
+    class Mode(models.TextChoices):
+        AUTO = "auto", "On, unless the channel already emails the buyer"
+        ON = "on", "Always send"
+        OFF = "off", "Off"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                                help_text="Empty: every channel without its own template")
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.AUTO)
+    subject = models.CharField(max_length=200)
+    body = models.TextField(help_text="Django template syntax: {{ order }}, {{ customer_name }}, {{ tracking_number }}, "
+                                      "{{ tracking_page }}, {{ carrier }}, {{ brand }}, {{ lines }}…")
+
+    class Meta:
+        ordering = ["kind", "channel__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "channel"], name="uniq_email_template"),
+            models.UniqueConstraint(fields=["kind"], condition=models.Q(channel__isnull=True),
+                                    name="uniq_email_template_default"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.channel or 'all channels'})"
+
+
+class SentEmail(models.Model):
+    """One customer email per shipment and kind, ever: the row is claimed before sending."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=20, choices=EmailTemplate.Kind.choices)
+    to = models.EmailField(blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shipment", "kind"], name="uniq_sent_email")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.to or '—'}"

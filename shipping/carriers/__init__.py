@@ -1,8 +1,12 @@
 """Registry of carrier adapters, keyed by CarrierAccount.kind."""
 
+import importlib
+
 from shipping.carriers.base import Carrier, NotSupported
 
+BUILT_IN = ("selfprint", "sendcloud")
 _REGISTRY: dict[str, type[Carrier]] = {}
+_loaded = False
 
 
 def register(cls):
@@ -10,16 +14,22 @@ def register(cls):
     return cls
 
 
-def get_carrier(account) -> Carrier:
-    if not _REGISTRY:
-        import importlib
+def _load() -> None:
+    """Import the built-in adapters once (each registers itself), whatever else registered first."""
+    global _loaded
+    if _loaded:
+        return
+    for name in BUILT_IN:
+        try:
+            importlib.import_module(f"shipping.carriers.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"shipping.carriers.{name}":
+                raise
+    _loaded = True
 
-        for name in ("selfprint", "sendcloud"):
-            try:
-                importlib.import_module(f"shipping.carriers.{name}")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"shipping.carriers.{name}":
-                    raise
+
+def get_carrier(account) -> Carrier:
+    _load()
     try:
         return _REGISTRY[account.kind](account)
     except KeyError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 
@@ -14,6 +15,10 @@ class CarrierError(Exception):
 
 class NotSupported(CarrierError):
     pass
+
+
+class BadSignature(CarrierError):
+    """A webhook whose signature does not match: not from the carrier, ignore it."""
 
 
 @dataclass
@@ -47,6 +52,11 @@ class BookingRequest:
     value: Decimal = Decimal("0")
     currency: str = ""
     items: list[tuple[str, int]] = field(default_factory=list)  # (sku or title, quantity)
+    # The package chosen by a shipping rule (dimensions in cm), when there is one.
+    length_cm: Decimal | None = None
+    width_cm: Decimal | None = None
+    height_cm: Decimal | None = None
+    label_size: str = "a6"  # "a6": one label per page (label printer); "a4": a sheet of four (office printer)
 
 
 @dataclass
@@ -58,6 +68,32 @@ class Booking:
     fee: Decimal = Decimal("0")
     currency: str = ""
     service: str = ""
+    carrier_name: str = ""  # who really carries it (an aggregator such as Sendcloud says PostNL, DPD…)
+
+
+@dataclass
+class TrackingUpdate:
+    """Something the carrier said about a parcel. `status` is a Shipment.Status value when the
+    update changes what the shipment is (booked, in_transit, delivered, cancelled…), else ""."""
+
+    code: str
+    message: str
+    occurred_at: datetime
+    status: str = ""
+    external_id: str = ""
+    tracking_number: str = ""
+    location: str = ""
+    is_status: bool = False  # the parcel's current status (authoritative), not only a history line
+
+
+@dataclass
+class ServiceOption:
+    code: str
+    name: str
+    carrier: str = ""
+    min_weight_g: int = 0
+    max_weight_g: int = 0
+    price: Decimal | None = None
 
 
 @dataclass
@@ -69,6 +105,10 @@ class CancelResult:
 
 class Carrier:
     kind = ""
+    #: how often one parcel may be polled for tracking; None: this carrier has no tracking to poll
+    poll_interval: timedelta | None = None
+    #: at most this many parcels per polling run, to stay inside the carrier's rate limits
+    poll_budget: int = 0
 
     def __init__(self, account):
         self.account = account
@@ -82,6 +122,26 @@ class Carrier:
     def book_return(self, request: BookingRequest) -> Booking:
         """A label from the customer (request.sender) back to the merchant (request.recipient)."""
         raise NotSupported(f"{self.kind} cannot book return labels")
+
+    def label(self, external_id: str, *, size: str = "a6") -> bytes:
+        """The label PDF again (a6: label printer; a4: a sheet)."""
+        raise NotSupported(f"{self.kind} cannot fetch labels again")
+
+    def track(self, external_id: str, tracking_number: str) -> list[TrackingUpdate]:
+        """What the carrier knows about the parcel now, newest last."""
+        raise NotSupported(f"{self.kind} has no tracking to poll")
+
+    def parse_webhook(self, body: bytes, headers) -> list[TrackingUpdate]:
+        """Verify and read a webhook delivery. Raises BadSignature when it is not from the carrier."""
+        raise NotSupported(f"{self.kind} sends no webhooks")
+
+    def services(self, *, sender_country: str = "", to_country: str = "") -> list[ServiceOption]:
+        """The services this account can book (for choosing in mappings and rules)."""
+        return [ServiceOption(code=self.account.default_service, name=self.account.default_service)] \
+            if self.account.default_service else []
+
+    def close(self) -> None:
+        """Let go of network connections (adapters used with contextlib.closing)."""
 
     def tracking_url(self, tracking_number: str) -> str:
         template = self.account.tracking_url_template

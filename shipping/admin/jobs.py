@@ -1,0 +1,110 @@
+"""Background jobs staff started (bulk bookings): the progress page, its JSON, the print files
+and "retry failed"."""
+
+from django.contrib import admin, messages
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from orders.admin import badge
+from shipping import bulk
+from shipping.models import BulkJob
+
+REFRESH_SECONDS = 2
+
+
+def progress_url(job: BulkJob) -> str:
+    return reverse("admin:shipping_bulkjob_progress", args=[job.pk])
+
+
+def job_state(job: BulkJob) -> dict:
+    files = {}
+    if job.output_file:
+        files["labels"] = reverse("admin:shipping_bulkjob_file", args=[job.pk, "labels"])
+    if job.slips_file:
+        files["slips"] = reverse("admin:shipping_bulkjob_file", args=[job.pk, "slips"])
+    return {"id": job.pk, "status": job.status, "status_label": job.get_status_display(), "total": job.total,
+            "done": job.done, "failed": job.failed, "percent": job.percent, "finished": job.is_finished,
+            "message": job.message, "files": files}
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "state", "progress", "created_by", "created_at", "finished_at", "open_link"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["created_by"]
+    show_facets = admin.ShowFacets.NEVER
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/progress/", view(self.progress_view), name="shipping_bulkjob_progress"),
+            path("<int:pk>/status.json", view(self.status_view), name="shipping_bulkjob_status"),
+            path("<int:pk>/file/<str:which>/", view(self.file_view), name="shipping_bulkjob_file"),
+            path("<int:pk>/retry/", view(require_POST(self.retry_view)), name="shipping_bulkjob_retry"),
+        ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:shipping_bulkjob_progress", args=[object_id]))
+
+    def _job(self, request, pk) -> BulkJob:
+        job = get_object_or_404(BulkJob, pk=pk)
+        if not self.has_view_permission(request, job):
+            raise Http404
+        return job
+
+    def progress_view(self, request, pk):
+        """Works without JavaScript (the page refreshes itself until the job is done); with it,
+        the bar follows the JSON endpoint instead of reloading."""
+        job = self._job(request, pk)
+        context = {**self.admin_site.each_context(request), "opts": BulkJob._meta, "job": job,
+                   "state": job_state(job), "title": str(job), "refresh": REFRESH_SECONDS,
+                   "failures": job.failures, "retry_of": job.params.get("retry_of")}
+        return TemplateResponse(request, "admin/shipping/bulkjob_progress.html", context)
+
+    def status_view(self, request, pk):
+        return JsonResponse(job_state(self._job(request, pk)))
+
+    def file_view(self, request, pk, which):
+        job = self._job(request, pk)
+        field = {"labels": job.output_file, "slips": job.slips_file}.get(which)
+        if not field:
+            raise Http404("Not ready")
+        name = f"{'labels' if which == 'labels' else 'packing-slips'}-job-{job.pk}.pdf"
+        return FileResponse(field.open("rb"), content_type="application/pdf", filename=name)
+
+    def retry_view(self, request, pk):
+        job = self._job(request, pk)
+        if not request.user.has_perm("shipping.add_shipment"):
+            raise Http404
+        retry = bulk.retry_failed(job, actor=request.user)
+        if retry is None:
+            self.message_user(request, "None of the failed orders still awaits shipment.", messages.WARNING)
+            return HttpResponseRedirect(progress_url(job))
+        self.message_user(request, f"Booking the {retry.total} failed order(s) again.", messages.SUCCESS)
+        return HttpResponseRedirect(progress_url(retry))
+
+    @admin.display(description="Status", ordering="status")
+    def state(self, obj):
+        colour = {"done": "sent", "failed": "failed", "running": "pending", "merging": "pending",
+                  "queued": "pending"}.get(obj.status)
+        return badge(colour, obj.get_status_display())
+
+    @admin.display(description="Progress")
+    def progress(self, obj):
+        return format_html("{} / {}{}", obj.done + obj.failed, obj.total,
+                           format_html(' <span style="color:#c62828">({} failed)</span>', obj.failed)
+                           if obj.failed else "")
+
+    @admin.display(description="")
+    def open_link(self, obj):
+        return format_html('<a href="{}">Open</a>', progress_url(obj))

@@ -1,0 +1,115 @@
+"""The order page, extended by the shipping desk (UI layer only: orders never imports shipping):
+its shipments with cancel and relabel, a panel saying how it ships and why, and the actions
+"Book shipments" (a background job with a progress bar) and "Cancel orders"."""
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from orders.admin import OrderAdmin
+from orders.models import Fulfilment, Order
+from shipping import bulk, cancellation, rules
+from shipping.admin.jobs import progress_url
+from shipping.admin.shipments import ShipmentInline
+from shipping.booking import LIVE
+
+
+def _reasons(reasons):
+    return format_html("<ul style='margin:4px 0 0 16px'>{}</ul>",
+                       format_html_join("", "<li>{}</li>", ((r,) for r in reasons)))
+
+
+def shipping_panel(self, obj):
+    """How this order ships and why (which rule, which mapping line), and what stops it."""
+    if obj is None or not obj.pk:
+        return "—"
+    parts = []
+    live = obj.shipments.filter(status__in=LIVE).order_by("-created_at").first()
+    if live:
+        decision = live.decision or {}
+        parts.append(format_html("<p><strong>Shipped with {} · {}</strong> ({})</p>", live.carrier_account or
+                                 live.tracking_company, live.service or "—", live.tracking_number))
+        if decision.get("reasons"):
+            parts.append(_reasons(decision["reasons"]))
+    elif obj.status in (Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD):
+        try:
+            decision = rules.resolve(obj)
+        except rules.NoCarrier as exc:
+            parts.append(format_html('<p class="errornote">Cannot ship yet: {}</p>', exc))
+        else:
+            parts.append(format_html("<p><strong>Will ship with {}</strong></p>", decision.describe()))
+            parts.append(_reasons(decision.reasons))
+        if obj.status == Order.Status.AWAITING_SHIPMENT:
+            parts.append(format_html('<p><a class="button" href="{}">Book shipment</a></p>',
+                                     reverse("admin:shipping_shipment_book", args=[obj.pk])))
+    for f in obj.fulfilments.filter(state__in=[Fulfilment.State.BLOCKED, Fulfilment.State.FAILED]):
+        parts.append(format_html(
+            '<p class="errornote">{} not sent to {}: {} <a href="{}">Open</a></p>',
+            f.tracking_number or "A shipment without tracking", obj.channel.name, f.last_error,
+            reverse("admin:orders_fulfilment_change", args=[f.pk])))
+    if obj.status != Order.Status.CANCELLED:
+        parts.append(format_html('<p><a href="{}">Cancel this order (labels, channel and here)…</a></p>',
+                                 reverse("admin:shipping_order_cancel", args=[obj.pk])))
+    return format_html_join("", "{}", ((p,) for p in parts)) if parts else "—"
+
+
+@admin.action(description="Book shipments (labels A6, one per page)")
+def book_shipments(modeladmin, request, queryset):
+    return _start_booking(modeladmin, request, queryset, "a6")
+
+
+@admin.action(description="Book shipments (labels on A4 sheets, four per page)")
+def book_shipments_a4(modeladmin, request, queryset):
+    return _start_booking(modeladmin, request, queryset, "a4")
+
+
+def _start_booking(modeladmin, request, queryset, layout):
+    if not request.user.has_perm("shipping.add_shipment"):
+        modeladmin.message_user(request, "You may not book shipments.", messages.ERROR)
+        return None
+    ids = list(queryset.order_by("ordered_at", "id").values_list("pk", flat=True))
+    job = bulk.start_bulk_booking(order_ids=ids, actor=request.user, layout=layout)
+    return HttpResponseRedirect(progress_url(job))
+
+
+@admin.action(description="Cancel orders (void labels, cancel on the channel)")
+def cancel_orders(modeladmin, request, queryset):
+    orders = list(queryset.select_related("channel"))
+    if request.POST.get("post") == "yes":
+        if not request.user.has_perm("orders.change_order"):
+            raise Http404
+        report = [(order, cancellation.cancel_order(order, actor=request.user)) for order in orders]
+        return TemplateResponse(request, "admin/shipping/order_cancel.html", {
+            **modeladmin.admin_site.each_context(request), "title": "Cancelled orders", "report": report,
+            "opts": Order._meta})
+    return TemplateResponse(request, "admin/shipping/order_cancel.html", {
+        **modeladmin.admin_site.each_context(request), "title": f"Cancel {len(orders)} order(s)?", "orders": orders,
+        "opts": Order._meta, "action": "cancel_orders", "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME})
+
+
+def cancel_order_view(model_admin, request, order_id):
+    """One order: a confirmation page, then the report of each step."""
+    order = get_object_or_404(Order.objects.select_related("channel"), pk=order_id)
+    if not request.user.has_perm("orders.change_order"):
+        raise Http404
+    context = {**model_admin.admin_site.each_context(request), "opts": Order._meta, "order": order}
+    if request.method == "POST":
+        steps = cancellation.cancel_order(order, actor=request.user)
+        failed = [s for s in steps if not s.ok]
+        model_admin.message_user(request, "; ".join(f"{s.what}: {s.message}" for s in steps),
+                                 messages.ERROR if failed else messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+    context.update({"title": f"Cancel {order}?", "orders": [order]})
+    return TemplateResponse(request, "admin/shipping/order_cancel.html", context)
+
+
+OrderAdmin.inlines = [*OrderAdmin.inlines[:1], ShipmentInline, *OrderAdmin.inlines[1:]]
+OrderAdmin.shipping_panel = admin.display(description="How it ships")(shipping_panel)
+OrderAdmin.readonly_fields = [*OrderAdmin.readonly_fields, "shipping_panel"]
+OrderAdmin.fieldsets = [*OrderAdmin.fieldsets[:1], ("Shipping desk", {"fields": ["shipping_panel"]}),
+                        *OrderAdmin.fieldsets[1:]]
+OrderAdmin.actions = [*OrderAdmin.actions, book_shipments, book_shipments_a4, cancel_orders]

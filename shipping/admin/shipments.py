@@ -1,0 +1,341 @@
+"""Shipments: the list, the shipment page (what the channel will receive, tracking events), and
+the booking, cancelling and relabelling pages."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from orders import services as order_services
+from orders.admin import badge
+from orders.models import Order
+from shipping import rules
+from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
+from shipping.models import CarrierAccount, Shipment, TrackingEvent
+
+
+def label_link(shipment):
+    if not shipment.pk or not shipment.label:
+        return "—"
+    url = reverse("admin:shipping_shipment_label", args=[shipment.pk])
+    return format_html('<a href="{}">Label PDF</a>', url)
+
+
+def tracking_link(shipment):
+    if shipment.tracking_url:
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', shipment.tracking_url,
+                           shipment.tracking_number)
+    return shipment.tracking_number or "—"
+
+
+def public_link(shipment):
+    if not shipment.pk:
+        return "—"
+    return format_html('<a href="{}" target="_blank" rel="noopener">Tracking page</a>',
+                       reverse("shipping:track", args=[shipment.public_token]))
+
+
+def status_badge(shipment):
+    text = shipment.get_status_display()
+    if shipment.carrier_status_message and shipment.status not in (Shipment.Status.CANCELLED,):
+        text = f"{text} · {shipment.carrier_status_message}"
+    colour = {"booked": "awaiting_shipment", "in_transit": "shipped", "delivered": "delivered",
+              "cancel_requested": "on_hold", "cancelled": "cancelled", "exception": "failed"}.get(shipment.status)
+    return badge(colour, text)
+
+
+def shipment_actions(shipment, *, short: bool = False):
+    """Cancel and relabel while the carrier allows it; otherwise the reason why not (the first
+    sentence in a narrow column, all of it on hover)."""
+    refusal = shipment.cancel_refusal
+    if refusal:
+        text = refusal.split("; ")[0].split(": ")[0] + "." if short else refusal
+        return format_html('<span title="{}" style="color:#777">{}</span>', refusal, text.replace("..", "."))
+    return format_html(
+        '<a class="button" href="{}">Cancel label</a> <a class="button" href="{}">Relabel</a>',
+        reverse("admin:shipping_shipment_cancel", args=[shipment.pk]),
+        reverse("admin:shipping_shipment_relabel", args=[shipment.pk]),
+    )
+
+
+def why(shipment):
+    """In a narrow column: the rules and the mapping line that decided (the reasons in full are
+    on the order's “How it ships” panel and on the shipment page)."""
+    decision = shipment.decision or {}
+    parts = [f"rule “{r['name']}”" for r in decision.get("rules") or []]
+    if decision.get("mapping_line"):
+        parts.append(f"mapping line {decision['mapping_line']['match']}")
+    if not parts and decision.get("reasons"):
+        return decision["reasons"][-1] if shipment.is_external else "defaults (no rule, no mapping line)"
+    return "; ".join(parts) or "—"
+
+
+def channel_preview(fulfilment):
+    """What the channel receives (or received) for this shipment."""
+    if fulfilment is None:
+        return "Nothing: the tracking was withdrawn before it was sent (or the label was cancelled)."
+    try:
+        data = order_services.preview_push(fulfilment)
+    except Exception as exc:  # noqa: BLE001 - a preview must never break the page
+        return f"Cannot preview: {exc}"
+    rows = [("state", f"{fulfilment.get_state_display()}" + (f": {fulfilment.last_error}" if fulfilment.last_error
+                                                             else ""))]
+    rows.append(("carrier as the channel names it", data["carrier_for_channel"] or "—"))
+    rows.append(("tracking required", "yes" if data["requires_tracking"] else "no"))
+    if data["requires_tracking"] and not fulfilment.tracking_number:
+        rows.append(("will be", "BLOCKED: the channel requires a tracking number and this shipment has none"))
+    rows += [(k, v) for k, v in data["fulfilment"].items() if v not in ("", None, [], ())]
+    if fulfilment.sent_payload:
+        rows.append(("request sent", fulfilment.sent_payload))
+    return format_html("<table>{}</table>",
+                       format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows)))
+
+
+class TrackingEventInline(admin.TabularInline):
+    model = TrackingEvent
+    extra = 0
+    can_delete = False
+    fields = ["occurred_at", "code", "status", "message", "location", "source"]
+    readonly_fields = fields
+    verbose_name_plural = "Tracking events"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ShipmentInline(admin.TabularInline):
+    model = Shipment
+    extra = 0
+    can_delete = False
+    fields = ["tracking", "carrier_account", "service", "state", "fee", "label_pdf", "why", "actions", "public"]
+    readonly_fields = fields
+    fk_name = "order"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("carrier_account")
+
+    @admin.display(description="Tracking")
+    def tracking(self, obj):
+        return tracking_link(obj)
+
+    @admin.display(description="Label")
+    def label_pdf(self, obj):
+        return label_link(obj)
+
+    @admin.display(description="Status")
+    def state(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="Why this carrier")
+    def why(self, obj):
+        return why(obj)
+
+    @admin.display(description="")
+    def actions(self, obj):
+        return shipment_actions(obj, short=True)
+
+    @admin.display(description="Customer sees")
+    def public(self, obj):
+        return public_link(obj)
+
+
+class BookForm(forms.Form):
+    carrier_account = forms.ModelChoiceField(
+        queryset=CarrierAccount.objects.filter(is_active=True), required=False,
+        help_text="Leave empty to let the shipping rules and the channel's mapping choose.",
+    )
+    service = forms.CharField(required=False, help_text="Leave empty for the service the rules choose.")
+    weight_g = forms.IntegerField(label="Weight (g)", required=False, min_value=1, max_value=70000)
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(admin.ModelAdmin):
+    list_display = ["tracking", "order", "channel", "carrier_account", "service", "state", "fee", "label_pdf",
+                    "created_at"]
+    list_filter = ["status", "carrier_account", "order__channel"]
+    list_select_related = ["order__channel", "carrier_account"]
+    search_fields = ["=tracking_number", "=order__order_number"]
+    show_facets = admin.ShowFacets.NEVER
+    readonly_fields = ["order", "fulfilment", "carrier_account", "brand", "sender_address", "service", "shipping_name",
+                       "package", "tracking", "tracking_company", "external_id", "label_pdf", "fee", "currency",
+                       "weight_g", "state", "cancel_state", "public", "channel_receives", "why_this_carrier",
+                       "carrier_status", "carrier_status_at", "last_tracked_at", "picked_up_at", "delivered_at",
+                       "booked_by", "created_at", "cancelled_at"]
+    fieldsets = [
+        (None, {"fields": ["order", "state", "cancel_state", "tracking", "tracking_company", "service",
+                           "shipping_name", "carrier_account", "external_id", "label_pdf", "public", "fee", "currency",
+                           "weight_g", "package", "brand", "sender_address", "booked_by", "created_at",
+                           "cancelled_at"]}),
+        ("Why this carrier", {"fields": ["why_this_carrier"]}),
+        ("What the channel receives", {"fields": ["fulfilment", "channel_receives"]}),
+        ("Tracking", {"fields": ["carrier_status", "carrier_status_at", "last_tracked_at", "picked_up_at",
+                                 "delivered_at"]}),
+    ]
+    inlines = [TrackingEventInline]
+    actions = ["cancel"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/label/", view(self.label_view), name="shipping_shipment_label"),
+            path("<int:pk>/cancel-label/", view(self.cancel_view), name="shipping_shipment_cancel"),
+            path("<int:pk>/relabel/", view(self.relabel_view), name="shipping_shipment_relabel"),
+            path("book/<int:order_id>/", view(self.book_view), name="shipping_shipment_book"),
+            path("cancel-order/<int:order_id>/", view(self.cancel_order_view), name="shipping_order_cancel"),
+        ] + super().get_urls()
+
+    def cancel_order_view(self, request, order_id):
+        from shipping.admin.orders import cancel_order_view
+
+        return cancel_order_view(self, request, order_id)
+
+    def _can_book(self, request):
+        return self.has_view_permission(request) and request.user.has_perm("shipping.add_shipment")
+
+    def label_view(self, request, pk):
+        shipment = get_object_or_404(Shipment, pk=pk)
+        if not self.has_view_permission(request, shipment) or not shipment.label:
+            raise Http404("No label")
+        return FileResponse(shipment.label.open("rb"), content_type="application/pdf",
+                            filename=f"label-{shipment.tracking_number}.pdf")
+
+    def book_view(self, request, order_id):
+        order = get_object_or_404(Order.objects.select_related("channel"), pk=order_id)
+        if not self._can_book(request):
+            raise Http404
+        form = BookForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                shipment = book_shipment(order=order, carrier_account=form.cleaned_data["carrier_account"],
+                                         service=form.cleaned_data["service"], weight_g=form.cleaned_data["weight_g"],
+                                         actor=request.user)
+            except BookingError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, format_html(
+                    "Booked {} with {}. {}", shipment.tracking_number, shipment.carrier_account, label_link(shipment)),
+                    messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        try:
+            decision, problem = rules.resolve(order), ""
+        except rules.NoCarrier as exc:
+            decision, problem = None, str(exc)
+        context = {**self.admin_site.each_context(request), "title": f"Book a shipment for {order}", "order": order,
+                   "form": form, "opts": Order._meta, "decision": decision, "problem": problem}
+        return TemplateResponse(request, "admin/shipping/book_shipment.html", context)
+
+    def _shipment_page(self, request, pk):
+        shipment = get_object_or_404(Shipment.objects.select_related("order__channel", "carrier_account"), pk=pk)
+        if not self.has_change_permission(request, shipment):
+            raise Http404
+        return shipment
+
+    def _back(self, request, shipment):
+        target = request.POST.get("next") or request.GET.get("next") or \
+            reverse("admin:orders_order_change", args=[shipment.order_id])
+        return HttpResponseRedirect(target if target.startswith("/") else "/")
+
+    def cancel_view(self, request, pk):
+        shipment = self._shipment_page(request, pk)
+        if request.method == "POST":
+            try:
+                message = cancel_shipment(shipment, actor=request.user)
+            except BookingError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                shipment.refresh_from_db()
+                level = messages.SUCCESS if shipment.status == Shipment.Status.CANCELLED else messages.WARNING
+                self.message_user(request, f"{shipment.tracking_number}: {shipment.get_status_display()}. {message}",
+                                  level)
+            return self._back(request, shipment)
+        context = {**self.admin_site.each_context(request), "title": f"Cancel label {shipment.tracking_number}?",
+                   "shipment": shipment, "opts": Shipment._meta, "refusal": shipment.cancel_refusal}
+        return TemplateResponse(request, "admin/shipping/shipment_cancel.html", context)
+
+    def relabel_view(self, request, pk):
+        shipment = self._shipment_page(request, pk)
+        form = BookForm(request.POST or None, initial={"carrier_account": shipment.carrier_account,
+                                                       "service": shipment.service, "weight_g": shipment.weight_g})
+        if request.method == "POST" and form.is_valid():
+            try:
+                message, new = relabel_shipment(shipment, carrier_account=form.cleaned_data["carrier_account"],
+                                                service=form.cleaned_data["service"],
+                                                weight_g=form.cleaned_data["weight_g"], actor=request.user)
+            except BookingError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, format_html(
+                    "{} cancelled ({}); new label {} booked with {}. {}", shipment.tracking_number, message,
+                    new.tracking_number, new.carrier_account, label_link(new)), messages.SUCCESS)
+                return self._back(request, shipment)
+        context = {**self.admin_site.each_context(request), "title": f"Relabel {shipment.tracking_number}",
+                   "shipment": shipment, "form": form, "opts": Shipment._meta, "refusal": shipment.cancel_refusal}
+        return TemplateResponse(request, "admin/shipping/shipment_relabel.html", context)
+
+    @admin.display(description="Tracking", ordering="tracking_number")
+    def tracking(self, obj):
+        return tracking_link(obj)
+
+    @admin.display(description="Label")
+    def label_pdf(self, obj):
+        return label_link(obj)
+
+    @admin.display(description="Channel")
+    def channel(self, obj):
+        return obj.order.channel
+
+    @admin.display(description="Status", ordering="status")
+    def state(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="Cancel")
+    def cancel_state(self, obj):
+        return shipment_actions(obj)
+
+    @admin.display(description="Public tracking page")
+    def public(self, obj):
+        return public_link(obj)
+
+    @admin.display(description="Why")
+    def why_this_carrier(self, obj):
+        reasons = (obj.decision or {}).get("reasons") or []
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in reasons))) \
+            if reasons else "—"
+
+    @admin.display(description="Preview")
+    def channel_receives(self, obj):
+        return channel_preview(obj.fulfilment)
+
+    @admin.action(description="Cancel label (before pickup)")
+    def cancel(self, request, queryset):
+        done, queued, problems = 0, 0, []
+        for shipment in queryset.select_related("order__channel", "carrier_account"):
+            try:
+                cancel_shipment(shipment, actor=request.user)
+            except BookingError as exc:
+                problems.append(str(exc))
+                continue
+            shipment.refresh_from_db()
+            if shipment.status == Shipment.Status.CANCELLED:
+                done += 1
+            else:
+                queued += 1
+        if done:
+            self.message_user(request, f"{done} label(s) cancelled.", messages.SUCCESS)
+        if queued:
+            self.message_user(request, f"{queued} cancellation(s) queued by the carrier: they complete unless the "
+                                       "parcel moves.", messages.WARNING)
+        for problem in problems:
+            self.message_user(request, problem, messages.ERROR)

@@ -1,0 +1,11 @@
+import pytest
+
+from tests.factories import ChannelFactory, OrderFactory
+
+
+@pytest.fixture
+def shop(db):
+    """The Etsy-Main channel with orders 1001-1005 awaiting shipment."""
+    channel = ChannelFactory(name="Etsy-Main")
+    orders = [OrderFactory(channel=channel, external_id=str(n), order_number=str(n)) for n in range(1001, 1006)]
+    return channel, orders
