@@ -169,6 +169,12 @@ class SendcloudCarrier(Carrier):
         self.webhook_secret = credentials.get("webhook_secret") or credentials.get("secret_key", "")
 
     def close(self) -> None:
+        # urllib3 2 drops pools on Session.close() and closes their sockets only when they are
+        # garbage-collected; close them now so no keep-alive connection outlives the adapter.
+        for http_adapter in self.client.session.adapters.values():
+            pools = http_adapter.poolmanager.pools
+            for key in list(pools.keys()):
+                pools[key].close()
         self.client.session.close()
 
     # -- directory -------------------------------------------------------------------------------
