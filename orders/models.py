@@ -93,7 +93,7 @@ class Order(models.Model):
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     imported_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
-    shipped_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True, db_index=True)  # the desk's daily chart
     delivered_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     address_locked = models.BooleanField(default=False, help_text="Set once a supplier has the order.")
