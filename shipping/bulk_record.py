@@ -16,19 +16,16 @@ variant once another caller needs it."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import AutoField, BigAutoField, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from channels.models import Channel
 from orders import services as order_services
 from orders.models import Fulfilment, Order, OrderEvent
+from shipping.bulk_sql import Insert, Prepared, execute, in_clause, select_in
 from shipping.models import Shipment
 
 PUSH_BATCH = 200  # fulfilments per queued push task
@@ -92,10 +89,8 @@ def _record(rows: list[RecordRow], *, actor, note: str) -> BulkRecordResult:
     now = timezone.now()
     actor_id = actor.pk if actor else None
     with transaction.atomic():
-        orders = {
-            o["id"]: _Order(**o) for o in Order.objects.select_for_update(of=("self",))
-            .filter(pk__in={r.order_id for r in rows}).values("id", "order_number", "status", "channel_id")
-        }
+        orders = {row[0]: _Order(*row) for row in select_in(
+            Order, ["id", "order_number", "status", "channel_id"], "id", {r.order_id for r in rows}, lock=True)}
         notify = dict(Channel.objects.filter(pk__in={o.channel_id for o in orders.values()})
                       .values_list("id", "notify_customer"))
         recorded = _already_recorded(rows)
@@ -150,8 +145,7 @@ def _already_recorded(rows: list[RecordRow]) -> set[tuple[int, str]]:
     fulfilment, and a parcel the channel reported shipped has a fulfilment only, so the
     fulfilments say it all; a shipment inserted meanwhile by the one-row service trips the
     unique idempotency key and the chunk is redone through that service."""
-    return set(Fulfilment.objects.filter(order_id__in={r.order_id for r in rows})
-               .values_list("order_id", "tracking_number"))
+    return set(select_in(Fulfilment, ["order_id", "tracking_number"], "order_id", {r.order_id for r in rows}))
 
 
 def _ship_orders(rows: list[RecordRow], orders: dict[int, _Order], *, now) -> list[tuple[int, str]]:
@@ -163,83 +157,17 @@ def _ship_orders(rows: list[RecordRow], orders: dict[int, _Order], *, now) -> li
             first.setdefault(r.order_id, r)
     if not first:
         return []
-    Order.objects.filter(pk__in=first, status__in=SHIP_NOW).update(
-        status=Order.Status.SHIPPED, shipped_at=Coalesce("shipped_at", Value(now)), hold_reason="", updated_at=now)
+    # Order.objects.filter(pk__in=first, status__in=SHIP_NOW).update(status=SHIPPED,
+    # shipped_at=Coalesce("shipped_at", now), hold_reason="", updated_at=now), written out.
+    when = connection.ops.adapt_datetimefield_value(now)
+    qn = connection.ops.quote_name
+    ids, statuses = in_clause(Order, "id", list(first)), in_clause(Order, "status", [s.value for s in SHIP_NOW])
+    execute(f"UPDATE {qn(Order._meta.db_table)} SET {qn('status')} = %s, {qn('shipped_at')} = COALESCE("
+            f"{qn('shipped_at')}, %s), {qn('hold_reason')} = '', {qn('updated_at')} = %s "
+            f"WHERE {ids[0]} AND {statuses[0]}", [SHIPPED, when, when, *ids[1], *statuses[1]])
     shipped = Order.Status.SHIPPED.label
     return [(pk, f"{Order.Status(orders[pk].status).label} → {shipped}: shipment {r.tracking_number} booked")
             for pk, r in first.items()]
-
-
-class Prepared(dict):
-    """A field's database value for each distinct Python value, prepared once (a chunk of
-    100,000 rows has a handful of carriers and ship dates)."""
-
-    def __init__(self, model, name: str, make: Callable):
-        super().__init__()
-        self.field, self.make = model._meta.get_field(name), make
-
-    def __missing__(self, key):
-        value = self[key] = self.field.get_db_prep_save(self.make(key), connection)
-        return value
-
-
-class Insert:
-    """A multi-row INSERT of `model` with the values of `columns` given per row, already in
-    database form (str, int, bool, None, or a `Prepared` value), `constants` prepared once, and
-    every other column its field's default.
-
-    Why not bulk_create: it prepares each of the ~60 values of a recorded row through the field
-    API one by one, which profiled at 85% of the import (19 of 27 s for 4,000 rows); the same
-    SQL built here costs a tuple per row."""
-
-    def __init__(self, model, columns: list[str], *, constants: dict | None = None):
-        self.model, constants = model, constants or {}
-        per_row_defaults, fixed = [], {}
-        fields = [f for f in model._meta.concrete_fields if not isinstance(f, AutoField | BigAutoField)]
-        for f in fields:
-            if f.attname in columns:
-                continue
-            if f.attname in constants:
-                fixed[f.attname] = f.get_db_prep_save(constants[f.attname], connection)
-            elif f.has_default() and callable(f.default) and f.default not in (dict, list):
-                per_row_defaults.append(f)  # e.g. a random token: one per row
-            else:
-                fixed[f.attname] = f.get_db_prep_save(f.get_default(), connection)
-        self.columns = [*columns, *fixed, *(f.attname for f in per_row_defaults)]
-        self.fixed = tuple(fixed.values())
-        self.per_row_defaults = per_row_defaults
-        by_attname = {f.attname: f for f in fields}
-        self.names = [by_attname[c].column for c in self.columns]
-
-    def rows(self, values: list[tuple], *, returning: bool = False) -> list[int]:
-        if not values:
-            return []
-        qn = connection.ops.quote_name
-        limit = connection.features.max_query_params or 30_000
-        per_statement = max(1, min(1000, limit // len(self.columns)))
-        head = (f"INSERT INTO {qn(self.model._meta.db_table)} ({', '.join(qn(n) for n in self.names)}) VALUES ")
-        sqlite = connection.vendor == "sqlite"
-        row_sql = "(" + ", ".join(["?" if sqlite else "%s"] * len(self.columns)) + ")"
-        tail = f" RETURNING {qn(self.model._meta.pk.column)}" if returning else ""
-        ids: list[int] = []
-        with connection.cursor() as cursor:
-            for i in range(0, len(values), per_statement):
-                batch = values[i:i + per_statement]
-                params = []
-                for row in batch:
-                    params.extend(row)
-                    params.extend(self.fixed)
-                    params.extend(f.get_db_prep_save(f.get_default(), connection) for f in self.per_row_defaults)
-                sql = head + ", ".join([row_sql] * len(batch)) + tail
-                if sqlite:
-                    # Straight to sqlite3 with its own "?" marks: Django's wrapper rewrites each "%s" with
-                    # a regex, a second of CPU per 20,000 rows here.
-                    sqlite3.Cursor.execute(cursor.cursor, sql, params)
-                else:
-                    cursor.execute(sql, params)
-                if returning:  # in VALUES order on SQLite and PostgreSQL, as bulk_create relies on too
-                    ids.extend(r[0] for r in cursor.fetchall())
-        return ids
 
 
 def _record_one_by_one(rows: list[RecordRow], *, actor, note: str) -> BulkRecordResult:

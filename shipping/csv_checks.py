@@ -16,6 +16,7 @@ from channels.connectors.carriers import TRACKING_COMPANIES
 from channels.models import Channel
 from orders import normalise
 from orders.models import Fulfilment, Order
+from shipping.bulk_sql import select_in
 from shipping.models import CarrierAccount, Package, Shipment, ShippingMapping, ShippingMappingLine
 
 NEW, UPDATED, SKIPPED, ERROR = "new", "updated", "skipped", "error"
@@ -64,7 +65,8 @@ class OrderFinder:
     def load(self, rows: list[Row]) -> None:
         norms = {normalise.order_number(r.values.get("order_number") or "") for r in rows} - {""}
         self.by_norm: dict[str, list[dict]] = {}
-        for o in Order.objects.filter(order_number_norm__in=norms).values(*self.FIELDS):
+        for values in select_in(Order, list(self.FIELDS), "order_number_norm", norms):
+            o = dict(zip(self.FIELDS, values, strict=True))
             self.by_norm.setdefault(o["order_number_norm"], []).append(o)
 
     def find(self, row: Row) -> dict | None:
@@ -128,8 +130,7 @@ class RecordChecker:
         numbers = {r.values["tracking_number"] for r in rows if r.values.get("tracking_number")}
         recorded: dict[str, set[int]] = {}
         for model in (Shipment, Fulfilment):
-            for order_id, number in model.objects.filter(tracking_number__in=numbers).values_list(
-                    "order_id", "tracking_number"):
+            for order_id, number in select_in(model, ["order_id", "tracking_number"], "tracking_number", numbers):
                 recorded.setdefault(number, set()).add(order_id)
         elsewhere = {}
         others = {oid for ids in recorded.values() for oid in ids}

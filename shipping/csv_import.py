@@ -171,15 +171,16 @@ def _validate(job: BulkJob) -> None:
         counts: Counter = Counter()
         chunk: list[Row] = []
         seen = 0
+        max_rows, chunk_rows = settings.CSV_MAX_ROWS, settings.CSV_CHUNK_ROWS
         for number, cells in table.rows:
-            if all(is_blank(c) for c in cells):
+            if _blank_row(cells):
                 continue
             seen += 1
-            if seen > settings.CSV_MAX_ROWS:
-                raise csv_reading.FileProblem(f"The file has more than {settings.CSV_MAX_ROWS:,} rows; split it "
-                                              f"into files of {settings.CSV_MAX_ROWS:,} rows or fewer.")
+            if seen > max_rows:
+                raise csv_reading.FileProblem(f"The file has more than {max_rows:,} rows; split it into files of "
+                                              f"{max_rows:,} rows or fewer.")
             chunk.append(_read_row(resource, positions, len(table.headers), number, cells, facts.delimiter))
-            if len(chunk) >= settings.CSV_CHUNK_ROWS:
+            if len(chunk) >= chunk_rows:
                 _check_chunk(chunk, checker, rows_out, writer, keep, counts)
                 chunk = []
                 BulkJob.objects.filter(pk=job.pk).update(done=seen, total=_estimate(table, seen))
@@ -201,13 +202,20 @@ def _estimate(table: csv_reading.Table, seen: int) -> int:
     return max(seen, int(seen / fraction)) if fraction else seen
 
 
+def _blank_row(cells: list) -> bool:
+    try:
+        return not "".join(cells).strip()  # a CSV row: strings only, checked in C
+    except TypeError:  # an XLSX row: numbers, dates, None
+        return all(is_blank(c) for c in cells)
+
+
 def _read_row(resource, positions: dict[str, int], width: int, number: int, cells: list, delimiter: str) -> Row:
     mapped = {name: cells[pos] if pos < len(cells) else None for name, pos in positions.items()}
     values, errors = resource.clean(mapped)
     raw = ["" if c is None else str(c) for c in cells[:width]]
     raw += [""] * (width - len(raw))
     row = Row(number=number, cells=raw, values=values, errors=errors)
-    if any(not is_blank(c) for c in cells[width:]):
+    if len(cells) > width and any(not is_blank(c) for c in cells[width:]):
         row.fail("cells", f"this row has {len(cells):,} cells but the header has {width} columns (a cell with an "
                           f"unquoted “{delimiter}” inside, or a row pasted out of place)")
     return row

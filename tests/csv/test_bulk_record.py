@@ -61,6 +61,18 @@ def test_rows_already_recorded_by_either_path_are_skipped(db):
     assert order.events.filter(kind="status").count() == 1
 
 
+def test_a_parcel_recorded_meanwhile_is_caught_by_its_key_and_not_recorded_twice(db):
+    order = OrderFactory()
+    shipment, _ = record_external_shipment(order=order, tracking_number="RACE1", carrier="DPD")
+    Fulfilment.objects.filter(pk=shipment.fulfilment_id).delete()  # what the quick check reads is gone
+
+    result = record_shipments([RecordRow(order_id=order.pk, tracking_number="RACE1", carrier="DPD", row=2),
+                               RecordRow(order_id=order.pk, tracking_number="RACE2", carrier="DPD", row=3)])
+
+    assert result.skipped == [(2, f"{order} already has tracking RACE1")] and len(result.recorded) == 1
+    assert sorted(Shipment.objects.values_list("tracking_number", flat=True)) == ["RACE1", "RACE2"]
+
+
 def test_ship_date_cancelled_and_missing_orders(db):
     shipped_on = datetime(2025, 11, 20, 12, tzinfo=UTC)
     ok, cancelled = OrderFactory(), OrderFactory(status="cancelled")
