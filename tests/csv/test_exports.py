@@ -10,29 +10,12 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.urls import reverse
 
-from orders.resources import OrderExportResource, neutralise
+from orders.resources import neutralise
 from shipping.booking import record_external_shipment
+from tests.csv.helpers import export_orders, rows_of
 from tests.factories import ChannelFactory, OrderFactory, UserFactory
 
 HOSTILE = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+2", "-3+4", "@SUM(A1)", "\tcmd", "\rcmd", "\0cmd"]
-
-
-def export_orders(client, query: str = "", fmt: str = "csv") -> bytes:
-    """Through the admin's export page, as staff do: open it from the filtered list, submit."""
-    url = reverse("admin:orders_order_export") + query
-    assert client.get(url).status_code == 200
-    data = {"format": "0" if fmt == "csv" else "1", "resource": "0"}
-    data |= {f"orderexportresource_{name}": "on" for name in OrderExportResource().get_export_order()}
-    response = client.post(url, data)
-    assert response.status_code == 200, response.content[:500]
-    return response.content
-
-
-def rows_of(content: bytes, fmt: str) -> list[list]:
-    if fmt == "csv":
-        return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
-    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
-    return [[c.value for c in row] for row in sheet.iter_rows()]
 
 
 def test_neutralise_prefixes_every_trigger_and_nothing_else():

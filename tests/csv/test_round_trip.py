@@ -14,8 +14,7 @@ from orders.tasks import run_sync
 from sandbox.generators.etsy import generate
 from sandbox.models import SandboxOrder, SandboxRequest
 from shipping.models import Shipment
-from tests.csv.helpers import confirm, last_job, page_text, upload
-from tests.csv.test_exports import export_orders, rows_of
+from tests.csv.helpers import confirm, export_orders, last_job, page_text, rows_of, upload
 from tests.factories import UserFactory
 
 
