@@ -124,6 +124,31 @@ class PushResult:
     request: dict = field(default_factory=dict)  # what was sent, for the timeline
 
 
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, ArithmeticError)
+
+
+def parse_items(items: list, parse, ids) -> tuple[list[RemoteOrder], list[tuple[str, str, str]]]:
+    """Parse a page's raw orders; one that will not parse is skipped with its reason, never
+    blocking the others. `ids(raw)` gives (external id, order number) for the skip list."""
+    orders, skipped = [], []
+    for raw in items:
+        try:
+            orders.append(parse(raw))
+        except MALFORMED as exc:
+            external_id, number = ids(raw) if isinstance(raw, dict) else ("?", "?")
+            skipped.append((external_id, number, f"malformed order: {exc!r}"))
+    return orders, skipped
+
+
+def offset_feed_cursor(*, since: int, offset: int, started: int, done: bool, skew_seconds: int) -> dict:
+    """The cursor after one page of an offset-paginated change feed: mid-pass it resumes at the
+    next offset of the same pass; a finished pass starts the next one a little before this one
+    began (replays are harmless, gaps are not)."""
+    if done:
+        return {"since": started - skew_seconds}
+    return {"since": since, "offset": offset, "started": started}
+
+
 class Connector:
     """Base class. Subclasses set `kind` and implement the operations they support."""
 

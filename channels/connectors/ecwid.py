@@ -33,6 +33,8 @@ from channels.connectors.base import (
     RemoteLine,
     RemoteOrder,
     RemoteTracking,
+    offset_feed_cursor,
+    parse_items,
 )
 from channels.connectors.carriers import for_channel
 
@@ -206,24 +208,19 @@ class EcwidConnector(Connector):
             )
             if not isinstance(data, dict) or not isinstance(data.get("items"), list):
                 raise ConnectorError("Ecwid answered without an items list")
-            orders, skipped = [], []
-            for raw in data["items"]:
-                try:
-                    orders.append(
-                        parse_order(raw, currency=units["currency"], weight_unit=units["weight_unit"])
-                    )
-                except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-                    oid = (
-                        str(raw.get("id") or raw.get("orderNumber") or "?") if isinstance(raw, dict) else "?"
-                    )
-                    number = str(raw.get("vendorOrderNumber") or oid) if isinstance(raw, dict) else oid
-                    skipped.append((oid, number, f"malformed order: {exc!r}"))
+            def ids(raw):
+                oid = str(raw.get("id") or raw.get("orderNumber") or "?")
+                return oid, str(raw.get("vendorOrderNumber") or oid)
+
+            orders, skipped = parse_items(
+                data["items"],
+                lambda raw: parse_order(raw, currency=units["currency"], weight_unit=units["weight_unit"]),
+                ids,
+            )
             offset += len(data["items"])
             done = not data["items"] or offset >= int(data.get("total") or 0)
-            if done:
-                next_cursor = {"since": started - int(CLOCK_SKEW.total_seconds())}
-            else:
-                next_cursor = {"since": since, "offset": offset, "started": started}
+            next_cursor = offset_feed_cursor(since=since, offset=offset, started=started, done=done,
+                                             skew_seconds=int(CLOCK_SKEW.total_seconds()))
             yield Page(orders=orders, cursor=next_cursor, skipped=skipped)
             if done:
                 return

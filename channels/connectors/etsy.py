@@ -23,6 +23,8 @@ from channels.connectors.base import (
     RemoteLine,
     RemoteOrder,
     RemoteTracking,
+    offset_feed_cursor,
+    parse_items,
 )
 from channels.connectors.carriers import for_channel
 
@@ -142,19 +144,13 @@ class EtsyConnector(Connector):
             )
             if not isinstance(data, dict) or "results" not in data:
                 raise ConnectorError("Etsy answered without a results list")
-            orders, skipped = [], []
-            for receipt in data["results"]:
-                try:
-                    orders.append(parse_receipt(receipt))
-                except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                    rid = str(receipt.get("receipt_id", "?")) if isinstance(receipt, dict) else "?"
-                    skipped.append((rid, rid, f"malformed receipt: {exc!r}"))
+            orders, skipped = parse_items(
+                data["results"], parse_receipt, lambda r: (str(r.get("receipt_id", "?")),) * 2
+            )
             offset += len(data["results"])
             done = not data["results"] or offset >= int(data.get("count") or 0)
-            if done:
-                next_cursor = {"since": started - int(CLOCK_SKEW.total_seconds())}
-            else:
-                next_cursor = {"since": since, "offset": offset, "started": started}
+            next_cursor = offset_feed_cursor(since=since, offset=offset, started=started, done=done,
+                                             skew_seconds=int(CLOCK_SKEW.total_seconds()))
             yield Page(orders=orders, cursor=next_cursor, skipped=skipped)
             if done:
                 return
