@@ -217,8 +217,10 @@ class ReturnRequestAdmin(admin.ModelAdmin):
     def qr(self, obj):
         if not obj.qr_code:
             return "—"
-        return format_html('<a href="{}">QR code</a>', reverse("returns:qr_code", args=[obj.brand.slug,
-                                                                                       obj.public_token]))
+        url = reverse("returns:qr_code", args=[obj.brand.slug, obj.public_token])
+        # The code the customer shows at the drop-off point, as they see it (staff can check it scans).
+        return format_html('<a href="{}"><img src="{}" alt="QR code for label-free drop-off of {}" width="160" '
+                           'height="160" style="image-rendering: pixelated"></a>', url, url, obj.number)
 
     @admin.display(description="Tracking")
     def tracking(self, obj):

@@ -53,6 +53,9 @@ def send(return_id: int, kind: str) -> bool:
     if kind == "label" and ret.label:
         with ret.label.open("rb") as f:
             message.attach(f"return-label-{ret.number}.pdf", f.read(), "application/pdf")
+    if kind == "label" and ret.qr_code:  # label-free drop-off: the code to show on a phone
+        with ret.qr_code.open("rb") as f:
+            message.attach(f"return-qr-code-{ret.number}.png", f.read(), "image/png")
     message.send()
     record_event(order, OrderEvent.Kind.EMAIL, f"Return {ret.number}: {kind} email sent to {ret.customer_email}",
                  data={"return_id": ret.pk, "email": kind})

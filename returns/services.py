@@ -394,18 +394,24 @@ def book_return_label(ret: ReturnRequest, *, actor=None) -> ReturnRequest:
         ret.label_error, ret.label_booked_at, ret.label_claimed_at = "", timezone.now(), None
         ret.label.save(f"return-{ret.pk}-{booking.tracking_number or 'label'}.pdf", ContentFile(booking.label_pdf),
                        save=False)
-        qr = getattr(booking, "qr_code", b"")  # carriers with label-free drop-off give a PNG
-        if qr:
-            ret.qr_code.save(f"return-{ret.pk}-qr.png", ContentFile(qr), save=False)
+        if booking.qr_code:  # carriers with label-free drop-off give a PNG
+            ret.qr_code.save(f"return-{ret.pk}-qr.png", ContentFile(booking.qr_code), save=False)
         ret.save()
         message = (f"Return {ret.number}: label booked with {account.name}, tracking {ret.tracking_number}"
-                   + (f", fee {booking.fee} {booking.currency}" if booking.fee else ""))
+                   + (f", fee {booking.fee} {booking.currency}" if booking.fee else "")
+                   + (", with a QR code for label-free drop-off" if booking.qr_code else ""))
         if ret.status == RS.APPROVED:
             _transition(ret, RS.LABEL_ISSUED, actor=actor, message=message)
             _email_on_commit(ret, "label")
         else:  # staff rejected it while the carrier answered: keep the label on file, tell nobody
             record_event(order, OrderEvent.Kind.RETURN, f"{message} (the return is {ret.status} now)",
                          data={"return_id": ret.pk}, actor=actor)
+        if booking.qr_error:
+            # Not an error for staff to act on: the label is bought and usable, only the label-free
+            # drop-off code is missing, and the customer prints the label instead.
+            record_event(order, OrderEvent.Kind.RETURN,
+                         f"Return {ret.number}: no QR code for label-free drop-off, the label still works "
+                         f"({booking.qr_error})", data={"return_id": ret.pk}, actor=actor)
     return ret
 
 

@@ -8,6 +8,10 @@ Store settings: {"webhook_url": "…", "post_per_minute": 100, "burst_per_second
 
     POST /sandbox/sendcloud/_sandbox/parcels/<id>/status  {"status": 22}   pickup (fires the webhook)
     POST /sandbox/sendcloud/_sandbox/settings             {"webhook_url": "http://…/webhooks/…"}
+
+Label-free returns: a return booked with a shipping option in QR_RETURN_OPTIONS has a `qr` parcel
+document (`GET /api/v2/parcels/<id>/documents/qr`, a PNG or PDF by `Accept`) that encodes its
+tracking number, kept in the parcel as `_qr_payload` for tests; the other parcels answer 404.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import threading
 import time
@@ -23,6 +28,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 import requests
+import segno
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
@@ -61,9 +67,16 @@ METHODS = [
     (1003, "Royal Mail Tracked 48", "royal_mail", "0.001", "20.001", ["GB"], 3.85, False),
     (1004, "UPS Standard 0-70kg", "ups", "0.001", "70.001", WORLD, 12.90, False),
     (2001, "PostNL Return 0-23kg", "postnl", "0.001", "23.001", EUROPE, 5.95, True),
+    (2002, "PostNL Return label-free (QR) 0-23kg", "postnl", "0.001", "23.001", ["NL", "BE"], 6.10, True),
+    (2003, "Royal Mail Tracked Returns 48 label-free (QR)", "royal_mail", "0.001", "20.001", ["GB"], 3.45, True),
 ]
 INSTANT = {"sendcloud", "dpd", "ups"}
-RETURN_OPTIONS = {"postnl:return": "postnl", "dpd:return/return": "dpd", "ups:standard/return": "ups"}
+# v3 return shipping option code -> the v2 method its parcel gets.
+RETURN_OPTIONS = {"postnl:return": 2001, "dpd:return/return": 1002, "ups:standard/return": 1004,
+                  "postnl:return/qr": 2002, "royal_mail:tracked/return-qr": 2003}
+# Options whose carrier takes the parcel on a QR code shown on a phone and prints the label at the
+# counter (PostNL printerless returns, Royal Mail label-free returns); the others need a printed label.
+QR_RETURN_OPTIONS = {"postnl:return/qr", "royal_mail:tracked/return-qr"}
 DEFAULT_SENDERS = [{
     "id": 4411, "company_name": "Shop BV", "contact_name": "Ops", "email": "ops@shop.example", "telephone": "+31 20 000",
     "street": "Dock", "house_number": "3", "postal_box": "", "postal_code": "1011 AA", "city": "Amsterdam",
@@ -490,9 +503,38 @@ def normal_printer(request, parcel_id):
 
 
 def document(request, parcel_id, doc_type):
+    if doc_type == "qr":
+        return qr_document(request, parcel_id)
     if doc_type != "label":
         return _error(404, f"No {doc_type} document for this parcel.", request)
     return label_printer(request, parcel_id)
+
+
+def qr_png(payload: str) -> bytes:
+    """The QR code as carriers print it on their drop-off slips: error correction M, a quiet zone
+    of four modules, eight pixels a module (about 260 px: sharp on any phone screen)."""
+    buffer = io.BytesIO()
+    segno.make(payload, error="m", micro=False).save(buffer, kind="png", scale=8, border=4)
+    return buffer.getvalue()
+
+
+def qr_document(request, parcel_id):
+    """The label-free drop-off code: only parcels of a QR return option have one (404 for the
+    others, as for any document a parcel does not have). PNG or PDF by Accept."""
+    parcel, early, fault = _labelled(request, parcel_id)
+    if early:
+        return early
+    payload = parcel.data.get("_qr_payload")
+    if not payload:
+        return _error(404, "No qr document for this parcel.", request)
+    accept = request.headers.get("Accept", "") or "*/*"
+    if "image/png" in accept:
+        return mangle(HttpResponse(qr_png(payload), content_type="image/png"), fault)
+    if "application/pdf" in accept or "*/*" in accept:
+        buffer = io.BytesIO()
+        segno.make(payload, error="m", micro=False).save(buffer, kind="pdf", scale=8, border=4)
+        return mangle(_pdf(buffer.getvalue(), f"qr-{parcel_id}.pdf"), fault)
+    return _error(406, f"The qr document is available as image/png or application/pdf, not {accept}.", request)
 
 
 # -- directory ---------------------------------------------------------------------------------
@@ -586,6 +628,7 @@ def returns(request):
                                "code": "required"})
     ship_with = body.get("ship_with") or {}
     option = ship_with.get("shipping_option_code") or (ship_with.get("properties") or {}).get("shipping_option_code")
+    option = option if isinstance(option, str) else ""
     if ship_with.get("type") != "shipping_option_code" or option not in RETURN_OPTIONS:
         errors.append({"field": "ship_with.shipping_option_code", "message": f"Unknown shipping option “{option}”.",
                        "code": "invalid"})
@@ -605,8 +648,7 @@ def returns(request):
     if errors:
         return _v3_errors(errors)
     src, dst = body["from_address"], body["to_address"]
-    carrier = RETURN_OPTIONS[option]
-    method = next((m for m in METHODS if m[2] == carrier and m[7]), None) or next(m for m in METHODS if m[2] == carrier)
+    method = _method(RETURN_OPTIONS[option])
     item = {"name": src["name"], "address": src["address_line_1"], "house_number": src.get("house_number", ""),
             "city": src["city"], "postal_code": src["postal_code"], "country": src["country_code"],
             "email": src.get("email", ""), "order_number": body.get("order_number", ""), "request_label": True,
@@ -621,6 +663,10 @@ def returns(request):
                         "_sender": [x for x in (src["name"], src["address_line_1"],
                                                 f"{src['postal_code']} {src['city']}", src["country_code"]) if x],
                         "_return_id": parcel.data["id"] + 100_000})
+    if option in QR_RETURN_OPTIONS:
+        # What the drop-off point scans: the parcel's own tracking number, so the counter finds the
+        # announced parcel and prints its label.
+        parcel.data["_qr_payload"] = parcel.data["tracking_number"]
     _save(parcel)
     return mangle(JsonResponse({"return_id": parcel.data["_return_id"], "parcel_id": parcel.data["id"],
                                 "multi_collo_ids": []}, status=201), fault)

@@ -69,6 +69,12 @@ class Booking:
     currency: str = ""
     service: str = ""
     carrier_name: str = ""  # who really carries it (an aggregator such as Sendcloud says PostNL, DPD…)
+    # Label-free drop-off: a PNG the customer shows at the drop-off point instead of a printed label,
+    # where the carrier offers one (empty otherwise). The label PDF is always there too.
+    qr_code: bytes = b""
+    # Why there is no QR code although the carrier may offer one (it could not be fetched); the
+    # booking itself stands. Empty when all went well or the carrier simply has none.
+    qr_error: str = ""
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Sendcloud (carrier aggregator): parcels with `request_label`, labels, cancellation,
-tracking, parcel-status webhooks, sender addresses and brands (API v2), returns (API v3).
+tracking, parcel-status webhooks, sender addresses and brands (API v2), returns (API v3) with
+their label-free drop-off QR code where the return option offers one (the v2 `qr` document).
 
 Credentials: {"public_key", "secret_key"} (HTTP Basic), optionally "webhook_secret" when the
 integration signs webhooks with a separate key. `api_base_url` ends in /api/v2; v3 calls go to
@@ -41,6 +42,9 @@ RETRYABLE = {429, 500, 502, 503, 504}
 # Sendcloud allows 100 writes a minute and sends no Retry-After: a rate-limited call waits longer
 # (the backoff doubles to about a minute) before a booking in a big batch is given up.
 RATE_LIMIT_EXTRA_RETRIES = 6
+# The QR code is a nice-to-have next to a label that is already bought: one retry, not the full
+# budget, so a slow document service does not keep the customer waiting on the confirm page.
+QR_RETRIES = 1
 METHODS_TTL = 3600  # the docs: shipping method ids change; do not cache them longer than an hour
 DIRECTORY_TTL = 600  # sender addresses and brands
 _cache: dict[tuple, tuple[float, object]] = {}
@@ -85,8 +89,9 @@ class SendcloudClient:
         base = self.base_url[:-3] + "/v3" if self.base_url.endswith("/v2") else self.base_url + "/v3"
         return f"{base}{path}"
 
-    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+    def request(self, method: str, url: str, *, max_retries: int | None = None, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
+        max_retries = self.max_retries if max_retries is None else max_retries
         last = ""
         attempt, limited = 0, 0
         while True:
@@ -104,7 +109,7 @@ class SendcloudClient:
                     f"HTTP {response.status_code} {m.error_message(_json(response), response.status_code)}"
             attempt += 1
             limited += response is not None and response.status_code == 429
-            allowed = self.max_retries + min(limited, RATE_LIMIT_EXTRA_RETRIES)
+            allowed = max_retries + min(limited, RATE_LIMIT_EXTRA_RETRIES)
             if attempt > allowed:
                 raise CarrierError(f"Sendcloud: {last} for {method} {_path(url)} (tried {attempt} times)",
                                    retryable=True)
@@ -284,7 +289,25 @@ class SendcloudCarrier(Carrier):
         parcel = self.client.json("GET", self.client.v2(f"/parcels/{parcel_id}")).get("parcel") or {}
         booking = self._booking(parcel, size=request.label_size, fee=None, service=option)
         booking.service = option
+        # Label-free drop-off is a property of the shipping option and the carrier behind it; rather
+        # than keep a list of which options offer it, ask for the parcel's QR document: a parcel
+        # without one answers 404. The label is bought by now, so a failure here only costs the QR.
+        booking.qr_code, booking.qr_error = self.qr_code(booking.external_id)
         return booking
+
+    def qr_code(self, external_id: str) -> tuple[bytes, str]:
+        """The parcel's label-free drop-off code as (png, problem): (b"", "") when its carrier has
+        none, (b"", why) when it could not be fetched. Never raises."""
+        try:
+            response = self.client.request("GET", self.client.v2(m.document_path(external_id, "qr")),
+                                           headers={"Accept": "image/png"}, max_retries=QR_RETRIES)
+        except CarrierError as exc:
+            return b"", str(exc)
+        png, problem = m.parse_qr_document(response.status_code, response.content, _json(response))
+        if problem:
+            log.warning("Sendcloud QR code of parcel %s: %s", external_id, problem)
+            problem = f"Sendcloud: {problem} (HTTP {response.status_code})"
+        return png, problem
 
     # -- cancelling ------------------------------------------------------------------------------
     def cancel(self, external_id: str, tracking_number: str) -> CancelResult:

@@ -142,6 +142,31 @@ def return_body(request: BookingRequest, *, option_code: str, brand_id: int | No
     return body
 
 
+# v2 parcel document types (`GET /parcels/{id}/documents/{type}`). "qr" exists only for parcels
+# booked with a shipping option that offers label-free drop-off; for the others it answers 404.
+DOCUMENT_TYPES = ("air-waybill", "cn23", "cn23-default", "commercial-invoice", "cp71", "label", "qr")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def document_path(parcel_id: str | int, doc_type: str) -> str:
+    if doc_type not in DOCUMENT_TYPES:
+        raise ValueError(f"Sendcloud has no {doc_type!r} parcel document")
+    return f"/parcels/{parcel_id}/documents/{doc_type}"
+
+
+def parse_qr_document(status: int, content: bytes, data) -> tuple[bytes, str]:
+    """The answer to `GET /parcels/{id}/documents/qr` with `Accept: image/png`, as (png, problem):
+    a PNG -> (png, ""); 404 -> (b"", ""), this parcel's carrier offers no label-free drop-off;
+    anything else -> (b"", what went wrong), the QR code exists maybe but could not be read."""
+    if status == 200 and content.startswith(PNG_SIGNATURE):
+        return content, ""
+    if status == 404:
+        return b"", ""
+    if status == 200:
+        return b"", "the QR code document is not a PNG image"
+    return b"", error_message(data, status)
+
+
 def error_message(data, status: int) -> str:
     """The carrier's own words from any of its error shapes (v2 envelope, cancel body, v3 list)."""
     if isinstance(data, dict):

@@ -17,6 +17,7 @@ from shipping.booking import BookingError, book_shipment, cancel_shipment
 from shipping.carriers.base import BookingRequest, CarrierError, Party
 from shipping.models import Shipment
 from tests.factories import OrderFactory, OrderLineFactory
+from tests.returns.qr import PNG_SIGNATURE, encodes, png_size
 from tests.shipping.conftest import advance
 
 
@@ -318,3 +319,86 @@ def test_book_return_reports_the_v3_errors(sendcloud):
                                            weight_g=500, service="owl:return"))
 
     assert "ship_with.shipping_option_code: Unknown shipping option “owl:return”" in str(err.value)
+
+
+# -- label-free (QR) returns ------------------------------------------------------------------------
+def a_return(**kw) -> BookingRequest:
+    customer = Party(name="Ann Park", line1="1 High Street", city="Leeds", postal_code="LS1 4AB", country="GB",
+                     email="ann@example.test")
+    merchant = Party(name="Shop Returns", line1="5 Mill Lane", city="Leeds", postal_code="LS11 5PS", country="GB")
+    values = dict(reference="return-qr-1", order_number="SO-1001", sender=customer, recipient=merchant,
+                  weight_g=800, brand_name="Shop", value=Decimal("25.00"), currency="GBP", items=[("MUG-1", 2)])
+    return BookingRequest(**{**values, **kw})
+
+
+def test_a_label_free_return_option_gives_a_png_qr_code_of_the_tracking_number(sendcloud):
+    booking = sendcloud.account.adapter().book_return(a_return(service="royal_mail:tracked/return-qr"))
+
+    assert booking.tracking_number and booking.label_pdf.startswith(b"%PDF")  # the label is there too
+    assert booking.qr_code.startswith(PNG_SIGNATURE) and booking.qr_error == ""
+    width, height = png_size(booking.qr_code)
+    assert width == height >= 150  # square, big enough to scan from a phone screen
+    parcel = SandboxOrder.objects.get(external_id=booking.external_id)
+    assert parcel.data["_qr_payload"] == booking.tracking_number  # what the sandbox encoded
+    assert encodes(booking.qr_code, booking.tracking_number)
+    assert not encodes(booking.qr_code, booking.tracking_number + "X")
+
+
+def test_a_return_option_without_label_free_drop_off_books_without_a_qr_code(sendcloud):
+    booking = sendcloud.account.adapter().book_return(a_return(service="postnl:return"))
+
+    assert booking.tracking_number and booking.label_pdf.startswith(b"%PDF")
+    assert (booking.qr_code, booking.qr_error) == (b"", "")  # the sandbox answered 404: no such document
+
+
+def test_the_qr_document_is_asked_for_as_a_png_and_is_404_in_sendclouds_shape_without_one(sendcloud):
+    adapter = sendcloud.account.adapter()
+    plain = adapter.book_return(a_return(service="postnl:return"))
+    qr = adapter.book_return(a_return(reference="return-qr-2", service="postnl:return/qr"))
+    auth = (sendcloud.account.credentials["public_key"], sendcloud.account.credentials["secret_key"])
+    base = f"{sendcloud.url}/sandbox/sendcloud/api/v2/parcels"
+
+    missing = requests.get(f"{base}/{plain.external_id}/documents/qr", auth=auth, headers={"Accept": "image/png"})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "No qr document for this parcel."
+    png = requests.get(f"{base}/{qr.external_id}/documents/qr", auth=auth, headers={"Accept": "image/png"})
+    assert png.headers["Content-Type"] == "image/png" and png.content == qr.qr_code
+    pdf = requests.get(f"{base}/{qr.external_id}/documents/qr", auth=auth, headers={"Accept": "application/pdf"})
+    assert pdf.headers["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+
+
+def test_a_qr_code_that_times_out_leaves_the_return_booked_and_says_why(sendcloud, settings):
+    settings.CONNECTOR_TIMEOUT = 0.4
+    sendcloud.store.faults = [{"delay": 1.2, "path": "/documents/qr", "times": 5}]
+    sendcloud.store.save(update_fields=["faults"])
+
+    booking = sendcloud.account.adapter().book_return(a_return(service="royal_mail:tracked/return-qr"))
+
+    assert booking.tracking_number and booking.label_pdf.startswith(b"%PDF")
+    assert booking.qr_code == b""
+    assert "no answer within 0.4s" in booking.qr_error and "tried 2 times" in booking.qr_error
+    time.sleep(1.5)  # let the sandbox finish the slow requests before the database is flushed
+
+
+def test_a_qr_code_refused_with_a_server_error_leaves_the_return_booked(sendcloud):
+    sendcloud.store.faults = [{"status": 503, "path": "/documents/qr", "times": 5}]
+    sendcloud.store.save(update_fields=["faults"])
+
+    booking = sendcloud.account.adapter().book_return(a_return(service="postnl:return/qr"))
+
+    assert booking.tracking_number and booking.qr_code == b"" and "HTTP 503" in booking.qr_error
+
+
+def test_the_qr_document_mapping():
+    from shipping.carriers import sendcloud_mapping as m
+
+    assert m.document_path(900123, "qr") == "/parcels/900123/documents/qr"
+    with pytest.raises(ValueError):
+        m.document_path(900123, "selfie")
+    png = PNG_SIGNATURE + b"rest"
+    assert m.parse_qr_document(200, png, None) == (png, "")
+    assert m.parse_qr_document(404, b"", {"error": {"code": 404, "message": "No qr document for this parcel."}}) \
+        == (b"", "")
+    assert m.parse_qr_document(200, b"%PDF-1.4", None) == (b"", "the QR code document is not a PNG image")
+    assert m.parse_qr_document(401, b"", {"error": {"code": 401, "message": "Invalid username/password."}}) \
+        == (b"", "Invalid username/password.")
