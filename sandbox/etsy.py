@@ -1,17 +1,27 @@
-"""Etsy Open API v3 stand-in: receipts, listings, tracking pushes. Paths, auth and answers
-follow the real API (see shared/api-facts.md §1)."""
+"""Etsy Open API v3 stand-in: receipts, listings, tracking pushes, and the OAuth token
+endpoint (/sandbox/etsy/v3/public/oauth/token). Paths, auth and answers follow the real API
+(see shared/api-facts.md §1).
+
+Token state a real Etsy account has but the API does not show lives in `store.settings`: the
+access tokens the endpoint issued and their expiry (`tokens`), the refresh token now valid
+(`refresh_token`; Etsy rotates it on every refresh and the old one stops working), and a
+withdrawn consent (`revoked`). The seed `access_token` in the store's credentials works until
+its `expires_at` (for ever without one), so a channel with a static token keeps working."""
 
 from __future__ import annotations
 
+import secrets
 import time
 
+from django.db import transaction
 from django.http import HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox.faults import fault_response, mangle, record, take_fault
-from sandbox.models import SandboxOrder, SandboxProduct, SandboxStore
+from sandbox.models import SandboxOrder, SandboxProduct, SandboxRequest, SandboxStore
 
 KIND = "etsy"
+TOKEN_LIFETIME = 3600  # Etsy access tokens last an hour
 
 
 def _flags(data: dict) -> dict:
@@ -38,9 +48,104 @@ def _authenticate(request, store: SandboxStore | None):
     if not store or creds.get("keystring") != keystring or creds.get("shared_secret") != secret:
         return JsonResponse({"error": "Invalid API key."}, status=403)
     auth = request.headers.get("Authorization", "")
-    if auth != f"Bearer {creds.get('access_token', '')}":
+    expires_at = _access_expiry(store, auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+    if expires_at is None:
         return JsonResponse({"error": "invalid_token", "error_description": "Access token is invalid"}, status=401)
+    if expires_at <= time.time():
+        return JsonResponse({"error": "invalid_token", "error_description": "access token is expired"}, status=401)
     return None
+
+
+# -- tokens
+
+
+def _access_expiry(store: SandboxStore, token: str) -> float | None:
+    """When `token` stops working (unix seconds), or None if this account never issued it."""
+    if not token or store.settings.get("revoked"):
+        return None
+    issued = store.settings.get("tokens", {}).get(token)
+    if issued is not None:
+        return float(issued)
+    if token == store.credentials.get("access_token"):
+        expires_at = store.credentials.get("expires_at")
+        return float(expires_at) if expires_at not in (None, "") else float("inf")
+    return None
+
+
+def current_refresh_token(store: SandboxStore) -> str:
+    return store.settings.get("refresh_token") or store.credentials.get("refresh_token", "")
+
+
+def expire_access_tokens(store: SandboxStore) -> None:
+    """Every access token of the account expires now (Etsy's clock ran ahead of ours)."""
+    now = time.time() - 1
+    store.credentials = {**store.credentials, "expires_at": now}
+    store.settings = {**store.settings, "tokens": {t: now for t in store.settings.get("tokens", {})}}
+    store.save(update_fields=["credentials", "settings"])
+
+
+def revoke(store: SandboxStore) -> None:
+    """The seller removed the app from their Etsy account (or changed their password): every
+    token, access and refresh, stops working."""
+    store.settings = {**store.settings, "revoked": True, "tokens": {}}
+    store.save(update_fields=["settings"])
+
+
+def _oauth_error(status: int, error: str, description: str) -> JsonResponse:
+    return JsonResponse({"error": error, "error_description": description}, status=status)
+
+
+def _user_id(store: SandboxStore) -> str:
+    # Etsy prefixes both tokens with the numeric id of the user who granted access.
+    prefix = current_refresh_token(store).split(".", 1)[0]
+    return prefix if prefix.isdigit() else str(store.settings.get("user_id") or 50_000_000 + store.pk)
+
+
+@csrf_exempt
+def token(request):
+    """POST /v3/public/oauth/token, form-encoded: grant_type=refresh_token, client_id (the
+    keystring: Etsy apps are PKCE public clients, no secret) and refresh_token."""
+    if request.method != "POST":
+        return _oauth_error(405, "invalid_request", "request method must be POST")
+    if not request.content_type.startswith("application/x-www-form-urlencoded"):
+        return _oauth_error(400, "invalid_request", "content type must be application/x-www-form-urlencoded")
+    form = request.POST
+    if form.get("grant_type") != "refresh_token":
+        return _oauth_error(400, "unsupported_grant_type", "grant_type must be refresh_token")
+    client_id, refresh_token = form.get("client_id", ""), form.get("refresh_token", "")
+    if not client_id or not refresh_token:
+        return _oauth_error(400, "invalid_request", "client_id and refresh_token are required")
+    stores = [s for s in SandboxStore.objects.filter(kind=KIND) if s.credentials.get("keystring") == client_id]
+    if not stores:
+        return _oauth_error(400, "invalid_client", "client_id is invalid")
+    store = next((s for s in stores if current_refresh_token(s) == refresh_token), None)
+    if store is None:  # unknown, or already used once: Etsy rotates refresh tokens
+        return _oauth_error(400, "invalid_grant", "refresh_token is invalid")
+    early = fault_response(take_fault(store, request.path))
+    if early:
+        return early
+    with transaction.atomic():
+        store = SandboxStore.objects.select_for_update().get(pk=store.pk)
+        # Checked again under the lock: two refreshes with one token must not both succeed.
+        if store.settings.get("revoked"):
+            return _oauth_error(400, "invalid_grant", "refresh_token is revoked")
+        if current_refresh_token(store) != refresh_token:
+            return _oauth_error(400, "invalid_grant", "refresh_token is invalid")
+        user_id, now = _user_id(store), time.time()
+        access = f"{user_id}.{secrets.token_urlsafe(48)}"
+        rotated = f"{user_id}.{secrets.token_urlsafe(48)}"
+        tokens = {t: exp for t, exp in store.settings.get("tokens", {}).items() if exp > now}
+        tokens[access] = now + TOKEN_LIFETIME
+        store.settings = {**store.settings, "tokens": tokens, "refresh_token": rotated}
+        store.save(update_fields=["settings"])
+        # The remote side's log keeps no token, only which fields came (a test can see that no
+        # client secret was sent).
+        SandboxRequest.objects.create(store=store, method="POST", path=request.path,
+                                      content_type=request.content_type, body="",
+                                      parsed={"grant_type": "refresh_token", "client_id": client_id,
+                                              "fields": sorted(form)})
+    return JsonResponse({"access_token": access, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
+                         "refresh_token": rotated})
 
 
 def _store_for_shop(shop_id) -> SandboxStore | None:

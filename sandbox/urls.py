@@ -12,6 +12,7 @@ urlpatterns = [
     path(etsy_base + "listings/<int:listing_id>", etsy.listing),
     path(etsy_base + "listings/<int:listing_id>/images/<int:image_id>", etsy.listing_image),
     path(etsy_base + "shipping-carriers", etsy.shipping_carriers),
+    path("etsy/v3/public/oauth/token", etsy.token),
     path("etsy/images/<int:listing_id>/<int:image_id>/<str:size>", etsy.image_file),
 ]
 

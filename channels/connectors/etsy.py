@@ -4,7 +4,14 @@ Reading walks `GET /shops/{shop_id}/receipts` as a change feed (`min_last_modifi
 creation so that offsets never skip a receipt while others change), which lets one listing
 serve the import, the skip reasons (unpaid, shipped, digital) and the pull-back of orders
 shipped or cancelled on Etsy. The paid/unshipped filters (`was_paid`, `was_shipped`) would
-hide exactly the receipts whose fate staff need to see."""
+hide exactly the receipts whose fate staff need to see.
+
+Every call carries `x-api-key: keystring:shared_secret` and an OAuth Bearer token. Access
+tokens last an hour; with a `refresh_token` in the credentials the connector refreshes them
+through the shared OAuth code (`channels.connectors.oauth`), as a public PKCE client: the
+keystring is the client_id and no secret goes to the token endpoint. Etsy rotates the refresh
+token on every refresh, so the new one is stored with the access token. A channel holding only
+a static `access_token` keeps using it as it is."""
 
 from __future__ import annotations
 
@@ -14,7 +21,6 @@ from decimal import Decimal
 
 from channels.connectors import register
 from channels.connectors.base import (
-    Connector,
     ConnectorError,
     Page,
     PushResult,
@@ -27,8 +33,12 @@ from channels.connectors.base import (
     parse_items,
 )
 from channels.connectors.carriers import for_channel
+from channels.connectors.oauth import OAuthConnector
 
 PAGE_SIZE = 100
+# Etsy's developer guide shows https://api.etsy.com/v3/public/oauth/token; shared/api-facts.md
+# (from the OpenAPI spec) gives this host. A `token_url` in the credentials overrides it.
+TOKEN_URL = "https://openapi.etsy.com/v3/public/oauth/token"
 CLOCK_SKEW = timedelta(minutes=2)  # read a little before the last run started: replays are harmless
 WEIGHT_TO_GRAMS = {"g": 1, "kg": 1000, "oz": 28.349523125, "lb": 453.59237}
 
@@ -111,14 +121,20 @@ def parse_receipt(r: dict) -> RemoteOrder:
 
 
 @register
-class EtsyConnector(Connector):
+class EtsyConnector(OAuthConnector):
     kind = "etsy"
+    default_token_url = TOKEN_URL
+    client_auth = "none"  # a PKCE public client: the keystring names the app, there is no secret
 
-    def headers(self) -> dict:
+    def token_form(self) -> dict:
+        return {"client_id": self.credentials.get("keystring", "")}
+
+    def auth_headers(self, access_token: str) -> dict:
+        # Etsy wants the app key beside the user's token on every API call.
         c = self.credentials
         return {
             "x-api-key": f"{c.get('keystring', '')}:{c.get('shared_secret', '')}",
-            "Authorization": f"Bearer {c.get('access_token', '')}",
+            "Authorization": f"Bearer {access_token}",
             "Accept": "application/json",
         }
 
@@ -130,7 +146,7 @@ class EtsyConnector(Connector):
         offset = int(cursor.get("offset") or 0)
         started = int(cursor.get("started") or now.timestamp())
         while True:
-            data = self.http.json(
+            data = self.api_json(
                 "GET",
                 self.url(f"/shops/{self.shop_id}/receipts"),
                 params={
@@ -140,7 +156,6 @@ class EtsyConnector(Connector):
                     "limit": PAGE_SIZE,
                     "offset": offset,
                 },
-                headers=self.headers(),
             )
             if not isinstance(data, dict) or "results" not in data:
                 raise ConnectorError("Etsy answered without a results list")
@@ -156,8 +171,7 @@ class EtsyConnector(Connector):
                 return
 
     def fetch_order(self, order_external_id: str) -> RemoteOrder:
-        receipt = self.http.json("GET", self.url(f"/shops/{self.shop_id}/receipts/{order_external_id}"),
-                                 headers=self.headers())
+        receipt = self.api_json("GET", self.url(f"/shops/{self.shop_id}/receipts/{order_external_id}"))
         return parse_receipt(receipt)
 
     def cache_keys(self, orders: list[RemoteOrder]) -> list[str]:
@@ -175,7 +189,7 @@ class EtsyConnector(Connector):
         any other failure leaves the field empty this time and tries again next sync."""
         if key not in cache:
             try:
-                cache[key] = pick(self.http.json("GET", self.url(path), headers=self.headers()))
+                cache[key] = pick(self.api_json("GET", self.url(path)))
             except ConnectorError as exc:
                 if exc.status == 404:
                     cache[key] = {"missing": True}
@@ -227,11 +241,10 @@ class EtsyConnector(Connector):
             form["carrier_name"] = self.carrier_name(fulfilment.carrier)
         if fulfilment.note:
             form["note_to_buyer"] = fulfilment.note
-        receipt = self.http.json(
+        receipt = self.api_json(
             "POST",
             self.url(f"/shops/{self.shop_id}/receipts/{fulfilment.order_external_id}/tracking"),
             data=form,
-            headers=self.headers(),
         )
         shipments = receipt.get("shipments") or [] if isinstance(receipt, dict) else []
         remote_id = str(shipments[-1].get("receipt_shipping_id", "")) if shipments else ""

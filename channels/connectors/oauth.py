@@ -1,4 +1,4 @@
-"""OAuth 2 access tokens for connectors that hold a refresh token (eBay, Amazon LWA).
+"""OAuth 2 access tokens for connectors that hold a refresh token (eBay, Amazon LWA, Etsy).
 
 The channel's credentials carry everything: `client_id`, `client_secret`, `refresh_token`,
 `access_token`, `expires_at` (unix seconds) and `token_url` (the provider's token endpoint;
@@ -41,8 +41,9 @@ def refresh_credentials(http, credentials: dict, *, token_url: str, client_auth:
     """Run the refresh_token grant and return the credentials with the new access token, its
     expiry, and the refresh token if the provider rotated it.
 
-    `client_auth` is "basic" (client id and secret in an HTTP Basic header, as eBay wants) or
-    "body" (in the form, as Login with Amazon wants)."""
+    `client_auth` is "basic" (client id and secret in an HTTP Basic header, as eBay wants),
+    "body" (in the form, as Login with Amazon wants) or "none" (a public PKCE client such as
+    Etsy's, which has no secret to send and names itself in `extra_form`)."""
     refresh_token = credentials.get("refresh_token", "")
     if not refresh_token:
         raise ConnectorError("no refresh token is stored for this channel: reconnect it", retryable=False, auth=True)
@@ -52,7 +53,7 @@ def refresh_credentials(http, credentials: dict, *, token_url: str, client_auth:
     if client_auth == "basic":
         pair = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         headers["Authorization"] = f"Basic {pair}"
-    else:
+    elif client_auth == "body":
         form.update(client_id=client_id, client_secret=client_secret)
     started = time.time() if now is None else now
     try:

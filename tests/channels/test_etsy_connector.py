@@ -1,5 +1,7 @@
 """The Etsy connector against the sandbox Etsy API over real HTTP."""
 
+import gc
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -7,8 +9,15 @@ import pytest
 import requests
 
 from channels.connectors.base import ConnectorError, RemoteFulfilment
+from channels.connectors.http import HttpClient
+from channels.connectors.oauth import refresh_credentials
+from channels.models import Channel
+from orders.models import Order
+from orders.tasks import run_sync
+from sandbox import etsy as sandbox_etsy
 from sandbox.generators.etsy import add_receipt, ensure_listings, generate, make_receipt
 from sandbox.models import SandboxRequest
+from tests.factories import ChannelFactory
 
 NOW = datetime.now(tz=UTC)
 
@@ -132,3 +141,175 @@ def test_fetch_order_reads_one_receipt(etsy_sandbox):
     order = channel.connector().fetch_order(sandbox_order.external_id)
     assert order.external_id == sandbox_order.external_id
     assert order.address.postal_code == sandbox_order.data["zip"]
+
+
+# -- OAuth: refreshing the hour-long access token
+
+
+ETSY_USER = "51234567"
+
+
+@pytest.fixture
+def etsy_oauth(live_server, transactional_db):
+    """(channel, store): an Etsy channel holding a refresh token, whose token endpoint is the
+    sandbox's, and its sandbox shop."""
+    from sandbox.stores import store_for_channel
+
+    channel = ChannelFactory(
+        name="Etsy-OAuth", shop_id="10002", api_base_url=f"{live_server.url}/sandbox/etsy/v3/application",
+        credentials={"keystring": "1aa2bb33cc44dd55ee66ff77", "shared_secret": "gg88hh99",
+                     "access_token": f"{ETSY_USER}.seed-access", "refresh_token": f"{ETSY_USER}.seed-refresh",
+                     "expires_at": int(time.time()) + 3600,
+                     "token_url": f"{live_server.url}/sandbox/etsy/v3/public/oauth/token"},
+    )
+    yield channel, store_for_channel(channel)
+    gc.collect()  # see conftest_marketplaces._close_client_sockets
+
+
+def token_requests():
+    return SandboxRequest.objects.filter(path__endswith="/oauth/token")
+
+
+def test_an_access_token_about_to_expire_is_refreshed_first_and_stored_on_the_channel(etsy_oauth):
+    channel, store = etsy_oauth
+    generate(store, 2, mix=False)
+    channel.credentials = {**channel.credentials, "expires_at": int(time.time()) + 60}
+    channel.save()
+
+    summary = run_sync(channel)
+
+    assert summary.imported == 2 and not summary.errors
+    stored = Channel.objects.get(pk=channel.pk).credentials
+    assert stored["access_token"] != f"{ETSY_USER}.seed-access" and stored["access_token"].startswith(f"{ETSY_USER}.")
+    assert abs(stored["expires_at"] - (time.time() + 3600)) < 60
+    store.refresh_from_db()
+    # Etsy rotates the refresh token: the new one is what the channel now holds.
+    assert stored["refresh_token"] == sandbox_etsy.current_refresh_token(store) != f"{ETSY_USER}.seed-refresh"
+    assert stored["access_token"] in store.settings["tokens"]
+    assert stored["shared_secret"] == "gg88hh99"  # the rest of the credentials is kept
+    [grant] = token_requests()
+    assert grant.content_type == "application/x-www-form-urlencoded"
+    # A public PKCE client: the keystring is the client_id and no secret goes in the body.
+    assert grant.parsed == {"grant_type": "refresh_token", "client_id": "1aa2bb33cc44dd55ee66ff77",
+                            "fields": ["client_id", "grant_type", "refresh_token"]}
+
+
+def test_the_rotated_refresh_token_serves_the_next_refresh(etsy_oauth):
+    channel, store = etsy_oauth
+    generate(store, 1, mix=False)
+    for _ in range(2):
+        channel.credentials = {**channel.credentials, "expires_at": int(time.time()) - 1}
+        channel.save()
+        assert not run_sync(channel).errors
+        channel.refresh_from_db()
+
+    assert token_requests().count() == 2 and not channel.needs_reconnect
+    # The first refresh token was used once and is dead now.
+    with pytest.raises(ConnectorError) as err:
+        refresh_credentials(HttpClient(), {**channel.credentials, "refresh_token": f"{ETSY_USER}.seed-refresh"},
+                            token_url=channel.credentials["token_url"], client_auth="none",
+                            extra_form={"client_id": "1aa2bb33cc44dd55ee66ff77"})
+    assert err.value.auth and err.value.status == 400 and "invalid_grant" in str(err.value)
+
+
+def test_an_access_token_etsy_has_expired_is_refreshed_once_and_the_call_retried(etsy_oauth):
+    channel, store = etsy_oauth
+    generate(store, 3, mix=False)
+    sandbox_etsy.expire_access_tokens(store)  # we still believe ours is good for an hour
+
+    pages = all_pages(channel.connector())
+
+    assert sum(len(p.orders) for p in pages) == 3
+    assert token_requests().count() == 1
+    assert Channel.objects.get(pk=channel.pk).credentials["access_token"] != f"{ETSY_USER}.seed-access"
+
+
+def test_the_sandbox_refuses_an_expired_access_token_as_etsy_does(etsy_oauth):
+    channel, store = etsy_oauth
+    sandbox_etsy.expire_access_tokens(store)
+
+    answer = requests.get(f"{channel.api_base_url}/shops/{channel.shop_id}/receipts", timeout=5, headers={
+        "x-api-key": "1aa2bb33cc44dd55ee66ff77:gg88hh99", "Authorization": f"Bearer {ETSY_USER}.seed-access"})
+
+    assert answer.status_code == 401
+    assert answer.json() == {"error": "invalid_token", "error_description": "access token is expired"}
+
+
+def test_a_token_refused_again_after_the_refresh_is_an_auth_error_without_a_loop(etsy_oauth):
+    channel, store = etsy_oauth
+    store.faults = [{"path": "/receipts", "status": 401, "times": 2}]
+    store.save()
+
+    with pytest.raises(ConnectorError) as err:
+        all_pages(channel.connector())
+
+    assert err.value.auth and err.value.status == 401
+    assert token_requests().count() == 1
+
+
+def test_a_static_access_token_without_a_refresh_token_is_used_as_it_is(etsy_sandbox):
+    channel, store = etsy_sandbox  # credentials: keystring, shared secret and a bare access token
+    generate(store, 2, mix=False)
+
+    assert sum(len(p.orders) for p in all_pages(channel.connector())) == 2
+    sandbox_etsy.expire_access_tokens(store)
+    with pytest.raises(ConnectorError) as err:
+        all_pages(channel.connector())
+
+    assert err.value.auth and err.value.status == 401
+    assert not token_requests().exists()  # nothing to refresh with: no call to the token endpoint
+
+
+def test_an_outage_of_the_token_endpoint_is_retryable_not_a_reconnect(etsy_oauth):
+    channel, store = etsy_oauth
+    generate(store, 1, mix=False)
+    store.faults = [{"path": "/oauth/token", "status": 503, "times": 10}]
+    store.save()
+    channel.credentials = {**channel.credentials, "expires_at": int(time.time()) - 1}
+    channel.save()
+
+    summary = run_sync(channel)
+
+    channel.refresh_from_db()
+    assert summary.errors and "503" in channel.last_error and not channel.needs_reconnect
+    assert channel.credentials["refresh_token"] == f"{ETSY_USER}.seed-refresh"  # nothing was rotated
+
+
+def test_a_revoked_refresh_token_marks_the_channel_needs_reconnecting_and_the_admin_says_so(etsy_oauth,
+                                                                                             staff_client):
+    channel, store = etsy_oauth
+    generate(store, 2, mix=False)
+    sandbox_etsy.revoke(store)
+
+    summary = run_sync(channel)
+
+    channel.refresh_from_db()
+    assert summary.errors and channel.needs_reconnect and channel.last_sync_state == "error"
+    assert "invalid_grant" in channel.last_error and "seed-refresh" not in channel.last_error
+    assert not Order.objects.exists()
+    assert "Error · needs reconnecting" in staff_client.get("/admin/channels/channel/").content.decode()
+    assert "needs reconnecting" in staff_client.get("/admin/orders/order/").content.decode()
+
+    # The seller connects the app again: the next sync works and the flag goes.
+    store.settings = {}
+    store.save()
+    Channel.objects.filter(pk=channel.pk).update(credentials={**channel.credentials,
+                                                              "access_token": f"{ETSY_USER}.seed-access"})
+    channel.refresh_from_db()
+    assert not run_sync(channel).errors
+    channel.refresh_from_db()
+    assert not channel.needs_reconnect and Order.objects.count() == 2
+
+
+def test_a_tracking_push_refused_for_an_expired_token_is_sent_once_after_the_refresh(etsy_oauth):
+    channel, store = etsy_oauth
+    [sandbox_order] = generate(store, 1, mix=False)
+    sandbox_etsy.expire_access_tokens(store)
+
+    channel.connector().push_fulfilment(RemoteFulfilment(
+        order_external_id=sandbox_order.external_id, tracking_number="JD000123456GB", carrier="Royal Mail"))
+
+    assert token_requests().count() == 1
+    assert SandboxRequest.objects.filter(path__endswith="/tracking").count() == 1
+    sandbox_order.refresh_from_db()
+    assert [s["tracking_code"] for s in sandbox_order.data["shipments"]] == ["JD000123456GB"]
