@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from channels.connectors.base import Page, RemoteOrder
 from channels.models import Channel, StatusMapping
@@ -250,16 +249,8 @@ def import_page(channel: Channel, page: Page, *, summary: SyncSummary, now: date
 
         new_ids = [o.pk for o, _ in to_create]
         if new_ids and settings.ORDER_IMPORTED_HANDLERS:
-            transaction.on_commit(lambda: run_imported_handlers(new_ids))
+            transaction.on_commit(lambda: services.run_handlers("ORDER_IMPORTED_HANDLERS", new_ids))
     return new_ids
-
-
-def run_imported_handlers(order_ids: list[int]) -> None:
-    for path in settings.ORDER_IMPORTED_HANDLERS:
-        try:
-            import_string(path)(order_ids)
-        except Exception:  # one broken hook must not undo an import that has committed
-            log.exception("order-imported handler %s failed", path)
 
 
 def enrich_page(channel: Channel, connector, page: Page) -> None:

@@ -14,7 +14,7 @@ from orders import services as order_services
 from orders.models import Order, OrderEvent
 from shipping import emails, rules
 from shipping.carriers.base import BookingRequest, CarrierError, Party
-from shipping.models import CarrierAccount, Shipment
+from shipping.models import CarrierAccount, Package, Shipment
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,14 @@ def recipient(order: Order) -> Party:
 def book_shipment(
     *, order: Order, carrier_account: CarrierAccount | None = None, service: str = "", weight_g: int | None = None,
     actor=None, ruleset: rules.RuleSet | None = None, label_size: str = "a6", additional: bool = False,
+    package: Package | None = None,
 ) -> Shipment:
     """Buy a label for `order` with the carrier the shipping rules and the channel's mapping
     choose (or staff's choice), store it, and queue the tracking for the channel. Idempotent:
     the same attempt never buys two labels, even when retried after a timeout. `additional`
-    allows another parcel for an order already shipped (a relabel of one of several parcels)."""
+    allows another parcel for an order already shipped (a relabel of one of several parcels).
+    `package` is staff's choice of box over the rules' (its size goes to the carrier, its own
+    weight is added to the parcel's)."""
     allowed = (Order.Status.AWAITING_SHIPMENT, Order.Status.SHIPPED) if additional else (Order.Status.AWAITING_SHIPMENT,)
     if order.status not in allowed:
         raise BookingError(f"{order} is {order.get_status_display().lower()}; only orders awaiting shipment are booked")
@@ -69,6 +72,10 @@ def book_shipment(
         decision = rules.resolve(order, carrier_account=carrier_account, service=service, ruleset=ruleset)
     except rules.NoCarrier as exc:
         raise BookingError(str(exc)) from exc
+    if package is not None:
+        instead = f" (instead of {decision.package.name})" if decision.package not in (None, package) else ""
+        decision.package = package
+        decision.reasons.append(f"package {package.name}: chosen by staff{instead}")
     sender = decision.sender_address
     if sender is None:
         raise BookingError("No sender address: add a default brand with a sender address under Shipping › Brands.")

@@ -2,30 +2,30 @@
 
 The same outcome as `shipping.booking.record_external_shipment` for each row, written a chunk
 at a time: one query to lock the orders, one to find what is already recorded, one
-multi-row INSERT per table (fulfilments, shipments, events) and one UPDATE for the orders that
-become shipped, then the pushes to the channels queued after commit, a few hundred per task.
-Row by row, 100,000 rows would be 100,000 transactions and 100,000 queued tasks.
+multi-row INSERT per table (fulfilments, shipments, events), the orders that become shipped
+moved by `orders.services.ship_orders_in_bulk` (the bulk side of the one writer of order
+status), then the pushes to the channels queued after commit, a few hundred per task. Row by
+row, 100,000 rows would be 100,000 transactions and 100,000 queued tasks.
 
 Per row, as the service does: a Shipment without carrier account (idempotency key
 `external-<order id>-<tracking>`, so this path and the service never record the same parcel
 twice), a pending Fulfilment (what the channel will be told), an OrderEvent "Shipment
 recorded", and for an order awaiting shipment or on hold the move to shipped with the
-"status" event `set_status` writes. The order-side half (fulfilments, status, events) is what
-`orders.services.record_fulfilment` does for one order; it belongs in orders.services as a bulk
-variant once another caller needs it."""
+"status" event `set_status` writes (through `ship_orders_in_bulk`, which applies the same
+transitions table)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels.models import Channel
 from orders import services as order_services
 from orders.models import Fulfilment, Order, OrderEvent
-from shipping.bulk_sql import Insert, Prepared, execute, in_clause, select_in
+from shipping.bulk_sql import Insert, Prepared, select_in
 from shipping.models import Shipment
 
 PUSH_BATCH = 200  # fulfilments per queued push task
@@ -66,11 +66,8 @@ class _Order:
         return self.order_number if self.order_number.startswith("#") else f"#{self.order_number}"
 
 
-SHIPPABLE = {s for s, allowed in order_services.TRANSITIONS.items() if Order.Status.SHIPPED in allowed}
-SHIP_NOW = {Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD} & SHIPPABLE  # what record_fulfilment ships
 # Plain strings for the per-row loops (an enum member's .value is a descriptor call each time).
-CANCELLED, SHIPPED = Order.Status.CANCELLED.value, Order.Status.SHIPPED.value
-BOOKED_EVENT, STATUS_EVENT = OrderEvent.Kind.BOOKED.value, OrderEvent.Kind.STATUS.value
+CANCELLED, BOOKED_EVENT = Order.Status.CANCELLED.value, OrderEvent.Kind.BOOKED.value
 
 
 def record_shipments(rows: list[RecordRow], *, actor=None, note: str = "") -> BulkRecordResult:
@@ -126,16 +123,16 @@ def _record(rows: list[RecordRow], *, actor, note: str) -> BulkRecordResult:
                  decision[r.carrier], created_at[r.shipped_at], token())
                 for r, f in zip(todo, fulfilment_ids, strict=True)], returning=True)
 
-        data = Prepared(OrderEvent, "data", lambda status: {"status": status} if status else {})
-        events = [
-            (r.order_id, BOOKED_EVENT, f"Shipment recorded: {r.carrier} {r.tracking_number}"
-             + (f" ({note}{', row ' + str(r.row) if r.row else ''})" if note else ""), data[""])
-            for r in todo
-        ]
-        events += [(order_id, STATUS_EVENT, message, data[SHIPPED])
-                    for order_id, message in _ship_orders(todo, orders, now=now)]
-        Insert(OrderEvent, ["order_id", "kind", "message", "data"],
-               constants={"actor_id": actor_id, "created_at": now}).rows(events)
+        Insert(OrderEvent, ["order_id", "kind", "message"],
+               constants={"actor_id": actor_id, "created_at": now, "data": {}}).rows([
+                   (r.order_id, BOOKED_EVENT, f"Shipment recorded: {r.carrier} {r.tracking_number}"
+                    + (f" ({note}{', row ' + str(r.row) if r.row else ''})" if note else ""))
+                   for r in todo])
+        # The order's first parcel in this chunk names the change, as record_fulfilment's reason.
+        reasons: dict[int, str] = {}
+        for r in todo:
+            reasons.setdefault(r.order_id, f"shipment {r.tracking_number} booked")
+        order_services.ship_orders_in_bulk(reasons, actor=actor, now=now)
         transaction.on_commit(lambda: queue_pushes(fulfilment_ids))
     return result
 
@@ -146,28 +143,6 @@ def _already_recorded(rows: list[RecordRow]) -> set[tuple[int, str]]:
     fulfilments say it all; a shipment inserted meanwhile by the one-row service trips the
     unique idempotency key and the chunk is redone through that service."""
     return set(select_in(Fulfilment, ["order_id", "tracking_number"], "order_id", {r.order_id for r in rows}))
-
-
-def _ship_orders(rows: list[RecordRow], orders: dict[int, _Order], *, now) -> list[tuple[int, str]]:
-    """Orders awaiting shipment (or on hold) become shipped. Returns (order id, the message
-    set_status writes) for each."""
-    first: dict[int, RecordRow] = {}
-    for r in rows:
-        if orders[r.order_id].status in SHIP_NOW:
-            first.setdefault(r.order_id, r)
-    if not first:
-        return []
-    # Order.objects.filter(pk__in=first, status__in=SHIP_NOW).update(status=SHIPPED,
-    # shipped_at=Coalesce("shipped_at", now), hold_reason="", updated_at=now), written out.
-    when = connection.ops.adapt_datetimefield_value(now)
-    qn = connection.ops.quote_name
-    ids, statuses = in_clause(Order, "id", list(first)), in_clause(Order, "status", [s.value for s in SHIP_NOW])
-    execute(f"UPDATE {qn(Order._meta.db_table)} SET {qn('status')} = %s, {qn('shipped_at')} = COALESCE("
-            f"{qn('shipped_at')}, %s), {qn('hold_reason')} = '', {qn('updated_at')} = %s "
-            f"WHERE {ids[0]} AND {statuses[0]}", [SHIPPED, when, when, *ids[1], *statuses[1]])
-    shipped = Order.Status.SHIPPED.label
-    return [(pk, f"{Order.Status(orders[pk].status).label} → {shipped}: shipment {r.tracking_number} booked")
-            for pk, r in first.items()]
 
 
 def _record_one_by_one(rows: list[RecordRow], *, actor, note: str) -> BulkRecordResult:

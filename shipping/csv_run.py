@@ -20,7 +20,7 @@ from shipping import bulk_record, rules
 from shipping.booking import BookingError, book_shipment
 from shipping.csv_checks import centimetres
 from shipping.csv_import import NEW, UPDATED, _error_report, _finish, stored_rows
-from shipping.models import BulkJob, CarrierAccount, Package, ShippingRule
+from shipping.models import BulkJob, CarrierAccount, Package
 
 log = logging.getLogger(__name__)
 
@@ -105,43 +105,36 @@ def _package(stored: dict, packages: dict[int, Package]) -> Package | None:
     return None
 
 
-def _ruleset(base: rules.RuleSet, package: Package | None, job: BulkJob) -> rules.RuleSet:
-    """The saved rules, with the row's package chosen first (an unsaved rule with no conditions,
-    named after the job, so the shipment's decision says where the package came from)."""
-    if package is None:
-        return base
-    chosen = ShippingRule(name=f"CSV import #{job.pk}", position=0, package=package)
-    return rules.RuleSet(rules=[chosen, *base.rules], mappings=base.mappings, default_brand=base.default_brand,
-                         default_account=base.default_account)
-
-
 def _book(job: BulkJob, failures: _Failures) -> None:
     lines = list(stored_rows(job, (NEW, UPDATED)))  # a booking batch is small: each row is a carrier call
     accounts = CarrierAccount.objects.in_bulk({line["s"]["carrier_account_id"] for line in lines} - {None})
     packages = Package.objects.in_bulk({line["s"]["package_id"] for line in lines} - {None})
-    base = rules.RuleSet()
+    ruleset = rules.RuleSet()  # loaded once for the batch; its carrier connections are reused row to row
     labels: list[bytes] = []
     booked = []
-    for line in lines:
-        stored = line["s"]
-        order = Order.objects.select_related("channel").prefetch_related("lines").filter(pk=stored["order_id"]).first()
-        if order is None:
-            failures.add(line, "the order no longer exists")
-        else:
-            try:
-                package = _package(stored, packages)
-                shipment = book_shipment(
-                    order=order, carrier_account=accounts.get(stored["carrier_account_id"]),
-                    service=stored["service"], weight_g=stored["weight_g"], actor=job.created_by,
-                    ruleset=_ruleset(base, package, job))
-            except BookingError as exc:
-                failures.add(line, str(exc))
+    try:
+        for line in lines:
+            stored = line["s"]
+            order = Order.objects.select_related("channel").prefetch_related("lines").filter(
+                pk=stored["order_id"]).first()
+            if order is None:
+                failures.add(line, "the order no longer exists")
             else:
-                booked.append({"row": line["r"], "order": line["o"], "ok": True, "shipment": shipment.pk,
-                               "tracking": shipment.tracking_number})
-                with shipment.label.open("rb") as f:
-                    labels.append(f.read())
-        BulkJob.objects.filter(pk=job.pk).update(done=len(booked), failed=failures.count)
+                try:
+                    shipment = book_shipment(
+                        order=order, carrier_account=accounts.get(stored["carrier_account_id"]),
+                        service=stored["service"], weight_g=stored["weight_g"], package=_package(stored, packages),
+                        actor=job.created_by, ruleset=ruleset)
+                except BookingError as exc:
+                    failures.add(line, str(exc))
+                else:
+                    booked.append({"row": line["r"], "order": line["o"], "ok": True, "shipment": shipment.pk,
+                                   "tracking": shipment.tracking_number})
+                    with shipment.label.open("rb") as f:
+                        labels.append(f.read())
+            BulkJob.objects.filter(pk=job.pk).update(done=len(booked), failed=failures.count)
+    finally:
+        ruleset.close()
     job.refresh_from_db()
     if labels:
         job.params = {**job.params, "phase": "merging"}

@@ -1,5 +1,4 @@
-"""/admin/shipping/csv/: spreadsheet uploads and the shipment export (mounted by config/urls.py
-before the admin itself)."""
+"""/admin/shipping/csv/: spreadsheet uploads (mounted by config/urls.py before the admin itself)."""
 
 from django.contrib import admin
 from django.urls import path
@@ -22,5 +21,4 @@ urlpatterns = [
     path("jobs/<int:pk>/discard/", _admin(csv_views.discard), name="discard"),
     path("jobs/<int:pk>/download/<str:what>/", _admin(csv_views.download), name="download"),
     path("templates/<str:mode>.<str:fmt>", _admin(csv_views.template), name="template"),
-    path("export/shipments/", _admin(csv_views.export_shipments), name="export_shipments"),
 ]

@@ -1,13 +1,12 @@
-"""Admin pages for spreadsheet uploads (and the shipment export): thin views over
-shipping.csv_import. Mounted at /admin/shipping/csv/ by config/urls.py; each view is wrapped
-in admin_site.admin_view (staff only) and checks its own permission."""
+"""Admin pages for spreadsheet uploads: thin views over shipping.csv_import (the order and
+shipment exports are on their lists: orders.admin.SpreadsheetExportMixin). Mounted at
+/admin/shipping/csv/ by config/urls.py; each view is wrapped in admin_site.admin_view (staff
+only) and checks its own permission."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-from datetime import date
 
 from django import forms
 from django.conf import settings
@@ -15,19 +14,16 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from import_export.formats import base_formats
 
 from channels.models import Channel
-from orders import normalise
 from shipping import csv_import
-from shipping.models import BulkJob, CarrierAccount, Shipment
-from shipping.resources import ROW_RESOURCES, ShipmentExportResource
+from shipping.models import BulkJob, CarrierAccount
+from shipping.resources import ROW_RESOURCES
 
 IMPORT_PERMISSION = "orders.import_shipments"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -231,45 +227,3 @@ def template(request, mode: str, fmt: str):
         response = HttpResponse(out.getvalue(), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-def shipment_queryset(params) -> tuple:
-    """Shipments filtered as the Shipments list would be: status, carrier, channel, booked
-    from/to (YYYY-MM-DD), q (tracking or order number)."""
-    qs = Shipment.objects.select_related("order__channel", "carrier_account").order_by("-created_at", "-id")
-    if params.get("status"):
-        qs = qs.filter(status=params["status"])
-    if params.get("carrier"):
-        carrier = params["carrier"]
-        by_id = Q(carrier_account_id=carrier) if carrier.isdigit() else Q()
-        qs = qs.filter(by_id | Q(tracking_company__iexact=carrier) | Q(carrier_account__name__iexact=carrier))
-    if params.get("channel"):
-        channel = params["channel"]
-        qs = qs.filter(Q(order__channel_id=channel) if channel.isdigit() else Q(order__channel__name__iexact=channel))
-    for key, lookup in (("date_from", "created_at__date__gte"), ("date_to", "created_at__date__lte")):
-        if params.get(key):
-            with contextlib.suppress(ValueError):  # a malformed date filters nothing
-                qs = qs.filter(**{lookup: date.fromisoformat(params[key])})
-    term = (params.get("q") or "").strip()
-    if term:
-        qs = qs.filter(Q(tracking_number=term) | Q(order__order_number_norm=normalise.order_number(term)))
-    return qs
-
-
-@require_GET
-def export_shipments(request):
-    _allowed(request, "shipping.view_shipment")
-    fmt = request.GET.get("format", "csv")
-    if fmt not in ("csv", "xlsx"):
-        raise Http404
-    queryset = shipment_queryset(request.GET)
-    dataset = ShipmentExportResource().export(queryset=queryset, force_native_type=fmt == "xlsx")
-    stamp = timezone.localdate().isoformat()
-    if fmt == "csv":
-        body = base_formats.CSV().export_data(dataset).encode("utf-8-sig")
-        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    else:
-        response = HttpResponse(base_formats.XLSX().export_data(dataset), content_type=XLSX_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="shipments-{stamp}.{fmt}"'
-    return response
-

@@ -1,20 +1,23 @@
-"""Shipments: the list, the shipment page (what the channel will receive, tracking events), and
-the booking, cancelling and relabelling pages."""
+"""Shipments: the list (and its export), the shipment page (what the channel will receive,
+tracking events), and the booking, cancelling and relabelling pages."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from orders import normalise
 from orders import services as order_services
-from orders.admin import badge
+from orders.admin import SpreadsheetExportMixin, badge
 from orders.models import Order
 from shipping import rules
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
 from shipping.models import CarrierAccount, Shipment, TrackingEvent
+from shipping.resources import ShipmentExportResource
 
 
 def label_link(shipment):
@@ -155,12 +158,16 @@ class BookForm(forms.Form):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
+    resource_classes = [ShipmentExportResource]  # the export reads the list's select_related
+    change_list_template = "admin/shipping/shipment/change_list.html"
     list_display = ["tracking", "order", "channel", "carrier_account", "service", "state", "fee", "label_pdf",
                     "created_at"]
     list_filter = ["status", "carrier_account", "order__channel"]
     list_select_related = ["order__channel", "carrier_account"]
-    search_fields = ["=tracking_number", "=order__order_number"]
+    date_hierarchy = "created_at"
+    search_fields = ["=tracking_number", "=order__order_number"]  # the search box; the search is below
+    search_help_text = "Tracking number or order number"
     show_facets = admin.ShowFacets.NEVER
     readonly_fields = ["order", "fulfilment", "carrier_account", "brand", "sender_address", "service", "shipping_name",
                        "package", "tracking", "tracking_company", "external_id", "label_pdf", "fee", "currency",
@@ -195,6 +202,14 @@ class ShipmentAdmin(admin.ModelAdmin):
             path("book/<int:order_id>/", view(self.book_view), name="shipping_shipment_book"),
             path("cancel-order/<int:order_id>/", view(self.cancel_order_view), name="shipping_order_cancel"),
         ] + super().get_urls()
+
+    def get_search_results(self, request, queryset, search_term):
+        # Both exact and indexed: the order number as staff type it (“#1042”, “1042”) by its normal form.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        found = queryset.filter(Q(tracking_number=term) | Q(order__order_number_norm=normalise.order_number(term)))
+        return found, False
 
     def cancel_order_view(self, request, order_id):
         from shipping.admin.orders import cancel_order_view

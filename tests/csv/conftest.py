@@ -1,6 +1,7 @@
 import pytest
 
 from tests.factories import ChannelFactory, OrderFactory
+from tests.shipping.conftest import sendcloud  # noqa: F401 - the Sendcloud sandbox, for "book" rows
 
 
 @pytest.fixture

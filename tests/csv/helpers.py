@@ -3,6 +3,7 @@
 import csv
 import html
 import io
+import re
 
 import openpyxl
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -46,15 +47,28 @@ def page_text(response) -> str:
     return html.unescape(response.content.decode())
 
 
-def export_orders(client, query: str = "", fmt: str = "csv") -> bytes:
-    """Through the admin's export page, as staff do: open it from the filtered list, submit."""
-    url = reverse("admin:orders_order_export") + query
+def export_link(client, list_url: str) -> str | None:
+    """The list's “Export (CSV / Excel)” link as the page shows it (None: it shows none)."""
+    page = client.get(list_url)
+    assert page.status_code == 200, list_url
+    found = re.search(r'<a href="([^"]+)" class="export_link">', page.content.decode())
+    return html.unescape(found.group(1)) if found else None
+
+
+def export(client, url: str, fmt: str = "csv", resource=OrderExportResource) -> bytes:
+    """Through the admin's export page, as staff do: open it (the list's link), submit it."""
     assert client.get(url).status_code == 200
     data = {"format": "0" if fmt == "csv" else "1", "resource": "0"}
-    data |= {f"orderexportresource_{name}": "on" for name in OrderExportResource().get_export_order()}
+    data |= {f"{resource.__name__.lower()}_{name}": "on" for name in resource().get_export_order()}
     response = client.post(url, data)
-    assert response.status_code == 200, response.content[:500]
-    return response.content
+    assert response.status_code == 200
+    assert response.streaming and response["Content-Disposition"].endswith(f'.{fmt}"')
+    return b"".join(response.streaming_content)
+
+
+def export_orders(client, query: str = "", fmt: str = "csv") -> bytes:
+    """The order list, filtered by `query`, exported from its link."""
+    return export(client, export_link(client, reverse("admin:orders_order_changelist") + query), fmt)
 
 
 def rows_of(content: bytes, fmt: str) -> list[list]:

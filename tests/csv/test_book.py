@@ -2,15 +2,24 @@
 back as one PDF."""
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
 from orders.models import Order
+from sandbox.models import SandboxRequest
 from shipping.models import Package, Shipment
 from tests.csv.helpers import confirm, last_job, page_text, upload, written
-from tests.factories import BrandFactory, CarrierAccountFactory
+from tests.factories import (
+    BrandFactory,
+    CarrierAccountFactory,
+    ChannelFactory,
+    OrderFactory,
+    OrderLineFactory,
+)
+from tests.shipping.factories import PackageFactory, ShippingRuleFactory
 
 HEAD = "order_number,channel,carrier_account,service,weight_g,package,length_cm,width_cm,height_cm\n"
 
@@ -50,7 +59,8 @@ def test_book_rows_buy_labels_and_return_one_merged_pdf(staff_client, shop, carr
     assert first.carrier_account == royal_mail and first.weight_g == 450
     assert second.carrier_account == parcelforce and second.service == "Express 24"
     assert second.package.name == "Small box" and second.weight_g == 1280  # the box's own weight is added
-    assert "CSV import" in " ".join(second.decision["reasons"])
+    assert second.decision["package"] == "Small box"
+    assert "package Small box: chosen by staff" in second.decision["reasons"]
     assert third.package.name == "30 × 20 × 10 cm" and third.package.length_cm == 30
     assert set(Order.objects.filter(order_number__in=["1001", "1002", "1003"]).values_list("status", flat=True)) \
         == {"shipped"}
@@ -93,3 +103,34 @@ def test_orders_that_cannot_be_booked_are_errors_before_anything_is_bought(staff
     assert "row 4, carrier_account: carrier account Old account is not active" in text
     confirm(staff_client, last_job())
     assert not Shipment.objects.exists()
+
+
+def test_a_rows_package_overrides_the_rules_and_its_size_and_own_weight_reach_the_carrier(client, sendcloud, staff):
+    # Given a rule that would pack every order in a big box, and two orders to Utrecht of 750 g
+    ShippingRuleFactory(name="Everything in the big box", package=PackageFactory(name="Big box", tare_g=400))
+    PackageFactory(name="Mailer", length_cm=Decimal("25.0"), width_cm=Decimal("18.5"), height_cm=Decimal("4.0"),
+                   tare_g=60)
+    channel = ChannelFactory(name="Etsy-Main")
+    for number in ("2001", "2002"):
+        order = OrderFactory(channel=channel, order_number=number, ship_line1="12 Kerkstraat", ship_city="Utrecht",
+                             ship_postal_code="3511 AB", ship_country="NL", currency="EUR", total=Decimal("12.50"))
+        OrderLineFactory(order=order, sku="MUG-1", weight_g=750)
+    client.force_login(staff)
+
+    # When a book file names the mailer for one and dimensions for the other
+    upload(client, HEAD + f"2001,Etsy-Main,{sendcloud.account.name},,,mailer,,,\n"
+                          f"2002,Etsy-Main,{sendcloud.account.name},,,,40,30,20\n", mode="book")
+    confirm(client, last_job())
+
+    # Then the carrier received each parcel in its own box, with the box's own weight added
+    parcels = {r.parsed["parcel"]["order_number"]: r.parsed["parcel"] for r in
+               SandboxRequest.objects.filter(method="POST", path__endswith="/api/v2/parcels")}
+    assert {n: (p["length"], p["width"], p["height"], p["weight"]) for n, p in parcels.items()} == {
+        "#2001": ("25.0", "18.5", "4.0", "0.810"),
+        "#2002": ("40.0", "30.0", "20.0", "0.750"),
+    }
+    mailed = Shipment.objects.get(order__order_number="2001")
+    assert (mailed.package.name, mailed.weight_g) == ("Mailer", 810)
+    assert mailed.decision["package"] == "Mailer"
+    assert "package Mailer: chosen by staff (instead of Big box)" in mailed.decision["reasons"]
+    assert "Booked 2 labels." in page_text(client.get(reverse("shipping_csv:job", args=[last_job().pk])))

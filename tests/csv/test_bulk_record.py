@@ -107,3 +107,20 @@ def test_pushes_are_queued_after_commit_in_batches(db, django_capture_on_commit_
     assert sorted(len(t["args"][0]) for t in queued) == [1, PUSH_BATCH]
     assert not Task.objects.exists()
     assert OrderEvent.objects.filter(kind="status").count() == PUSH_BATCH + 1
+
+
+def test_only_orders_awaiting_shipment_or_on_hold_ship_once_each_with_the_event_set_status_writes(db):
+    actor = UserFactory()
+    waiting, delivered = OrderFactory(), OrderFactory(status="delivered")
+
+    result = record_shipments([RecordRow(order_id=waiting.pk, tracking_number="W1", carrier="DPD"),
+                               RecordRow(order_id=waiting.pk, tracking_number="W2", carrier="DPD"),
+                               RecordRow(order_id=delivered.pk, tracking_number="D1", carrier="DPD")], actor=actor)
+
+    assert len(result.recorded) == 3
+    waiting.refresh_from_db()
+    delivered.refresh_from_db()
+    assert (waiting.status, delivered.status) == ("shipped", "delivered")
+    assert [(e.message, e.data, e.actor_id) for e in waiting.events.filter(kind="status")] == [
+        ("Awaiting shipment → Shipped: shipment W1 booked", {"status": "shipped"}, actor.pk)]
+    assert not delivered.events.filter(kind="status").exists()
