@@ -168,6 +168,11 @@ PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
 # Called by orders.importing after commit with the ids of newly imported orders
 # (dropshipping routes supplier lines from here, so orders never imports suppliers).
 ORDER_IMPORTED_HANDLERS = env.list("ORDER_IMPORTED_HANDLERS", default=["suppliers.routing.route_imported_orders"])
+# Called by orders.services after commit with the ids of orders just cancelled (by staff or on
+# the channel): dropshipping cancels or flags their supplier orders from here.
+ORDER_CANCELLED_HANDLERS = env.list(
+    "ORDER_CANCELLED_HANDLERS", default=["suppliers.cancelling.cancel_supplier_orders"]
+)
 
 LOGGING = {
     "version": 1,

@@ -147,6 +147,14 @@ def cancel_from_channel(order: Order, *, remote_status: str) -> None:
         record_event(order, OrderEvent.Kind.STATUS,
                      f"Cancelled on the channel (status “{remote_status}”). Void any label booked for it.",
                      data={"status": S.CANCELLED})
+        _on_cancelled(order.pk)
+
+
+def _on_cancelled(order_id: int) -> None:
+    """Once the cancellation commits, tell later apps (settings.ORDER_CANCELLED_HANDLERS: dropshipping
+    cancels the supplier orders) without orders importing them."""
+    if settings.ORDER_CANCELLED_HANDLERS:
+        transaction.on_commit(lambda: run_handlers("ORDER_CANCELLED_HANDLERS", [order_id]))
 
 
 def run_handlers(setting: str, order_ids: list[int]) -> None:
@@ -459,9 +467,12 @@ def cancel_order(order: Order, *, reason: str, actor=None) -> Order:
     """Staff cancel the order here (its labels are dealt with by the caller). Fulfilments not yet
     sent are withdrawn so the channel is never told a cancelled order shipped."""
     with transaction.atomic():
+        was_cancelled = order.status == S.CANCELLED
         for f in order.fulfilments.exclude(state=Fulfilment.State.SENT):
             withdraw_fulfilment(f, reason="the order was cancelled", actor=actor)
         set_status(order, S.CANCELLED, reason=reason, actor=actor)
         order.cancelled_at = timezone.now()
         Order.objects.filter(pk=order.pk).update(cancelled_at=order.cancelled_at)
+        if not was_cancelled:
+            _on_cancelled(order.pk)
     return order

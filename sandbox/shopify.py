@@ -6,8 +6,9 @@ Shopify the shop is the host name; here the token picks it). It keeps Shopify's 
 pagination through the `Link` header (`page_info` may travel only with `limit` and `fields`),
 a leaky bucket per store (40 calls, 2 per second by default; `store.settings["bucket_size"]`
 and `["leak_rate"]` change it) answered with 429 + `Retry-After` and the
-`X-Shopify-Shop-Api-Call-Limit` header on every answer, fulfillment orders derived from the
-order's lines, `POST fulfillments.json` and `POST orders/{id}/cancel.json`."""
+`X-Shopify-Shop-Api-Call-Limit` header on every answer, fulfillment orders per location (the
+shop's own and fulfillment services'), fulfillment requests to a fulfillment service
+(`POST fulfillment_orders/{id}/fulfillment_request.json`), `POST fulfillments.json` and `POST orders/{id}/cancel.json`."""
 
 from __future__ import annotations
 
@@ -81,80 +82,159 @@ def shipping_lines(data: dict) -> list[dict]:
     return [li for li in data.get("line_items") or [] if li.get("requires_shipping", True)]
 
 
-def fulfillment_orders(store: SandboxStore, data: dict) -> list[dict]:
-    """One fulfillment order per order, for the lines that need shipping, at the store's location."""
-    lines = shipping_lines(data)
-    if not lines:
-        return []
-    location = location_of(store)
-    remaining = sum(int(li.get("fulfillable_quantity", 0)) for li in lines)
-    started = any(int(li.get("fulfillable_quantity", 0)) < int(li["quantity"]) for li in lines)
-    status = (
-        "cancelled"
-        if data.get("cancelled_at")
-        else "closed"
-        if remaining == 0
-        else "in_progress"
-        if started
-        else "open"
-    )
-    fo_id = int(data["id"]) + FO_OFFSET
-    address = data.get("shipping_address") or {}
+# -- fulfillment orders
+#
+# One per location the lines are assigned to: the shop's own location for lines whose
+# `fulfillment_service` is "manual", a fulfillment service's location otherwise (what a
+# dropshipping supplier is on Shopify; `store.settings["fulfillment_services"]` names them:
+# {handle: {"name", "location_id", "skus": [...], "reply": "accept" | "reject" | "none"}}).
+# They are derived from the lines until something changes one (a fulfillment request, a
+# split): then they are kept in `order.data["_fulfillment_orders"]`, never shown as an order
+# field. Ids: the n-th fulfillment order of an order is `order id + n × FO_OFFSET`, its lines
+# `line item id + n × FO_OFFSET`, so an id leads back to its order.
+
+
+def _records(data: dict) -> list[dict]:
+    if "_fulfillment_orders" in data:
+        return data["_fulfillment_orders"]
+    groups: dict[str, list[dict]] = {}
+    for li in shipping_lines(data):
+        groups.setdefault(li.get("fulfillment_service") or "manual", []).append(li)
+    handles = sorted(groups, key=lambda h: h != "manual")  # the shop's own location first
     return [
         {
-            "id": fo_id,
-            "shop_id": location["shop_id"],
-            "order_id": int(data["id"]),
-            "assigned_location_id": location["id"],
+            "n": n + 1,
+            "handle": handle,
             "request_status": "unsubmitted",
-            "status": status,
-            "fulfill_at": data.get("created_at"),
-            "fulfill_by": None,
-            "international_duties": None,
-            "fulfillment_holds": [],
-            "created_at": data.get("created_at"),
-            "updated_at": data.get("updated_at"),
-            "supported_actions": ["create_fulfillment", "move", "hold"]
-            if status in ("open", "in_progress")
-            else [],
-            "destination": {
-                k: address.get(k)
-                for k in (
-                    "first_name",
-                    "last_name",
-                    "company",
-                    "address1",
-                    "address2",
-                    "city",
-                    "province",
-                    "zip",
-                    "country",
-                    "phone",
-                )
-            }
-            or None,
-            "delivery_method": {"id": fo_id + 1, "method_type": "shipping"},
-            "assigned_location": {
-                "location_id": location["id"],
-                "name": location["name"],
-                "country_code": location.get("country_code", "GB"),
-            },
+            "accepted": False,
             "merchant_requests": [],
-            "line_items": [
+            "lines": [
                 {
-                    "id": int(li["id"]) + FO_OFFSET,
-                    "shop_id": location["shop_id"],
-                    "fulfillment_order_id": fo_id,
                     "line_item_id": int(li["id"]),
-                    "inventory_item_id": int(li.get("variant_id") or 0) + 1,
                     "quantity": int(li["quantity"]),
                     "fulfillable_quantity": int(li.get("fulfillable_quantity", 0)),
-                    "variant_id": li.get("variant_id"),
                 }
-                for li in lines
+                for li in groups[handle]
             ],
         }
+        for n, handle in enumerate(handles)
     ]
+
+
+def _materialise(data: dict) -> list[dict]:
+    data["_fulfillment_orders"] = json.loads(json.dumps(_records(data)))
+    return data["_fulfillment_orders"]
+
+
+def service_location(store: SandboxStore, handle: str) -> dict:
+    own = location_of(store)
+    if handle == "manual":
+        return own
+    service = (store.settings or {}).get("fulfillment_services", {}).get(handle, {})
+    return {
+        "id": int(service.get("location_id") or 64_000_100 + sum(handle.encode()) % 1000),
+        "name": service.get("name") or handle.replace("-", " ").title(),
+        "shop_id": own["shop_id"],
+        "country_code": service.get("country_code", own.get("country_code", "GB")),
+    }
+
+
+def _status(data: dict, fo_record: dict) -> str:
+    lines = fo_record["lines"]
+    if data.get("cancelled_at"):
+        return "cancelled"
+    if sum(li["fulfillable_quantity"] for li in lines) == 0:
+        return "closed"
+    started = any(li["fulfillable_quantity"] < li["quantity"] for li in lines)
+    return "in_progress" if fo_record.get("accepted") or started else "open"
+
+
+def _actions(fo_record: dict, status: str) -> list[str]:
+    if status not in ("open", "in_progress"):
+        return []
+    if fo_record["handle"] == "manual":
+        return ["create_fulfillment", "move", "hold"]
+    return {
+        "submitted": ["cancel_fulfillment_order"],
+        "accepted": ["create_fulfillment", "request_cancellation"],
+    }.get(fo_record["request_status"], ["request_fulfillment", "create_fulfillment", "move"])
+
+
+def _render(store: SandboxStore, data: dict, fo_record: dict) -> dict:
+    n, status = fo_record["n"], _status(data, fo_record)
+    location = service_location(store, fo_record["handle"])
+    fo_id = int(data["id"]) + n * FO_OFFSET
+    address = data.get("shipping_address") or {}
+    by_id = {int(li["id"]): li for li in data.get("line_items") or []}
+    return {
+        "id": fo_id,
+        "shop_id": location["shop_id"],
+        "order_id": int(data["id"]),
+        "assigned_location_id": location["id"],
+        "request_status": fo_record["request_status"],
+        "status": status,
+        "fulfill_at": data.get("created_at"),
+        "fulfill_by": None,
+        "international_duties": None,
+        "fulfillment_holds": [],
+        "created_at": data.get("created_at"),
+        "updated_at": data.get("updated_at"),
+        "supported_actions": _actions(fo_record, status),
+        "destination": {
+            k: address.get(k)
+            for k in (
+                "first_name",
+                "last_name",
+                "company",
+                "address1",
+                "address2",
+                "city",
+                "province",
+                "zip",
+                "country",
+                "phone",
+            )
+        }
+        or None,
+        "delivery_method": {"id": fo_id + 1, "method_type": "shipping"},
+        "assigned_location": {
+            "location_id": location["id"],
+            "name": location["name"],
+            "country_code": location.get("country_code", "GB"),
+        },
+        "merchant_requests": list(fo_record.get("merchant_requests") or []),
+        "line_items": [
+            {
+                "id": li["line_item_id"] + n * FO_OFFSET,
+                "shop_id": location["shop_id"],
+                "fulfillment_order_id": fo_id,
+                "line_item_id": li["line_item_id"],
+                "inventory_item_id": int(by_id.get(li["line_item_id"], {}).get("variant_id") or 0) + 1,
+                "quantity": li["quantity"],
+                "fulfillable_quantity": li["fulfillable_quantity"],
+                "variant_id": by_id.get(li["line_item_id"], {}).get("variant_id"),
+            }
+            for li in fo_record["lines"]
+        ],
+    }
+
+
+def fulfillment_orders(store: SandboxStore, data: dict) -> list[dict]:
+    """The order's fulfillment orders as `GET orders/{id}/fulfillment_orders.json` shows them."""
+    return [_render(store, data, fo_record) for fo_record in _records(data)]
+
+
+def _take(data: dict, line_item_id: int, quantity: int, prefer: set[int]) -> None:
+    """A fulfillment of `quantity` of a line comes off its fulfillment orders, the named ones first."""
+    if "_fulfillment_orders" not in data:
+        return  # derived from the lines, which fulfil() has just changed
+    records = sorted(data["_fulfillment_orders"], key=lambda r: int(data["id"]) + r["n"] * FO_OFFSET not in prefer)
+    for fo_record in records:
+        for li in fo_record["lines"]:
+            if li["line_item_id"] == line_item_id and quantity > 0:
+                taken = min(quantity, li["fulfillable_quantity"])
+                li["fulfillable_quantity"] -= taken
+                quantity -= taken
 
 
 def location_of(store: SandboxStore) -> dict:
@@ -175,9 +255,11 @@ def fulfil(
     company: str = "",
     url: str = "",
     notify_customer: bool = False,
+    fulfillment_order_ids: set[int] | None = None,
 ) -> dict:
     """Fulfil `items` ({line item id: quantity}; None = everything left) and return the fulfillment.
-    Used by the POST view and by tests that ship an order "on Shopify"."""
+    Used by the POST view (which names the fulfillment orders) and by tests that ship an order
+    "on Shopify"."""
     data = order.data
     now = int(time.time())
     shipped = []
@@ -185,6 +267,7 @@ def fulfil(
         quantity = int(li.get("fulfillable_quantity", 0)) if items is None else items.get(int(li["id"]), 0)
         if quantity <= 0:
             continue
+        _take(data, int(li["id"]), quantity, fulfillment_order_ids or set())
         li["fulfillable_quantity"] = int(li["fulfillable_quantity"]) - quantity
         li["fulfillment_status"] = "fulfilled" if li["fulfillable_quantity"] == 0 else "partial"
         shipped.append({**li, "quantity": quantity})
@@ -226,6 +309,9 @@ def cancel(store: SandboxStore, order: SandboxOrder, *, reason: str = "other", r
     data["cancelled_at"], data["cancel_reason"], data["closed_at"] = now, reason, now
     for li in data.get("line_items") or []:
         li["fulfillable_quantity"] = 0
+    for fo_record in data.get("_fulfillment_orders") or []:
+        for li in fo_record["lines"]:
+            li["fulfillable_quantity"] = 0
     if refund and data.get("financial_status") in ("paid", "partially_refunded"):
         data["financial_status"] = "refunded"
     elif data.get("financial_status") in UNPAID:
@@ -297,6 +383,7 @@ def _answer(payload: dict, fault, call_limit: str, status: int = 200, link: str 
 
 
 def _fields(data: dict, fields: str) -> dict:
+    data = {k: v for k, v in data.items() if not k.startswith("_")}  # the sandbox's own bookkeeping
     wanted = [f.strip() for f in (fields or "").split(",") if f.strip()]
     return {k: v for k, v in data.items() if k in wanted} if wanted else data
 
@@ -496,33 +583,30 @@ def fulfillments(request, version):
     plan = []
     for group in groups:
         fo_id = _int(group.get("fulfillment_order_id"))
-        target = _order(store, fo_id - FO_OFFSET) if fo_id else None
-        fos = fulfillment_orders(store, target.data) if target else []
-        fo = next((f for f in fos if f["id"] == fo_id), None)
+        target, fo = _fulfillment_order(store, fo_id)
         if fo is None:
             return _error(404, "Not Found")
         if fo["status"] not in ("open", "in_progress"):
             return _error(422, [f"Fulfillment order {fo_id} has an unfulfillable status= {fo['status']}."])
         by_id = {li["id"]: li for li in fo["line_items"]}
         requested = group.get("fulfillment_order_line_items")
-        items = None
-        if requested is not None:
-            items = {}
-            for item in requested:
-                line = by_id.get(_int(item.get("id")))
-                quantity = _int(item.get("quantity"), 0)
-                if line is None or not 0 < quantity <= line["fulfillable_quantity"]:
-                    return _error(422, ["Invalid fulfillment order line item quantity requested."])
-                items[line["line_item_id"]] = quantity
-        plan.append((target, items))
-    if len({t.pk for t, _ in plan}) > 1:
+        if requested is None:  # the whole fulfillment order
+            requested = [{"id": i, "quantity": li["fulfillable_quantity"]} for i, li in by_id.items()
+                         if li["fulfillable_quantity"] > 0]
+        items: dict[int, int] = {}
+        for item in requested:
+            line = by_id.get(_int(item.get("id")))
+            quantity = _int(item.get("quantity"), 0)
+            if line is None or not 0 < quantity <= line["fulfillable_quantity"]:
+                return _error(422, ["Invalid fulfillment order line item quantity requested."])
+            items[line["line_item_id"]] = items.get(line["line_item_id"], 0) + quantity
+        plan.append((target, fo_id, items))
+    if len({t.pk for t, _, _ in plan}) > 1:
         return _error(422, ["All fulfillment orders must belong to the same order."])
     target, items = plan[0][0], {}
-    for _, group_items in plan:
-        if group_items is None:
-            items = None
-            break
-        items.update(group_items)
+    for _, _, group_items in plan:
+        for line_id, quantity in group_items.items():
+            items[line_id] = items.get(line_id, 0) + quantity
     fulfillment = fulfil(
         store,
         target,
@@ -531,8 +615,106 @@ def fulfillments(request, version):
         company=str(tracking.get("company") or ""),
         url=str(tracking.get("url") or ""),
         notify_customer=bool(spec.get("notify_customer", False)),
+        fulfillment_order_ids={fo_id for _, fo_id, _ in plan},
     )
     return _answer({"fulfillment": fulfillment}, fault, call_limit, status=201)
+
+
+def _fulfillment_order(store: SandboxStore, fo_id: int | None) -> tuple[SandboxOrder | None, dict | None]:
+    """The order a fulfillment order id belongs to, and that fulfillment order as shown."""
+    if not fo_id or fo_id < FO_OFFSET:
+        return None, None
+    target = _order(store, fo_id % FO_OFFSET)
+    fos = fulfillment_orders(store, target.data) if target else []
+    return target, next((f for f in fos if f["id"] == fo_id), None)
+
+
+@csrf_exempt
+def fulfillment_request(request, version, fo_id):
+    """`POST fulfillment_orders/{id}/fulfillment_request.json`: the merchant asks the fulfillment
+    service holding the fulfillment order to fulfil some (or all) of its lines. Requested lines
+    stay on this fulfillment order (request_status "submitted"); the rest move to a new,
+    unsubmitted one. The service then answers as the store's settings say: "accept" (default:
+    status in_progress, request_status accepted), "reject" or "none" (stays submitted)."""
+    if request.method != "POST":
+        return _error(406, "Not Acceptable")
+    early, store, fault, call_limit = _guard(request)
+    if early:
+        return early
+    if not request.content_type.startswith("application/json"):
+        return _error(415, "Unsupported Media Type: expected application/json")
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _error(400, "Invalid JSON")
+    record(store, request, parsed=body if isinstance(body, dict) else {})
+    spec = body.get("fulfillment_request") if isinstance(body, dict) else None
+    if not isinstance(spec, dict):
+        return _error(400, {"fulfillment_request": "Required parameter missing or invalid"})
+    fo_id = int(fo_id)
+    with transaction.atomic():
+        target, fo = _fulfillment_order(store, fo_id)
+        if target is None or fo is None:
+            return _error(404, "Not Found")
+        target = SandboxOrder.objects.select_for_update().get(pk=target.pk)
+        fo = next(f for f in fulfillment_orders(store, target.data) if f["id"] == fo_id)
+        if "request_fulfillment" not in fo["supported_actions"]:
+            if fo["assigned_location_id"] == location_of(store)["id"]:
+                why = "is not assigned to a fulfillment service location"
+            else:
+                why = f"cannot be requested (status={fo['status']}, request_status={fo['request_status']})"
+            return _error(422, [f"Fulfillment order {fo_id} {why}."])
+        by_id = {li["id"]: li for li in fo["line_items"]}
+        requested = spec.get("fulfillment_order_line_items")
+        wanted: dict[int, int] = {}
+        if requested is None:
+            wanted = {li["line_item_id"]: li["fulfillable_quantity"] for li in fo["line_items"]}
+        elif not isinstance(requested, list) or not requested:
+            return _error(422, {"fulfillment_order_line_items": ["must be a non-empty list"]})
+        else:
+            for item in requested:
+                line = by_id.get(_int(item.get("id"))) if isinstance(item, dict) else None
+                if line is None:
+                    return _error(422, [f"Fulfillment order line item {item.get('id') if isinstance(item, dict) else item} "
+                                        f"does not belong to fulfillment order {fo_id}."])
+                quantity = _int(item.get("quantity"), 0)
+                if line["line_item_id"] in wanted or not 0 < quantity <= line["fulfillable_quantity"]:
+                    return _error(422, ["Invalid fulfillment order line item quantity requested."])
+                wanted[line["line_item_id"]] = quantity
+        data = target.data
+        records = _materialise(data)
+        current = next(r for r in records if r["n"] == fo_id // FO_OFFSET)
+        original = _render(store, data, current)
+        rest = [
+            {**li, "quantity": li["fulfillable_quantity"] - wanted.get(li["line_item_id"], 0),
+             "fulfillable_quantity": li["fulfillable_quantity"] - wanted.get(li["line_item_id"], 0)}
+            for li in current["lines"]
+        ]
+        rest = [li for li in rest if li["quantity"] > 0]
+        unsubmitted = None
+        if rest:  # a partial request splits the fulfillment order
+            split = {**current, "n": max(r["n"] for r in records) + 1, "lines": rest, "merchant_requests": []}
+            records.append(split)
+            current["lines"] = [
+                {**li, "quantity": wanted[li["line_item_id"]], "fulfillable_quantity": wanted[li["line_item_id"]]}
+                for li in current["lines"] if li["line_item_id"] in wanted
+            ]
+            unsubmitted = _render(store, data, split)
+        current["request_status"] = "submitted"
+        current["merchant_requests"] = [*current.get("merchant_requests", []), {
+            "message": str(spec.get("message") or ""), "request_options": {"notify_customer": False},
+            "kind": "fulfillment_request", "sent_at": iso(store, time.time()),
+        }]
+        submitted = _render(store, data, current)
+        service = (store.settings or {}).get("fulfillment_services", {}).get(current["handle"], {})
+        reply = service.get("reply", "accept")
+        if reply == "accept":
+            current["request_status"], current["accepted"] = "accepted", True
+        elif reply == "reject":
+            current["request_status"] = "rejected"
+        save(store, target, touch=False)
+    return _answer({"original_fulfillment_order": original, "submitted_fulfillment_order": submitted,
+                    "unsubmitted_fulfillment_order": unsubmitted}, fault, call_limit)
 
 
 @csrf_exempt
@@ -558,7 +740,7 @@ def order_cancel(request, version, order_id):
     if reason not in ("customer", "inventory", "fraud", "declined", "staff", "other"):
         return _error(422, {"reason": ["is not included in the list"]})
     cancel(store, found, reason=reason, refund=bool(isinstance(body, dict) and body.get("refund")))
-    return _answer({"order": found.data, "notice": "Order has been cancelled"}, fault, call_limit)
+    return _answer({"order": _fields(found.data, ""), "notice": "Order has been cancelled"}, fault, call_limit)
 
 
 def product(request, version, product_id):
@@ -578,5 +760,6 @@ urlpatterns = [
     re_path(VERSION + r"orders/(?P<order_id>\d+)/fulfillment_orders\.json$", order_fulfillment_orders),
     re_path(VERSION + r"orders/(?P<order_id>\d+)/cancel\.json$", order_cancel),
     re_path(VERSION + r"fulfillments\.json$", fulfillments),
+    re_path(VERSION + r"fulfillment_orders/(?P<fo_id>\d+)/fulfillment_request\.json$", fulfillment_request),
     re_path(VERSION + r"products/(?P<product_id>\d+)\.json$", product),
 ]

@@ -5,7 +5,9 @@
     GET  {account}/v1/orders/{id}       the order, with its shipment once shipped
     POST {account}/v1/orders/{id}/ship  sandbox only: the supplier ships it, body optional
                                         {"tracking_number", "carrier", "tracking_url"}
-    POST {account}/v1/orders/{id}/cancel  sandbox only: the supplier cancels it
+    POST {account}/v1/orders/{id}/cancel  the merchant (or, from the sandbox, the supplier) cancels it,
+                                        body optional {"reason"}: 200 with the order, also when it
+                                        already is cancelled; 409 once shipped
 
 Auth `Authorization: Bearer <api_key>`; one SandboxStore(kind="supplier", key=<account>) with
 credentials {"api_key"}. If the store has SandboxProducts, only their SKUs can be ordered.
@@ -164,7 +166,27 @@ def ship(request, account, order_id):
 
 @csrf_exempt
 def cancel(request, account, order_id):
-    return _change(request, account, order_id, "cancelled")
+    """Part of the API: cancelling twice answers with the cancelled order (a retry is safe);
+    a shipped order can no longer be cancelled."""
+    if request.method != "POST":
+        return JsonResponse({"error": "method not allowed"}, status=405)
+    store, early, fault = _guard(request, account)
+    if early:
+        return early
+    row = SandboxOrder.objects.filter(store=store, external_id=order_id).exclude(status="reference").first()
+    if row is not None and row.status == "cancelled":
+        record(store, request, parsed=_body(request) or {})
+        return mangle(JsonResponse(row.data), fault)
+    if row is not None and row.status == "shipped":
+        record(store, request, parsed=_body(request) or {})
+        return JsonResponse({"error": f"order {order_id} has shipped and can no longer be cancelled"}, status=409)
+    response = _change(request, account, order_id, "cancelled")
+    if response.status_code == 200:
+        row = SandboxOrder.objects.get(store=store, external_id=order_id)
+        row.data["cancel_reason"] = str((_body(request) or {}).get("reason") or "")
+        row.save(update_fields=["data"])
+        response = JsonResponse(row.data)
+    return mangle(response, fault)
 
 
 urlpatterns = [

@@ -97,11 +97,23 @@ def _create(order: Order, supplier: Supplier, picks: list[tuple[OrderLine, Suppl
 
 
 def request_fulfilment(order: Order) -> str:
-    """Mark the channel order "in progress" where the channel supports it (Shopify fulfillment
-    orders); record on the timeline what happened either way. Never raises."""
+    """Tell the channel that suppliers fulfil the order's supplier lines, where the channel can
+    be told (Shopify: a fulfillment request to the fulfillment service holding those lines, which
+    shows the order "In progress"); record on the timeline what happened either way. Never raises."""
     channel = order.channel
+    lines = list(
+        SupplierOrderLine.objects.filter(supplier_order__order=order)
+        .exclude(supplier_order__status=SupplierOrder.Status.CANCELLED)
+        .select_related("order_line", "supplier_order__supplier")
+        .order_by("id")
+    )
+    what = ", ".join(f"{ln.quantity} × {ln.sku}" for ln in lines)
+    suppliers = sorted({ln.supplier_order.supplier.name for ln in lines})
+    note = f"Dropshipped by {', '.join(suppliers)} (Shipdesk purchase orders " + ", ".join(
+        sorted({ln.supplier_order.reference for ln in lines})) + ")"
     try:
-        channel.connector().mark_in_progress(order.external_id)
+        result = channel.connector().mark_in_progress(
+            order.external_id, [(ln.order_line.external_id, ln.quantity) for ln in lines], message=note)
     except NotSupported as exc:
         message, kind = f"{channel.name} was not told the order is in progress: {exc}", OrderEvent.Kind.SUPPLIER
     except ConnectorError as exc:
@@ -110,6 +122,24 @@ def request_fulfilment(order: Order) -> str:
         log.exception("mark_in_progress failed for order %s", order.pk)
         message, kind = f"Could not mark the order in progress on {channel.name}: {exc!r}", OrderEvent.Kind.ERROR
     else:
-        message, kind = f"Marked in progress on {channel.name} (a supplier fulfils part of it)", OrderEvent.Kind.SUPPLIER
+        message, kind = _told(channel.name, what, result.request if result else {}), OrderEvent.Kind.SUPPLIER
     order_services.record_event(order, kind, message)
     return message
+
+
+def _told(channel_name: str, what: str, request: dict) -> str:
+    done = request.get("requested") or []
+    parts = []
+    if done:
+        where = ", ".join(sorted({r["location"] for r in done}))
+        accepted = all(r.get("request_status") == "accepted" for r in done)
+        parts.append(f"Fulfilment of {what} requested on {channel_name} from {where}: "
+                     + ("shown in progress there" if accepted
+                        else "shown in progress there once the fulfillment service accepts"))
+    if request.get("already"):
+        parts.append(f"already requested on {channel_name} from "
+                     + ", ".join(sorted({r["location"] for r in request["already"]})))
+    if request.get("not_requested"):
+        parts.append("not requested for the lines at " + ", ".join(
+            sorted({r["location"] for r in request["not_requested"]})) + " (the merchant's own location)")
+    return "; ".join(parts) or f"Marked in progress on {channel_name} (a supplier fulfils part of it)"

@@ -4,6 +4,8 @@
                                   201 new, 200 when the reference is known (placing twice is safe)
     GET  {base}/orders/{id}       {"id", "reference", "status": received|processing|shipped|cancelled,
                                    "shipment": {"tracking_number", "carrier", "tracking_url", "shipped_at"} | null}
+    POST {base}/orders/{id}/cancel  {"reason"} → the order, cancelled (200 again when it already is);
+                                  409 {"error"} once shipped
 
 Auth: `Authorization: Bearer {api_key}`. Credentials: {"api_key": "…"}. Nothing outside this
 module knows these field names."""
@@ -83,6 +85,11 @@ class SupplierApi:
             "reference": purchase.reference, "currency": purchase.currency, "ship_to": purchase.ship_to,
             "items": [{"sku": sku, "quantity": qty} for sku, qty in purchase.items], "note": purchase.note,
         })
+        return parse_order(body)
+
+    def cancel(self, remote_id: str, *, reason: str = "") -> RemoteSupplierOrder:
+        """Cancel an order the supplier has not shipped; refused (SupplierApiError) once shipped."""
+        _, body = self._call("POST", f"/orders/{remote_id}/cancel", json={"reason": reason})
         return parse_order(body)
 
     def fetch(self, remote_id: str) -> RemoteSupplierOrder:

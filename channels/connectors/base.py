@@ -192,9 +192,12 @@ class Connector:
     def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
         raise NotSupported(f"{self.kind}: pushing tracking is not supported")
 
-    def mark_in_progress(self, order_external_id: str) -> None:
-        """Tell the channel someone else (a dropshipping supplier) is fulfilling the order."""
-        raise NotSupported(f"{self.kind}: the API cannot mark an order in progress")
+    def mark_in_progress(self, order_external_id: str, lines: list[tuple[str, int]] | None = None, *,
+                         message: str = "") -> PushResult:
+        """Tell the channel someone else (a dropshipping supplier) is fulfilling these lines
+        ((line external id, quantity); None = the whole order), with `message` for whoever
+        fulfils them. The result names what was asked, for the timeline."""
+        raise NotSupported(f"{self.kind}: the API has no way to mark an order in progress")
 
     def cancel_order(self, order_external_id: str, reason: str = "") -> None:
         raise NotSupported(f"{self.kind}: the API has no way to cancel an order")

@@ -422,6 +422,72 @@ class ShopifyConnector(Connector):
             f"Shopify order {order_id} has nothing left to fulfil (fulfilled there already)", retryable=False
         )
 
+    def mark_in_progress(
+        self, order_external_id: str, lines: list[tuple[str, int]] | None = None, *, message: str = ""
+    ) -> PushResult:
+        """Request fulfilment of `lines` from the fulfillment service holding them (a dropshipping
+        supplier is one on Shopify): `POST fulfillment_orders/{id}/fulfillment_request.json`
+        per fulfillment order, naming only those lines. Shopify shows the order "In progress"
+        once the service accepts. Lines at one of the merchant's own locations cannot be
+        requested (Shopify has no "in progress" for them): if no line could be, this raises."""
+        order_id = order_external_id
+        data, _ = self.call("GET", f"/orders/{order_id}/fulfillment_orders.json")
+        wanted = {str(line_id): int(quantity) for line_id, quantity in lines or []}
+        live = [fo for fo in (data or {}).get("fulfillment_orders") or [] if fo.get("status") in ("open", "in_progress")]
+        # Lines already with a fulfillment service (an earlier request) are not asked for again.
+        live.sort(key=lambda fo: fo.get("request_status") not in ("submitted", "accepted"))
+        requested, already, own = [], [], []
+        for fo in live:
+            items = [
+                li
+                for li in fo.get("line_items") or []
+                if (not wanted or wanted.get(str(li.get("line_item_id")), 0) > 0)
+                and int(li.get("fulfillable_quantity") or 0) > 0
+            ]
+            if not items:
+                continue
+            where = (fo.get("assigned_location") or {}).get("name") or str(fo.get("assigned_location_id"))
+            if fo.get("request_status") in ("submitted", "accepted"):
+                already.append({"fulfillment_order_id": fo["id"], "location": where,
+                                "request_status": fo["request_status"]})
+                for li in items:
+                    if wanted:
+                        wanted[str(li["line_item_id"])] -= int(li["fulfillable_quantity"])
+                continue
+            if "request_fulfillment" not in (fo.get("supported_actions") or []):
+                own.append({"location": where, "line_items": [str(li.get("line_item_id")) for li in items]})
+                continue
+            request: dict = {"message": message}
+            if wanted:
+                request["fulfillment_order_line_items"] = [
+                    {"id": li["id"],
+                     "quantity": min(wanted[str(li["line_item_id"])], int(li["fulfillable_quantity"]))}
+                    for li in items
+                ]
+            answer, _ = self.call(
+                "POST", f"/fulfillment_orders/{fo['id']}/fulfillment_request.json",
+                json={"fulfillment_request": request},
+            )
+            submitted = (answer or {}).get("submitted_fulfillment_order") or {}
+            requested.append({
+                "fulfillment_order_id": submitted.get("id", fo["id"]), "location": where,
+                "request_status": submitted.get("request_status", ""),
+                "line_items": request.get("fulfillment_order_line_items", "all"),
+            })
+        if not requested and not already:
+            if own:
+                places = ", ".join(sorted({o["location"] for o in own}))
+                raise ConnectorError(
+                    f"Shopify assigns these lines to {places}, a location the merchant fulfils: only a "
+                    "fulfillment service's lines can be requested and shown in progress (set the "
+                    "products' fulfillment service to the supplier on Shopify)", retryable=False)
+            raise ConnectorError(f"Shopify order {order_id} has nothing open to request for these lines",
+                                 retryable=False)
+        return PushResult(
+            remote_id=",".join(str(r["fulfillment_order_id"]) for r in requested + already),
+            request={"requested": requested, "already": already, "not_requested": own},
+        )
+
     def cancel_order(self, order_external_id: str, reason: str = "") -> None:
         body = {"reason": reason if reason in CANCEL_REASONS else "other", "email": False}
         self.call("POST", f"/orders/{order_external_id}/cancel.json", json=body)

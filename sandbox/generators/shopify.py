@@ -180,8 +180,43 @@ def _address(fake, country: str, name: str, rng) -> dict:
     }
 
 
-def make_order(store: SandboxStore, *, kind: str = "ok", created: int | None = None, rng=random) -> dict:
-    """kind: ok | unpaid | shipped | digital | no_address | cancelled"""
+def use_fulfillment_service(
+    store: SandboxStore, handle: str, *, name: str, skus: list[str], location_id: int | None = None,
+    reply: str = "accept",
+) -> None:
+    """The shop stocks `skus` at a fulfillment service's location (a dropshipping supplier's app):
+    new orders' lines of those SKUs carry its handle, and their fulfillment order is its own.
+    `reply` is how the service answers fulfillment requests: accept, reject or none."""
+    settings = dict(store.settings or {})
+    services = dict(settings.get("fulfillment_services") or {})
+    services[handle] = {"name": name, "skus": list(skus), "reply": reply,
+                        **({"location_id": location_id} if location_id else {})}
+    settings["fulfillment_services"] = services
+    store.settings = settings
+    SandboxStore.objects.filter(pk=store.pk).update(settings=settings)
+
+
+def _service_for(store: SandboxStore, sku: str) -> str:
+    for handle, service in ((store.settings or {}).get("fulfillment_services") or {}).items():
+        if sku in (service.get("skus") or []):
+            return handle
+    return "manual"
+
+
+def _variant(sku: str):
+    for product in CATALOGUE:
+        for variant in product[5]:
+            if variant[1] == sku:
+                return product, variant
+    raise KeyError(f"no variant with SKU {sku} in the sandbox catalogue")
+
+
+def make_order(
+    store: SandboxStore, *, kind: str = "ok", created: int | None = None, rng=random,
+    items: list[tuple[str, int]] | None = None,
+) -> dict:
+    """kind: ok | unpaid | shipped | digital | no_address | cancelled. `items` [(SKU, quantity)]
+    picks the lines instead of chance."""
     country = rng.choice(list(LOCALES))
     fake = Faker(LOCALES[country])
     fake.seed_instance(rng.randint(0, 10**9))
@@ -199,9 +234,14 @@ def make_order(store: SandboxStore, *, kind: str = "ok", created: int | None = N
         products.append(digital[0])
     location = location_of(store)
     lines, subtotal, weight = [], Decimal("0"), 0
-    for product_id, title, vendor, ships, _names, variants in products:
-        variant_id, sku, options, price, grams = rng.choice(variants)
-        quantity = rng.randint(1, 3)
+    for entry in items or products:
+        if items:
+            (product, variant), quantity = _variant(entry[0]), entry[1]
+        else:
+            product, variant = entry, rng.choice(entry[5])
+            quantity = rng.randint(1, 3)
+        product_id, title, vendor, ships, _names, _variants = product
+        variant_id, sku, options, price, grams = variant
         subtotal += Decimal(price) * quantity
         weight += grams * quantity if ships else 0
         variant_title = " / ".join(options) if options != ("Default Title",) else None
@@ -232,7 +272,7 @@ def make_order(store: SandboxStore, *, kind: str = "ok", created: int | None = N
                 "requires_shipping": ships,
                 "fulfillable_quantity": quantity,
                 "fulfillment_status": None,
-                "fulfillment_service": "manual",
+                "fulfillment_service": _service_for(store, sku),
                 "gift_card": False,
                 "taxable": True,
                 "tax_lines": [],

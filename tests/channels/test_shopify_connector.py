@@ -406,6 +406,98 @@ def test_push_of_some_lines_names_the_fulfillment_order_line_items(shopify_sandb
     assert sandbox_order.data["line_items"][0]["fulfillable_quantity"] == 1
 
 
+# -- fulfillment requests (a dropshipping supplier's fulfillment service)
+
+
+def dropshipped_order(store, items):
+    """An order whose CANDLE-* and NECK-45 lines Shopify assigns to Atelier Nord's fulfillment service."""
+    from sandbox.generators.shopify import use_fulfillment_service
+
+    ensure_products(store)
+    use_fulfillment_service(store, "atelier-nord", name="Atelier Nord",
+                            skus=["CANDLE-FIG", "CANDLE-CEDAR", "NECK-45"])
+    sandbox_order = add_order(store, make_order(store, items=items))
+    return sandbox_order, {li["sku"]: li["id"] for li in sandbox_order.data["line_items"]}
+
+
+def fos(sandbox_order):
+    sandbox_order.refresh_from_db()
+    return sandbox_shopify.fulfillment_orders(sandbox_order.store, sandbox_order.data)
+
+
+def test_mark_in_progress_requests_only_the_named_lines_and_shopify_splits_the_rest_off(shopify_sandbox):
+    channel, store = shopify_sandbox
+    sandbox_order, lines = dropshipped_order(store, [("MUG-RED", 1), ("CANDLE-FIG", 3), ("CANDLE-CEDAR", 1)])
+    [own, service] = fos(sandbox_order)
+    assert "request_fulfillment" in service["supported_actions"]
+    assert "request_fulfillment" not in own["supported_actions"]
+
+    result = channel.connector().mark_in_progress(
+        sandbox_order.external_id, [(str(lines["CANDLE-FIG"]), 2)], message="Dropshipped by Atelier Nord")
+
+    request = SandboxRequest.objects.get(path__endswith="/fulfillment_request.json")
+    assert request.path.endswith(f"/admin/api/2024-07/fulfillment_orders/{service['id']}/fulfillment_request.json")
+    fig = next(li for li in service["line_items"] if li["line_item_id"] == lines["CANDLE-FIG"])
+    assert request.parsed == {"fulfillment_request": {
+        "message": "Dropshipped by Atelier Nord", "fulfillment_order_line_items": [{"id": fig["id"], "quantity": 2}]}}
+    assert result.request["requested"][0]["request_status"] == "submitted"  # Shopify's answer to the request
+    # The fulfillment service accepted: in progress with the 2 requested; the rest split off, unsubmitted.
+    own, requested, rest = fos(sandbox_order)
+    assert (own["status"], own["request_status"]) == ("open", "unsubmitted")
+    assert (requested["id"], requested["status"], requested["request_status"]) == (
+        service["id"], "in_progress", "accepted")
+    assert [(li["line_item_id"], li["quantity"]) for li in requested["line_items"]] == [(lines["CANDLE-FIG"], 2)]
+    assert requested["merchant_requests"][0]["message"] == "Dropshipped by Atelier Nord"
+    assert (rest["status"], rest["request_status"], rest["assigned_location"]["name"]) == (
+        "open", "unsubmitted", "Atelier Nord")
+    assert sorted((li["line_item_id"], li["quantity"]) for li in rest["line_items"]) == sorted(
+        [(lines["CANDLE-FIG"], 1), (lines["CANDLE-CEDAR"], 1)])
+
+    # Asking again changes nothing: the lines are already with the service.
+    again = channel.connector().mark_in_progress(sandbox_order.external_id, [(str(lines["CANDLE-FIG"]), 2)])
+    assert again.request["already"] and SandboxRequest.objects.filter(path__endswith="_request.json").count() == 1
+
+
+def test_a_fulfillment_request_with_a_bad_line_or_quantity_is_refused_with_shopifys_errors(shopify_sandbox):
+    channel, store = shopify_sandbox
+    sandbox_order, lines = dropshipped_order(store, [("MUG-RED", 1), ("NECK-45", 1)])
+    own, service = fos(sandbox_order)
+    url = f"{channel.api_base_url}/fulfillment_orders/{service['id']}/fulfillment_request.json"
+
+    def post(items, fo_url=url):
+        body = {"fulfillment_request": {"message": "", "fulfillment_order_line_items": items}}
+        return requests.post(fo_url, json=body, headers=headers(channel), timeout=5)
+
+    too_many = post([{"id": service["line_items"][0]["id"], "quantity": 2}])
+    someone_elses = post([{"id": own["line_items"][0]["id"], "quantity": 1}])
+    own_location = post([{"id": own["line_items"][0]["id"], "quantity": 1}],
+                        url.replace(str(service["id"]), str(own["id"])))
+
+    assert too_many.status_code == 422
+    assert too_many.json() == {"errors": ["Invalid fulfillment order line item quantity requested."]}
+    assert someone_elses.status_code == 422 and "does not belong to fulfillment order" in someone_elses.json()["errors"][0]
+    assert own_location.status_code == 422
+    assert own_location.json()["errors"] == [f"Fulfillment order {own['id']} is not assigned to a fulfillment service location."]
+    assert [f["request_status"] for f in fos(sandbox_order)] == ["unsubmitted", "unsubmitted"]  # nothing changed
+    with pytest.raises(ConnectorError, match="Leeds warehouse, a location the merchant fulfils"):
+        channel.connector().mark_in_progress(sandbox_order.external_id, [(str(lines["MUG-RED"]), 1)])
+
+
+def test_the_suppliers_tracking_fulfils_the_accepted_fulfillment_order_only(shopify_sandbox):
+    channel, store = shopify_sandbox
+    sandbox_order, lines = dropshipped_order(store, [("MUG-RED", 1), ("NECK-45", 1)])
+    connector = channel.connector()
+    connector.mark_in_progress(sandbox_order.external_id, [(str(lines["NECK-45"]), 1)])
+
+    connector.push_fulfilment(RemoteFulfilment(order_external_id=sandbox_order.external_id,
+                                               tracking_number="JD0146", carrier="DHL Express",
+                                               lines=[(str(lines["NECK-45"]), 1)]))
+
+    own, service = fos(sandbox_order)
+    assert (own["status"], service["status"]) == ("open", "closed")
+    assert sandbox_order.data["fulfillment_status"] == "partial"
+
+
 def test_an_unknown_carrier_goes_as_free_text_and_a_repeated_push_is_not_sent_twice(shopify_sandbox):
     channel, store = shopify_sandbox
     [sandbox_order] = generate(store, 1, mix=False)

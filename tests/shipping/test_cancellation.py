@@ -183,3 +183,22 @@ def test_an_order_whose_parcel_left_is_not_cancelled(selfprint):
     assert order.status == Order.Status.SHIPPED
     assert [s.state for s in steps] == ["failed", "failed"]
     assert "a parcel is already with the carrier" in steps[-1].message
+
+
+def test_cancelling_an_order_cancels_its_supplier_orders_awaiting_payment(
+        staff_client, django_capture_on_commit_callbacks):
+    from suppliers.models import SupplierOrder
+    from tests.suppliers.conftest import supplier_orders_for
+    from tests.suppliers.factories import SupplierFactory
+
+    [supplier_order] = supplier_orders_for(SupplierFactory(name="Atelier Nord"), 1)
+    order = supplier_order.order
+
+    with django_capture_on_commit_callbacks(execute=True):  # the hook runs once the cancellation commits
+        response = staff_client.post(reverse("admin:shipping_order_cancel", args=[order.pk]), follow=True)
+
+    assert "cancelled in Shipdesk" in response.content.decode()
+    supplier_order.refresh_from_db()
+    assert supplier_order.status == SupplierOrder.Status.CANCELLED
+    assert order.events.filter(kind="supplier", message__contains="Awaiting payment → Cancelled: "
+                                                                   "the store order was cancelled").exists()

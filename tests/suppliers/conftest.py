@@ -64,3 +64,21 @@ def supplier_orders_for(supplier, count: int, *, channel=None, quantity: int = 1
         OrderLineFactory(order=order, sku=product.sku, quantity=quantity)
     route_orders(Order.objects.filter(pk__in=[o.pk for o in orders]))
     return list(supplier.orders.filter(order__in=orders).order_by("id"))
+
+
+@pytest.fixture
+def shopify(live_server, transactional_db):
+    """A Shopify channel on the sandbox whose shop stocks CANDLE-FIG and NECK-45 at Atelier Nord's
+    fulfillment service (how a dropshipping supplier appears on Shopify), and its store."""
+    from sandbox.generators.shopify import ensure_products, use_fulfillment_service
+    from sandbox.stores import store_for_channel
+    from tests.factories import ChannelFactory
+
+    channel = ChannelFactory(
+        name="Shopify-Main", kind="shopify", api_base_url=f"{live_server.url}/sandbox/shopify/admin/api/2024-07",
+        shop_id="northern-goods.myshopify.com",
+        credentials={"access_token": "shpat_sandbox_token", "webhook_secret": "shpss_sandbox_secret"})
+    store = store_for_channel(channel)
+    ensure_products(store)
+    use_fulfillment_service(store, "atelier-nord", name="Atelier Nord", skus=["CANDLE-FIG", "NECK-45"])
+    return channel, store

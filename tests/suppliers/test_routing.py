@@ -86,3 +86,61 @@ def test_inactive_products_cancelled_orders_and_digital_lines_are_not_routed(db)
     Order.objects.get(external_id="3").lines.update(is_physical=False)
 
     assert route_orders(Order.objects.all()).created == []
+
+
+def test_a_mixed_shopify_order_asks_the_suppliers_fulfillment_service_for_its_lines_only(shopify):
+    from orders.tasks import run_sync
+    from sandbox import shopify as sandbox_shopify
+    from sandbox.generators.shopify import add_order, make_order
+    from sandbox.models import SandboxOrder, SandboxRequest
+
+    channel, store = shopify
+    nord = SupplierFactory(name="Atelier Nord")
+    SupplierProductFactory(supplier=nord, sku="CANDLE-FIG", cost_price=Decimal("5.00"))
+    SupplierProductFactory(supplier=nord, sku="NECK-45", cost_price=Decimal("21.00"))
+    remote_order = add_order(store, make_order(store, items=[("MUG-RED", 1), ("CANDLE-FIG", 2), ("NECK-45", 1)]))
+
+    summary = run_sync(channel)  # import, then the import hook routes and tells Shopify
+
+    assert not summary.errors and summary.imported == 1
+    order = Order.objects.get(channel=channel)
+    supplier_order = SupplierOrder.objects.get(order=order)
+    assert sorted(supplier_order.lines.values_list("sku", "quantity")) == [("CANDLE-FIG", 2), ("NECK-45", 1)]
+    # Shopify received one fulfillment request, for the supplier's lines only…
+    [request] = SandboxRequest.objects.filter(store=store, path__endswith="/fulfillment_request.json")
+    lines = {li["sku"]: li["id"] for li in remote_order.data["line_items"]}
+    sent = request.parsed["fulfillment_request"]
+    assert sorted((i["id"] - 2 * sandbox_shopify.FO_OFFSET, i["quantity"]) for i in sent["fulfillment_order_line_items"]) \
+        == sorted([(lines["CANDLE-FIG"], 2), (lines["NECK-45"], 1)])
+    assert supplier_order.reference in sent["message"]
+    # …and now shows that fulfillment order in progress, accepted by Atelier Nord; the own line stays open.
+    own, dropshipped = sandbox_shopify.fulfillment_orders(store, SandboxOrder.objects.get(pk=remote_order.pk).data)
+    assert (own["status"], own["request_status"], own["assigned_location"]["name"]) == (
+        "open", "unsubmitted", "Leeds warehouse")
+    assert [li["line_item_id"] for li in own["line_items"]] == [lines["MUG-RED"]]
+    assert (dropshipped["status"], dropshipped["request_status"], dropshipped["assigned_location"]["name"]) == (
+        "in_progress", "accepted", "Atelier Nord")
+    assert request.path.endswith(f"/fulfillment_orders/{dropshipped['id']}/fulfillment_request.json")
+    assert order.events.filter(
+        kind=OrderEvent.Kind.SUPPLIER,
+        message__startswith="Fulfilment of 2 × CANDLE-FIG, 1 × NECK-45 requested on Shopify-Main from Atelier Nord",
+    ).exists()
+
+
+def test_supplier_lines_shopify_keeps_at_the_merchants_own_location_are_flagged_not_requested(shopify):
+    from orders.tasks import run_sync
+    from sandbox.generators.shopify import add_order, make_order
+    from sandbox.models import SandboxRequest
+
+    channel, store = shopify
+    SupplierProductFactory(supplier=SupplierFactory(name="Fabrika"), sku="MUG-SAGE")  # stocked as own on Shopify
+    add_order(store, make_order(store, items=[("MUG-SAGE", 1)]))
+
+    run_sync(channel)
+
+    order = Order.objects.get(channel=channel)
+    assert SupplierOrder.objects.filter(order=order).exists()
+    assert not SandboxRequest.objects.filter(store=store, path__endswith="/fulfillment_request.json").exists()
+    event = order.events.get(kind=OrderEvent.Kind.ERROR)
+    assert "Could not mark the order in progress on Shopify-Main" in event.message
+    assert "Shopify assigns these lines to Leeds warehouse, a location the merchant fulfils" in event.message

@@ -1,5 +1,6 @@
 import os
 import time
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -7,9 +8,22 @@ from django.core.management.base import BaseCommand
 from channels.connectors import connector_class
 from channels.models import Channel
 from sandbox import generators
-from sandbox.models import SandboxOrder
+from sandbox.generators.shopify import use_fulfillment_service
+from sandbox.models import SandboxOrder, SandboxProduct, SandboxStore
 from sandbox.stores import store_for_channel
 from shipping.models import Address, Brand, CarrierAccount
+from suppliers.models import PaymentGateway, Supplier, SupplierProduct
+
+# Atelier Nord's products: SKUs the demo channels' generated orders carry (Etsy, Shopify, Ecwid).
+# store SKU, Atelier Nord's SKU, title, cost price in EUR
+ATELIER_NORD = [
+    ("TEE-ORG", "AN-TEE-ORG", "Organic cotton tee", "7.50"),
+    ("CANDLE-SOY", "AN-CANDLE-SOY", "Soy candle", "4.25"),
+    ("CANDLE-FIG", "AN-CANDLE-FIG", "Soy candle, fig", "5.00"),
+    ("CANDLE-CEDAR", "AN-CANDLE-CEDAR", "Soy candle, cedar", "5.00"),
+    ("NECK-45", "AN-NECK-45", "Silver leaf necklace, 45 cm", "21.00"),
+    ("CANDLE-L", "AN-CANDLE-L", "Large candle", "6.00"),
+]
 
 def demo_channels(base: str) -> list[tuple[str, str, str, str, dict]]:
     """name, kind, API base URL, shop id, credentials — every channel on the local sandbox."""
@@ -32,6 +46,46 @@ def demo_channels(base: str) -> list[tuple[str, str, str, str, dict]]:
     ]
 
 
+def _upsert(model, lookup: dict, values: dict):
+    """get_or_create, and the URL fields brought up to date (the port may change between runs)."""
+    row, created = model.objects.get_or_create(**lookup, defaults=values)
+    if not created and row.api_base_url != values["api_base_url"]:
+        row.api_base_url = values["api_base_url"]
+        row.save(update_fields=["api_base_url"])
+    return row
+
+
+def demo_supplier(base: str) -> Supplier:
+    """Atelier Nord: automatic orders placed through the sandbox supplier store's API, paid by card
+    (the Stripe sandbox) or PayPal (the PayPal sandbox). Safe to run twice."""
+    SandboxStore.objects.get_or_create(kind="stripe", key="acct_shipdesk_demo",
+                                       defaults={"credentials": {"secret_key": "sk_test_shipdesk_demo"}})
+    SandboxStore.objects.get_or_create(kind="paypal", key="shipdesk-demo", defaults={
+        "credentials": {"client_id": "AZ-shipdesk-demo", "client_secret": "EL-shipdesk-demo"}})
+    supplier_store, _ = SandboxStore.objects.get_or_create(
+        kind="supplier", key="atelier-nord", defaults={"credentials": {"api_key": "sup_demo_atelier_nord"}})
+    for _sku, supplier_sku, title, _cost in ATELIER_NORD:
+        SandboxProduct.objects.get_or_create(store=supplier_store, external_id=supplier_sku,
+                                             defaults={"data": {"sku": supplier_sku, "title": title}})
+    card = _upsert(PaymentGateway, {"name": "Card (Stripe)"}, {
+        "kind": PaymentGateway.Kind.STRIPE, "api_base_url": base + "stripe/v1",
+        "credentials": {"secret_key": "sk_test_shipdesk_demo", "payment_method": "pm_card_visa"}})
+    paypal = _upsert(PaymentGateway, {"name": "PayPal"}, {
+        "kind": PaymentGateway.Kind.PAYPAL, "api_base_url": base + "paypal",
+        "credentials": {"client_id": "AZ-shipdesk-demo", "client_secret": "EL-shipdesk-demo",
+                        "vault_id": "demo-paypal-vault"}})
+    supplier = _upsert(Supplier, {"name": "Atelier Nord"}, {
+        "contact_name": "Ingrid Nord", "email": "orders@atelier-nord.example", "currency": "EUR",
+        "auto_order": True, "order_method": Supplier.OrderMethod.API, "tracking_method": Supplier.TrackingMethod.API,
+        "api_base_url": base + "supplier/atelier-nord/v1", "credentials": {"api_key": "sup_demo_atelier_nord"},
+        "notes": "Demo supplier: its orders go to the sandbox supplier store."})
+    supplier.allowed_gateways.add(card, paypal)
+    for sku, supplier_sku, title, cost in ATELIER_NORD:
+        SupplierProduct.objects.get_or_create(sku=sku, defaults={
+            "supplier": supplier, "supplier_sku": supplier_sku, "title": title, "cost_price": Decimal(cost)})
+    return supplier
+
+
 def connector_kinds() -> set[str]:
     kinds = set()
     for kind in Channel.Kind.values:
@@ -44,7 +98,8 @@ def connector_kinds() -> set[str]:
 
 
 class Command(BaseCommand):
-    help = "Load demo data: sandbox channels with orders, a brand, a carrier, and a superuser. Safe to run twice."
+    help = ("Load demo data: sandbox channels with orders, a brand, a carrier, a dropshipping supplier with its "
+            "payment gateways, and a superuser. Safe to run twice.")
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
@@ -71,6 +126,10 @@ class Command(BaseCommand):
             "tracking_url_template": "https://www.royalmail.com/track-your-item#/tracking-results/{tracking_number}",
             "is_default": True})
 
+        # Before the first sync: routing runs as orders are imported.
+        supplier = demo_supplier(base)
+        self.stdout.write(f"  {supplier.name}: dropshipping supplier with {supplier.products.count()} products")
+
         for name, kind, url, shop_id, creds in demo_channels(base):
             generate = generators.get(kind)
             if generate is None or kind not in connector_kinds():
@@ -84,6 +143,8 @@ class Command(BaseCommand):
                 channel.credentials = {**channel.credentials, **{k: v for k, v in creds.items() if k == "token_url"}}
                 channel.save(update_fields=["api_base_url", "credentials"])
             store = store_for_channel(channel)
+            if kind == "shopify":  # on Shopify a dropshipping supplier is a fulfillment service
+                use_fulfillment_service(store, "atelier-nord", name=supplier.name, skus=[p[0] for p in ATELIER_NORD])
             existing = SandboxOrder.objects.filter(store=store).count()
             if existing == 0:
                 generate(store, orders, mix=True)
