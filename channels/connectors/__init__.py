@@ -37,7 +37,11 @@ def get_connector(channel, **kwargs) -> Connector:
         # update() runs the field's get_prep_value (JSON, encrypted when configured) itself.
         type(channel).objects.filter(pk=channel.pk).update(credentials=credentials)
 
+    def load_credentials() -> dict:
+        return type(channel).objects.filter(pk=channel.pk).values_list("credentials", flat=True).first() or {}
+
     kwargs.setdefault("save_credentials", save_credentials)
+    kwargs.setdefault("load_credentials", load_credentials)
     return cls(base_url=channel.api_base_url, credentials=channel.credentials, shop_id=channel.shop_id, **kwargs)
 
 

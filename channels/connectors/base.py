@@ -156,7 +156,8 @@ class Connector:
     #: the channel refuses a shipment without tracking for some orders (Amazon: always)
     always_requires_tracking: bool = False
 
-    def __init__(self, *, base_url: str, credentials: dict, shop_id: str = "", http=None, save_credentials=None):
+    def __init__(self, *, base_url: str, credentials: dict, shop_id: str = "", http=None, save_credentials=None,
+                 load_credentials=None):
         from channels.connectors.http import HttpClient
 
         self.base_url = base_url.rstrip("/")
@@ -165,6 +166,12 @@ class Connector:
         self.http = http or HttpClient()
         # Called with the new credentials after an OAuth refresh, so the caller can store them.
         self._save_credentials = save_credentials
+        # Returns the credentials as stored now: another worker may have refreshed the token since
+        # this connector was built (and, where the provider rotates refresh tokens, spent ours).
+        self._load_credentials = load_credentials
+
+    def stored_credentials(self) -> dict | None:
+        return dict(self._load_credentials() or {}) if self._load_credentials is not None else None
 
     def store_credentials(self, credentials: dict) -> None:
         self.credentials = dict(credentials)

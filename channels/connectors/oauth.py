@@ -100,11 +100,40 @@ class OAuthConnector(Connector):
         raise NotImplementedError
 
     def refresh_access_token(self) -> None:
-        token_url = self.credentials.get("token_url") or self.default_token_url
-        self.store_credentials(refresh_credentials(
-            self.http, self.credentials, token_url=token_url, client_auth=self.client_auth,
-            extra_form=self.token_form(),
-        ))
+        """Mint a new access token, unless another worker already did: a sync and a tracking push
+        of the same channel run side by side, and a provider that rotates refresh tokens (Etsy)
+        refuses the one the other worker just spent. So the stored credentials are read first, and
+        read again when the refresh is refused, before the channel is called disconnected."""
+        if self._adopt_stored():
+            return
+        try:
+            fresh = self._refresh(self.credentials)
+        except ConnectorError as exc:
+            if not exc.auth or not self._adopt_stored(any_refresh_token=True):
+                raise
+            if not expiring(self.credentials):
+                return
+            fresh = self._refresh(self.credentials)
+        self.store_credentials(fresh)
+
+    def _refresh(self, credentials: dict) -> dict:
+        token_url = credentials.get("token_url") or self.default_token_url
+        return refresh_credentials(self.http, credentials, token_url=token_url, client_auth=self.client_auth,
+                                   extra_form=self.token_form())
+
+    def _adopt_stored(self, *, any_refresh_token: bool = False) -> bool:
+        """Take the stored credentials when another worker has changed them since we read ours:
+        a different access token that is still good, or (after a refusal) a different refresh token."""
+        stored = self.stored_credentials()
+        if not stored:
+            return False
+        newer_access = stored.get("access_token") != self.credentials.get("access_token") and not expiring(stored)
+        newer_refresh = any_refresh_token and stored.get("refresh_token") not in ("", None,
+                                                                                 self.credentials.get("refresh_token"))
+        if newer_access or newer_refresh:
+            self.credentials = stored
+            return True
+        return False
 
     def _authorized(self, send: Callable[[dict], T]) -> T:
         refreshed = False

@@ -223,8 +223,10 @@ def test_an_expired_token_refused_with_403_is_refreshed_once_and_the_call_retrie
 
 def test_a_wrong_client_secret_is_refused_as_an_auth_error(amazon_sandbox):
     channel, store = amazon_sandbox
-    connector = channel.connector()
-    connector.credentials.update(client_secret="wrong", access_token="")
+    # Staff typed the wrong secret: it is what is stored, not a stale copy another worker replaced.
+    Channel.objects.filter(pk=channel.pk).update(
+        credentials={**channel.credentials, "client_secret": "wrong", "access_token": ""})
+    connector = Channel.objects.get(pk=channel.pk).connector()
 
     with pytest.raises(ConnectorError) as err:
         all_pages(connector)

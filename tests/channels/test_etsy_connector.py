@@ -313,3 +313,40 @@ def test_a_tracking_push_refused_for_an_expired_token_is_sent_once_after_the_ref
     assert SandboxRequest.objects.filter(path__endswith="/tracking").count() == 1
     sandbox_order.refresh_from_db()
     assert [s["tracking_code"] for s in sandbox_order.data["shipments"]] == ["JD000123456GB"]
+
+
+def test_a_worker_with_stale_credentials_uses_the_token_another_worker_refreshed(etsy_oauth):
+    # A sync and a tracking push of one channel run side by side, each with the credentials it
+    # read when it started. Etsy rotates the refresh token, so the second refresh must not happen.
+    channel, store = etsy_oauth
+    [receipt] = generate(store, 1, mix=False)
+    Channel.objects.filter(pk=channel.pk).update(credentials={**channel.credentials, "expires_at": 0})
+    first, second = (Channel.objects.get(pk=channel.pk).connector() for _ in range(2))
+
+    first.fetch_order(receipt.external_id)
+    assert second.fetch_order(receipt.external_id).external_id == receipt.external_id
+
+    assert token_requests().count() == 1
+    assert second.credentials["access_token"] == Channel.objects.get(pk=channel.pk).credentials["access_token"]
+
+
+def test_a_refresh_token_spent_by_another_worker_is_read_again_not_called_a_disconnect(etsy_oauth):
+    # The other worker refreshed and its new token has since expired too: ours is refused as spent
+    # (invalid_grant), the stored, rotated one is read and refreshes; the channel stays connected.
+    channel, store = etsy_oauth
+    generate(store, 2, mix=False)
+    Channel.objects.filter(pk=channel.pk).update(credentials={**channel.credentials, "expires_at": 0})
+    stale = Channel.objects.get(pk=channel.pk)
+    other = Channel.objects.get(pk=channel.pk).connector()
+    other.refresh_access_token()
+    Channel.objects.filter(pk=channel.pk).update(credentials={**other.credentials, "expires_at": 0})
+
+    summary = run_sync(stale)
+
+    assert not summary.errors and summary.imported == 2
+    stale.refresh_from_db()
+    assert not stale.needs_reconnect
+    # Tokens granted: the other worker's and ours from the stored refresh token (the spent one was refused).
+    assert token_requests().count() == 2
+    store.refresh_from_db()
+    assert stale.credentials["refresh_token"] == sandbox_etsy.current_refresh_token(store)
