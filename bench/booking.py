@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import report
+from bench.common import report, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDERS = int(os.environ.get("BENCH_BOOKING_ORDERS", 1000))
@@ -78,20 +78,6 @@ def run() -> dict:
 
 
 # -- the child ---------------------------------------------------------------------------------
-def _serve():
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-    from django.core.wsgi import get_wsgi_application
-
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet)
-    server.set_app(get_wsgi_application())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 def _serve_elsewhere(env: dict) -> tuple[subprocess.Popen, str]:
     """The marketplace's sandbox in its own process, as Etsy is not the carrier's server: the
     channel pushes must not queue behind the carrier's requests in one interpreter."""
@@ -249,7 +235,7 @@ def child_main() -> None:
     from shipping.models import BulkJob, Shipment
 
     Schedule.objects.all().delete()  # no syncs or polling in the middle of the measurement
-    server, base = _serve()
+    server, base = serve_in_thread()
     etsy, etsy_base = _serve_elsewhere(env)
     try:
         account, ids = _setup(base, etsy_base)

@@ -6,6 +6,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 import tracemalloc
 from contextlib import contextmanager
@@ -60,3 +61,19 @@ def report(name: str, *, value: float, unit: str, baseline: float, ratio: float,
         f.write(json.dumps(row) + "\n")
     sys.stdout.flush()
     return row
+
+
+def serve_in_thread():
+    """This process's Django project on a loopback port, in a daemon thread (the sandbox APIs
+    answer there): (server, base URL). Request logging is off: it would time the terminal."""
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+    from django.core.wsgi import get_wsgi_application
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet)
+    server.set_app(get_wsgi_application())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -23,11 +23,10 @@ import logging
 import os
 import random
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 
-from bench.common import report, rss_mb, setup_django, timed
+from bench.common import report, rss_mb, serve_in_thread, setup_django, timed
 
 ORDERS = int(os.environ.get("BENCH_IMPORT_ORDERS", 20_000))
 KINDS = [k for k in os.environ.get("BENCH_IMPORT_KINDS", "etsy,shopify,ebay,amazon,ecwid").split(",") if k]
@@ -166,20 +165,6 @@ def ReplayHttp(answers: dict):  # noqa: N802 - reads as the class it builds
 # -- the benchmark
 
 
-def serve():
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-    from django.core.wsgi import get_wsgi_application
-
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet)
-    server.set_app(get_wsgi_application())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 def channel_settings(kind: str, base: str) -> dict:
     """api_base_url, shop id and credentials the sandbox of `kind` accepts."""
     far = int(time.time()) + 86_400
@@ -309,7 +294,7 @@ def run():
     from django.db import connection
 
     call_command("migrate", verbosity=0)
-    server, base = serve()  # (its get_wsgi_application() configures logging again: quiet it after)
+    server, base = serve_in_thread()  # (its get_wsgi_application() configures logging again: quiet it after)
     # The sandbox answers 404 for products it lacks (the connectors remember them as missing):
     # expected here, so Django's "Not Found" warnings stay out of the benchmark's output.
     logging.getLogger("django.request").setLevel(logging.ERROR)

@@ -374,6 +374,27 @@ def _guard(request):
     return fault_response(fault), store, fault, call_limit
 
 
+def _post(request, resource: str):
+    """A JSON POST wrapping one `resource` object, as every Shopify write takes it: (early answer
+    or None, store, fault, call limit, the resource's fields). The request is recorded."""
+    if request.method != "POST":
+        return _error(406, "Not Acceptable"), None, None, "", None
+    early, store, fault, call_limit = _guard(request)
+    if early:
+        return early, store, fault, call_limit, None
+    if not request.content_type.startswith("application/json"):
+        return _error(415, "Unsupported Media Type: expected application/json"), store, fault, call_limit, None
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _error(400, "Invalid JSON"), store, fault, call_limit, None
+    record(store, request, parsed=body if isinstance(body, dict) else {})
+    spec = body.get(resource) if isinstance(body, dict) else None
+    if not isinstance(spec, dict):
+        return _error(400, {resource: "Required parameter missing or invalid"}), store, fault, call_limit, None
+    return None, store, fault, call_limit, spec
+
+
 def _answer(payload: dict, fault, call_limit: str, status: int = 200, link: str = "") -> JsonResponse:
     response = JsonResponse(payload, status=status)
     response["X-Shopify-Shop-Api-Call-Limit"] = call_limit
@@ -557,21 +578,9 @@ def order_fulfillment_orders(request, version, order_id):
 
 @csrf_exempt
 def fulfillments(request, version):
-    if request.method != "POST":
-        return _error(406, "Not Acceptable")
-    early, store, fault, call_limit = _guard(request)
+    early, store, fault, call_limit, spec = _post(request, "fulfillment")
     if early:
         return early
-    if not request.content_type.startswith("application/json"):
-        return _error(415, "Unsupported Media Type: expected application/json")
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return _error(400, "Invalid JSON")
-    record(store, request, parsed=body if isinstance(body, dict) else {})
-    spec = body.get("fulfillment") if isinstance(body, dict) else None
-    if not isinstance(spec, dict):
-        return _error(400, {"fulfillment": "Required parameter missing or invalid"})
     groups = spec.get("line_items_by_fulfillment_order")
     if not isinstance(groups, list) or not groups:
         return _error(422, {"line_items_by_fulfillment_order": ["must be present"]})
@@ -636,21 +645,9 @@ def fulfillment_request(request, version, fo_id):
     stay on this fulfillment order (request_status "submitted"); the rest move to a new,
     unsubmitted one. The service then answers as the store's settings say: "accept" (default:
     status in_progress, request_status accepted), "reject" or "none" (stays submitted)."""
-    if request.method != "POST":
-        return _error(406, "Not Acceptable")
-    early, store, fault, call_limit = _guard(request)
+    early, store, fault, call_limit, spec = _post(request, "fulfillment_request")
     if early:
         return early
-    if not request.content_type.startswith("application/json"):
-        return _error(415, "Unsupported Media Type: expected application/json")
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return _error(400, "Invalid JSON")
-    record(store, request, parsed=body if isinstance(body, dict) else {})
-    spec = body.get("fulfillment_request") if isinstance(body, dict) else None
-    if not isinstance(spec, dict):
-        return _error(400, {"fulfillment_request": "Required parameter missing or invalid"})
     fo_id = int(fo_id)
     with transaction.atomic():
         target, fo = _fulfillment_order(store, fo_id)
