@@ -96,10 +96,11 @@ def _create(order: Order, supplier: Supplier, picks: list[tuple[OrderLine, Suppl
     return supplier_order
 
 
-def request_fulfilment(order: Order) -> str:
+def request_fulfilment(order: Order) -> tuple[bool, str]:
     """Tell the channel that suppliers fulfil the order's supplier lines, where the channel can
     be told (Shopify: a fulfillment request to the fulfillment service holding those lines, which
-    shows the order "In progress"); record on the timeline what happened either way. Never raises."""
+    shows the order "In progress"); record on the timeline what happened either way. Never raises:
+    returns (whether it went through or the channel cannot be told, what the timeline says)."""
     channel = order.channel
     lines = list(
         SupplierOrderLine.objects.filter(supplier_order__order=order)
@@ -124,7 +125,7 @@ def request_fulfilment(order: Order) -> str:
     else:
         message, kind = _told(channel.name, what, result.request if result else {}), OrderEvent.Kind.SUPPLIER
     order_services.record_event(order, kind, message)
-    return message
+    return kind != OrderEvent.Kind.ERROR, message
 
 
 def _told(channel_name: str, what: str, request: dict) -> str:

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from suppliers import checkout, placing, services, tracking
+from suppliers import checkout, placing, routing, services, tracking
 from suppliers.admin.badges import auto_badge, status_badge
 from suppliers.forms import CheckoutForm, StaffTrackingCsvForm
 from suppliers.models import PaymentBatch, PaymentGateway, SupplierOrder, SupplierOrderLine
@@ -59,7 +59,7 @@ class SupplierOrderAdmin(admin.ModelAdmin):
                        "shipment", "last_error", "watch_alerted_at", "created_at", "updated_at"]
     fields = readonly_fields
     inlines = [SupplierOrderLineInline]
-    actions = ["pay_selected", "send_to_supplier", "cancel_selected"]
+    actions = ["pay_selected", "send_to_supplier", "request_fulfilment_again", "cancel_selected"]
     change_list_template = "admin/suppliers/supplierorder/change_list.html"
 
     def has_add_permission(self, request):
@@ -123,6 +123,22 @@ class SupplierOrderAdmin(admin.ModelAdmin):
                           + (f"; {skipped} not paid or already sent, left alone" if skipped else ""),
                           messages.SUCCESS if sent else messages.WARNING)
         for problem in problems:
+            self.message_user(request, problem, messages.ERROR)
+
+    @admin.action(description="Tell the channel again (Shopify: request fulfilment)")
+    def request_fulfilment_again(self, request, queryset):
+        # After a failed request (the timeline shows the error): one call per store order.
+        orders = {so.order for so in queryset.select_related("order__channel")}
+        failed = []
+        for order in orders:
+            ok, message = routing.request_fulfilment(order)
+            if not ok:
+                failed.append(f"{order}: {message}")
+        told = len(orders) - len(failed)
+        if told:
+            self.message_user(request, f"{told} store order(s): the channel was told again (see each timeline).",
+                              messages.SUCCESS)
+        for problem in failed:
             self.message_user(request, problem, messages.ERROR)
 
     @admin.action(description="Cancel (not yet paid)")

@@ -144,3 +144,31 @@ def test_supplier_lines_shopify_keeps_at_the_merchants_own_location_are_flagged_
     event = order.events.get(kind=OrderEvent.Kind.ERROR)
     assert "Could not mark the order in progress on Shopify-Main" in event.message
     assert "Shopify assigns these lines to Leeds warehouse, a location the merchant fulfils" in event.message
+
+
+def test_staff_tell_shopify_again_after_a_failed_fulfillment_request(shopify, staff_client):
+    from orders.tasks import run_sync
+    from sandbox import shopify as sandbox_shopify
+    from sandbox.generators.shopify import add_order, make_order
+    from sandbox.models import SandboxOrder
+
+    channel, store = shopify
+    SupplierProductFactory(supplier=SupplierFactory(name="Atelier Nord"), sku="CANDLE-FIG")
+    remote_order = add_order(store, make_order(store, items=[("MUG-RED", 1), ("CANDLE-FIG", 1)]))
+    store.faults = [{"path": "/fulfillment_request.json", "status": 503, "times": 10}]  # Shopify is down
+    store.save()
+    assert not run_sync(channel).errors  # the import itself is fine
+    order = Order.objects.get(channel=channel)
+    assert order.events.filter(kind=OrderEvent.Kind.ERROR, message__contains="Could not mark the order in progress")
+    store.refresh_from_db()
+    store.faults = []
+    store.save()
+
+    response = staff_client.post("/admin/suppliers/supplierorder/", {
+        "action": "request_fulfilment_again", "_selected_action": [SupplierOrder.objects.get(order=order).pk],
+    }, follow=True)
+
+    assert "1 store order(s): the channel was told again" in response.content.decode()
+    dropshipped = sandbox_shopify.fulfillment_orders(store, SandboxOrder.objects.get(pk=remote_order.pk).data)[-1]
+    assert (dropshipped["status"], dropshipped["request_status"]) == ("in_progress", "accepted")
+    assert order.events.filter(kind=OrderEvent.Kind.SUPPLIER, message__contains="requested on Shopify-Main").exists()
