@@ -26,16 +26,24 @@ def badge(value: str, label: str):
     )
 
 
-class OrderLineInline(admin.TabularInline):
-    model = OrderLine
+class ReadOnlyInline(admin.TabularInline):
+    """Related rows as a table on a page that never edits them (changes go through the services):
+    every one of `fields` read-only, no blank rows, no adding or deleting rows here."""
+
     extra = 0
     can_delete = False
-    fields = ["thumbnail", "sku", "title", "quantity", "unit_price", "weight_g", "options_display", "stock_location",
-              "is_physical"]
-    readonly_fields = fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = ["thumbnail", "sku", "title", "quantity", "unit_price", "weight_g", "options_display", "stock_location",
+              "is_physical"]
 
     @admin.display(description="Image")
     def thumbnail(self, obj):
@@ -48,33 +56,21 @@ class OrderLineInline(admin.TabularInline):
         return obj.options_display or "—"
 
 
-class FulfilmentInline(admin.TabularInline):
+class FulfilmentInline(ReadOnlyInline):
     model = Fulfilment
-    extra = 0
-    can_delete = False
     fields = ["tracking_number", "carrier_name", "service", "state_badge", "attempts", "last_error", "sent_at"]
-    readonly_fields = fields
     verbose_name_plural = "Sent to the channel"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="State")
     def state_badge(self, obj):
         return badge(obj.state, obj.get_state_display())
 
 
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    extra = 0
-    can_delete = False
     fields = ["created_at", "kind_label", "message", "actor"]
-    readonly_fields = fields
     verbose_name_plural = "Timeline"
     ordering = ["-created_at", "-id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="What")
     def kind_label(self, obj):

@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from orders.admin import OrderAdmin, OrderEventInline
+from orders.admin import OrderAdmin, OrderEventInline, ReadOnlyInline
 from orders.models import Order, OrderEvent
 from returns import portal_session, services
 from returns.forms import RejectForm
@@ -80,15 +80,9 @@ if admin.site.is_registered(Brand):
     _brand_admin.inlines = [*_brand_admin.inlines, ReturnPolicyInline]
 
 
-class ReturnLineInline(admin.TabularInline):
+class ReturnLineInline(ReadOnlyInline):
     model = ReturnLine
-    extra = 0
-    can_delete = False
     fields = ["sku", "title", "quantity", "reason", "unit_price"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("order_line")
@@ -357,16 +351,10 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
 # ---------------------------------------------------------------- on the order page (UI layer only)
 
-class ReturnRequestInline(admin.TabularInline):
+class ReturnRequestInline(ReadOnlyInline):
     model = ReturnRequest
-    extra = 0
-    can_delete = False
     fields = ["number_link", "badge", "items", "tracking", "label_pdf", "created_at"]
-    readonly_fields = fields
     verbose_name_plural = "Returns"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("lines__order_line")

@@ -10,7 +10,8 @@ from decimal import Decimal
 from faker import Faker
 
 from sandbox.models import SandboxOrder, SandboxProduct, SandboxStore
-from sandbox.shopify import iso, location_of, parse_time, state_key
+from sandbox.shopify.fulfillment import location_of
+from sandbox.shopify.orders import iso, parse_time, state_key
 
 LOCALES = {"GB": "en_GB", "US": "en_US", "FR": "fr_FR", "DE": "de_DE", "CA": "en_CA", "AU": "en_AU"}
 COUNTRY_NAMES = {

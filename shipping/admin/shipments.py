@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from orders import normalise
 from orders import services as order_services
-from orders.admin import SpreadsheetExportMixin, badge
+from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, badge
 from orders.models import Order
 from shipping import rules
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
@@ -97,28 +97,16 @@ def channel_preview(fulfilment):
                        format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows)))
 
 
-class TrackingEventInline(admin.TabularInline):
+class TrackingEventInline(ReadOnlyInline):
     model = TrackingEvent
-    extra = 0
-    can_delete = False
     fields = ["occurred_at", "code", "status", "message", "location", "source"]
-    readonly_fields = fields
     verbose_name_plural = "Tracking events"
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class ShipmentInline(admin.TabularInline):
+class ShipmentInline(ReadOnlyInline):
     model = Shipment
-    extra = 0
-    can_delete = False
     fields = ["tracking", "carrier_account", "service", "state", "fee", "label_pdf", "why", "actions", "public"]
-    readonly_fields = fields
     fk_name = "order"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("carrier_account")

@@ -6,27 +6,21 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from orders import services as order_services
-from orders.admin import OrderAdmin
+from orders.admin import OrderAdmin, ReadOnlyInline
 from suppliers import routing
 from suppliers.admin.badges import status_badge
 from suppliers.models import SupplierOrder
 
 
-class SupplierOrderInline(admin.TabularInline):
+class SupplierOrderInline(ReadOnlyInline):
     model = SupplierOrder
     fk_name = "order"
-    extra = 0
-    can_delete = False
     fields = ["link", "supplier", "status_display", "cost", "items", "placed_at", "tracking", "shipped_at"]
-    readonly_fields = fields
     verbose_name_plural = "Supplier orders"
     template = "admin/suppliers/supplierorder/order_inline.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("supplier").prefetch_related("lines")
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Supplier order")
     def link(self, obj):

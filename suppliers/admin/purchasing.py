@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from orders.admin import ReadOnlyInline
 from suppliers import checkout, placing, routing, services, tracking
 from suppliers.admin.badges import auto_badge, status_badge
 from suppliers.forms import CheckoutForm, StaffTrackingCsvForm
@@ -33,15 +34,9 @@ class TrackingFilter(admin.SimpleListFilter):
         return queryset
 
 
-class SupplierOrderLineInline(admin.TabularInline):
+class SupplierOrderLineInline(ReadOnlyInline):
     model = SupplierOrderLine
-    extra = 0
-    can_delete = False
     fields = ["sku", "supplier_sku", "title", "quantity", "unit_cost", "line_cost"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SupplierOrder)
@@ -176,17 +171,11 @@ class SupplierOrderAdmin(admin.ModelAdmin):
 
 # -- payment batches and the checkout
 
-class BatchOrderInline(admin.TabularInline):
+class BatchOrderInline(ReadOnlyInline):
     model = SupplierOrder
     fk_name = "batch"
-    extra = 0
-    can_delete = False
     fields = ["reference", "order", "status", "total_cost", "placed_at", "tracking_number"]
-    readonly_fields = fields
     verbose_name_plural = "Orders in this batch"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PaymentBatch)

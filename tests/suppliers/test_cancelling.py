@@ -81,8 +81,8 @@ def test_what_cannot_be_cancelled_with_the_supplier_is_flagged_for_staff(
 
 def test_a_sync_that_reads_a_cancellation_on_the_channel_cancels_the_supplier_orders(
         shopify, atelier_nord, supplier_store):
-    from sandbox import shopify as sandbox_shopify
     from sandbox.generators.shopify import add_order, make_order
+    from sandbox.shopify import orders as sandbox_shopify
 
     channel, store = shopify
     SupplierProductFactory(supplier=atelier_nord, sku="CANDLE-FIG", supplier_sku="AN-FIG", cost_price=Decimal("5"))

@@ -90,9 +90,9 @@ def test_inactive_products_cancelled_orders_and_digital_lines_are_not_routed(db)
 
 def test_a_mixed_shopify_order_asks_the_suppliers_fulfillment_service_for_its_lines_only(shopify):
     from orders.tasks import run_sync
-    from sandbox import shopify as sandbox_shopify
     from sandbox.generators.shopify import add_order, make_order
     from sandbox.models import SandboxOrder, SandboxRequest
+    from sandbox.shopify import fulfillment as sandbox_shopify
 
     channel, store = shopify
     nord = SupplierFactory(name="Atelier Nord")
@@ -148,9 +148,9 @@ def test_supplier_lines_shopify_keeps_at_the_merchants_own_location_are_flagged_
 
 def test_staff_tell_shopify_again_after_a_failed_fulfillment_request(shopify, staff_client):
     from orders.tasks import run_sync
-    from sandbox import shopify as sandbox_shopify
     from sandbox.generators.shopify import add_order, make_order
     from sandbox.models import SandboxOrder
+    from sandbox.shopify import fulfillment as sandbox_shopify
 
     channel, store = shopify
     SupplierProductFactory(supplier=SupplierFactory(name="Atelier Nord"), sku="CANDLE-FIG")
