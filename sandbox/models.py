@@ -41,6 +41,9 @@ class SandboxOrder(models.Model):
         ordering = ["created_ts", "id"]
         constraints = [models.UniqueConstraint(fields=["store", "external_id"], name="uniq_sandbox_order")]
 
+    def __str__(self):
+        return f"{self.external_id} ({self.status})"
+
 
 class SandboxProduct(models.Model):
     store = models.ForeignKey(SandboxStore, on_delete=models.CASCADE, related_name="products")
@@ -49,6 +52,9 @@ class SandboxProduct(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["store", "external_id"], name="uniq_sandbox_product")]
+
+    def __str__(self):
+        return self.external_id
 
 
 class SandboxRequest(models.Model):
@@ -64,3 +70,6 @@ class SandboxRequest(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.method} {self.path}"

@@ -3,6 +3,9 @@ import pytest
 
 from tests.factories import ChannelFactory
 
+# The shared connector-test helpers assert; have pytest explain their failures as it does a test's.
+pytest.register_assert_rewrite("tests.channels.faults")
+
 
 @pytest.fixture
 def shopify_sandbox(live_server, transactional_db):

@@ -10,7 +10,7 @@ import requests
 from django.core.management import call_command
 
 from channels.connectors import amazon
-from channels.connectors.base import ConnectorError, NotSupported, RemoteFulfilment
+from channels.connectors.base import NotSupported, RemoteFulfilment
 from channels.models import Channel
 from orders import services
 from orders.models import Fulfilment, Order, OrderEvent, OrderLine, SkippedOrder
@@ -19,10 +19,23 @@ from sandbox import amazon as sandbox_amazon
 from sandbox.generators.amazon import add_order, ensure_catalog, generate, make_order
 from sandbox.models import SandboxOrder, SandboxRequest
 from tests.channels.conftest_marketplaces import *  # noqa: F403 - the sandbox fixtures
+from tests.channels.faults import (
+    Marketplace,
+    all_pages,
+    assert_client_secret_refused,
+    failing_page_test,
+    read_through_one_429,
+    sync_after_revoking,
+)
 
+SEARCH = "/orders/2026-01-01/orders"
 
-def all_pages(connector, cursor=None):
-    return list(connector.iter_pages(cursor or {}, now=datetime.now(tz=UTC), window_days=30))
+AMAZON = Marketplace(
+    name="amazon", sandbox="amazon_sandbox", generate=generate, orders_path=SEARCH,
+    page_size_at=(amazon, "PAGE_SIZE"), page_size=10, orders=15, seed=5,
+    resume_key="token",  # the pagination token of page two
+    timeout=0.4, slow=1.0,  # Amazon's 429 carries no Retry-After: backed off
+)
 
 
 def token_requests():
@@ -35,7 +48,7 @@ def confirmations():
 
 @pytest.fixture
 def small_pages(monkeypatch):
-    monkeypatch.setattr(amazon, "PAGE_SIZE", 10)
+    monkeypatch.setattr(*AMAZON.page_size_at, AMAZON.page_size)
 
 
 # -- reading
@@ -228,23 +241,11 @@ def test_a_wrong_client_secret_is_refused_as_an_auth_error(amazon_sandbox):
         credentials={**channel.credentials, "client_secret": "wrong", "access_token": ""})
     connector = Channel.objects.get(pk=channel.pk).connector()
 
-    with pytest.raises(ConnectorError) as err:
-        all_pages(connector)
-
-    assert err.value.auth and err.value.status == 401 and "invalid_client" in str(err.value)
+    assert_client_secret_refused(connector)
 
 
 def test_a_revoked_authorisation_marks_the_channel_needs_reconnecting(amazon_sandbox):
-    channel, store = amazon_sandbox
-    generate(store, 2, mix=False)
-    sandbox_amazon.revoke(store)
-
-    summary = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert summary.errors and channel.needs_reconnect and channel.last_sync_state == "error"
-    assert "invalid_grant" in channel.last_error
-    assert not Order.objects.exists()
+    sync_after_revoking(AMAZON, *amazon_sandbox, sandbox_amazon.revoke)
 
 
 # -- rate limits and faults
@@ -269,50 +270,12 @@ def test_the_sandbox_answers_like_amazon_with_rate_limit_and_request_id_headers(
 
 
 def test_a_429_without_retry_after_is_backed_off_and_the_page_read(amazon_sandbox):
-    channel, store = amazon_sandbox
-    generate(store, 3, mix=False)
-    store.faults = [{"path": "/orders/2026-01-01/orders", "status": 429}]
-    store.save()
+    connector, _ = read_through_one_429(AMAZON, *amazon_sandbox)
 
-    connector = channel.connector()
-    [page] = all_pages(connector)
-
-    assert len(page.orders) == 3
-    store.refresh_from_db()
-    assert store.faults == []
     assert connector.http.rates["/sandbox/amazon/orders/2026-01-01/orders"] == pytest.approx(0.0056)
 
 
-@pytest.mark.parametrize("fault", [
-    {"status": 429, "times": 20},
-    {"status": 500, "times": 20},
-    {"delay": 1.0, "times": 4},  # longer than CONNECTOR_TIMEOUT on every attempt
-    {"malformed": True},
-    {"truncate": True},
-], ids=["429", "500", "timeout", "malformed", "truncated"])
-def test_a_failing_page_loses_nothing_and_the_next_sync_completes(amazon_sandbox, small_pages, settings, fault):
-    settings.CONNECTOR_TIMEOUT = 0.4
-    channel, store = amazon_sandbox
-    generate(store, 15, mix=False, seed=5)
-    search = "/orders/2026-01-01/orders"
-    store.faults = [{"path": search, "delay": 0}, {"path": search, **fault}]  # the second page fails
-    store.save()
-
-    first = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert first.errors and channel.last_sync_state == "error" and not channel.needs_reconnect
-    assert Order.objects.count() == 10
-    assert channel.cursor["token"]  # resumes after the stored page
-
-    store.refresh_from_db()
-    store.faults = []
-    store.save()
-    second = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert not second.errors and channel.last_sync_state == "ok"
-    assert Order.objects.count() == 15 and set(channel.cursor) == {"since"}
+test_a_failing_page_loses_nothing_and_the_next_sync_completes = failing_page_test(AMAZON)
 
 
 # -- pull-back

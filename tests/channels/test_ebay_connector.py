@@ -13,7 +13,7 @@ import requests
 from django.core.management import call_command
 
 from channels.connectors import ebay
-from channels.connectors.base import ConnectorError, NotSupported, RemoteFulfilment
+from channels.connectors.base import NotSupported, RemoteFulfilment
 from channels.models import Channel
 from orders import services
 from orders.models import Fulfilment, Order, OrderEvent, OrderLine, RemoteProductCache, SkippedOrder
@@ -22,12 +22,24 @@ from sandbox import ebay as sandbox_ebay
 from sandbox.generators.ebay import add_order, ensure_inventory, generate, make_order
 from sandbox.models import SandboxOrder, SandboxRequest
 from tests.channels.conftest_marketplaces import *  # noqa: F403 - the sandbox fixtures
+from tests.channels.faults import (
+    Marketplace,
+    all_pages,
+    assert_client_secret_refused,
+    assert_refused_again_after_one_refresh,
+    failing_page_test,
+    read_through_one_429,
+    sync_after_revoking,
+)
 
 NOW = datetime.now(tz=UTC)
 
-
-def all_pages(connector, cursor=None):
-    return list(connector.iter_pages(cursor or {}, now=datetime.now(tz=UTC), window_days=30))
+EBAY = Marketplace(
+    name="ebay", sandbox="ebay_sandbox", generate=generate, orders_path="/order",
+    page_size_at=(ebay, "PAGE_SIZE"), page_size=10, orders=15, seed=5,
+    resume_key="offset", resume_at=10,
+    timeout=0.4, slow=1.0,
+)
 
 
 def token_requests():
@@ -36,7 +48,7 @@ def token_requests():
 
 @pytest.fixture
 def small_pages(monkeypatch):
-    monkeypatch.setattr(ebay, "PAGE_SIZE", 10)
+    monkeypatch.setattr(*EBAY.page_size_at, EBAY.page_size)
 
 
 # -- reading
@@ -221,15 +233,7 @@ def test_a_refused_access_token_is_refreshed_once_and_the_call_retried(ebay_sand
 
 
 def test_a_token_refused_again_after_the_refresh_is_an_auth_error_without_a_loop(ebay_sandbox):
-    channel, store = ebay_sandbox
-    store.faults = [{"path": "/order", "status": 401, "times": 2}]
-    store.save()
-
-    with pytest.raises(ConnectorError) as err:
-        all_pages(channel.connector())
-
-    assert err.value.auth and err.value.status == 401
-    assert token_requests().count() == 1
+    assert_refused_again_after_one_refresh(EBAY, *ebay_sandbox, token_requests)
 
 
 def test_a_wrong_client_secret_is_refused_as_an_auth_error(ebay_sandbox):
@@ -237,71 +241,21 @@ def test_a_wrong_client_secret_is_refused_as_an_auth_error(ebay_sandbox):
     connector = channel.connector()
     connector.credentials.update(client_secret="wrong", expires_at=int(time.time()) - 10)
 
-    with pytest.raises(ConnectorError) as err:
-        all_pages(connector)
-
-    assert err.value.auth and err.value.status == 401 and "invalid_client" in str(err.value)
-    assert "wrong" not in str(err.value)
+    assert_client_secret_refused(connector)
 
 
 def test_a_revoked_consent_marks_the_channel_needs_reconnecting(ebay_sandbox):
-    channel, store = ebay_sandbox
-    generate(store, 2, mix=False)
-    sandbox_ebay.revoke(store)
-
-    summary = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert summary.errors and channel.needs_reconnect and channel.last_sync_state == "error"
-    assert "invalid_grant" in channel.last_error
-    assert not Order.objects.exists()
+    sync_after_revoking(EBAY, *ebay_sandbox, sandbox_ebay.revoke)
 
 
 # -- rate limits and faults
 
 
 def test_a_429_is_retried_and_the_page_read(ebay_sandbox):
-    channel, store = ebay_sandbox
-    generate(store, 3, mix=False)
-    store.faults = [{"path": "/order", "status": 429}]
-    store.save()
-
-    [page] = all_pages(channel.connector())
-
-    assert len(page.orders) == 3
-    store.refresh_from_db()
-    assert store.faults == []  # the 429 was served
+    read_through_one_429(EBAY, *ebay_sandbox)
 
 
-@pytest.mark.parametrize("fault", [
-    {"status": 429, "times": 20},
-    {"status": 500, "times": 20},
-    {"delay": 1.0, "times": 4},  # longer than CONNECTOR_TIMEOUT on every attempt
-    {"malformed": True},
-    {"truncate": True},
-], ids=["429", "500", "timeout", "malformed", "truncated"])
-def test_a_failing_page_loses_nothing_and_the_next_sync_completes(ebay_sandbox, small_pages, settings, fault):
-    settings.CONNECTOR_TIMEOUT = 0.4
-    channel, store = ebay_sandbox
-    generate(store, 15, mix=False, seed=5)
-    store.faults = [{"path": "/order", "delay": 0}, {"path": "/order", **fault}]  # the second page fails
-    store.save()
-
-    first = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert first.errors and channel.last_sync_state == "error" and not channel.needs_reconnect
-    assert Order.objects.count() == 10
-    assert channel.cursor["offset"] == 10  # resumes after the stored page
-
-    store.refresh_from_db()
-    store.faults = []
-    store.save()
-    second = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert not second.errors and channel.last_sync_state == "ok"
-    assert Order.objects.count() == 15 and set(channel.cursor) == {"since"}
+test_a_failing_page_loses_nothing_and_the_next_sync_completes = failing_page_test(EBAY)
 
 
 # -- pull-back

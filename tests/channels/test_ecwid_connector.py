@@ -1,15 +1,13 @@
 """The Ecwid connector against the sandbox Ecwid API over real HTTP."""
 
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
 import requests
 from django.core.management import call_command
 
 from channels.connectors import connector_class
-from channels.connectors.base import ConnectorError, RemoteFulfilment
+from channels.connectors.base import RemoteFulfilment
 from channels.models import StatusMapping
 from orders import services
 from orders.models import Fulfilment, Order, SkippedOrder
@@ -17,12 +15,26 @@ from orders.tasks import run_sync
 from sandbox import ecwid as sandbox_ecwid
 from sandbox.generators.ecwid import add_order, generate, make_order
 from sandbox.models import SandboxOrder, SandboxRequest
+from tests.channels.faults import (
+    Marketplace,
+    assert_a_wrong_token_is_refused,
+    failing_page_test,
+    read_through_one_429,
+)
+from tests.channels.faults import all_pages as read_all_pages
 
 NOW = datetime.now(tz=UTC)
 
+ECWID = Marketplace(
+    name="ecwid", sandbox="ecwid_sandbox", generate=generate, orders_path="/orders",
+    page_size_at=(connector_class("ecwid"), "page_size"), page_size=5, orders=8, seed=2,
+    resume_key="offset", resume_at=5,
+    timeout=0.2, slow=0.6, throttle={"retry_after": 0},
+)
+
 
 def all_pages(connector, cursor=None):
-    return list(connector.iter_pages(cursor or {}, now=NOW, window_days=30))
+    return read_all_pages(connector, cursor, now=NOW)
 
 
 def ids(pages):
@@ -261,34 +273,15 @@ def test_sync_says_why_orders_were_not_imported(ecwid_sandbox):
 
 
 def test_a_wrong_token_is_refused_and_the_channel_needs_reconnecting(ecwid_sandbox):
-    channel, store = ecwid_sandbox
-    generate(store, 1, mix=False)
-    channel.credentials = {"access_token": "secret_revoked"}
-    channel.save()
-
-    with pytest.raises(ConnectorError) as err:
-        all_pages(channel.connector())
-    run_sync(channel)
-
-    assert err.value.auth and err.value.status == 403
-    channel.refresh_from_db()
-    assert channel.needs_reconnect and not Order.objects.exists()
+    assert_a_wrong_token_is_refused(ECWID, *ecwid_sandbox, 403, access_token="secret_revoked")
 
 
 def test_a_429_is_retried_after_retry_after(ecwid_sandbox, settings):
-    channel, store = ecwid_sandbox
-    settings.CONNECTOR_MAX_SLEEP = 2
-    generate(store, 3, mix=False)
-    store.faults = [{"path": "/orders", "status": 429, "retry_after": 0.4}]
-    store.save()
-    connector = channel.connector()
+    settings.CONNECTOR_MAX_SLEEP = 2  # let the client wait as long as it is told
+    connector, elapsed = read_through_one_429(ECWID, *ecwid_sandbox, retry_after=0.4)
 
-    started = time.monotonic()
-    [page] = all_pages(connector)
-
-    assert len(page.orders) == 3
     assert connector.http.calls == 3  # the profile, the refused page, the page
-    assert time.monotonic() - started >= 0.4
+    assert elapsed >= 0.4  # waited as told, not the 10 ms the backoff alone would give
 
 
 def test_over_the_per_minute_limit_ecwid_answers_429_with_retry_after(ecwid_sandbox):
@@ -303,42 +296,7 @@ def test_over_the_per_minute_limit_ecwid_answers_429_with_retry_after(ecwid_sand
     assert 1 <= int(answers[2].headers["Retry-After"]) <= 61
 
 
-FAULTS = [
-    pytest.param({"status": 429, "retry_after": 0, "times": 20}, id="429"),
-    pytest.param({"status": 500, "times": 20}, id="500"),
-    pytest.param({"delay": 0.6, "times": 4}, id="timeout"),  # longer than the timeout, every attempt
-    pytest.param({"malformed": True}, id="malformed-json"),
-    pytest.param({"truncate": True}, id="truncated-page"),
-]
-
-
-@pytest.mark.parametrize("fault", FAULTS)
-def test_a_failing_page_loses_nothing_and_the_next_sync_completes(
-    ecwid_sandbox, monkeypatch, settings, fault
-):
-    channel, store = ecwid_sandbox
-    settings.CONNECTOR_TIMEOUT = 0.2
-    monkeypatch.setattr(connector_class("ecwid"), "page_size", 5)
-    generate(store, 8, mix=False, seed=2)
-    store.faults = [{"path": "/orders", "delay": 0}, {"path": "/orders", **fault}]  # page two fails
-    store.save()
-
-    first = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert first.errors and channel.last_sync_state == "error"
-    assert Order.objects.count() == 5
-    assert channel.cursor["offset"] == 5
-
-    store.refresh_from_db()
-    store.faults = []
-    store.save()
-    second = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert not second.errors and channel.last_sync_state == "ok"
-    assert Order.objects.count() == 8
-    assert list(channel.cursor) == ["since"]
+test_a_failing_page_loses_nothing_and_the_next_sync_completes = failing_page_test(ECWID)
 
 
 # -- writing

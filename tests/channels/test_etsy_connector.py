@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 import requests
 
+from channels.connectors import etsy as etsy_connector
 from channels.connectors.base import ConnectorError, RemoteFulfilment
 from channels.connectors.http import HttpClient
 from channels.connectors.oauth import refresh_credentials
@@ -17,13 +18,30 @@ from orders.tasks import run_sync
 from sandbox import etsy as sandbox_etsy
 from sandbox.generators.etsy import add_receipt, ensure_listings, generate, make_receipt
 from sandbox.models import SandboxRequest
+from tests.channels.faults import (
+    Marketplace,
+    assert_refused_again_after_one_refresh,
+    failing_page_test,
+    read_through_one_429,
+    refused,
+    sync_after_revoking,
+)
+from tests.channels.faults import all_pages as read_all_pages
 from tests.factories import ChannelFactory
 
 NOW = datetime.now(tz=UTC)
 
+ETSY = Marketplace(
+    name="etsy", sandbox="etsy_sandbox", generate=generate, orders_path="/receipts",
+    page_size_at=(etsy_connector, "PAGE_SIZE"), page_size=5, orders=8, seed=3,
+    resume_key="offset", resume_at=5,
+    timeout=0.2, slow=0.6, throttle={"retry_after": 0},
+)
+test_a_failing_page_loses_nothing_and_the_next_sync_completes = failing_page_test(ETSY)
+
 
 def all_pages(connector, cursor=None):
-    return list(connector.iter_pages(cursor or {}, now=NOW, window_days=30))
+    return read_all_pages(connector, cursor, now=NOW)
 
 
 def test_reads_every_page_with_offset_pagination(etsy_sandbox):
@@ -83,10 +101,7 @@ def test_refuses_a_key_without_the_shared_secret(etsy_sandbox):
     connector = channel.connector()
     connector.credentials["shared_secret"] = "wrong"
 
-    with pytest.raises(ConnectorError) as err:
-        all_pages(connector)
-
-    assert err.value.auth and err.value.status == 403
+    refused(connector, 403)
 
 
 def test_tracking_push_is_form_encoded_with_etsy_carrier_name(etsy_sandbox):
@@ -127,12 +142,7 @@ def test_faults_surface_as_connector_errors(etsy_sandbox, fault):
 
 
 def test_a_single_429_is_retried_after_retry_after(etsy_sandbox):
-    channel, store = etsy_sandbox
-    generate(store, 3, mix=False)
-    store.faults = [{"status": 429, "retry_after": 0}]
-    store.save()
-    [page] = all_pages(channel.connector())
-    assert len(page.orders) == 3
+    read_through_one_429(ETSY, *etsy_sandbox, retry_after=0)
 
 
 def test_fetch_order_reads_one_receipt(etsy_sandbox):
@@ -236,15 +246,7 @@ def test_the_sandbox_refuses_an_expired_access_token_as_etsy_does(etsy_oauth):
 
 
 def test_a_token_refused_again_after_the_refresh_is_an_auth_error_without_a_loop(etsy_oauth):
-    channel, store = etsy_oauth
-    store.faults = [{"path": "/receipts", "status": 401, "times": 2}]
-    store.save()
-
-    with pytest.raises(ConnectorError) as err:
-        all_pages(channel.connector())
-
-    assert err.value.auth and err.value.status == 401
-    assert token_requests().count() == 1
+    assert_refused_again_after_one_refresh(ETSY, *etsy_oauth, token_requests)
 
 
 def test_a_static_access_token_without_a_refresh_token_is_used_as_it_is(etsy_sandbox):
@@ -253,10 +255,8 @@ def test_a_static_access_token_without_a_refresh_token_is_used_as_it_is(etsy_san
 
     assert sum(len(p.orders) for p in all_pages(channel.connector())) == 2
     sandbox_etsy.expire_access_tokens(store)
-    with pytest.raises(ConnectorError) as err:
-        all_pages(channel.connector())
+    refused(channel.connector(), 401)
 
-    assert err.value.auth and err.value.status == 401
     assert not token_requests().exists()  # nothing to refresh with: no call to the token endpoint
 
 
@@ -278,15 +278,9 @@ def test_an_outage_of_the_token_endpoint_is_retryable_not_a_reconnect(etsy_oauth
 def test_a_revoked_refresh_token_marks_the_channel_needs_reconnecting_and_the_admin_says_so(etsy_oauth,
                                                                                              staff_client):
     channel, store = etsy_oauth
-    generate(store, 2, mix=False)
-    sandbox_etsy.revoke(store)
+    sync_after_revoking(ETSY, channel, store, sandbox_etsy.revoke)  # refreshes channel
 
-    summary = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert summary.errors and channel.needs_reconnect and channel.last_sync_state == "error"
-    assert "invalid_grant" in channel.last_error and "seed-refresh" not in channel.last_error
-    assert not Order.objects.exists()
+    assert "seed-refresh" not in channel.last_error
     assert "Error · needs reconnecting" in staff_client.get("/admin/channels/channel/").content.decode()
     assert "needs reconnecting" in staff_client.get("/admin/orders/order/").content.decode()
 

@@ -1,6 +1,5 @@
 """The Shopify connector against the sandbox Shopify Admin REST API over real HTTP."""
 
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -17,13 +16,27 @@ from orders.tasks import run_sync
 from sandbox import shopify as sandbox_shopify
 from sandbox.generators.shopify import add_order, ensure_products, generate, make_order
 from sandbox.models import SandboxOrder, SandboxRequest
+from tests.channels.faults import (
+    Marketplace,
+    assert_a_wrong_token_is_refused,
+    failing_page_test,
+    read_through_one_429,
+)
+from tests.channels.faults import all_pages as read_all_pages
 
 NOW = datetime.now(tz=UTC)
 FEED = {"since": (NOW - timedelta(days=30)).isoformat(timespec="seconds")}
 
+SHOPIFY = Marketplace(
+    name="shopify", sandbox="shopify_sandbox", generate=generate, orders_path="/orders.json",
+    page_size_at=(connector_class("shopify"), "page_size"), page_size=5, orders=8, seed=2,
+    resume_key="page_info",  # the link to page two
+    timeout=0.2, slow=0.6, throttle={"retry_after": 0},
+)
+
 
 def all_pages(connector, cursor=None):
-    return list(connector.iter_pages(cursor or {}, now=NOW, window_days=30))
+    return read_all_pages(connector, cursor, now=NOW)
 
 
 def ids(pages):
@@ -237,34 +250,15 @@ def test_a_status_tag_is_the_status_staff_map(shopify_sandbox):
 
 
 def test_a_wrong_token_is_refused_and_the_channel_needs_reconnecting(shopify_sandbox):
-    channel, store = shopify_sandbox
-    generate(store, 1, mix=False)
-    channel.credentials = {"access_token": "shpat_revoked"}
-    channel.save()
-
-    with pytest.raises(ConnectorError) as err:
-        all_pages(channel.connector())
-    summary = run_sync(channel)
-
-    assert err.value.auth and err.value.status == 401
-    channel.refresh_from_db()
-    assert summary.errors and channel.needs_reconnect and not Order.objects.exists()
+    assert_a_wrong_token_is_refused(SHOPIFY, *shopify_sandbox, 401, access_token="shpat_revoked")
 
 
 def test_a_429_is_retried_after_retry_after(shopify_sandbox, settings):
-    channel, store = shopify_sandbox
-    settings.CONNECTOR_MAX_SLEEP = 2  # let the client wait as long as Shopify asks
-    generate(store, 3, mix=False)
-    store.faults = [{"path": "/orders.json", "status": 429, "retry_after": 0.4}]
-    store.save()
-    connector = channel.connector()
+    settings.CONNECTOR_MAX_SLEEP = 2  # let the client wait as long as it is told
+    connector, elapsed = read_through_one_429(SHOPIFY, *shopify_sandbox, retry_after=0.4)
 
-    started = time.monotonic()
-    [page] = all_pages(connector)
-
-    assert len(page.orders) == 3
     assert connector.http.calls == 2
-    assert time.monotonic() - started >= 0.4  # waited as told, not the 10 ms the backoff alone would give
+    assert elapsed >= 0.4  # waited as told, not the 10 ms the backoff alone would give
 
 
 def test_the_leaky_bucket_answers_429_when_full_and_the_connector_still_reads_everything(
@@ -304,42 +298,7 @@ def test_the_connector_slows_down_when_the_call_limit_header_says_the_bucket_is_
     assert connector.http.calls == 3  # it waited after "1/2" instead of running into a 429
 
 
-FAULTS = [
-    pytest.param({"status": 429, "retry_after": 0, "times": 20}, id="429"),
-    pytest.param({"status": 500, "times": 20}, id="500"),
-    pytest.param({"delay": 0.6, "times": 4}, id="timeout"),  # longer than the timeout, every attempt
-    pytest.param({"malformed": True}, id="malformed-json"),
-    pytest.param({"truncate": True}, id="truncated-page"),
-]
-
-
-@pytest.mark.parametrize("fault", FAULTS)
-def test_a_failing_page_loses_nothing_and_the_next_sync_completes(
-    shopify_sandbox, monkeypatch, settings, fault
-):
-    channel, store = shopify_sandbox
-    settings.CONNECTOR_TIMEOUT = 0.2
-    monkeypatch.setattr(connector_class("shopify"), "page_size", 5)
-    generate(store, 8, mix=False, seed=2)
-    store.faults = [{"path": "/orders.json", "delay": 0}, {"path": "/orders.json", **fault}]  # page two fails
-    store.save()
-
-    first = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert first.errors and channel.last_sync_state == "error"
-    assert Order.objects.count() == 5
-    assert channel.cursor["page_info"]  # resumes after the stored page
-
-    store.refresh_from_db()
-    store.faults = []
-    store.save()
-    second = run_sync(channel)
-
-    channel.refresh_from_db()
-    assert not second.errors and channel.last_sync_state == "ok"
-    assert Order.objects.count() == 8
-    assert list(channel.cursor) == ["since"]
+test_a_failing_page_loses_nothing_and_the_next_sync_completes = failing_page_test(SHOPIFY)
 
 
 # -- writing

@@ -43,7 +43,7 @@ def test_two_syncs_started_at_once_leave_one_row_and_one_event_per_order(etsy_sa
     assert again.imported == 0 and OrderEvent.objects.count() == 120
 
 
-def test_a_webhook_arriving_during_a_sync_loses_nothing_and_adds_no_duplicate(shopify_sandbox, client):
+def test_a_webhook_arriving_during_a_sync_loses_nothing_and_adds_no_duplicate(shopify_sandbox, client):  # noqa: F811
     from sandbox.generators import shopify as shopify_orders
     from tests.channels.test_webhooks import shopify_post
 
