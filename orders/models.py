@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from channels.models import Channel
-from orders import normalise
+from orders import addresses, normalise
 
 
 class OrderQuerySet(models.QuerySet):
@@ -127,13 +127,9 @@ class Order(models.Model):
 
     @property
     def address_lines(self) -> list[str]:
-        city_line = " ".join(x for x in (self.ship_postal_code, self.ship_city) if x)
-        return [
-            x
-            for x in (self.ship_name, self.ship_company, self.ship_line1, self.ship_line2, city_line, self.ship_state,
-                      self.ship_country)
-            if x
-        ]
+        return addresses.address_lines(
+            name=self.ship_name, company=self.ship_company, line1=self.ship_line1, line2=self.ship_line2,
+            city=self.ship_city, state=self.ship_state, postal_code=self.ship_postal_code, country=self.ship_country)
 
 
 class OrderLine(models.Model):

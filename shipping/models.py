@@ -6,6 +6,7 @@ from django.db import models
 
 from channels.fields import EncryptedJSONField
 from channels.models import Channel
+from orders.addresses import address_lines
 from orders.models import Fulfilment, Order
 
 
@@ -31,8 +32,8 @@ class Address(models.Model):
 
     @property
     def lines(self) -> list[str]:
-        city_line = " ".join(x for x in (self.postal_code, self.city) if x)
-        return [x for x in (self.name, self.company, self.line1, self.line2, city_line, self.state, self.country) if x]
+        return address_lines(name=self.name, company=self.company, line1=self.line1, line2=self.line2,
+                             city=self.city, state=self.state, postal_code=self.postal_code, country=self.country)
 
 
 class Brand(models.Model):

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from orders.addresses import address_lines
+
 
 class CarrierError(Exception):
     def __init__(self, message: str, *, retryable: bool = False):
@@ -36,8 +38,8 @@ class Party:
 
     @property
     def lines(self) -> list[str]:
-        city_line = " ".join(x for x in (self.postal_code, self.city) if x)
-        return [x for x in (self.name, self.company, self.line1, self.line2, city_line, self.state, self.country) if x]
+        return address_lines(name=self.name, company=self.company, line1=self.line1, line2=self.line2,
+                             city=self.city, state=self.state, postal_code=self.postal_code, country=self.country)
 
 
 @dataclass

@@ -45,3 +45,24 @@ def test_booking_twice_with_the_same_reference_buys_one_label(shipping_setup):
     except BookingError as exc:
         assert "shipped" in str(exc)
     assert order.shipments.count() == 1 and first.tracking_number
+
+
+def recipient_block(order) -> list[str]:
+    text = PdfReader(io.BytesIO(book_shipment(order=order).label.read())).pages[0].extract_text()
+    return [line.strip() for line in text.splitlines()]
+
+
+def test_the_label_writes_each_address_as_its_countrys_post_expects(shipping_setup):
+    # Royal Mail reads the postcode on a line of its own, USPS "CITY, ST ZIP", La Poste "75011 PARIS".
+    def order(**address):
+        o = OrderFactory(ship_name="Ann Smith", ship_line2="", ship_company="", **address)
+        OrderLineFactory(order=o)
+        return recipient_block(o)
+
+    gb = order(ship_line1="12 High St", ship_city="Leeds", ship_state="", ship_postal_code="LS1 4AB", ship_country="GB")
+    assert gb[gb.index("LS1 4AB") - 1] == "Leeds"
+    us = order(ship_line1="5 Oak Ave", ship_city="Portland", ship_state="OR", ship_postal_code="97201",
+               ship_country="US")
+    assert "Portland, OR 97201" in us
+    fr = order(ship_line1="5 Rue X", ship_city="Paris", ship_state="", ship_postal_code="75011", ship_country="FR")
+    assert "75011 Paris" in fr
