@@ -32,3 +32,37 @@ def test_demo_creates_atelier_nord_and_its_supplier_orders_await_payment_after_t
     client.login(username="admin", password="shipdesk-demo")
     page = client.get(reverse("admin:suppliers_supplierorder_changelist"), {"status__exact": "awaiting_payment"})
     assert page.status_code == 200 and waiting.first().reference in page.content.decode()
+
+
+def test_after_the_demo_a_customer_returns_a_british_order_and_gets_a_qr_code(
+        live_server, transactional_db, client, django_capture_on_commit_callbacks):
+    import re
+
+    from orders.models import Order
+    from returns.models import ReturnRequest
+    from shipping.booking import book_shipment
+
+    port = urlparse(live_server.url).port
+    call_command("demo", "--no-sync", "--orders", "20", "--port", str(port))
+    for channel in Channel.objects.filter(kind="etsy"):
+        run_sync(channel)
+    order = Order.objects.filter(ship_country="GB", status="awaiting_shipment").exclude(ship_postal_code="").first()
+    assert order is not None, "the demo Etsy shop has British customers"
+    line = order.lines.first()
+    book_shipment(order=order)  # staff ship it (the self-printed Royal Mail label); then the customer returns it
+
+    # As the customer types it: the number as printed, the postal code in lower case without its space.
+    page = client.post("/returns/", {"order_number": f" {order.order_number} ",
+                                     "postal_code": order.ship_postal_code.lower().replace(" ", "")})
+    assert page.status_code == 303, page.content.decode()[:500]
+    assert page["Location"] == "/returns/northern-goods/items/"  # the default brand's portal
+    client.post(page["Location"], {f"qty_{line.pk}": 1, f"reason_{line.pk}": "changed_mind"})
+    confirm = client.get("/returns/northern-goods/confirm/").content.decode()
+    key = re.search(r'name="key" value="(\w+)"', confirm)[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post("/returns/northern-goods/confirm/", {"key": key}, follow=True)
+
+    ret = ReturnRequest.objects.get(order=order)
+    assert ret.carrier_account.name == "Sendcloud (sandbox)" and ret.tracking_number
+    assert ret.qr_code and ret.label
+    assert "QR code for label-free drop-off" in done.content.decode()

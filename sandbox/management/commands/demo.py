@@ -4,12 +4,15 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.urls import reverse
 
 from channels.connectors import connector_class
 from channels.models import Channel
+from returns.models import ReturnPolicy
 from sandbox import generators
 from sandbox.generators.shopify import use_fulfillment_service
 from sandbox.models import SandboxOrder, SandboxProduct, SandboxStore
+from sandbox.sendcloud import store_for_account
 from sandbox.stores import store_for_channel
 from shipping.models import Address, Brand, CarrierAccount
 from suppliers.models import PaymentGateway, Supplier, SupplierProduct
@@ -86,6 +89,20 @@ def demo_supplier(base: str) -> Supplier:
     return supplier
 
 
+def demo_sendcloud(base: str, port: int) -> CarrierAccount:
+    """A Sendcloud account on the sandbox (not the default for outbound parcels: the self-printed
+    Royal Mail account stays that), booking the brand's return labels with Royal Mail's label-free
+    returns, so the portal shows a QR code. Its parcel-status webhooks come back to this server."""
+    account = _upsert(CarrierAccount, {"name": "Sendcloud (sandbox)"}, {
+        "kind": CarrierAccount.Kind.SENDCLOUD, "api_base_url": f"{base}sendcloud/api/v2",
+        "credentials": {"public_key": "demo-sendcloud-public", "secret_key": "demo-sendcloud-secret"},
+        "default_service": "Royal Mail Tracked 48", "tracking_company": "Royal Mail",
+        "return_service": "royal_mail:tracked/return-qr"})
+    store_for_account(account, webhook_url=f"http://127.0.0.1:{port}"
+                                           + reverse("shipping:carrier_webhook", args=[account.pk]))
+    return account
+
+
 def connector_kinds() -> set[str]:
     kinds = set()
     for kind in Channel.Kind.values:
@@ -119,12 +136,17 @@ class Command(BaseCommand):
             defaults={"name": "Northern Goods Returns", "line1": "Unit 5, Canal Wharf", "city": "Leeds",
                       "postal_code": "LS11 5PS", "country": "GB", "email": "returns@example.com"},
         )
-        Brand.objects.get_or_create(slug="northern-goods", defaults={
+        brand, _ = Brand.objects.get_or_create(slug="northern-goods", defaults={
             "name": "Northern Goods", "sender_address": warehouse, "return_address": returns, "is_default": True})
         CarrierAccount.objects.get_or_create(name="Royal Mail (own account)", defaults={
             "kind": "selfprint", "default_service": "Tracked 48", "tracking_company": "Royal Mail", "prefix": "SD",
             "tracking_url_template": "https://www.royalmail.com/track-your-item#/tracking-results/{tracking_number}",
             "is_default": True})
+
+        sendcloud = demo_sendcloud(base, port)
+        ReturnPolicy.objects.get_or_create(brand=brand, defaults={
+            "return_carrier": sendcloud, "allow_not_shipped_with_shipdesk": True})
+        self.stdout.write(f"  {sendcloud.name}: carrier account; return labels with a QR code for label-free drop-off")
 
         # Before the first sync: routing runs as orders are imported.
         supplier = demo_supplier(base)
@@ -164,4 +186,5 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         self.stdout.write(self.style.SUCCESS(
-            f"\nShipdesk admin: http://127.0.0.1:{port}/admin/\nLogin: {username} / {password}\n"))
+            f"\nShipdesk admin: http://127.0.0.1:{port}/admin/\nLogin: {username} / {password}\n"
+            f"Returns portal: http://127.0.0.1:{port}/returns/ (ship an order first, then type its number and postal code)\n"))
