@@ -8,7 +8,7 @@ from import_export.admin import ExportMixin
 from import_export.formats import base_formats
 from import_export.signals import post_export
 
-from orders import services
+from orders import pushing, services
 from orders.models import AlertSubscription, Fulfilment, Order, OrderEvent, OrderLine, SkippedOrder
 from orders.pagination import EstimatedCountPaginator
 from orders.resources import OrderExportResource, export_file
@@ -240,7 +240,7 @@ class FulfilmentAdmin(admin.ModelAdmin):
     @admin.display(description="What the channel will receive")
     def preview(self, obj):
         try:
-            data = services.preview_push(obj)
+            data = pushing.preview_push(obj)
         except Exception as exc:  # noqa: BLE001 - a preview must never break the page
             return f"Cannot preview: {exc}"
         rows = [(k, v) for k, v in data["fulfilment"].items() if v not in ("", None, [], ())]

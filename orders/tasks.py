@@ -10,7 +10,7 @@ from django_q.tasks import async_task
 
 from channels.connectors.base import ConnectorError
 from channels.models import Channel, WebhookEvent
-from orders import alerts, services
+from orders import alerts, pushing
 from orders.importing import SyncSummary, import_orders
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ def dispatch_due_syncs() -> int:
     channels = Channel.objects.due_for_sync()
     for channel in channels:
         async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}")
-    for pk in services.due_fulfilment_ids():
+    for pk in pushing.due_fulfilment_ids():
         async_task("orders.tasks.push_fulfilment", pk, task_name=f"push-fulfilment-{pk}")
     alerts.send_due_alerts()
     return len(channels)
@@ -56,7 +56,7 @@ def run_sync(channel: Channel) -> SyncSummary:
         if channel.needs_reconnect:
             Channel.objects.filter(pk=channel.pk).update(needs_reconnect=False)
     # Push even after a failed import: the two are independent.
-    sent, failed = services.push_due(channel)
+    sent, failed = pushing.push_due(channel)
     summary.pushed, summary.push_errors = sent, failed
     channel.release_sync(
         state=Channel.SyncState.ERROR if error else Channel.SyncState.OK, summary=summary.as_dict(), error=error
@@ -71,7 +71,7 @@ def run_sync(channel: Channel) -> SyncSummary:
 
 
 def push_fulfilment(fulfilment_id: int) -> str:
-    return services.push_fulfilment(fulfilment_id)
+    return pushing.push_fulfilment(fulfilment_id)
 
 
 def send_due_alerts() -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orders import services as order_services
+from orders import pushing
 from shipping import csv_import
 from shipping.models import BulkJob
 
@@ -20,6 +20,6 @@ def push_fulfilments(fulfilment_ids: list[int]) -> dict:
     also picked up by the every-minute dispatcher is never sent twice)."""
     states: dict[str, int] = {}
     for pk in fulfilment_ids:
-        state = order_services.push_fulfilment(pk)
+        state = pushing.push_fulfilment(pk)
         states[state] = states.get(state, 0) + 1
     return states

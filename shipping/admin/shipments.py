@@ -10,8 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from orders import normalise
-from orders import services as order_services
+from orders import normalise, pushing
 from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, badge
 from orders.models import Order
 from shipping import rules
@@ -81,7 +80,7 @@ def channel_preview(fulfilment):
     if fulfilment is None:
         return "Nothing: the tracking was withdrawn before it was sent (or the label was cancelled)."
     try:
-        data = order_services.preview_push(fulfilment)
+        data = pushing.preview_push(fulfilment)
     except Exception as exc:  # noqa: BLE001 - a preview must never break the page
         return f"Cannot preview: {exc}"
     rows = [("state", f"{fulfilment.get_state_display()}" + (f": {fulfilment.last_error}" if fulfilment.last_error

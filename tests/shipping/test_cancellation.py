@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from django.urls import reverse
 
-from orders import services as order_services
+from orders import pushing
 from orders.models import Fulfilment, Order
 from orders.tasks import run_sync
 from sandbox.generators.etsy import generate
@@ -43,8 +43,8 @@ def test_cancel_from_the_order_page_voids_the_label_and_the_unsent_tracking(staf
     # The last label of a shipped order: it awaits shipment again, and the channel is never told.
     assert order.status == Order.Status.AWAITING_SHIPMENT and order.shipped_at is None
     assert not Fulfilment.objects.filter(pk=pending.pk).exists()
-    assert order_services.push_fulfilment(pending.pk) == "skipped"
-    assert order_services.push_due() == (0, 0)
+    assert pushing.push_fulfilment(pending.pk) == "skipped"
+    assert pushing.push_due() == (0, 0)
     assert order.events.filter(message__contains="withdrawn before it was sent").exists()
 
 
