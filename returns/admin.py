@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from orders.admin import OrderAdmin, OrderEventInline, ReadOnlyInline
 from orders.models import Order, OrderEvent
-from returns import portal_session, services
+from returns import eligibility, portal_session, services
 from returns.forms import RejectForm
 from returns.models import Reason, ReturnLine, ReturnPolicy, ReturnRequest
 from returns.portal_session import PortalSession
@@ -338,8 +338,8 @@ class ReturnRequestAdmin(admin.ModelAdmin):
         order = get_object_or_404(Order, pk=order_id)
         if not request.user.has_perm("returns.add_returnrequest") and not request.user.is_superuser:
             raise Http404
-        brand_id = services.brand_id_of(order)
-        brand = Brand.objects.filter(pk=brand_id).first() if brand_id else services.default_brand()
+        brand_id = eligibility.brand_id_of(order)
+        brand = Brand.objects.filter(pk=brand_id).first() if brand_id else eligibility.default_brand()
         if brand is None:
             self.message_user(request, "Add a brand under Shipping › Brands first.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order_id]))
@@ -385,7 +385,7 @@ class ReturnRequestInline(ReadOnlyInline):
 def return_eligibility(self, obj):
     if obj is None or not obj.pk:
         return "—"
-    elig = services.eligibility_for_order(obj)
+    elig = eligibility.eligibility_for_order(obj)
     return render_to_string("admin/returns/eligibility_panel.html", {
         "elig": elig, "order": obj,
         "view_as_customer": reverse("admin:returns_view_as_customer", args=[obj.pk]),

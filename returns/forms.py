@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from orders import normalise
-from returns.services import Choice, Eligibility
+from returns.eligibility import Eligibility
+from returns.services import Choice
 
 
 class LookupForm(forms.Form):

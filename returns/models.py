@@ -37,7 +37,7 @@ def default_reasons() -> list[str]:
 
 class ReturnPolicy(models.Model):
     """What a brand's customers may return, and how. A brand without a policy row uses the
-    defaults below (see returns.services.policy_for)."""
+    defaults below (see returns.eligibility.policy_for)."""
 
     brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="return_policy")
     portal_enabled = models.BooleanField(default=True, help_text="Customers can start returns in the portal.")

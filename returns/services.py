@@ -1,35 +1,30 @@
-"""Every rule and state change of a return: finding the order, what may be returned, the
-return itself, its label, and what staff do with it. Each change runs in a transaction and
-records an OrderEvent on the order's timeline; views, admin actions and tasks only call these.
+"""Every state change of a return: creating it, booking its label, and what staff do with it
+(approve, reject, receive, refund). Each change runs in a transaction and records an OrderEvent
+on the order's timeline; views, admin actions and tasks only call these. Finding the order is
+in `returns.lookup`, what may be returned in `returns.eligibility`.
 
-Messages in ReturnError and Eligibility are shown to customers, so they are translated in the
-language active when the function runs (the portal's)."""
+Messages in ReturnError are shown to customers, so they are translated in the language active
+when the function runs (the portal's)."""
 
 from __future__ import annotations
 
-import functools
-import hmac
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from orders import normalise
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderEvent
 from orders.services import record_event
-from returns import ratelimit
-from returns.models import ReturnLine, ReturnPolicy, ReturnRequest, quantities_being_returned
-from shipping import rules
+from returns.eligibility import eligibility, policy_for
+from returns.models import ReturnLine, ReturnPolicy, ReturnRequest
 from shipping.carriers.base import BookingRequest, CarrierError, Party
-from shipping.models import Address, Brand, CarrierAccount, Shipment
+from shipping.models import Address, Brand, CarrierAccount
 
 log = logging.getLogger(__name__)
 
@@ -49,204 +44,6 @@ DEFAULT_WEIGHT_G = 500
 
 class ReturnError(Exception):
     """A return cannot be made or changed; the message can be shown as it is."""
-
-
-# ---------------------------------------------------------------- brands and policies
-
-def default_brand() -> Brand | None:
-    return Brand.objects.filter(is_default=True).order_by("pk").first()
-
-
-def policy_for(brand: Brand) -> ReturnPolicy:
-    """The brand's policy, or an unsaved one with the defaults."""
-    try:
-        return brand.return_policy
-    except ReturnPolicy.DoesNotExist:
-        return ReturnPolicy(brand=brand)
-
-
-def return_carrier(policy: ReturnPolicy) -> CarrierAccount | None:
-    if policy.return_carrier_id and policy.return_carrier.is_active:
-        return policy.return_carrier
-    return CarrierAccount.objects.filter(is_active=True).order_by("-is_default", "name").first()
-
-
-def _shipdesk_shipments(order: Order):
-    return order.shipments.filter(carrier_account__isnull=False).exclude(status=Shipment.Status.CANCELLED)
-
-
-_UNKNOWN = object()
-
-
-def brand_id_of(order: Order, *, shipped_brand_id=_UNKNOWN) -> int | None:
-    """The brand an order belongs to: the brand on its latest Shipdesk shipment, or else the
-    one the shipping rules would choose for it. (find_order passes the shipment's brand in.)"""
-    shipped = shipped_brand_id
-    if shipped is _UNKNOWN:
-        shipped = _shipdesk_shipments(order).order_by("-created_at").values_list("brand_id", flat=True).first()
-    if shipped:
-        return shipped
-    try:
-        decision = rules.resolve(order)
-        return decision.brand.pk if decision.brand else None
-    except rules.NoCarrier:
-        brand = default_brand()
-        return brand.pk if brand else None
-
-
-# ---------------------------------------------------------------- lookup
-
-@dataclass
-class LookupResult:
-    order_id: int | None
-    limited: bool = False
-    retry_after: int = 0
-
-
-@functools.cache
-def _lookup_sql() -> str:
-    """find_order's query, written out once: it runs on every portal lookup, and building it
-    through the ORM each time cost more CPU than running it. Plain SQL for SQLite and PostgreSQL."""
-    order, shipment = Order._meta, Shipment._meta
-    return (
-        f"SELECT o.id, o.order_number_norm, o.postal_code_norm, "
-        f"(SELECT s.brand_id FROM {shipment.db_table} s WHERE s.order_id = o.id "
-        f"AND s.carrier_account_id IS NOT NULL AND s.status <> %s ORDER BY s.created_at DESC LIMIT 1) "
-        f"FROM {order.db_table} o WHERE o.order_number_norm = %s AND o.postal_code_norm = %s "
-        f"ORDER BY o.ordered_at DESC, o.id DESC LIMIT 5"
-    )
-
-
-def find_order(*, brand: Brand, order_number: str, postal_code: str) -> int | None:
-    """The id of the order of `brand` whose normalised number AND postal code are exactly these.
-
-    The database compares the pair in one indexed query (`order_lookup`, or the number's own
-    index: the planner chooses; either reads at most the rows of that one number), so an unknown
-    number and a known number with the wrong postal code answer the same.
-    The candidates are checked again with constant-time comparisons, without early exit, in
-    case a database collation matched loosely. Only the few columns this needs are read."""
-    number, postal = normalise.order_number(order_number), normalise.postal_code(postal_code)
-    if not number or not postal:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(_lookup_sql(), [Shipment.Status.CANCELLED, number, postal])
-        candidates = cursor.fetchall()
-    found = None
-    for pk, order_number_norm, postal_code_norm, shipped_brand_id in candidates:
-        same = hmac.compare_digest(order_number_norm.encode(), number.encode())
-        same &= hmac.compare_digest(postal_code_norm.encode(), postal.encode())
-        if same and found is None:
-            # Unbranded (never shipped with Shipdesk): the rules decide, on the full order.
-            order = Order(pk=pk) if shipped_brand_id else Order.objects.get(pk=pk)
-            owner = brand_id_of(order, shipped_brand_id=shipped_brand_id)
-            if owner == brand.pk or (owner is None and brand.is_default):
-                found = pk
-    return found
-
-
-def lookup(*, brand: Brand, order_number: str, postal_code: str, client: str) -> LookupResult:
-    """find_order behind two rate limits: per client address (every attempt counts) and per
-    order number (failed attempts count, whether or not such an order exists, so the limit
-    itself says nothing about the number). When either is reached nothing is looked up."""
-    per_client = ratelimit.Rate.parse(settings.RETURNS_LOOKUP_RATE_PER_IP)
-    per_order = ratelimit.Rate.parse(settings.RETURNS_LOOKUP_RATE_PER_ORDER)
-    number = normalise.order_number(order_number)
-    if ratelimit.hit("client", client, per_client) > per_client.limit:
-        return LookupResult(None, limited=True, retry_after=ratelimit.retry_after(per_client))
-    if ratelimit.count("order", number, per_order) >= per_order.limit:
-        return LookupResult(None, limited=True, retry_after=ratelimit.retry_after(per_order))
-    order_id = find_order(brand=brand, order_number=order_number, postal_code=postal_code)
-    if order_id is None:
-        ratelimit.hit("order", number, per_order)
-    return LookupResult(order_id)
-
-
-# ---------------------------------------------------------------- eligibility
-
-@dataclass
-class LineEligibility:
-    line: OrderLine
-    being_returned: int
-    returnable: int
-    why_not: str = ""
-
-
-@dataclass
-class Eligibility:
-    order: Order
-    brand: Brand
-    policy: ReturnPolicy
-    shipped_with_shipdesk: bool
-    window_basis: str = ""  # "delivery", "dispatch" or "order date"
-    window_ends: datetime | None = None
-    reasons: list[str] = field(default_factory=list)  # why the order cannot be returned
-    lines: list[LineEligibility] = field(default_factory=list)
-
-    @property
-    def eligible(self) -> bool:
-        return not self.reasons
-
-    @property
-    def returnable_lines(self) -> list[LineEligibility]:
-        return [x for x in self.lines if x.returnable] if self.eligible else []
-
-
-def eligibility(order: Order, *, brand: Brand, now: datetime | None = None) -> Eligibility:
-    """Whether and what the customer may return today, with the reasons, in the words the
-    portal shows them (and staff see in the order's eligibility panel)."""
-    now = now or timezone.now()
-    policy = policy_for(brand)
-    shipments = list(_shipdesk_shipments(order).order_by("created_at"))
-    result = Eligibility(order=order, brand=brand, policy=policy, shipped_with_shipdesk=bool(shipments))
-
-    if not policy.portal_enabled:
-        result.reasons.append(_("%(brand)s does not take returns online.") % {"brand": brand.name})
-    if order.status == Order.Status.CANCELLED:
-        result.reasons.append(_("This order was cancelled."))
-    elif not shipments and order.status in (Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD):
-        result.reasons.append(_("This order has not been sent yet, so there is nothing to return."))
-    elif not shipments and not policy.allow_not_shipped_with_shipdesk:
-        result.reasons.append(_("This order cannot be returned online. Please contact us."))
-
-    if shipments:
-        if order.delivered_at:
-            start, result.window_basis = order.delivered_at, "delivery"
-        else:  # no delivery date recorded: count from dispatch, which never gives more days than promised
-            start, result.window_basis = order.shipped_at or shipments[0].created_at, "dispatch"
-    else:
-        start, result.window_basis = order.ordered_at, "order date"
-    result.window_ends = start + timedelta(days=policy.window_days)
-    if now > result.window_ends and order.status != Order.Status.CANCELLED:
-        result.reasons.append(
-            _("The %(days)s-day return period ended on %(date)s.")
-            % {"days": policy.window_days, "date": date_format(result.window_ends, "DATE_FORMAT")}
-        )
-
-    taken = quantities_being_returned(order)
-    blocked = policy.non_returnable_sku_set
-    for line in order.lines.all():
-        being = taken.get(line.pk, 0)
-        item = LineEligibility(line=line, being_returned=being, returnable=max(line.quantity - being, 0))
-        if not line.is_physical:
-            item.returnable, item.why_not = 0, _("Digital items cannot be returned.")
-        elif line.sku and line.sku.upper() in blocked:
-            item.returnable, item.why_not = 0, _("This item cannot be returned.")
-        elif not item.returnable:
-            item.why_not = _("Already being returned.")
-        result.lines.append(item)
-    if not result.reasons and not any(x.returnable for x in result.lines):
-        if any(x.being_returned for x in result.lines):
-            result.reasons.append(_("Everything on this order that can be returned is already being returned."))
-        else:
-            result.reasons.append(_("Nothing on this order can be returned."))
-    return result
-
-
-def eligibility_for_order(order: Order, *, now: datetime | None = None) -> Eligibility | None:
-    """Eligibility in the order's own brand (what its customer sees), or None without brands."""
-    brand_id = brand_id_of(order)
-    brand = Brand.objects.filter(pk=brand_id).first() if brand_id else default_brand()
-    return eligibility(order, brand=brand, now=now) if brand else None
 
 
 # ---------------------------------------------------------------- the return
@@ -343,6 +140,12 @@ def _party_from_order(order: Order) -> Party:
 def _party_from_address(a: Address) -> Party:
     return Party(name=a.name, company=a.company, line1=a.line1, line2=a.line2, city=a.city, state=a.state,
                  postal_code=a.postal_code, country=a.country, email=a.email, phone=a.phone)
+
+
+def return_carrier(policy: ReturnPolicy) -> CarrierAccount | None:
+    if policy.return_carrier_id and policy.return_carrier.is_active:
+        return policy.return_carrier
+    return CarrierAccount.objects.filter(is_active=True).order_by("-is_default", "name").first()
 
 
 def return_address(brand: Brand) -> Address:

@@ -13,7 +13,8 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods
 
 from orders.models import Order
-from returns import portal_session, ratelimit, services, theme
+from returns import eligibility, portal_session, ratelimit, services, theme
+from returns import lookup as order_lookup
 from returns.forms import ItemsForm, LookupForm
 from returns.models import ReturnRequest
 from returns.portal_session import PortalSession
@@ -35,7 +36,7 @@ def _brand(slug: str | None) -> Brand:
 
 
 def _context(request, brand: Brand, **extra) -> dict:
-    return {"brand": brand, "theme": theme.for_brand(brand), "policy": services.policy_for(brand),
+    return {"brand": brand, "theme": theme.for_brand(brand), "policy": eligibility.policy_for(brand),
             "lookup_url": reverse("returns:lookup", args=[brand.slug]), **extra}
 
 
@@ -69,11 +70,11 @@ def lookup(request, brand: str | None = None):
     """Step 1. Any mismatch answers with the same redirect to `?retry=1`, whatever was wrong,
     so nothing in the answer (status, headers, body) says which part did not match."""
     brand = _brand(brand)
-    policy = services.policy_for(brand)
+    policy = eligibility.policy_for(brand)
     form = LookupForm(request.POST or None)
     limited = None
     if request.method == "POST" and policy.portal_enabled and form.is_valid():
-        result = services.lookup(brand=brand, order_number=form.cleaned_data["order_number"],
+        result = order_lookup.lookup(brand=brand, order_number=form.cleaned_data["order_number"],
                                  postal_code=form.cleaned_data["postal_code"],
                                  client=ratelimit.client_address(request))
         if result.limited:
@@ -98,7 +99,7 @@ def lookup(request, brand: str | None = None):
 @with_session
 def items(request, brand, session: PortalSession, order: Order):
     """Step 2: which items, how many, and why."""
-    elig = services.eligibility(order, brand=brand)
+    elig = eligibility.eligibility(order, brand=brand)
     form = ItemsForm(request.POST or None, eligibility=elig, initial=ItemsForm.initial_from(session.selection))
     if request.method == "POST" and elig.eligible and form.is_valid():
         session.choose([[c.line_id, c.quantity, c.reason] for c in form.choices()], form.cleaned_data["note"])
@@ -140,7 +141,7 @@ def confirm(request, brand, session: PortalSession, order: Order):
         if not session.selection:
             return SeeOther(reverse("returns:items", args=[brand.slug]))
     lines = {ln.pk: ln for ln in order.lines.all()}
-    reasons = dict(services.policy_for(brand).reason_choices)
+    reasons = dict(eligibility.policy_for(brand).reason_choices)
     chosen = [(lines[line_id], qty, reasons.get(reason, reason)) for line_id, qty, reason in session.selection
               if line_id in lines]
     return render(request, "returns/confirm.html", _context(

@@ -1,0 +1,144 @@
+"""Which brand and return policy an order falls under, and what its customer may return today:
+the policy's rules (portal on, window, non-returnable SKUs) and the quantities not yet being
+returned.
+
+Messages in Eligibility are shown to customers, so they are translated in the language active
+when the function runs (the portal's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from orders.models import Order, OrderLine
+from returns.models import ReturnPolicy, quantities_being_returned
+from shipping import rules
+from shipping.models import Brand, Shipment
+
+# ---------------------------------------------------------------- brands and policies
+
+def default_brand() -> Brand | None:
+    return Brand.objects.filter(is_default=True).order_by("pk").first()
+
+
+def policy_for(brand: Brand) -> ReturnPolicy:
+    """The brand's policy, or an unsaved one with the defaults."""
+    try:
+        return brand.return_policy
+    except ReturnPolicy.DoesNotExist:
+        return ReturnPolicy(brand=brand)
+
+
+def _shipdesk_shipments(order: Order):
+    return order.shipments.filter(carrier_account__isnull=False).exclude(status=Shipment.Status.CANCELLED)
+
+
+_UNKNOWN = object()
+
+
+def brand_id_of(order: Order, *, shipped_brand_id=_UNKNOWN) -> int | None:
+    """The brand an order belongs to: the brand on its latest Shipdesk shipment, or else the
+    one the shipping rules would choose for it. (find_order passes the shipment's brand in.)"""
+    shipped = shipped_brand_id
+    if shipped is _UNKNOWN:
+        shipped = _shipdesk_shipments(order).order_by("-created_at").values_list("brand_id", flat=True).first()
+    if shipped:
+        return shipped
+    try:
+        decision = rules.resolve(order)
+        return decision.brand.pk if decision.brand else None
+    except rules.NoCarrier:
+        brand = default_brand()
+        return brand.pk if brand else None
+
+
+# ---------------------------------------------------------------- eligibility
+
+@dataclass
+class LineEligibility:
+    line: OrderLine
+    being_returned: int
+    returnable: int
+    why_not: str = ""
+
+
+@dataclass
+class Eligibility:
+    order: Order
+    brand: Brand
+    policy: ReturnPolicy
+    shipped_with_shipdesk: bool
+    window_basis: str = ""  # "delivery", "dispatch" or "order date"
+    window_ends: datetime | None = None
+    reasons: list[str] = field(default_factory=list)  # why the order cannot be returned
+    lines: list[LineEligibility] = field(default_factory=list)
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+    @property
+    def returnable_lines(self) -> list[LineEligibility]:
+        return [x for x in self.lines if x.returnable] if self.eligible else []
+
+
+def eligibility(order: Order, *, brand: Brand, now: datetime | None = None) -> Eligibility:
+    """Whether and what the customer may return today, with the reasons, in the words the
+    portal shows them (and staff see in the order's eligibility panel)."""
+    now = now or timezone.now()
+    policy = policy_for(brand)
+    shipments = list(_shipdesk_shipments(order).order_by("created_at"))
+    result = Eligibility(order=order, brand=brand, policy=policy, shipped_with_shipdesk=bool(shipments))
+
+    if not policy.portal_enabled:
+        result.reasons.append(_("%(brand)s does not take returns online.") % {"brand": brand.name})
+    if order.status == Order.Status.CANCELLED:
+        result.reasons.append(_("This order was cancelled."))
+    elif not shipments and order.status in (Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD):
+        result.reasons.append(_("This order has not been sent yet, so there is nothing to return."))
+    elif not shipments and not policy.allow_not_shipped_with_shipdesk:
+        result.reasons.append(_("This order cannot be returned online. Please contact us."))
+
+    if shipments:
+        if order.delivered_at:
+            start, result.window_basis = order.delivered_at, "delivery"
+        else:  # no delivery date recorded: count from dispatch, which never gives more days than promised
+            start, result.window_basis = order.shipped_at or shipments[0].created_at, "dispatch"
+    else:
+        start, result.window_basis = order.ordered_at, "order date"
+    result.window_ends = start + timedelta(days=policy.window_days)
+    if now > result.window_ends and order.status != Order.Status.CANCELLED:
+        result.reasons.append(
+            _("The %(days)s-day return period ended on %(date)s.")
+            % {"days": policy.window_days, "date": date_format(result.window_ends, "DATE_FORMAT")}
+        )
+
+    taken = quantities_being_returned(order)
+    blocked = policy.non_returnable_sku_set
+    for line in order.lines.all():
+        being = taken.get(line.pk, 0)
+        item = LineEligibility(line=line, being_returned=being, returnable=max(line.quantity - being, 0))
+        if not line.is_physical:
+            item.returnable, item.why_not = 0, _("Digital items cannot be returned.")
+        elif line.sku and line.sku.upper() in blocked:
+            item.returnable, item.why_not = 0, _("This item cannot be returned.")
+        elif not item.returnable:
+            item.why_not = _("Already being returned.")
+        result.lines.append(item)
+    if not result.reasons and not any(x.returnable for x in result.lines):
+        if any(x.being_returned for x in result.lines):
+            result.reasons.append(_("Everything on this order that can be returned is already being returned."))
+        else:
+            result.reasons.append(_("Nothing on this order can be returned."))
+    return result
+
+
+def eligibility_for_order(order: Order, *, now: datetime | None = None) -> Eligibility | None:
+    """Eligibility in the order's own brand (what its customer sees), or None without brands."""
+    brand_id = brand_id_of(order)
+    brand = Brand.objects.filter(pk=brand_id).first() if brand_id else default_brand()
+    return eligibility(order, brand=brand, now=now) if brand else None
