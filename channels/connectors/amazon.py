@@ -13,8 +13,7 @@ The new API has every field we need but one: the free-text ship service level ("
 Dom"), which sellers map to a carrier service. Only v0 `getOrders` (`ShipServiceLevel`) has it
 (2026-01-01 gives the category, `fulfillmentServiceLevel` = STANDARD), so it is read in batches
 of 50 order ids from v0, once per order, through the cache; v0's `PaymentMethodDetails` fills the
-payment method where the new API's `payment` data has none. Gift flags come from the new API's
-`giftOption` objects, not v0's string "true"/"false" `IsGift`.
+payment method where the new API's `payment` data has none.
 
 Weight and image are not on the order: they come from the Catalog Items API
 (`GET /catalog/2022-04-01/items/{asin}`, package weight and the main image), once per ASIN through
@@ -24,27 +23,36 @@ empty and the sync goes on.
 Shipments are confirmed with v0 `confirmShipment` (not deprecated; the new API has no writer).
 
 Amazon's 429 carries no Retry-After; the client backs off itself, at least one token of the
-operation's bucket (`x-amzn-RateLimit-Limit` requests per second, as last seen)."""
+operation's bucket (`x-amzn-RateLimit-Limit` requests per second, as last seen).
+
+This module is the HTTP client; the JSON shapes (orders, v0 and catalogue facts, the
+`confirmShipment` body) are in `amazon_mapping.py`."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 from channels.connectors import register
+from channels.connectors.amazon_mapping import (
+    catalog_facts,
+    iso,
+    order_ids,
+    parse_order,
+    parse_time,
+    shipment_confirmation,
+    v0_facts,
+)
 from channels.connectors.base import (
     ConnectorError,
     NotSupported,
     Page,
     PushResult,
-    RemoteAddress,
     RemoteFulfilment,
-    RemoteLine,
     RemoteOrder,
-    RemoteTracking,
+    parse_items,
 )
 from channels.connectors.carriers import for_channel
 from channels.connectors.http import HttpClient
@@ -56,11 +64,6 @@ CLOCK_SKEW = timedelta(minutes=2)
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 DEFAULT_MARKETPLACE = "ATVPDKIKX0DER"
 INCLUDED_DATA = "BUYER,RECIPIENT,PROCEEDS,PROMOTION,CANCELLATION,FULFILLMENT,PACKAGES,PAYMENT"
-PAID = {"UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED"}
-CANCELLED = {"CANCELLED", "UNFULFILLABLE"}
-GRAMS = {"GRAMS": 1, "KILOGRAMS": 1000, "MILLIGRAMS": 0.001, "OUNCES": 28.349523125, "POUNDS": 453.59237}
-# Catalog Items spells its units in lower case.
-CATALOG_GRAMS = {"grams": 1, "kilograms": 1000, "ounces": 28.349523125, "pounds": 453.59237}
 ORDER_ID = re.compile(r"/\d{3}-\d{7}-\d{7}")
 
 
@@ -93,123 +96,6 @@ class AmazonHttpClient(HttpClient):
             if rate:
                 delay = max(delay, 1 / rate)
         return min(delay, self.max_sleep)
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def money(value: dict | None) -> Decimal:
-    """Amazon amounts are strings: {"amount": "19.99", "currencyCode": "USD"}."""
-    if not value or value.get("amount") in (None, ""):
-        return Decimal("0")
-    return Decimal(str(value["amount"])).quantize(Decimal("0.01"))
-
-
-def grams(measurement: dict | None) -> int | None:
-    """Items sold by weight carry their measured weight; other measurements are not weights."""
-    if not measurement or measurement.get("unit") not in GRAMS or measurement.get("value") in (None, ""):
-        return None
-    return round(float(measurement["value"]) * GRAMS[measurement["unit"]])
-
-
-def parse_order(o: dict) -> RemoteOrder:
-    fulfilment = o.get("fulfillment") or {}
-    status = fulfilment.get("fulfillmentStatus") or ""
-    lines, promotions, gift_messages, cancel_requests = [], [], [], []
-    is_gift = False
-    for item in o["orderItems"]:
-        product = item.get("product") or {}
-        quantity = int(item["quantityOrdered"])
-        options = {}
-        custom = (product.get("customization") or {}).get("customizedUrl")
-        if custom:  # engraving and other buyer customisation: Amazon keeps it behind this page
-            options["Customization"] = custom
-        lines.append(RemoteLine(
-            external_id=str(item["orderItemId"]),
-            sku=product.get("sellerSku") or "",
-            title=product.get("title") or "",
-            quantity=quantity,
-            unit_price=money((product.get("price") or {}).get("unitPrice")),
-            options=options,
-            weight_g=grams(item.get("measurement")),
-            listing_id=product.get("asin") or "",
-        ))
-        for breakdown in (item.get("promotion") or {}).get("breakdowns") or []:
-            if breakdown.get("promotionId") and breakdown["promotionId"] not in promotions:
-                promotions.append(breakdown["promotionId"])
-        gift = ((item.get("fulfillment") or {}).get("packing") or {}).get("giftOption")
-        if gift is not None:
-            is_gift = True
-            if gift.get("giftMessage") and gift["giftMessage"] not in gift_messages:
-                gift_messages.append(gift["giftMessage"])
-        request = (item.get("cancellation") or {}).get("cancellationRequest")
-        if request and status not in CANCELLED:
-            cancel_requests.append(request.get("cancelReason") or "no reason given")
-
-    recipient = o.get("recipient") or {}
-    a = recipient.get("deliveryAddress")
-    address = None
-    if a:
-        address = RemoteAddress(
-            name=a.get("name") or "",
-            company=a.get("companyName") or "",
-            line1=a.get("addressLine1") or "",
-            line2=", ".join(x for x in (a.get("addressLine2"), a.get("addressLine3")) if x),
-            city=a.get("city") or "",
-            state=a.get("stateOrRegion") or "",
-            postal_code=a.get("postalCode") or "",
-            country=(a.get("countryCode") or "").upper(),
-            phone=a.get("phone") or "",
-        )
-    preference = recipient.get("deliveryPreference") or {}
-    note = "; ".join(x for x in (
-        preference.get("addressInstruction") or "",
-        f"Drop-off: {preference['dropOffLocation']}" if preference.get("dropOffLocation") else "",
-    ) if x)
-    proceeds = o.get("proceeds") or {}
-    discount = sum((abs(money(b.get("subtotal"))) for b in proceeds.get("breakdowns") or []
-                    if b.get("type") == "DISCOUNT"), Decimal("0"))
-    payments = [p.get("paymentMethod") for p in (o.get("payment") or {}).get("paymentExecutions") or []]
-    buyer = o.get("buyer") or {}
-    grand = proceeds.get("grandTotal") or {}
-    weights = [ln.weight_g * ln.quantity for ln in lines if ln.weight_g]
-    return RemoteOrder(
-        external_id=str(o["orderId"]),
-        order_number=str(o["orderId"]),
-        remote_status=status,
-        is_paid=status in PAID,
-        is_shipped=status == "SHIPPED",
-        is_cancelled=status in CANCELLED,
-        created_at=parse_time(o["createdTime"]),
-        updated_at=parse_time(o.get("lastUpdatedTime") or o["createdTime"]),
-        currency=grand.get("currencyCode") or "",
-        total=money(grand),
-        lines=lines,
-        address=address,
-        customer_name=buyer.get("buyerName") or (address.name if address else ""),
-        email=buyer.get("buyerEmail") or "",
-        phone=address.phone if address else "",
-        # The category until v0's ShipServiceLevel replaces it (see `enrich`).
-        requested_service=fulfilment.get("fulfillmentServiceLevel") or "",
-        payment_method=", ".join(dict.fromkeys(p for p in payments if p)),
-        discount_total=discount,
-        coupon_codes=promotions,
-        is_gift=is_gift,
-        gift_message="\n".join(gift_messages),
-        customer_note=note,
-        internal_note="; ".join(f"Buyer asked to cancel: {r}" for r in dict.fromkeys(cancel_requests)),
-        total_weight_g=sum(weights) if weights else None,
-        tracking=[
-            RemoteTracking(tracking_number=p["trackingNumber"], carrier=p.get("carrier") or "")
-            for p in o.get("packages") or []
-            if p.get("trackingNumber") and (p.get("packageStatus") or {}).get("status") != "CANCELLED"
-        ],
-    )
 
 
 def _v0_key(order: RemoteOrder) -> str:
@@ -262,13 +148,7 @@ class AmazonConnector(OAuthConnector):
                 raise ConnectorError("Amazon answered without an orders list")
             # Amazon says up to when its answer is complete; the next pass starts from there.
             until = until or data.get("lastUpdatedBefore") or ""
-            orders, skipped = [], []
-            for o in data["orders"]:
-                try:
-                    orders.append(parse_order(o))
-                except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-                    oid = str(o.get("orderId", "?")) if isinstance(o, dict) else "?"
-                    skipped.append((oid, oid, f"malformed order: {exc!r}"))
+            orders, skipped = parse_items(data["orders"], parse_order, order_ids)
             token = (data.get("pagination") or {}).get("nextToken") or ""
             if token:
                 next_cursor = {"since": since, "token": token, "started": started}
@@ -312,12 +192,8 @@ class AmazonConnector(OAuthConnector):
                 if exc.auth:
                     raise
                 continue
-            for v0 in (data.get("payload") or {}).get("Orders") or []:
-                cache[f"amazon-v0:{v0.get('AmazonOrderId')}"] = {
-                    "ship_service_level": v0.get("ShipServiceLevel") or "",
-                    "payment_method": ", ".join(v0.get("PaymentMethodDetails") or [])
-                    or v0.get("PaymentMethod") or "",
-                }
+            for order_id, facts in v0_facts(data):
+                cache[f"amazon-v0:{order_id}"] = facts
         for order in orders:
             facts = cache.get(_v0_key(order))
             if not facts:
@@ -329,19 +205,7 @@ class AmazonConnector(OAuthConnector):
     def _catalog_item(self, asin: str) -> dict:
         data = self.api_json("GET", self.url(f"/catalog/2022-04-01/items/{quote(asin, safe='')}"),
                              params={"marketplaceIds": self.marketplace_id, "includedData": "dimensions,images"})
-
-        def ours(entries):
-            return next((e for e in entries or [] if e.get("marketplaceId") == self.marketplace_id),
-                        (entries or [{}])[0])
-
-        dims = ours(data.get("dimensions"))
-        weight = (dims.get("package") or {}).get("weight") or (dims.get("item") or {}).get("weight") or {}
-        grams = None
-        if weight.get("value") and weight.get("unit") in CATALOG_GRAMS:
-            grams = round(float(weight["value"]) * CATALOG_GRAMS[weight["unit"]])
-        images = ours(data.get("images")).get("images") or []
-        main = next((i for i in images if i.get("variant") == "MAIN"), images[0] if images else {})
-        return {"weight_g": grams, "image_url": main.get("link") or ""}
+        return catalog_facts(data, self.marketplace_id)
 
     def _enrich_catalog(self, orders: list[RemoteOrder], cache: dict) -> None:
         """One Catalog Items call per ASIN, ever. An ASIN Amazon does not know is remembered as
@@ -383,38 +247,8 @@ class AmazonConnector(OAuthConnector):
         order_id = quote(fulfilment.order_external_id)
         order = self.api_json("GET", self.url(f"/orders/2026-01-01/orders/{order_id}"),
                               params={"includedData": "FULFILLMENT,PACKAGES"}).get("order") or {}
-        packages = order.get("packages") or []
-        # The same tracking number again (a retry after a lost answer) edits that package
-        # instead of adding a second one.
-        same = next((p for p in packages if p.get("trackingNumber") == fulfilment.tracking_number), None)
-        if same:
-            reference = str(same["packageReferenceId"])
-        else:
-            numbers = [int(p["packageReferenceId"]) for p in packages if str(p.get("packageReferenceId")).isdigit()]
-            reference = str(max(numbers, default=0) + 1)
-        if fulfilment.lines:
-            items = [{"orderItemId": str(ext), "quantity": int(qty)} for ext, qty in fulfilment.lines]
-        elif same:
-            items = [{"orderItemId": i["orderItemId"], "quantity": i["quantity"]} for i in same.get("packageItems") or []]
-        else:
-            items = []
-            for item in order.get("orderItems") or []:
-                left = (item.get("fulfillment") or {}).get("quantityUnfulfilled", item.get("quantityOrdered", 0))
-                if left:
-                    items.append({"orderItemId": str(item["orderItemId"]), "quantity": int(left)})
-        code = self.carrier_name(fulfilment.carrier)
-        detail = {
-            "packageReferenceId": reference,
-            "carrierCode": code,
-            "trackingNumber": fulfilment.tracking_number,
-            "shipDate": iso(fulfilment.shipped_at or datetime.now(tz=UTC)),
-            "orderItems": items,
-        }
-        if code == "Other":
-            detail["carrierName"] = fulfilment.carrier or "Other"
-        if fulfilment.service:
-            detail["shippingMethod"] = fulfilment.service
-        body = {"marketplaceId": self.marketplace_id, "packageDetail": detail}
+        reference, body = shipment_confirmation(order, fulfilment, carrier_code=self.carrier_name(fulfilment.carrier),
+                                                marketplace_id=self.marketplace_id)
         self.api_request("POST", self.url(f"/orders/v0/orders/{order_id}/shipmentConfirmation"), json=body)
         return PushResult(remote_id=reference, request=body)  # 204, no body
 

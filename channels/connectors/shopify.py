@@ -1,4 +1,5 @@
-"""Shopify Admin REST (`…/admin/api/2024-07`): orders in, fulfillments out.
+"""Shopify Admin REST (`…/admin/api/2024-07`): orders in, fulfillments out. The HTTP client;
+the JSON shapes (statuses, gift messages, request bodies) are in `shopify_mapping.py`.
 
 Reading. The first pass (no cursor yet) asks only for what may need shipping:
 `orders.json?status=any&financial_status=paid&fulfillment_status=unshipped&created_at_min=…`,
@@ -11,18 +12,8 @@ filtered set while we page (the backfill's paid/unshipped filter) never shift th
 read. Each page's cursor holds the next `page_info`; a finished pass resumes from its start
 time minus a little skew.
 
-Statuses. "Shipped" means anything fulfilled: a partially fulfilled order is being shipped
-from Shopify already, and Shipdesk does not split orders (this matches the backfill's
-`fulfillment_status=unshipped`, which excludes partial ones). Shopify has no custom order
-statuses; merchants use tags. So the remote status is `<financial_status>/<fulfillment_status>`
-(e.g. `paid/unfulfilled`), or `cancelled`, unless the order carries a tag written
-`status:<name>` (e.g. `status:awaiting-stock`): that tag is the status staff map in the
-channel's status table.
-
 Fields REST lacks: line images and option names live on the product, fetched once per product
-and cached (`enrich`). There is no gift flag: the gift message is the `gift_message` (or
-"Gift message"/"Gift note") cart attribute that gift-wrap themes and apps write; other cart
-attributes join the buyer's note. The merchant's tags go to the internal note."""
+and cached (`enrich`)."""
 
 from __future__ import annotations
 
@@ -30,7 +21,6 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
 from channels.connectors import register
@@ -39,149 +29,29 @@ from channels.connectors.base import (
     ConnectorError,
     Page,
     PushResult,
-    RemoteAddress,
     RemoteFulfilment,
-    RemoteLine,
     RemoteOrder,
-    RemoteTracking,
+    parse_items,
 )
 from channels.connectors.carriers import for_channel
+from channels.connectors.shopify_mapping import (
+    VARIANT_IMAGE,
+    cancel_body,
+    fulfillment_body,
+    fulfillment_groups,
+    fulfillment_id,
+    fulfillment_requests,
+    order_ids,
+    parse_order,
+    product_facts,
+    requested_entry,
+    successful_fulfillment,
+)
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250  # Shopify's maximum
 CLOCK_SKEW = timedelta(minutes=2)  # read a little before the last run started: replays are harmless
-PAID = {"paid", "partially_refunded"}  # "authorized" is not captured yet; "partially_paid" is not paid
-GIFT_ATTRIBUTES = {"gift_message", "gift message", "gift-message", "gift note", "gift_note"}
-CANCEL_REASONS = {"customer", "inventory", "fraud", "declined", "staff", "other"}
-VARIANT_IMAGE = "shopify-variant:"  # placeholder until enrich() swaps in the product's image
-
-
-def money(value) -> Decimal:
-    return Decimal(str(value or "0")).quantize(Decimal("0.01"))
-
-
-def when(value: str | None) -> datetime:
-    """Shopify writes times in the shop's zone (`2026-11-20T10:15:00-05:00`); ours are UTC."""
-    if not value:
-        raise ValueError("missing timestamp")
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def status_tag(tags: str) -> str:
-    for tag in (tags or "").split(","):
-        tag = tag.strip()
-        if tag.lower().startswith("status:") and tag[7:].strip():
-            return "status:" + tag[7:].strip()
-    return ""
-
-
-def parse_line(li: dict) -> RemoteLine:
-    options = {"Variant": li["variant_title"]} if li.get("variant_title") else {}
-    # Line item properties are the buyer's options (engraving…); names starting "_" are private.
-    options.update(
-        {
-            str(p.get("name")): str(p.get("value") or "")
-            for p in li.get("properties") or []
-            if p.get("name") and not str(p["name"]).startswith("_")
-        }
-    )
-    grams = li.get("grams")
-    return RemoteLine(
-        external_id=str(li["id"]),
-        sku=li.get("sku") or "",
-        title=li.get("title") or li.get("name") or "",
-        quantity=int(li.get("quantity") or 1),
-        unit_price=money(li.get("price")),
-        options=options,
-        weight_g=int(grams) if grams else None,
-        image_url=f"{VARIANT_IMAGE}{li['variant_id']}"
-        if li.get("variant_id") and li.get("product_id")
-        else "",
-        is_physical=bool(li.get("requires_shipping", True)),
-        stock_location=((li.get("origin_location") or {}).get("name") or ""),
-        listing_id=str(li.get("product_id") or ""),
-    )
-
-
-def parse_order(o: dict) -> RemoteOrder:
-    financial = (o.get("financial_status") or "pending").lower()
-    fulfilment = (o.get("fulfillment_status") or "").lower()
-    cancelled = bool(o.get("cancelled_at"))
-    status = (
-        "cancelled"
-        if cancelled
-        else (status_tag(o.get("tags") or "") or f"{financial}/{fulfilment or 'unfulfilled'}")
-    )
-    a = o.get("shipping_address") or None
-    customer = o.get("customer") or {}
-    address = None
-    if a:
-        address = RemoteAddress(
-            name=a.get("name") or " ".join(filter(None, [a.get("first_name"), a.get("last_name")])),
-            company=a.get("company") or "",
-            line1=a.get("address1") or "",
-            line2=a.get("address2") or "",
-            city=a.get("city") or "",
-            state=a.get("province_code") or a.get("province") or "",
-            postal_code=a.get("zip") or "",
-            country=(a.get("country_code") or "").upper(),
-            phone=a.get("phone") or "",
-        )
-    gift_message, extra_notes, is_gift = "", [], False
-    for attribute in o.get("note_attributes") or []:
-        name, value = str(attribute.get("name") or ""), str(attribute.get("value") or "")
-        if name.strip().lower() in GIFT_ATTRIBUTES:
-            gift_message, is_gift = value, is_gift or bool(value)
-        elif name.strip().lower() in ("gift", "is_gift", "gift_wrap", "gift wrap"):
-            is_gift = is_gift or value.strip().lower() in ("1", "true", "yes", "on")
-        elif name and not name.startswith("_"):
-            extra_notes.append(f"{name}: {value}")
-    lines = [parse_line(li) for li in o.get("line_items") or []]
-    total_weight = o.get("total_weight")
-    tags = (o.get("tags") or "").strip()
-    billing = o.get("billing_address") or {}
-    return RemoteOrder(
-        external_id=str(o["id"]),
-        order_number=o.get("name") or str(o.get("order_number") or o["id"]),
-        remote_status=status,
-        needs_mapping=status.startswith("status:"),
-        is_paid=financial in PAID,
-        is_shipped=fulfilment in ("fulfilled", "partial", "shipped"),
-        is_cancelled=cancelled,
-        created_at=when(o.get("created_at")),
-        updated_at=when(o.get("updated_at") or o.get("created_at")),
-        currency=o.get("currency") or "",
-        total=money(o.get("total_price")),
-        lines=lines,
-        address=address,
-        customer_name=(address.name if address else "")
-        or " ".join(filter(None, [customer.get("first_name"), customer.get("last_name")])),
-        email=o.get("email") or o.get("contact_email") or customer.get("email") or "",
-        phone=o.get("phone") or customer.get("phone") or (a or {}).get("phone") or billing.get("phone") or "",
-        requested_service=next(
-            (s.get("title") or s.get("code") or "" for s in o.get("shipping_lines") or []), ""
-        ),
-        payment_method=", ".join(o.get("payment_gateway_names") or []) or o.get("gateway") or "",
-        discount_total=money(o.get("total_discounts")),
-        coupon_codes=[d["code"] for d in o.get("discount_codes") or [] if d.get("code")],
-        is_gift=is_gift,
-        gift_message=gift_message,
-        customer_note="\n".join(filter(None, [o.get("note") or "", *extra_notes])),
-        internal_note=f"Tags: {tags}" if tags else "",
-        total_weight_g=int(total_weight)
-        if total_weight
-        else (sum(ln.weight_g * ln.quantity for ln in lines if ln.is_physical and ln.weight_g) or None),
-        tracking=[
-            RemoteTracking(tracking_number=number, carrier=f.get("tracking_company") or "")
-            for f in o.get("fulfillments") or []
-            if f.get("status") in (None, "success", "open", "pending")
-            for number in (
-                f.get("tracking_numbers") or ([f["tracking_number"]] if f.get("tracking_number") else [])
-            )
-        ],
-    )
 
 
 def decode_json(response, what: str):
@@ -262,14 +132,7 @@ class ShopifyConnector(Connector):
                 raise
             if not isinstance(data, dict) or not isinstance(data.get("orders"), list):
                 raise ConnectorError("Shopify answered without an orders list")
-            orders, skipped = [], []
-            for raw in data["orders"]:
-                try:
-                    orders.append(parse_order(raw))
-                except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-                    oid = str(raw.get("id", "?")) if isinstance(raw, dict) else "?"
-                    number = str(raw.get("name") or oid) if isinstance(raw, dict) else oid
-                    skipped.append((oid, number, f"malformed order: {exc!r}"))
+            orders, skipped = parse_items(data["orders"], parse_order, order_ids)
             page_info = next_page_info(response)
             if page_info:
                 next_cursor = {**scope, "page_info": page_info, "started": started}
@@ -308,23 +171,7 @@ class ShopifyConnector(Connector):
                 if exc.auth:
                     raise
                 return {}
-            product = (data or {}).get("product") or {}
-            images = {str(i.get("id")): i.get("src") or "" for i in product.get("images") or []}
-            names = [o.get("name") or f"Option {n + 1}" for n, o in enumerate(product.get("options") or [])]
-            cache[key] = {
-                "image": (product.get("image") or {}).get("src") or "",
-                "variants": {
-                    str(v.get("id")): {
-                        "image": images.get(str(v.get("image_id")), ""),
-                        "options": {
-                            name: v.get(f"option{n + 1}")
-                            for n, name in enumerate(names)
-                            if v.get(f"option{n + 1}") and v.get(f"option{n + 1}") != "Default Title"
-                        },
-                    }
-                    for v in product.get("variants") or []
-                },
-            }
+            cache[key] = product_facts((data or {}).get("product") or {})
         return cache[key]
 
     def enrich(self, orders: list[RemoteOrder], cache: dict) -> None:
@@ -351,48 +198,17 @@ class ShopifyConnector(Connector):
     def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
         order_id = fulfilment.order_external_id
         data, _ = self.call("GET", f"/orders/{order_id}/fulfillment_orders.json")
-        wanted = {str(line_id): int(quantity) for line_id, quantity in fulfilment.lines}
-        by_location: dict[str, list[dict]] = {}
-        for fo in (data or {}).get("fulfillment_orders") or []:
-            if fo.get("status") not in ("open", "in_progress"):
-                continue
-            if "create_fulfillment" not in (fo.get("supported_actions") or ["create_fulfillment"]):
-                continue
-            group: dict = {"fulfillment_order_id": fo["id"]}
-            if wanted:
-                items = [
-                    {
-                        "id": li["id"],
-                        "quantity": min(
-                            wanted[str(li.get("line_item_id"))], int(li.get("fulfillable_quantity") or 0)
-                        ),
-                    }
-                    for li in fo.get("line_items") or []
-                    if str(li.get("line_item_id")) in wanted and int(li.get("fulfillable_quantity") or 0) > 0
-                ]
-                if not items:
-                    continue
-                group["fulfillment_order_line_items"] = items
-            by_location.setdefault(str(fo.get("assigned_location_id")), []).append(group)
+        by_location = fulfillment_groups((data or {}).get("fulfillment_orders") or [], fulfilment.lines)
         if not by_location:
             return self._already_fulfilled(fulfilment)
 
-        spec: dict = {"notify_customer": bool(fulfilment.notify_customer)}
-        if fulfilment.tracking_number:
-            info = {"number": fulfilment.tracking_number}
-            if fulfilment.carrier:
-                info["company"] = self.carrier_name(fulfilment.carrier)
-            if fulfilment.tracking_url:
-                info["url"] = fulfilment.tracking_url
-            spec["tracking_info"] = info
-        if fulfilment.note:
-            spec["message"] = fulfilment.note
+        company = self.carrier_name(fulfilment.carrier) if fulfilment.tracking_number and fulfilment.carrier else ""
         sent, ids = [], []
         # A fulfillment ships from one location: one call per location holding the lines.
         for groups in by_location.values():
-            body = {"fulfillment": {"line_items_by_fulfillment_order": groups, **spec}}
+            body = fulfillment_body(groups, fulfilment, company=company)
             answer, _ = self.call("POST", "/fulfillments.json", json=body)
-            ids.append(str(((answer or {}).get("fulfillment") or {}).get("id", "")))
+            ids.append(fulfillment_id(answer))
             sent.append(body)
         return PushResult(
             remote_id=",".join(ids), request=sent[0] if len(sent) == 1 else {"fulfillments": sent}
@@ -410,14 +226,9 @@ class ShopifyConnector(Connector):
             raise ConnectorError(
                 f"Shopify order {order_id} is cancelled; nothing was fulfilled", retryable=False
             )
-        for f in order.get("fulfillments") or []:
-            numbers = f.get("tracking_numbers") or [f.get("tracking_number")]
-            if f.get("status") == "success" and (
-                not fulfilment.tracking_number or fulfilment.tracking_number in numbers
-            ):
-                return PushResult(
-                    remote_id=str(f.get("id", "")), request={"already_fulfilled": f.get("name", "")}
-                )
+        f = successful_fulfillment(order, fulfilment.tracking_number)
+        if f is not None:
+            return PushResult(remote_id=str(f.get("id", "")), request={"already_fulfilled": f.get("name", "")})
         raise ConnectorError(
             f"Shopify order {order_id} has nothing left to fulfil (fulfilled there already)", retryable=False
         )
@@ -432,48 +243,19 @@ class ShopifyConnector(Connector):
         requested (Shopify has no "in progress" for them): if no line could be, this raises."""
         order_id = order_external_id
         data, _ = self.call("GET", f"/orders/{order_id}/fulfillment_orders.json")
-        wanted = {str(line_id): int(quantity) for line_id, quantity in lines or []}
-        live = [fo for fo in (data or {}).get("fulfillment_orders") or [] if fo.get("status") in ("open", "in_progress")]
-        # Lines already with a fulfillment service (an earlier request) are not asked for again.
-        live.sort(key=lambda fo: fo.get("request_status") not in ("submitted", "accepted"))
         requested, already, own = [], [], []
-        for fo in live:
-            items = [
-                li
-                for li in fo.get("line_items") or []
-                if (not wanted or wanted.get(str(li.get("line_item_id")), 0) > 0)
-                and int(li.get("fulfillable_quantity") or 0) > 0
-            ]
-            if not items:
-                continue
-            where = (fo.get("assigned_location") or {}).get("name") or str(fo.get("assigned_location_id"))
-            if fo.get("request_status") in ("submitted", "accepted"):
-                already.append({"fulfillment_order_id": fo["id"], "location": where,
-                                "request_status": fo["request_status"]})
-                for li in items:
-                    if wanted:
-                        wanted[str(li["line_item_id"])] -= int(li["fulfillable_quantity"])
-                continue
-            if "request_fulfillment" not in (fo.get("supported_actions") or []):
-                own.append({"location": where, "line_items": [str(li.get("line_item_id")) for li in items]})
-                continue
-            request: dict = {"message": message}
-            if wanted:
-                request["fulfillment_order_line_items"] = [
-                    {"id": li["id"],
-                     "quantity": min(wanted[str(li["line_item_id"])], int(li["fulfillable_quantity"]))}
-                    for li in items
-                ]
-            answer, _ = self.call(
-                "POST", f"/fulfillment_orders/{fo['id']}/fulfillment_request.json",
-                json={"fulfillment_request": request},
-            )
-            submitted = (answer or {}).get("submitted_fulfillment_order") or {}
-            requested.append({
-                "fulfillment_order_id": submitted.get("id", fo["id"]), "location": where,
-                "request_status": submitted.get("request_status", ""),
-                "line_items": request.get("fulfillment_order_line_items", "all"),
-            })
+        plan = fulfillment_requests((data or {}).get("fulfillment_orders") or [], lines, message=message)
+        for what, entry in plan:
+            if what == "already":
+                already.append(entry)
+            elif what == "own":
+                own.append(entry)
+            else:
+                answer, _ = self.call(
+                    "POST", f"/fulfillment_orders/{entry['fulfillment_order_id']}/fulfillment_request.json",
+                    json={"fulfillment_request": entry["request"]},
+                )
+                requested.append(requested_entry(answer, entry))
         if not requested and not already:
             if own:
                 places = ", ".join(sorted({o["location"] for o in own}))
@@ -489,8 +271,7 @@ class ShopifyConnector(Connector):
         )
 
     def cancel_order(self, order_external_id: str, reason: str = "") -> None:
-        body = {"reason": reason if reason in CANCEL_REASONS else "other", "email": False}
-        self.call("POST", f"/orders/{order_external_id}/cancel.json", json=body)
+        self.call("POST", f"/orders/{order_external_id}/cancel.json", json=cancel_body(reason))
 
     def is_custom_status(self, remote_status: str) -> bool:
         """Whether staff are expected to map this status (a `status:` tag)."""
