@@ -244,7 +244,7 @@ class Shipment(models.Model):
     service = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True, db_index=True)
     tracking_url = models.URLField(max_length=500, blank=True)
-    tracking_company = models.CharField(max_length=100, blank=True)
+    tracking_company = models.CharField(max_length=100, blank=True, db_index=True)
     external_id = models.CharField(max_length=100, blank=True, help_text="The carrier's id for the parcel")
     idempotency_key = models.CharField(max_length=100, unique=True)
     label = models.FileField(upload_to="labels/%Y/%m/", blank=True)

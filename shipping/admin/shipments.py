@@ -2,6 +2,7 @@
 tracking events), and the booking, cancelling and relabelling pages."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
@@ -10,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from channels.connectors.carriers import TRACKING_COMPANIES
 from orders import normalise, pushing
 from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, badge
 from orders.models import Order
@@ -144,13 +146,30 @@ class BookForm(forms.Form):
     weight_g = forms.IntegerField(label="Weight (g)", required=False, min_value=1, max_value=70000)
 
 
+class TrackingCompanyFilter(admin.SimpleListFilter):
+    """Who carries the parcel, including shipments recorded from elsewhere (no carrier account).
+    The choices are the names Shipdesk knows (its vocabulary, CSV_EXTRA_CARRIERS, the carrier
+    accounts), not a DISTINCT over every shipment."""
+
+    title = "tracking company"
+    parameter_name = "tracking_company"
+
+    def lookups(self, request, model_admin):
+        names = set(TRACKING_COMPANIES) | set(settings.CSV_EXTRA_CARRIERS) | set(
+            CarrierAccount.objects.exclude(tracking_company="").values_list("tracking_company", flat=True))
+        return [(name, name) for name in sorted(names, key=str.lower)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(tracking_company=self.value()) if self.value() else queryset
+
+
 @admin.register(Shipment)
 class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     resource_classes = [ShipmentExportResource]  # the export reads the list's select_related
     change_list_template = "admin/shipping/shipment/change_list.html"
     list_display = ["tracking", "order", "channel", "carrier_account", "service", "state", "fee", "label_pdf",
                     "created_at"]
-    list_filter = ["status", "carrier_account", "order__channel"]
+    list_filter = ["status", "carrier_account", TrackingCompanyFilter, "order__channel"]
     list_select_related = ["order__channel", "carrier_account"]
     date_hierarchy = "created_at"
     search_fields = ["=tracking_number", "=order__order_number"]  # the search box; the search is below

@@ -190,3 +190,20 @@ def test_templates_have_the_columns_and_an_example_row(staff_client, db):
     order_list = staff_client.get(reverse("admin:orders_order_changelist") + "?status__exact=shipped").content.decode()
     assert "Import shipments (CSV)" in order_list
     assert reverse("admin:orders_order_export") + "?status__exact=shipped" in order_list
+
+
+def test_shipments_recorded_elsewhere_are_filtered_and_exported_by_tracking_company(staff_client, db, settings):
+    # Recorded from a spreadsheet: no carrier account, only the company that carries the parcel.
+    settings.CSV_EXTRA_CARRIERS = ["Evri"]
+    etsy = ChannelFactory(name="Etsy-Main")
+    _shipment("2001", etsy, None, "EV1", tracking_company="Evri")
+    _shipment("2002", etsy, None, "YD2", tracking_company="Yodel")
+    _shipment("2003", etsy, CarrierAccountFactory(is_default=False, tracking_company="Royal Mail"), "RM3",
+              tracking_company="Royal Mail")
+
+    page = staff_client.get(SHIPMENTS)
+    assert '?tracking_company=Evri"' in page.content.decode()  # offered without reading every shipment
+    listed = staff_client.get(SHIPMENTS + "?tracking_company=Evri").context["cl"].queryset
+    assert list(listed.values_list("tracking_number", flat=True)) == ["EV1"]
+    header, rows = _export_shipments(staff_client, "?tracking_company=Evri", "csv")
+    assert [r[2] for r in rows] == ["EV1"]
