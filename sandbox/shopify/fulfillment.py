@@ -10,8 +10,8 @@ from django.db import transaction
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox.models import SandboxOrder, SandboxStore
-from sandbox.shopify.orders import _order, iso, save, shipping_lines
-from sandbox.shopify.plumbing import _answer, _error, _guard, _int, _post
+from sandbox.shopify.orders import _guarded_order, _order, iso, save, shipping_lines
+from sandbox.shopify.plumbing import _answer, _error, _int, _post
 
 FO_OFFSET = 10**12  # fulfillment order (and its line) ids: the order's (line's) id + this
 
@@ -241,12 +241,9 @@ def fulfil(
 
 
 def order_fulfillment_orders(request, version, order_id):
-    early, store, fault, call_limit = _guard(request)
+    early, store, fault, call_limit, found = _guarded_order(request, order_id)
     if early:
         return early
-    found = _order(store, order_id)
-    if found is None:
-        return _error(404, "Not Found")
     return _answer({"fulfillment_orders": fulfillment_orders(store, found.data)}, fault, call_limit)
 
 

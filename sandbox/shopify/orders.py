@@ -227,13 +227,22 @@ def _order(store, order_id) -> SandboxOrder | None:
     return SandboxOrder.objects.filter(store=store, external_id=str(order_id)).first()
 
 
-def order(request, version, order_id):
+def _guarded_order(request, order_id):
+    """(early answer or None, store, fault, call limit, the order): the guard, then 404 for an
+    order the shop does not have, as every /orders/{id}/… endpoint answers."""
     early, store, fault, call_limit = _guard(request)
     if early:
-        return early
+        return early, store, fault, call_limit, None
     found = _order(store, order_id)
     if found is None:
-        return _error(404, "Not Found")
+        return _error(404, "Not Found"), store, fault, call_limit, None
+    return None, store, fault, call_limit, found
+
+
+def order(request, version, order_id):
+    early, store, fault, call_limit, found = _guarded_order(request, order_id)
+    if early:
+        return early
     return _answer({"order": _fields(found.data, request.GET.get("fields", ""))}, fault, call_limit)
 
 
@@ -241,12 +250,9 @@ def order(request, version, order_id):
 def order_cancel(request, version, order_id):
     if request.method != "POST":
         return _error(406, "Not Acceptable")
-    early, store, fault, call_limit = _guard(request)
+    early, store, fault, call_limit, found = _guarded_order(request, order_id)
     if early:
         return early
-    found = _order(store, order_id)
-    if found is None:
-        return _error(404, "Not Found")
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
