@@ -58,10 +58,15 @@ class Channel(models.Model):
         default=30, help_text="On the first sync, orders created this many days back are read."
     )
     is_active = models.BooleanField(default=True)
+    default_note = models.CharField(
+        "default note to buyer", max_length=500, blank=True,
+        help_text="Sent with every shipment where the channel shows the buyer a note, unless staff write one.")
 
     # Sync state: written by orders.importing / orders.tasks only.
     cursor = models.JSONField(default=dict, blank=True, editable=False)
     sync_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sync_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sync_claimed_by = models.CharField(max_length=100, blank=True, editable=False)
     last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_sync_state = models.CharField(
         max_length=10, choices=SyncState.choices, default=SyncState.NEVER, editable=False

@@ -144,6 +144,9 @@ class OrderLine(models.Model):
     options = models.JSONField(default=dict, blank=True)
     stock_location = models.CharField(max_length=100, blank=True)
     is_physical = models.BooleanField(default=True)
+    # Set (through orders.services) when a dropshipping supplier ships this line: Shipdesk never
+    # puts it in a parcel of its own, whatever the supplier order's state.
+    dropshipped_by = models.CharField("shipped by supplier", max_length=200, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -231,6 +234,10 @@ class Fulfilment(models.Model):
         SENT = "sent", "Sent"
         BLOCKED = "blocked", "Blocked"
         FAILED = "failed", "Failed"
+        # Its label was cancelled after the channel heard: the channel is being put right
+        # (`retract_requested_at`), or was (CANCELLED), or staff must do it there (ATTENTION).
+        CANCELLED = "cancelled", "Withdrawn from the channel"
+        ATTENTION = "attention", "Needs attention"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fulfilments")
     tracking_number = models.CharField(max_length=100, blank=True, db_index=True)
@@ -239,7 +246,16 @@ class Fulfilment(models.Model):
     tracking_url = models.URLField(max_length=500, blank=True)
     note = models.CharField("note to buyer", max_length=500, blank=True)
     notify_customer = models.BooleanField(default=True)
-    lines = models.JSONField(default=list, blank=True, help_text="[[line external id, quantity], …]; empty = all")
+    lines = models.JSONField(default=list, blank=True, help_text="[[line external id, quantity], …]: what the parcel holds")
+    supplier = models.CharField(max_length=200, blank=True, help_text="The dropshipping supplier who shipped it")
+    fee = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    fee_currency = models.CharField(max_length=3, blank=True)
+    # A relabel: this fulfilment replaces that one on the channel (update its tracking where the API can).
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    retract_requested_at = models.DateTimeField(null=True, blank=True, help_text="Its label was cancelled after it was sent")
+    attention = models.TextField(blank=True, help_text="What staff must do on the channel")
+    attention_done_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -7,7 +7,7 @@ from django.db import models
 from channels.fields import EncryptedJSONField
 from channels.models import Channel
 from orders.addresses import address_lines
-from orders.models import Fulfilment, Order
+from orders.models import Fulfilment, Order, OrderLine
 
 
 class Address(models.Model):
@@ -22,6 +22,8 @@ class Address(models.Model):
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=50, blank=True)
+    brand = models.ForeignKey("Brand", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              help_text="Parcels sent from this address carry this brand (unless a rule names one)")
 
     class Meta:
         ordering = ["label"]
@@ -260,6 +262,7 @@ class Shipment(models.Model):
     package = models.ForeignKey("Package", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     shipping_name = models.CharField(max_length=100, blank=True, help_text="The shipping method the channel is told")
     label_size = models.CharField(max_length=2, default="a6", help_text="a6 (label printer) or a4 (sheet)")
+    note = models.CharField("note to buyer", max_length=500, blank=True)
     # Tracking, written by shipping.tracking only.
     carrier_status = models.CharField(max_length=50, blank=True, help_text="The carrier's last status code")
     carrier_status_message = models.CharField(max_length=200, blank=True)
@@ -305,6 +308,24 @@ class Shipment(models.Model):
     @property
     def is_external(self) -> bool:
         return self.carrier_account_id is None
+
+
+class ShipmentLine(models.Model):
+    """What a parcel holds: an order line and how many of it."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "order_line"], name="uniq_shipment_line"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="shipment_line_quantity_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.order_line.sku or self.order_line.title}"
 
 
 class TrackingEvent(models.Model):

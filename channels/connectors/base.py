@@ -113,9 +113,19 @@ class RemoteFulfilment:
     note: str = ""
     notify_customer: bool = True
     shipped_at: datetime | None = None
-    lines: list[tuple[str, int]] = field(default_factory=list)  # (line external id, quantity); empty = all
+    # (line external id, quantity): exactly what the parcel holds. Never empty: Shipdesk always
+    # names the lines (a connector whose channel can only mark the whole order says so with
+    # `partial_shipments = False`).
+    lines: list[tuple[str, int]] = field(default_factory=list)
     country: str = ""
     order_total: Decimal | None = None
+    fee: Decimal | None = None  # what the carrier charged, for channels with a field for it
+    fee_currency: str = ""
+    remote_id: str = ""  # the channel's id of this fulfilment once sent (cancel, update)
+    reference: str = ""  # Shipdesk's stable id of this parcel (Amazon packageReferenceId)
+    #: every line of the order is in a sent or sending fulfilment once this one is (a channel
+    #: that can only mark the whole order waits for this one)
+    completes_order: bool = True
 
 
 @dataclass
@@ -198,6 +208,26 @@ class Connector:
     # -- writing
     def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
         raise NotSupported(f"{self.kind}: pushing tracking is not supported")
+
+    #: the channel accepts a shipment of some lines of an order (False: only the whole order can be
+    #: marked shipped, so earlier parcels are kept and the one that completes the order tells it)
+    partial_shipments: bool = True
+
+    def find_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult | None:
+        """Ask the channel whether this tracking number is already on the order (an earlier
+        attempt may have reached it before its worker died or timed out). The PushResult of the
+        shipment found, or None when the channel has no such shipment."""
+        raise NotSupported(f"{self.kind}: the API cannot list an order's shipments")
+
+    def cancel_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        """Take back a fulfilment the channel was sent (its label was cancelled). NotSupported,
+        with the exact step staff must take on the channel, where the API cannot retract it."""
+        raise NotSupported(f"{self.kind}: the API cannot retract a shipment")
+
+    def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
+        """Replace the tracking of a sent fulfilment (a relabel). NotSupported where the API
+        cannot; the caller then cancels the old one and sends the new one."""
+        raise NotSupported(f"{self.kind}: the API cannot change a shipment's tracking")
 
     def mark_in_progress(self, order_external_id: str, lines: list[tuple[str, int]] | None = None, *,
                          message: str = "") -> PushResult:
