@@ -345,6 +345,34 @@ def v0_get_orders(request):
     return _finish(mangle(JsonResponse({"payload": payload}), fault), op)
 
 
+def _refuse_items(data: dict, detail: dict, op: str) -> HttpResponse | None:
+    """An unknown order item, or more units than the order still has to ship once this package
+    is counted (a package sent again with its own packageReferenceId replaces itself, so its old
+    items do not count against it)."""
+    items = {i["orderItemId"]: i for i in data["orderItems"]}
+    reference = str(detail["packageReferenceId"])
+    shipped: dict[str, int] = {}
+    for package in data.get("packages") or []:
+        if package["packageReferenceId"] == reference or (package.get("packageStatus") or {}).get("status") == \
+                "CANCELLED":
+            continue
+        for i in package.get("packageItems") or []:
+            shipped[i["orderItemId"]] = shipped.get(i["orderItemId"], 0) + int(i["quantity"])
+    asked: dict[str, int] = {}
+    for line in detail["orderItems"]:
+        if not isinstance(line, dict) or line.get("orderItemId") not in items:
+            return _invalid(f"Invalid orderItemId: {(line or {}).get('orderItemId')}", op)
+        if not isinstance(line.get("quantity"), int) or line["quantity"] < 1:
+            return _invalid(f"Invalid quantity for orderItemId {line['orderItemId']}", op)
+        asked[line["orderItemId"]] = asked.get(line["orderItemId"], 0) + line["quantity"]
+    for item_id, quantity in asked.items():
+        left = items[item_id]["quantityOrdered"] - shipped.get(item_id, 0)
+        if quantity > left:
+            return _invalid(f"Invalid quantity for orderItemId {item_id}: {quantity} exceeds the {max(left, 0)} "
+                            "not yet shipped", op)
+    return None
+
+
 @csrf_exempt
 def confirm_shipment(request, order_id):
     """POST /orders/v0/orders/{orderId}/shipmentConfirmation: 204, no body."""
@@ -384,13 +412,9 @@ def confirm_shipment(request, order_id):
     editing = any(p["packageReferenceId"] == str(detail["packageReferenceId"]) for p in found.data.get("packages", []))
     if status not in ("UNSHIPPED", "PARTIALLY_SHIPPED") and not (editing and status == "SHIPPED"):
         return _invalid(f"The order is {V0_STATUS.get(status, status)}; its shipment cannot be confirmed.", op)
-    items = {i["orderItemId"]: i for i in found.data["orderItems"]}
-    for line in detail["orderItems"]:
-        if not isinstance(line, dict) or line.get("orderItemId") not in items:
-            return _invalid(f"Invalid orderItemId: {(line or {}).get('orderItemId')}", op)
-        if not isinstance(line.get("quantity"), int) or not 1 <= line["quantity"] <= \
-                items[line["orderItemId"]]["quantityOrdered"]:
-            return _invalid(f"Invalid quantity for orderItemId {line['orderItemId']}", op)
+    refusal = _refuse_items(found.data, detail, op)
+    if refusal:
+        return refusal
     ship(found, tracking_number=detail["trackingNumber"], carrier_code=detail["carrierCode"],
          carrier_name=detail.get("carrierName", ""), service=detail.get("shippingMethod", ""),
          items=[{"orderItemId": i["orderItemId"], "quantity": i["quantity"]} for i in detail["orderItems"]],

@@ -5,7 +5,8 @@ Auth is `Authorization: Bearer <token>` (or the older `?token=`) matched against
 `{total, count, offset, limit, items}`, newest first; `paymentStatus` and `fulfillmentStatus`
 take comma lists, `createdFrom/To` and `updatedFrom/To` take a UNIX time or
 `yyyy-MM-dd HH:mm:ss Z`. Unfinished orders (`INCOMPLETE`) appear only when asked for by name.
-`PUT /orders/{id}` merges the top-level fields it is given and answers `{"updateCount": 1}`.
+`PUT /orders/{id}` merges the top-level fields it is given and answers `{"updateCount": 1}`
+(a list such as `orderExtraFields` is replaced whole; `extraFields` mirrors it as {id: value}).
 Rate limit: 600 calls a minute per token (`store.settings["rate_limit_per_minute"]`), then 429
 with `Retry-After`. `GET /profile` gives the store's currency and weight unit, which orders
 do not carry."""
@@ -267,9 +268,15 @@ def order(request, store_id, order_id):
         return _error(400, f"Status {body['fulfillmentStatus']} is not a fulfillment status")
     if body.get("paymentStatus") and body["paymentStatus"] not in PAYMENT:
         return _error(400, f"Status {body['paymentStatus']} is not a payment status")
+    extra = body.get("orderExtraFields")
+    if extra is not None and (not isinstance(extra, list) or not all(isinstance(f, dict) and f.get("id")
+                                                                      for f in extra)):
+        return _error(400, "orderExtraFields must be a list of objects with an id")
     for name, value in body.items():
         if name not in READ_ONLY:
             found.data[name] = value
+    if extra is not None:  # the older `extraFields` map mirrors the list: {id: value}
+        found.data["extraFields"] = {f["id"]: f.get("value", "") for f in extra}
     save(found)
     return mangle(JsonResponse({"updateCount": 1}), fault)
 

@@ -20,7 +20,10 @@ Weight and image are not on the order: they come from the Catalog Items API
 the cache. An app without the Product Listing role is refused there (403); the fields then stay
 empty and the sync goes on.
 
-Shipments are confirmed with v0 `confirmShipment` (not deprecated; the new API has no writer).
+Shipments are confirmed with v0 `confirmShipment` (not deprecated; the new API has no writer),
+one package per parcel whose packageReferenceId comes from the parcel's stable reference; a
+relabel confirms again with the old parcel's id, which replaces that package. Whether a tracking
+number already reached Amazon is read from getOrder's PACKAGES. No call withdraws a package.
 
 Amazon's 429 carries no Retry-After; the client backs off itself, at least one token of the
 operation's bucket (`x-amzn-RateLimit-Limit` requests per second, as last seen).
@@ -39,7 +42,9 @@ from channels.connectors import register
 from channels.connectors.amazon_mapping import (
     catalog_facts,
     iso,
+    live_packages,
     order_ids,
+    package_reference,
     parse_order,
     parse_time,
     shipment_confirmation,
@@ -242,15 +247,78 @@ class AmazonConnector(OAuthConnector):
         return for_channel("amazon", company) or "Other"
 
     def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        """confirmShipment for one parcel: one package, its own packageReferenceId (from the
+        parcel's stable reference, so a repeat edits that package instead of adding one)."""
+        return self._confirm(fulfilment, reference=package_reference(fulfilment.reference))
+
+    def _confirm(self, fulfilment: RemoteFulfilment, *, reference: str) -> PushResult:
         if not fulfilment.tracking_number:
             raise ConnectorError("Amazon requires a tracking number to confirm a shipment", retryable=False)
         order_id = quote(fulfilment.order_external_id)
-        order = self.api_json("GET", self.url(f"/orders/2026-01-01/orders/{order_id}"),
-                              params={"includedData": "FULFILLMENT,PACKAGES"}).get("order") or {}
+        order = None
+        if not (reference and fulfilment.lines):  # the order decides the package or its items
+            order = self._order_with_packages(fulfilment.order_external_id)
         reference, body = shipment_confirmation(order, fulfilment, carrier_code=self.carrier_name(fulfilment.carrier),
-                                                marketplace_id=self.marketplace_id)
-        self.api_request("POST", self.url(f"/orders/v0/orders/{order_id}/shipmentConfirmation"), json=body)
+                                                marketplace_id=self.marketplace_id, reference=reference)
+        try:
+            self.api_request("POST", self.url(f"/orders/v0/orders/{order_id}/shipmentConfirmation"), json=body)
+        except ConnectorError as exc:
+            error = refused(exc, f"Amazon refused the shipment of order {fulfilment.order_external_id}")
+            if error is exc:
+                raise
+            raise error from exc
         return PushResult(remote_id=reference, request=body)  # 204, no body
+
+    def _order_with_packages(self, order_external_id: str) -> dict:
+        data = self.api_json("GET", self.url(f"/orders/2026-01-01/orders/{quote(order_external_id)}"),
+                             params={"includedData": "FULFILLMENT,PACKAGES"})
+        if not isinstance(data, dict) or not isinstance(data.get("order"), dict):
+            raise ConnectorError(f"Amazon answered order {order_external_id} without an order")
+        return data["order"]
+
+    def find_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult | None:
+        """The order's package (getOrder, PACKAGES) that carries this tracking number."""
+        if not fulfilment.tracking_number:
+            return None  # Amazon never holds a package without one
+        for package in live_packages(self._order_with_packages(fulfilment.order_external_id)):
+            if package.get("trackingNumber") == fulfilment.tracking_number:
+                return PushResult(remote_id=str(package.get("packageReferenceId") or ""), request=package)
+        return None
+
+    def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
+        """A relabel replaces the old parcel's package: confirmShipment again with the old
+        packageReferenceId, the new tracking and the new parcel's items."""
+        reference = old.remote_id if old.remote_id.isdigit() else package_reference(old.reference)
+        if not reference:
+            found = self.find_fulfilment(old)
+            reference = found.remote_id if found else ""
+        if not reference:
+            raise NotSupported(f"Amazon: order {old.order_external_id} has no package with tracking number "
+                               f"{old.tracking_number or '(none)'} to replace")
+        return self._confirm(new, reference=reference)
+
+    def cancel_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        # Neither v0 nor 2026-01-01 has a call that withdraws a confirmed package.
+        package = fulfilment.remote_id or package_reference(fulfilment.reference)
+        raise NotSupported(
+            f"Amazon's API cannot withdraw a confirmed shipment: in Seller Central open order "
+            f"{fulfilment.order_external_id} (Orders > Manage Orders), choose \"Edit shipment\" and correct or remove "
+            f"package {package or '?'} with tracking ID {fulfilment.tracking_number or '(none)'}."
+        )
 
     def cancel_order(self, order_external_id: str, reason: str = "") -> None:
         raise NotSupported("Amazon: the Orders API cannot cancel an order; cancel it in Seller Central")
+
+
+def refused(exc: ConnectorError, what: str) -> ConnectorError:
+    """A 4xx from Amazon in Amazon's words (`{"errors": [{code, message, details}]}`); anything
+    else (5xx, throttling, credentials) is passed on unchanged."""
+    if exc.auth or exc.status is None or not 400 <= exc.status < 500 or exc.status == 429:
+        return exc
+    text = str(exc)
+    message = re.search(r'"message":\s*"((?:[^"\\]|\\.)*)"', text)
+    code = re.search(r'"code":\s*"((?:[^"\\]|\\.)*)"', text)
+    if not message:
+        return exc
+    return ConnectorError(f"{what}: {message.group(1)}" + (f" ({code.group(1)})" if code else ""),
+                          status=exc.status, retryable=False)

@@ -7,6 +7,7 @@ objects, not v0's string "true"/"false" `IsGift`."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -182,27 +183,56 @@ def catalog_facts(data: dict, marketplace_id: str) -> dict:
 # -- writing
 
 
+def package_reference(reference: str) -> str:
+    """Shipdesk's stable parcel reference as an Amazon `packageReferenceId`, which must be a
+    positive number unique within the order: a numeric reference as it is, any other one as a
+    stable 9-digit number derived from it (the same parcel always gets the same package)."""
+    reference = (reference or "").strip()
+    if reference.isdigit() and int(reference) > 0:
+        return str(int(reference))
+    if not reference:
+        return ""
+    return str(int(hashlib.sha256(reference.encode()).hexdigest(), 16) % 900_000_000 + 100_000_000)
+
+
+def package_items(lines) -> list[dict]:
+    """(order item id, quantity) pairs as `orderItems`, one entry per order item: quantities of an
+    item named more than once in the parcel are summed."""
+    totals: dict[str, int] = {}
+    for external_id, quantity in lines or []:
+        totals[str(external_id)] = totals.get(str(external_id), 0) + int(quantity)
+    return [{"orderItemId": ext, "quantity": qty} for ext, qty in totals.items()]
+
+
+def live_packages(order: dict) -> list[dict]:
+    """The order's packages (2026-01-01, PACKAGES dataset) that Amazon has not cancelled."""
+    return [p for p in order.get("packages") or [] if (p.get("packageStatus") or {}).get("status") != "CANCELLED"]
+
+
 def shipment_confirmation(
-    order: dict, fulfilment: RemoteFulfilment, *, carrier_code: str, marketplace_id: str
+    order: dict | None, fulfilment: RemoteFulfilment, *, carrier_code: str, marketplace_id: str, reference: str = ""
 ) -> tuple[str, dict]:
-    """The package reference and the v0 `confirmShipment` body for `fulfilment`, given the
-    order as 2026-01-01 reads it (with FULFILLMENT and PACKAGES)."""
-    packages = order.get("packages") or []
-    # The same tracking number again (a retry after a lost answer) edits that package
-    # instead of adding a second one.
+    """The package reference and the v0 `confirmShipment` body for `fulfilment`.
+
+    `reference` (a parcel's stable packageReferenceId) makes the call idempotent: sent again it
+    edits the same package, and a relabel reuses the old parcel's to replace its package. Without
+    one, `order` (2026-01-01 with FULFILLMENT and PACKAGES) decides: the package already holding
+    this tracking number, else the next free number."""
+    packages = (order or {}).get("packages") or []
     same = next((p for p in packages if p.get("trackingNumber") == fulfilment.tracking_number), None)
-    if same:
-        reference = str(same["packageReferenceId"])
-    else:
-        numbers = [int(p["packageReferenceId"]) for p in packages if str(p.get("packageReferenceId")).isdigit()]
-        reference = str(max(numbers, default=0) + 1)
+    if not reference:
+        if same:
+            reference = str(same["packageReferenceId"])
+        else:
+            numbers = [int(p["packageReferenceId"]) for p in packages if str(p.get("packageReferenceId")).isdigit()]
+            reference = str(max(numbers, default=0) + 1)
     if fulfilment.lines:
-        items = [{"orderItemId": str(ext), "quantity": int(qty)} for ext, qty in fulfilment.lines]
+        items = package_items(fulfilment.lines)
     elif same:
         items = [{"orderItemId": i["orderItemId"], "quantity": i["quantity"]} for i in same.get("packageItems") or []]
-    else:
+    else:  # a fulfilment recorded before parcels named their lines: whatever is left to ship
         items = []
-        for item in order.get("orderItems") or []:
+        for item in (order or {}).get("orderItems") or []:
             left = (item.get("fulfillment") or {}).get("quantityUnfulfilled", item.get("quantityOrdered", 0))
             if left:
                 items.append({"orderItemId": str(item["orderItemId"]), "quantity": int(left)})

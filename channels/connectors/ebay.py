@@ -20,6 +20,7 @@ fulfilled order through the cache."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -117,9 +118,11 @@ def parse_order(o: dict) -> RemoteOrder:
             listing_id=str(item.get("legacyItemId") or ""),
         ))
         for promotion in item.get("appliedPromotions") or []:
-            label = promotion.get("description") or promotion.get("promotionId") or ""
-            if label and label not in promotions:
-                promotions.append(label)
+            # The promotion id is the code: the description is free text the seller wrote
+            # ("10% off 2 or more items"), which names no promotion and may repeat across them.
+            code = str(promotion.get("promotionId") or "")
+            if code and code not in promotions:
+                promotions.append(code)
     for request in cancel.get("cancelRequests") or []:
         if request.get("cancelRequestState") not in ("COMPLETED", "REJECTED"):
             buyer_cancel = f"Buyer asked to cancel: {request.get('cancelReason') or 'no reason given'}"
@@ -151,6 +154,37 @@ def parse_order(o: dict) -> RemoteOrder:
         customer_note=o.get("buyerCheckoutNotes") or "",
         internal_note=buyer_cancel,
     )
+
+
+def line_items(lines) -> list[dict]:
+    """(line item id, quantity) pairs as eBay's `lineItems`, one entry per line item (a line
+    named twice is summed), in the order first named."""
+    totals: dict[str, int] = {}
+    for external_id, quantity in lines or []:
+        totals[str(external_id)] = totals.get(str(external_id), 0) + int(quantity)
+    return [{"lineItemId": ext, "quantity": qty} for ext, qty in totals.items()]
+
+
+def manual_step(fulfilment: RemoteFulfilment) -> str:
+    """What staff must do on eBay to take back a fulfilment the API cannot retract."""
+    tracking = fulfilment.tracking_number or "(no tracking number)"
+    return (f"eBay's API cannot remove a shipping fulfilment: in Seller Hub open order "
+            f"{fulfilment.order_external_id} (Orders > All orders), choose \"Add or edit tracking number\" and "
+            f"delete tracking number {tracking}.")
+
+
+def refused(exc: ConnectorError, what: str) -> ConnectorError:
+    """A 4xx from eBay in eBay's words: `{"errors": [{errorId, message, longMessage}]}` gives the
+    message and the error id; anything else (5xx, timeouts, auth) is passed on unchanged."""
+    if exc.auth or exc.status is None or not 400 <= exc.status < 500 or exc.status == 429:
+        return exc
+    text = str(exc)
+    message = re.search(r'"message":\s*"((?:[^"\\]|\\.)*)"', text)
+    error_id = re.search(r'"errorId":\s*(\d+)', text)
+    if not message:
+        return exc
+    detail = message.group(1) + (f" (eBay error {error_id.group(1)})" if error_id else "")
+    return ConnectorError(f"{what}: {detail}", status=exc.status, retryable=False)
 
 
 @register
@@ -272,22 +306,61 @@ class EbayConnector(OAuthConnector):
         return for_channel("ebay", company) or "Other"
 
     def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        """One shipping fulfilment per parcel, naming exactly the parcel's line items (eBay:
+        "for each package, execute this call once"). eBay answers 201 with an empty body and
+        the new fulfilment's URL in Location; its id is the tracking number when one is given."""
         order_path = f"/order/{quote(fulfilment.order_external_id)}"
         if fulfilment.lines:
-            items = [{"lineItemId": str(ext), "quantity": int(qty)} for ext, qty in fulfilment.lines]
-        else:  # every line still to ship: eBay wants them listed
+            items = line_items(fulfilment.lines)
+        else:  # a fulfilment recorded before parcels named their lines: every line still to ship
             order = self.api_json("GET", self.url(order_path))
             items = [{"lineItemId": str(li["lineItemId"]), "quantity": int(li["quantity"])}
                      for li in order.get("lineItems") or [] if li.get("lineItemFulfillmentStatus") != "FULFILLED"]
         body = {"lineItems": items, "shippedDate": iso(fulfilment.shipped_at or datetime.now(tz=UTC))}
-        if fulfilment.tracking_number:
+        if fulfilment.tracking_number:  # eBay: the two are "mutually dependent"
             body["shippingCarrierCode"] = self.carrier_name(fulfilment.carrier)
             body["trackingNumber"] = fulfilment.tracking_number
-        response = self.api_request("POST", self.url(f"{order_path}/shipping_fulfillment"), json=body,
-                                    headers={"Content-Type": "application/json"})
-        # 201 Created, an empty object, and Location: …/order/{id}/shipping_fulfillment/{fulfillmentId}
+        try:
+            response = self.api_request("POST", self.url(f"{order_path}/shipping_fulfillment"), json=body,
+                                        headers={"Content-Type": "application/json"})
+        except ConnectorError as exc:
+            error = refused(exc, f"eBay refused the shipping fulfilment for order {fulfilment.order_external_id}")
+            if error is exc:
+                raise
+            raise error from exc
         location = response.headers.get("Location", "")
         return PushResult(remote_id=location.rstrip("/").rsplit("/", 1)[-1] if location else "", request=body)
+
+    def shipping_fulfilments(self, order_external_id: str) -> list[dict]:
+        """getShippingFulfillments: every fulfilment eBay holds for the order."""
+        data = self.api_json("GET", self.url(f"/order/{quote(order_external_id)}/shipping_fulfillment"))
+        if not isinstance(data, dict) or not isinstance(data.get("fulfillments", []), list):
+            raise ConnectorError(f"eBay answered order {order_external_id}'s fulfilments without a list")
+        return data.get("fulfillments") or []
+
+    def find_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult | None:
+        """The shipping fulfilment carrying this tracking number, if eBay has one. Without
+        tracking eBay numbers a fulfilment arbitrarily, so one without tracking that names
+        exactly the parcel's line items is taken for it."""
+        wanted = line_items(fulfilment.lines)
+        for found in self.shipping_fulfilments(fulfilment.order_external_id):
+            tracking = found.get("shipmentTrackingNumber") or ""
+            if fulfilment.tracking_number:
+                same = tracking == fulfilment.tracking_number
+            else:
+                same = not tracking and bool(wanted) and line_items(
+                    [(li.get("lineItemId"), li.get("quantity") or 0) for li in found.get("lineItems") or []]) == wanted
+            if same:
+                return PushResult(remote_id=str(found.get("fulfillmentId") or tracking), request=found)
+        return None
+
+    def cancel_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        # The Fulfillment API has create and read only: no call deletes or edits a fulfilment.
+        raise NotSupported(manual_step(fulfilment))
+
+    def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
+        raise NotSupported("eBay: the Fulfillment API cannot change a shipping fulfilment's tracking; the new "
+                           "parcel is sent as a fulfilment of its own and the old tracking removed in Seller Hub")
 
     def cancel_order(self, order_external_id: str, reason: str = "") -> None:
         raise NotSupported("eBay: the Fulfillment API cannot cancel an order; cancel it in Seller Hub "

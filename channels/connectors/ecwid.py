@@ -14,7 +14,10 @@ Ecwid orders carry neither a currency nor a weight unit: both come from the stor
 read once per sync. Custom statuses (`CUSTOM_FULFILLMENT_STATUS_n`, `CUSTOM_PAYMENT_STATUS_n`)
 are the remote status as they are, for staff to map; otherwise the remote status is
 `<paymentStatus> / <fulfillmentStatus>`. A custom payment status is not taken as paid. Ecwid
-has no gift flag and no partial shipment: a push marks the whole order shipped."""
+has no gift flag and no partial shipment: one fulfilment status and one tracking number per
+order, so the parcel that completes the order marks it shipped (`partial_shipments = False`),
+a relabel replaces the tracking number, and a cancelled label puts the order back to awaiting
+processing. The note to the buyer goes in an order extra field shown to the customer."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from channels.connectors import register
 from channels.connectors.base import (
     Connector,
     ConnectorError,
+    NotSupported,
     Page,
     PushResult,
     RemoteAddress,
@@ -161,6 +165,30 @@ def parse_order(o: dict, *, currency: str = "", weight_unit: str = "KILOGRAM") -
     )
 
 
+NOTE_FIELD = "shipdesk_note_to_buyer"
+NOTE_TITLE = "Note from the seller"
+
+
+def shipped_with(order: dict, tracking_number: str) -> bool:
+    """Ecwid's order is marked shipped and carries this tracking number ("" = none)."""
+    return (order.get("fulfillmentStatus") or "") in SHIPPED and (order.get("trackingNumber") or "") == (
+        tracking_number or "")
+
+
+def note_fields(current, note: str) -> list | None:
+    """The order's extra fields with our note to the buyer set (or removed when `note` is empty),
+    or None when nothing changes. Ecwid has no note-to-buyer field; an order extra field with a
+    title and `orderDetailsDisplaySection` is shown to the customer in their order details, and
+    in invoices and notification emails that list extra fields. PUT replaces the whole list, so
+    the others are sent back as they are."""
+    fields = [f for f in current or [] if isinstance(f, dict)]
+    others = [f for f in fields if f.get("id") != NOTE_FIELD]
+    if note:
+        mine = {"id": NOTE_FIELD, "title": NOTE_TITLE, "value": note, "orderDetailsDisplaySection": "order_comments"}
+        return None if mine in fields else [*others, mine]
+    return others if len(others) != len(fields) else None
+
+
 @register
 class EcwidConnector(Connector):
     kind = "ecwid"
@@ -228,19 +256,22 @@ class EcwidConnector(Connector):
     def carrier_name(self, company: str) -> str:
         return for_channel("ecwid", company) or (company or "").strip()
 
-    def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
-        order_id = fulfilment.order_external_id
+    # -- writing: Ecwid keeps one fulfilment status and one tracking number per order, so the
+    # parcel that completes the order marks it shipped (earlier parcels wait for it).
+    partial_shipments = False
+
+    def _order(self, order_id: str) -> dict:
         current = self.http.json("GET", self.url(f"/orders/{order_id}"), headers=self.headers())
         if not isinstance(current, dict):
             raise ConnectorError(f"Ecwid answered order {order_id} without an order")
-        if (
-            current.get("fulfillmentStatus") in SHIPPED
-            and fulfilment.tracking_number
-            and current.get("trackingNumber") == fulfilment.tracking_number
-        ):
-            return PushResult(
-                request={"already_shipped": fulfilment.tracking_number}
-            )  # an earlier try got through
+        return current
+
+    def _update(self, order_id: str, body: dict, what: str) -> None:
+        answer = self.http.json("PUT", self.url(f"/orders/{order_id}"), json=body, headers=self.headers())
+        if not isinstance(answer, dict) or int(answer.get("updateCount") or 0) != 1:
+            raise ConnectorError(f"Ecwid did not {what} order {order_id}: {answer!r}"[:300])
+
+    def _shipment(self, current: dict, fulfilment: RemoteFulfilment) -> dict:
         body: dict = {"fulfillmentStatus": "SHIPPED"}
         if fulfilment.tracking_number:
             body["trackingNumber"] = fulfilment.tracking_number
@@ -252,11 +283,58 @@ class EcwidConnector(Connector):
                 **(current.get("shippingOption") or {}),
                 "shippingCarrierName": self.carrier_name(fulfilment.carrier),
             }
+        fields = note_fields(current.get("orderExtraFields"), fulfilment.note)
+        if fields is not None:
+            body["orderExtraFields"] = fields
         if not fulfilment.notify_customer:
             body["disableAllCustomerNotifications"] = True
-        answer = self.http.json("PUT", self.url(f"/orders/{order_id}"), json=body, headers=self.headers())
-        if not isinstance(answer, dict) or int(answer.get("updateCount") or 0) != 1:
-            raise ConnectorError(f"Ecwid did not update order {order_id}: {answer!r}"[:300])
+        return body
+
+    def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        if not fulfilment.completes_order:
+            raise NotSupported("Ecwid can only mark the whole order shipped: this parcel is kept until the one "
+                               "that completes the order is sent")
+        order_id = fulfilment.order_external_id
+        current = self._order(order_id)
+        if shipped_with(current, fulfilment.tracking_number) and fulfilment.tracking_number:
+            return PushResult(request={"already_shipped": fulfilment.tracking_number})  # an earlier try got through
+        body = self._shipment(current, fulfilment)
+        self._update(order_id, body, "mark shipped")
+        return PushResult(request=body)
+
+    def find_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult | None:
+        """The order says shipped with this tracking number (without one: shipped with none)."""
+        current = self._order(fulfilment.order_external_id)
+        if not shipped_with(current, fulfilment.tracking_number):
+            return None
+        return PushResult(request={"fulfillmentStatus": current.get("fulfillmentStatus"),
+                                   "trackingNumber": current.get("trackingNumber") or ""})
+
+    def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
+        """A relabel: the order's tracking number (and note) become the new parcel's."""
+        current = self._order(new.order_external_id)
+        if shipped_with(current, new.tracking_number) and new.tracking_number:
+            return PushResult(request={"already_shipped": new.tracking_number})
+        body = self._shipment(current, new)
+        self._update(new.order_external_id, body, "change the tracking of")
+        return PushResult(request=body)
+
+    def cancel_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        """Put the order back to awaiting processing without a tracking number (and without the
+        note we added), unless it no longer carries this parcel's tracking: then another parcel or
+        staff on Ecwid have changed it since, and it is left as it is."""
+        order_id = fulfilment.order_external_id
+        current = self._order(order_id)
+        if not shipped_with(current, fulfilment.tracking_number):
+            return PushResult(request={"not_on_order": fulfilment.tracking_number,
+                                       "trackingNumber": current.get("trackingNumber") or ""})
+        body: dict = {"fulfillmentStatus": "AWAITING_PROCESSING", "trackingNumber": ""}
+        if current.get("trackingUrl"):
+            body["trackingUrl"] = ""
+        fields = note_fields(current.get("orderExtraFields"), "")
+        if fields is not None:
+            body["orderExtraFields"] = fields
+        self._update(order_id, body, "withdraw the shipment of")
         return PushResult(request=body)
 
     def cancel_order(self, order_external_id: str, reason: str = "") -> None:

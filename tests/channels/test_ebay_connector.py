@@ -127,7 +127,7 @@ def test_parses_string_amounts_ship_to_variations_promotions_and_notes(ebay_sand
     assert o.is_paid and not o.is_shipped and not o.is_cancelled
     assert (o.total, o.currency) == (Decimal("46.15"), "GBP")
     assert o.discount_total == Decimal("5.80")  # item discounts + delivery discount, both negative on eBay
-    assert o.coupon_codes == ["10% off 2 or more items"]
+    assert o.coupon_codes == ["5000101"]  # the promotion id; the description is free text
     assert o.customer_note == "Ring the bell" and o.payment_method == "PAYPAL"
     assert o.requested_service == "UK_RoyalMailTracked48"
     assert (o.customer_name, o.email, o.phone) == ("Ann Lee", "ann@example.com", "+44 113 496 0000")
