@@ -184,15 +184,15 @@ def catalog_facts(data: dict, marketplace_id: str) -> dict:
 
 
 def package_reference(reference: str) -> str:
-    """Shipdesk's stable parcel reference as an Amazon `packageReferenceId`, which must be a
-    positive number unique within the order: a numeric reference as it is, any other one as a
-    stable 9-digit number derived from it (the same parcel always gets the same package)."""
+    """Shipdesk's stable parcel reference as an Amazon `packageReferenceId` ("only positive
+    numeric values", unique within the order): a 9-digit number derived from it, so the same
+    parcel always names the same package, and never one of the small numbers Seller Central or
+    another tool gives the packages it confirms (reusing one would overwrite that package)."""
     reference = (reference or "").strip()
-    if reference.isdigit() and int(reference) > 0:
-        return str(int(reference))
     if not reference:
         return ""
-    return str(int(hashlib.sha256(reference.encode()).hexdigest(), 16) % 900_000_000 + 100_000_000)
+    digest = hashlib.sha256(f"shipdesk-parcel:{reference}".encode()).hexdigest()
+    return str(int(digest, 16) % 900_000_000 + 100_000_000)
 
 
 def package_items(lines) -> list[dict]:

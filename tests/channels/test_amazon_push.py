@@ -9,6 +9,7 @@ import pytest
 
 from channels.connectors.amazon_mapping import package_reference
 from channels.connectors.base import ConnectorError, NotSupported, RemoteFulfilment
+from sandbox import amazon as sandbox_amazon
 from sandbox.generators.amazon import add_order, make_order
 from sandbox.models import SandboxRequest
 from tests.channels.conftest_marketplaces import *  # noqa: F403 - the sandbox fixtures
@@ -35,6 +36,11 @@ def parcel(lines, tracking, reference, **extra):
                             service="Tracked 48", shipped_at=SHIPPED, lines=lines, reference=reference, **extra)
 
 
+def ref(reference):
+    """The packageReferenceId Amazon gets for a parcel reference."""
+    return package_reference(reference)
+
+
 def confirmations():
     return SandboxRequest.objects.filter(path__endswith="/shipmentConfirmation").order_by("id")
 
@@ -55,17 +61,17 @@ def test_a_split_order_is_two_packages_each_with_its_own_reference_and_items(ama
     second = connector.push_fulfilment(parcel([(CUP, 1)], "JD000000012GB", "102"))
 
     assert [r.parsed["packageDetail"] for r in confirmations()] == [
-        {"packageReferenceId": "101", "carrierCode": "Royal Mail", "trackingNumber": "JD000000011GB",
+        {"packageReferenceId": ref("101"), "carrierCode": "Royal Mail", "trackingNumber": "JD000000011GB",
          "shippingMethod": "Tracked 48", "shipDate": "2026-02-04T16:00:00Z",
          "orderItems": [{"orderItemId": CUP, "quantity": 1}, {"orderItemId": LAMP, "quantity": 1}]},
-        {"packageReferenceId": "102", "carrierCode": "Royal Mail", "trackingNumber": "JD000000012GB",
+        {"packageReferenceId": ref("102"), "carrierCode": "Royal Mail", "trackingNumber": "JD000000012GB",
          "shippingMethod": "Tracked 48", "shipDate": "2026-02-04T16:00:00Z",
          "orderItems": [{"orderItemId": CUP, "quantity": 1}]},
     ]
-    assert (first.remote_id, second.remote_id) == ("101", "102")
+    assert (first.remote_id, second.remote_id) == (ref("101"), ref("102"))
     assert packages(order) == {
-        "101": ("JD000000011GB", [{"orderItemId": CUP, "quantity": 1}, {"orderItemId": LAMP, "quantity": 1}]),
-        "102": ("JD000000012GB", [{"orderItemId": CUP, "quantity": 1}]),
+        ref("101"): ("JD000000011GB", [{"orderItemId": CUP, "quantity": 1}, {"orderItemId": LAMP, "quantity": 1}]),
+        ref("102"): ("JD000000012GB", [{"orderItemId": CUP, "quantity": 1}]),
     }
     assert order.data["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
 
@@ -80,18 +86,21 @@ def test_quantities_of_an_item_named_twice_are_summed_and_a_repeat_edits_the_sam
     connector.push_fulfilment(both_cups)  # a retry after a lost answer
 
     assert confirmations()[0].parsed["packageDetail"]["orderItems"] == [{"orderItemId": CUP, "quantity": 2}]
-    assert packages(order) == {"7": ("JD000000013GB", [{"orderItemId": CUP, "quantity": 2}])}
+    assert packages(order) == {ref("7"): ("JD000000013GB", [{"orderItemId": CUP, "quantity": 2}])}
 
 
-def test_a_reference_that_is_not_a_number_becomes_a_stable_package_number(amazon_sandbox):
+def test_a_parcel_reference_becomes_a_stable_package_number_clear_of_seller_centrals(amazon_sandbox):
     channel, store = amazon_sandbox
     order = two_item_order(store)
+    sandbox_amazon.ship(order, tracking_number="SC0001", items=[{"orderItemId": CUP, "quantity": 1}],
+                        reference="1")  # confirmed in Seller Central as package 1
 
-    result = channel.connector().push_fulfilment(parcel([(LAMP, 1)], "JD000000014GB", "parcel-58"))
+    result = channel.connector().push_fulfilment(parcel([(LAMP, 1)], "JD000000014GB", "1"))
 
-    assert result.remote_id == package_reference("parcel-58") and result.remote_id.isdigit()
-    assert package_reference("parcel-58") == package_reference("parcel-58") != package_reference("parcel-59")
-    assert list(packages(order)) == [result.remote_id]
+    assert result.remote_id.isdigit() and len(result.remote_id) == 9
+    assert result.remote_id == package_reference("1") == package_reference(" 1 ") != package_reference("2")
+    assert packages(order) == {"1": ("SC0001", [{"orderItemId": CUP, "quantity": 1}]),
+                               result.remote_id: ("JD000000014GB", [{"orderItemId": LAMP, "quantity": 1}])}
 
 
 def test_find_fulfilment_finds_a_confirmed_tracking_number_and_nothing_for_an_unknown_one(amazon_sandbox):
@@ -103,7 +112,7 @@ def test_find_fulfilment_finds_a_confirmed_tracking_number_and_nothing_for_an_un
     found = connector.find_fulfilment(parcel([(CUP, 2)], "JD000000015GB", "31"))
     missing = connector.find_fulfilment(parcel([(LAMP, 1)], "JD999999999GB", "32"))
 
-    assert found.remote_id == "31" and found.request["packageItems"] == [{"orderItemId": CUP, "quantity": 2}]
+    assert found.remote_id == ref("31") and found.request["packageItems"] == [{"orderItemId": CUP, "quantity": 2}]
     assert missing is None
     assert confirmations().count() == 1  # looking never confirms
 
@@ -117,10 +126,10 @@ def test_a_relabel_replaces_the_package_under_the_same_reference(amazon_sandbox)
 
     result = connector.update_fulfilment(old, parcel([(CUP, 2), (LAMP, 1)], "1Z999AA10123456784", "42"))
 
-    assert result.remote_id == "41"
-    assert confirmations().last().parsed["packageDetail"]["packageReferenceId"] == "41"
+    assert result.remote_id == ref("41")
+    assert confirmations().last().parsed["packageDetail"]["packageReferenceId"] == ref("41")
     assert packages(order) == {
-        "41": ("1Z999AA10123456784", [{"orderItemId": CUP, "quantity": 2}, {"orderItemId": LAMP, "quantity": 1}])}
+        ref("41"): ("1Z999AA10123456784", [{"orderItemId": CUP, "quantity": 2}, {"orderItemId": LAMP, "quantity": 1}])}
     assert connector.find_fulfilment(old) is None  # the dead tracking number is gone from Amazon
     assert order.data["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
 
@@ -137,7 +146,7 @@ def test_more_units_than_are_left_to_ship_is_refused_in_amazons_words(amazon_san
     assert not refused.value.retryable and refused.value.status == 400
     assert str(refused.value) == (f"Amazon refused the shipment of order {ORDER}: Invalid quantity for orderItemId "
                                   f"{CUP}: 1 exceeds the 0 not yet shipped (InvalidInput)")
-    assert list(packages(order)) == ["51"]
+    assert list(packages(order)) == [ref("51")]
 
 
 def test_amazon_always_requires_tracking_and_sends_nothing_without(amazon_sandbox):
@@ -163,7 +172,7 @@ def test_a_confirmed_package_cannot_be_withdrawn_through_the_api_the_step_is_nam
 
     assert str(cancel.value) == (
         f"Amazon's API cannot withdraw a confirmed shipment: in Seller Central open order {ORDER} "
-        "(Orders > Manage Orders), choose \"Edit shipment\" and correct or remove package 71 with tracking ID "
+        f"(Orders > Manage Orders), choose \"Edit shipment\" and correct or remove package {ref('71')} with tracking ID "
         "JD000000019GB.")
     assert SandboxRequest.objects.count() == before
-    assert list(packages(order)) == ["71"]
+    assert list(packages(order)) == [ref("71")]
