@@ -7,7 +7,14 @@ eBay's `{"errors": [{errorId, domain, category, message, longMessage}]}` shape.
 Sandbox-side state a real account has but the API does not show: the access tokens it issued
 (`store.settings["tokens"]`), a revoked consent (`store.settings["revoked"]`), and each order's
 shipping fulfilments (`order.data["_fulfillments"]`, never sent as such). Inventory items (the
-Inventory API, for weight and images) are the store's SandboxProducts keyed by SKU."""
+Inventory API, for weight and images) are the store's SandboxProducts keyed by SKU.
+
+createShippingFulfillment refuses what eBay documents refusing (errors 32100-32600): an unknown
+line item id (32200), tracking without a known carrier code or the reverse (32300), a bad date
+(32500), an unpaid or cancelled order (32100). The OAS calls `lineItems[].quantity` "reserved
+for internal or future use", and eBay lets a line item appear in several fulfilments (one per
+package), so the sandbox only checks a quantity against what was ordered (32600) and derives
+each line's fulfilment status from the quantities its fulfilments name."""
 
 from __future__ import annotations
 

@@ -360,7 +360,8 @@ def test_a_shipment_without_tracking_is_blocked_and_never_sent(amazon_sandbox):
     run_sync(channel)
     order = Order.objects.get()
 
-    f = services.record_fulfilment(order=order, tracking_number="", carrier_name="Royal Mail")
+    f = services.record_fulfilment(order=order, tracking_number="", carrier_name="Royal Mail",
+                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.all()])
 
     f.refresh_from_db()
     assert f.state == Fulfilment.State.BLOCKED and "requires a tracking number" in f.last_error
@@ -374,10 +375,12 @@ def test_a_booked_shipment_reaches_amazon_through_the_outbox(amazon_sandbox):
     run_sync(channel)
     order = Order.objects.get()
 
-    f = services.record_fulfilment(order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS")
+    f = services.record_fulfilment(order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS",
+                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.all()])
 
     f.refresh_from_db()
-    assert f.state == Fulfilment.State.SENT and f.remote_id == "1"
+    assert f.state == Fulfilment.State.SENT and f.remote_id
+    assert f.remote_id == f.sent_payload["packageDetail"]["packageReferenceId"]
     assert f.sent_payload["packageDetail"]["carrierCode"] == "UPS"
     summary = run_sync(channel)  # Amazon now says SHIPPED; nothing changes here
     assert summary.shipped_on_channel == 0 and Fulfilment.objects.count() == 1
