@@ -176,3 +176,18 @@ def test_a_confirmed_package_cannot_be_withdrawn_through_the_api_the_step_is_nam
         "JD000000019GB.")
     assert SandboxRequest.objects.count() == before
     assert list(packages(order)) == [ref("71")]
+
+
+def test_a_relabel_of_a_package_sent_without_a_reference_finds_it_by_its_tracking_number(amazon_sandbox):
+    channel, store = amazon_sandbox
+    order = two_item_order(store)
+    connector = channel.connector()
+    old = parcel([(CUP, 2), (LAMP, 1)], "JD000000020GB", "")  # confirmed before parcels had references
+    assert connector.push_fulfilment(old).remote_id == "1"  # the next free number, as before
+
+    connector.update_fulfilment(old, parcel([(CUP, 2), (LAMP, 1)], "JD000000021GB", "81"))
+
+    assert packages(order) == {
+        "1": ("JD000000021GB", [{"orderItemId": CUP, "quantity": 2}, {"orderItemId": LAMP, "quantity": 1}])}
+    with pytest.raises(NotSupported, match="no package with tracking number JD000000020GB"):
+        connector.update_fulfilment(old, parcel([(CUP, 2)], "JD000000022GB", "82"))
