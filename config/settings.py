@@ -57,6 +57,7 @@ if SANDBOX_ENABLED:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RejectControlCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -164,6 +165,9 @@ CONNECTOR_MAX_SLEEP = env.float("CONNECTOR_MAX_SLEEP", default=60.0)
 SYNC_STALE_MINUTES = env.int("SYNC_STALE_MINUTES", default=30)
 # Fulfilments that failed to push are retried with backoff up to this many times, then marked failed.
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
+# A signed webhook (channel or carrier) dated further back than this is ignored: a captured
+# delivery cannot be replayed later. Scheduled syncs and polls still read every change.
+WEBHOOK_MAX_AGE_SECONDS = env.int("WEBHOOK_MAX_AGE_SECONDS", default=900)
 
 # Called by orders.importing after commit with the ids of newly imported orders
 # (dropshipping routes supplier lines from here, so orders never imports suppliers).
