@@ -209,6 +209,11 @@ CSV_MAX_UPLOAD_MB = env.int("CSV_MAX_UPLOAD_MB", default=50)
 # At most this many rows per file, and this many columns in its header.
 CSV_MAX_ROWS = env.int("CSV_MAX_ROWS", default=200_000)
 CSV_MAX_COLUMNS = env.int("CSV_MAX_COLUMNS", default=100)
+# An .xlsx is a ZIP: before it is read, what it unpacks to is checked against these (a 300 KB
+# workbook can hold a 300 MB cell). They bound the task worker's memory while reading a workbook.
+XLSX_MAX_UNPACKED_MB = env.int("XLSX_MAX_UNPACKED_MB", default=200)
+XLSX_MAX_RATIO = env.int("XLSX_MAX_RATIO", default=100)
+XLSX_MAX_ENTRIES = env.int("XLSX_MAX_ENTRIES", default=1000)
 # Files up to this size are checked during the upload request; bigger ones by the task cluster
 # (the upload returns at once and the page shows progress).
 CSV_INLINE_MAX_BYTES = env.int("CSV_INLINE_MAX_BYTES", default=256 * 1024)
