@@ -203,7 +203,11 @@ LOGGING = {
 # Lookup attempts allowed, written as "<count>/<period>" (5/minute, 10/day, 20/15m). Per client
 # address every attempt counts; per order number only failed ones, whether or not it exists.
 RETURNS_LOOKUP_RATE_PER_IP = env("RETURNS_LOOKUP_RATE_PER_IP", default="5/minute")
-RETURNS_LOOKUP_RATE_PER_ORDER = env("RETURNS_LOOKUP_RATE_PER_ORDER", default="10/day")
+RETURNS_LOOKUP_RATE_PER_ORDER = env("RETURNS_LOOKUP_RATE_PER_ORDER", default="5/day")
+# A customer locked out by those wrong guesses asks for a link, emailed to the address on the
+# order; this many requests per order number, valid this many minutes.
+RETURNS_LINK_RATE_PER_ORDER = env("RETURNS_LINK_RATE_PER_ORDER", default="3/day")
+RETURNS_LINK_MINUTES = env.int("RETURNS_LINK_MINUTES", default=60)
 # The counters live in this cache. The default cache is local memory, one per process: with
 # several web processes or servers, point it at a shared cache (Redis, Memcached, database).
 RETURNS_RATELIMIT_CACHE = env("RETURNS_RATELIMIT_CACHE", default="default")
