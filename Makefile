@@ -4,10 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 NAME   ?=
+DB     ?=
 PYTEST_ARGS ?= -n 2
 export PORT
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench bench-readme lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +27,10 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python -m bench $(NAME)
+	$(BIN)/python -m bench $(if $(DB),--db $(DB)) $(NAME)
+
+bench-readme: install
+	$(BIN)/python -m bench.readme
 
 lint: install
 	$(BIN)/ruff check .

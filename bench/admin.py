@@ -1,7 +1,7 @@
 """`make bench NAME=admin`: the order list as staff use it, at 1,000 and at 1,000,000 orders.
 
-On a throwaway PostgreSQL database (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/
-shipdesk_bench_admin, dropped and created here) it times the admin order list through Django's
+On a PostgreSQL database of its own (bench.common.database_url; its loader is PostgreSQL SQL, so
+on SQLite it says so and records nothing) it times the admin order list through Django's
 test client (middleware, query, template): the first page, a status filter, a search by order
 number and a search by customer email. It measures at 1,000 orders, loads up to 1,000,000 in
 the same run and measures again. value = the slowest p95 at 1,000,000 (goal < 150 ms); ratio =
@@ -13,9 +13,8 @@ import os
 import statistics
 import time
 
-from bench.common import report, rss_mb, setup_django
+from bench.common import database_url, report, rss_mb, setup_django, wanted_database
 
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/shipdesk_bench_admin")
 TOTAL = int(os.environ.get("BENCH_ADMIN_ORDERS", 1_000_000))
 RUNS = int(os.environ.get("BENCH_ADMIN_RUNS", 40))
 
@@ -35,22 +34,11 @@ FROM generate_series(%(start)s, %(stop)s) AS g
 """
 
 
-def recreate_database():
-    import psycopg
-
-    base, name = PG_URL.rsplit("/", 1)
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def run():
-    try:
-        recreate_database()
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL is not reachable at {PG_URL} ({exc}); the admin benchmark needs it. No result recorded.")
+    if wanted_database() != "postgres":
+        print("The admin benchmark loads its million orders with PostgreSQL SQL; on SQLite no result is recorded.")
         return
-    setup_django(PG_URL)
+    setup_django(database_url("admin"))
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client

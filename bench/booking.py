@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import report, serve_in_thread
+from bench.common import database_url, report, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDERS = int(os.environ.get("BENCH_BOOKING_ORDERS", 1000))
@@ -42,7 +42,7 @@ def run() -> dict:
     env = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "bench-booking",
         "DEBUG": "false", "HTTPS": "false", "SANDBOX_ENABLED": "true", "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "DATABASE_URL": database_url("booking"),
         "MEDIA_ROOT": str(tmp / "media"), "Q_WORKERS": str(WORKERS), "Q_BROKER": "orm", "LOG_LEVEL": "WARNING",
         "EMAIL_URL": "consolemail://", "PYTHONPATH": str(ROOT),
     }

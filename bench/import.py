@@ -22,11 +22,10 @@ from __future__ import annotations
 import logging
 import os
 import random
-import tempfile
 import time
 from datetime import UTC, datetime
 
-from bench.common import report, rss_mb, serve_in_thread, setup_django, timed
+from bench.common import database_url, report, rss_mb, serve_in_thread, setup_django, timed
 
 ORDERS = int(os.environ.get("BENCH_IMPORT_ORDERS", 20_000))
 KINDS = [k for k in os.environ.get("BENCH_IMPORT_KINDS", "etsy,shopify,ebay,amazon,ecwid").split(",") if k]
@@ -287,11 +286,8 @@ def bench_channel(kind: str, count: int, base: str, now: datetime) -> dict:
 
 
 def run():
-    with tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False) as f:
-        db_file = f.name
-    setup_django(os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{db_file}")
+    setup_django(database_url("import"))
     from django.core.management import call_command
-    from django.db import connection
 
     call_command("migrate", verbosity=0)
     server, base = serve_in_thread()  # (its get_wsgi_application() configures logging again: quiet it after)
@@ -338,7 +334,7 @@ def run():
         orders=total, replay_seconds=round(replay, 2), queries_constant=constant, replay_unchanged=unchanged,
         replay_no_slower=no_slower, goal_met=ratio <= 3 and constant and unchanged and no_slower
         and all(r["ratio"] <= 3 for r in results.values()),
-        channels=results, database=connection.vendor,
+        channels=results,
     )
     report(
         "import_http", value=total / http, unit="orders/s", baseline=0, ratio=0, goal="information only",
@@ -346,5 +342,4 @@ def run():
         sentence=(f"End to end over HTTP against the sandbox: {total} orders in {http:.1f} s ({total / http:,.0f} "
                   f"orders/s; " + ", ".join(f"{k} {r['http_rate']:,.0f}/s" for k, r in results.items()) + ")."),
         channels={k: {"http_rate": r["http_rate"], "http_calls": r["http_calls"]} for k, r in results.items()},
-        database=connection.vendor,
     )

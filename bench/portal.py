@@ -1,7 +1,7 @@
 """`make bench NAME=portal`: the returns portal's lookup at 1,000,000 orders.
 
-On a throwaway PostgreSQL database (BENCH_PORTAL_DATABASE_URL, default postgres://postgres@
-127.0.0.1:5432/shipdesk_bench_portal, dropped, created and migrated here) it loads a million
+On a PostgreSQL database of its own (bench.common.database_url; on SQLite it records nothing:
+its loader is PostgreSQL SQL), migrated here, it loads a million
 orders, each shipped with Shipdesk under one brand, then sends 1,000 lookups (order number as
 printed, postal code typed loosely) through the real view with Django's test client: URL
 routing, middleware, CSRF, the rate limits (raised so that none trips, but still counted in the
@@ -16,14 +16,10 @@ import os
 import random
 import re
 import statistics
-import subprocess
-import sys
 import time
 
-from bench.common import report, rss_mb, setup_django
+from bench.common import database_url, report, rss_mb, setup_django, wanted_database
 
-DB_URL = os.environ.get("BENCH_PORTAL_DATABASE_URL",
-                        "postgres://postgres@127.0.0.1:5432/shipdesk_bench_portal")
 ORDERS = int(os.environ.get("BENCH_PORTAL_ORDERS", 1_000_000))
 LOOKUPS = int(os.environ.get("BENCH_PORTAL_LOOKUPS", 1_000))
 CHUNK = 200_000
@@ -64,15 +60,6 @@ SHIPMENT_SQL = {
     "status": "'delivered'",
     "created_at": "o.ordered_at + interval '1 day'",
 }
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    base, name = DB_URL.rsplit("/", 1)
-    with psycopg.connect(base + "/postgres", autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def insert_sql(model, table_alias_sql: dict[str, str], source: str) -> tuple[str, list]:
@@ -127,20 +114,11 @@ def load(brand, carrier, channel) -> float:
 
 
 def run():
-    from django.conf import settings as dj_settings
-
-    if dj_settings.configured and not os.environ.get("BENCH_PORTAL_CHILD"):
-        # Another benchmark already set Django up on its own database: run in a fresh process.
-        subprocess.run([sys.executable, "-m", "bench", "portal"], env={**os.environ, "BENCH_PORTAL_CHILD": "1"},
-                       check=False)
+    if wanted_database() != "postgres":
+        print("The portal benchmark loads its million orders with PostgreSQL SQL; on SQLite no result is recorded.")
         return None
-    try:
-        recreate_database()
-    except Exception as exc:  # noqa: BLE001 - any connection problem means: no PostgreSQL here
-        print(f"PostgreSQL is not reachable at {DB_URL} ({exc}); the portal benchmark needs it. "
-              "No result recorded.")
-        return None
-    setup_django(DB_URL)
+    url = database_url("portal")
+    setup_django(url)
     from django.conf import settings
     from django.core.cache import caches
     from django.core.management import call_command
@@ -156,7 +134,7 @@ def run():
     brand = BrandFactory(name="Bench Brand", slug="bench", is_default=True)
     carrier = CarrierAccountFactory(name="Bench carrier")
     ReturnPolicy.objects.create(brand=brand, return_carrier=carrier)
-    print(f"Loading {ORDERS:,} orders (each with a Shipdesk shipment) into {DB_URL.rsplit('/', 1)[1]}…", flush=True)
+    print(f"Loading {ORDERS:,} orders (each with a Shipdesk shipment) into {url.rsplit('/', 1)[1]}…", flush=True)
     load_seconds = load(brand, carrier, ChannelFactory(name="Bench shop"))
 
     # The limits stay in the path (each lookup still counts in the cache) but never trip here.
@@ -226,7 +204,7 @@ def run():
         sentence=sentence, median_ms=round(median, 3), p99_ms=round(p99, 3), queries_per_lookup=queries_per_lookup,
         baseline_median_ms=round(bare_median, 4), baseline_p99_ms=round(bare_p99, 4), orders=ORDERS,
         lookups=LOOKUPS, goal_met=met, index=index, plan=plan[:300],
-        load_seconds=round(load_seconds, 1), database="postgresql",
+        load_seconds=round(load_seconds, 1),
         cpu_median_ms=round(statistics.median(cpu), 3), cpu_p99_ms=round(percentile(cpu, 99), 3),
         load_average=round(load_before, 2), cores=os.cpu_count(),
     )

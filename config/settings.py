@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "shipping",
     "returns",
     "suppliers",
+    "axes",
 ]
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
 if SANDBOX_ENABLED:
@@ -57,6 +58,7 @@ if SANDBOX_ENABLED:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RejectControlCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -65,7 +67,18 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Staff sign-in is rate-limited by django-axes: after AXES_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused for AXES_COOLOFF_MINUTES (a stranger elsewhere
+# cannot lock a colleague out). Attempts are rows in the database, shared by every web process;
+# staff see them under Axes in the admin and a superuser can delete one to unlock early.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15.0) / 60  # hours, as axes reads it
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -164,6 +177,9 @@ CONNECTOR_MAX_SLEEP = env.float("CONNECTOR_MAX_SLEEP", default=60.0)
 SYNC_STALE_MINUTES = env.int("SYNC_STALE_MINUTES", default=30)
 # Fulfilments that failed to push are retried with backoff up to this many times, then marked failed.
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
+# A signed webhook (channel or carrier) dated further back than this is ignored: a captured
+# delivery cannot be replayed later. Scheduled syncs and polls still read every change.
+WEBHOOK_MAX_AGE_SECONDS = env.int("WEBHOOK_MAX_AGE_SECONDS", default=900)
 
 # Called by orders.importing after commit with the ids of newly imported orders
 # (dropshipping routes supplier lines from here, so orders never imports suppliers).
@@ -187,7 +203,11 @@ LOGGING = {
 # Lookup attempts allowed, written as "<count>/<period>" (5/minute, 10/day, 20/15m). Per client
 # address every attempt counts; per order number only failed ones, whether or not it exists.
 RETURNS_LOOKUP_RATE_PER_IP = env("RETURNS_LOOKUP_RATE_PER_IP", default="5/minute")
-RETURNS_LOOKUP_RATE_PER_ORDER = env("RETURNS_LOOKUP_RATE_PER_ORDER", default="10/day")
+RETURNS_LOOKUP_RATE_PER_ORDER = env("RETURNS_LOOKUP_RATE_PER_ORDER", default="5/day")
+# A customer locked out by those wrong guesses asks for a link, emailed to the address on the
+# order; this many requests per order number, valid this many minutes.
+RETURNS_LINK_RATE_PER_ORDER = env("RETURNS_LINK_RATE_PER_ORDER", default="3/day")
+RETURNS_LINK_MINUTES = env.int("RETURNS_LINK_MINUTES", default=60)
 # The counters live in this cache. The default cache is local memory, one per process: with
 # several web processes or servers, point it at a shared cache (Redis, Memcached, database).
 RETURNS_RATELIMIT_CACHE = env("RETURNS_RATELIMIT_CACHE", default="default")
@@ -205,6 +225,11 @@ CSV_MAX_UPLOAD_MB = env.int("CSV_MAX_UPLOAD_MB", default=50)
 # At most this many rows per file, and this many columns in its header.
 CSV_MAX_ROWS = env.int("CSV_MAX_ROWS", default=200_000)
 CSV_MAX_COLUMNS = env.int("CSV_MAX_COLUMNS", default=100)
+# An .xlsx is a ZIP: before it is read, what it unpacks to is checked against these (a 300 KB
+# workbook can hold a 300 MB cell). They bound the task worker's memory while reading a workbook.
+XLSX_MAX_UNPACKED_MB = env.int("XLSX_MAX_UNPACKED_MB", default=200)
+XLSX_MAX_RATIO = env.int("XLSX_MAX_RATIO", default=100)
+XLSX_MAX_ENTRIES = env.int("XLSX_MAX_ENTRIES", default=1000)
 # Files up to this size are checked during the upload request; bigger ones by the task cluster
 # (the upload returns at once and the page shows progress).
 CSV_INLINE_MAX_BYTES = env.int("CSV_INLINE_MAX_BYTES", default=256 * 1024)

@@ -1,8 +1,9 @@
 """Order export (CSV and XLSX) for the order list, and what every export shares: the
 spreadsheet-formula guard and the file writer (`export_file`).
 
-A spreadsheet runs a cell that starts with =, +, -, @ (and, in some versions, a tab, a
-carriage return or NUL) as a formula: a customer who names themselves
+A spreadsheet runs a cell that starts with =, +, -, @ (also after leading spaces or line
+breaks, in their fullwidth forms, and in some versions after a tab, a carriage return or NUL)
+as a formula: a customer who names themselves
 `=HYPERLINK("http://evil", "x")` would otherwise run in the merchant's Excel. Such cells are
 prefixed with a single quote, which makes Excel and LibreOffice show them as text.
 django-import-export's own IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT only strips a leading `=`."""
@@ -21,14 +22,20 @@ from import_export import fields, resources
 from orders.models import Order
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
+# Excel, LibreOffice and Google Sheets skip leading spaces and line breaks before a formula, and
+# read the fullwidth signs (＝ ＋ － ＠, as an East Asian keyboard types them) as the ASCII ones
+# (OWASP, "CSV Injection").
+FORMULA_SIGNS = "=+-@\uff1d\uff0b\uff0d\uff20"
 EXPORT_CHUNK_ROWS = 2000  # rows fetched from the database at a time
 SPOOL_BYTES = 1024 * 1024  # an export file bigger than this is written to disk, not kept in memory
 
 
 def neutralise(value):
     """A cell a spreadsheet will show as text. Non-strings (numbers and dates in XLSX) pass."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
+    if isinstance(value, str) and value:
+        first = value.lstrip()[:1]
+        if value.startswith(FORMULA_TRIGGERS) or (first and first in FORMULA_SIGNS):
+            return "'" + value
     return value
 
 

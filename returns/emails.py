@@ -60,3 +60,21 @@ def send(return_id: int, kind: str) -> bool:
     record_event(order, OrderEvent.Kind.EMAIL, f"Return {ret.number}: {kind} email sent to {ret.customer_email}",
                  data={"return_id": ret.pk, "email": kind})
     return True
+
+
+def send_portal_link(order, brand, *, language: str = "en") -> None:
+    """The customer asked for a link instead of typing the postal code: it goes only to the email
+    address on the order, and is recorded on the order's timeline."""
+    from returns.portal_session import link_token
+
+    url = _absolute(reverse("returns:link", args=[brand.slug, link_token(order_id=order.pk, brand_id=brand.pk)]))
+    with translation.override(language or "en"):
+        context = {"order": order, "brand": brand, "theme": theme.for_brand(brand), "link_url": url,
+                   "minutes": settings.RETURNS_LINK_MINUTES}
+        subject = " ".join(render_to_string("emails/returns/link_subject.txt", context).split())
+        text = render_to_string("emails/returns/link.txt", context)
+    message = EmailMultiAlternatives(
+        subject, text, from_email=formataddr((brand.name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1])), to=[order.email])
+    message.send()
+    record_event(order, OrderEvent.Kind.EMAIL, f"Returns portal: a sign-in link was emailed to {order.email}",
+                 data={"email": "portal_link"})

@@ -66,6 +66,43 @@ def find_order(*, brand: Brand, order_number: str, postal_code: str) -> int | No
     return found
 
 
+def orders_of_brand(*, brand: Brand, order_number: str) -> list[Order]:
+    """The orders of `brand` with this normalised number (usually one; one per channel at most),
+    for the emailed link, which needs no postal code because it only goes to the order's email."""
+    number = normalise.order_number(order_number)
+    if not number:
+        return []
+    found = []
+    for order in Order.objects.filter(order_number_norm=number).order_by("-ordered_at")[:5]:
+        shipped_brand_id = (order.shipments.filter(carrier_account__isnull=False)
+                            .exclude(status=Shipment.Status.CANCELLED).order_by("-created_at")
+                            .values_list("brand_id", flat=True).first())
+        owner = brand_id_of(order, shipped_brand_id=shipped_brand_id)
+        if owner == brand.pk or (owner is None and brand.is_default):
+            found.append(order)
+    return found
+
+
+def request_link(*, brand: Brand, order_number: str, client: str, language: str = "en") -> LookupResult:
+    """Email a link that opens the portal on the order to the address on the order, if there is
+    such an order with an email. The answer is the same whether or not there is (only `limited`
+    differs, and it counts attempts, not orders): the page never says an order exists. Behind the
+    per-client limit and its own per-order-number limit, so nobody can flood a customer's inbox."""
+    from returns import emails
+
+    per_client = ratelimit.Rate.parse(settings.RETURNS_LOOKUP_RATE_PER_IP)
+    per_order = ratelimit.Rate.parse(settings.RETURNS_LINK_RATE_PER_ORDER)
+    number = normalise.order_number(order_number)
+    if ratelimit.hit("client", client, per_client) > per_client.limit:
+        return LookupResult(None, limited=True, retry_after=ratelimit.retry_after(per_client))
+    if ratelimit.hit("link", number, per_order) > per_order.limit:
+        return LookupResult(None)  # the same answer as a link sent: no sign the order exists
+    for order in orders_of_brand(brand=brand, order_number=order_number):
+        if order.email:
+            emails.send_portal_link(order, brand, language=language)
+    return LookupResult(None)
+
+
 def lookup(*, brand: Brand, order_number: str, postal_code: str, client: str) -> LookupResult:
     """find_order behind two rate limits: per client address (every attempt counts) and per
     order number (failed attempts count, whether or not such an order exists, so the limit

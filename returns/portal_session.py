@@ -72,3 +72,26 @@ def save(response, session: PortalSession) -> None:
 
 def end(response) -> None:
     response.delete_cookie(COOKIE, path=COOKIE_PATH, samesite="Lax")
+
+
+# -- the emailed link: for a customer whose order number met its limit of wrong postal codes
+
+LINK_SALT = "returns.portal.link"
+
+
+def _link_max_age() -> int:
+    return int(getattr(settings, "RETURNS_LINK_MINUTES", 60)) * 60
+
+
+def link_token(*, order_id: int, brand_id: int) -> str:
+    """A signed, expiring token that opens the portal on one order: it is only ever sent to the
+    email address on that order, so holding it proves what the postal code would have."""
+    return signing.dumps({"o": order_id, "b": brand_id}, salt=LINK_SALT)
+
+
+def read_link(token: str) -> PortalSession | None:
+    try:
+        data = signing.loads(token, salt=LINK_SALT, max_age=_link_max_age())
+        return PortalSession(order_id=int(data["o"]), brand_id=int(data["b"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import mimetypes
 from functools import wraps
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from orders.models import Order
 from returns import eligibility, portal_session, ratelimit, services, theme
 from returns import lookup as order_lookup
-from returns.forms import ItemsForm, LookupForm
+from returns.forms import ItemsForm, LinkForm, LookupForm
 from returns.models import ReturnRequest
 from returns.portal_session import PortalSession
 from shipping.models import Brand
@@ -37,7 +38,8 @@ def _brand(slug: str | None) -> Brand:
 
 def _context(request, brand: Brand, **extra) -> dict:
     return {"brand": brand, "theme": theme.for_brand(brand), "policy": eligibility.policy_for(brand),
-            "lookup_url": reverse("returns:lookup", args=[brand.slug]), **extra}
+            "lookup_url": reverse("returns:lookup", args=[brand.slug]),
+            "policy_link_minutes": settings.RETURNS_LINK_MINUTES, **extra}
 
 
 def _private(response):
@@ -86,12 +88,43 @@ def lookup(request, brand: str | None = None):
             response = SeeOther(reverse("returns:items", args=[brand.slug]))
             portal_session.save(response, PortalSession(order_id=result.order_id, brand_id=brand.pk))
             return response
-    context = _context(request, brand, form=form, limited=limited,
+    context = _context(request, brand, form=form, limited=limited, link_form=LinkForm(),
                        failed=request.method == "GET" and request.GET.get("retry") == "1",
-                       expired=request.method == "GET" and request.GET.get("expired") == "1")
+                       expired=request.method == "GET" and request.GET.get("expired") == "1",
+                       link_sent=request.method == "GET" and request.GET.get("link") == "sent")
     response = render(request, "returns/lookup.html", context, status=429 if limited else 200)
     if limited:
         response["Retry-After"] = str(limited.retry_after)
+    return response
+
+
+@require_http_methods(["POST"])
+def email_link(request, brand: str):
+    """"Email me a link": for a customer who cannot pass the postal code check (or whose order
+    number met its limit because a stranger guessed at it). Always the same answer."""
+    brand = _brand(brand)
+    form = LinkForm(request.POST)
+    if not (eligibility.policy_for(brand).portal_enabled and form.is_valid()):
+        return SeeOther(reverse("returns:lookup", args=[brand.slug]))
+    result = order_lookup.request_link(brand=brand, order_number=form.cleaned_data["link_order_number"],
+                                       client=ratelimit.client_address(request), language=get_language() or "en")
+    if result.limited:
+        response = render(request, "returns/lookup.html", _context(request, brand, form=LookupForm(), limited=result,
+                                                                   link_form=LinkForm()), status=429)
+        response["Retry-After"] = str(result.retry_after)
+        return response
+    return SeeOther(reverse("returns:lookup", args=[brand.slug]) + "?link=sent")
+
+
+@require_http_methods(["GET"])
+def link(request, brand: str, token: str):
+    """The emailed link: opens the portal on its order, as a matching lookup would."""
+    brand = _brand(brand)
+    session = portal_session.read_link(token)
+    if session is None or session.brand_id != brand.pk or not Order.objects.filter(pk=session.order_id).exists():
+        return SeeOther(reverse("returns:lookup", args=[brand.slug]) + "?expired=1")
+    response = _private(SeeOther(reverse("returns:items", args=[brand.slug])))
+    portal_session.save(response, session)
     return response
 
 

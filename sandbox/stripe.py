@@ -7,13 +7,15 @@ first is still running gets 409.
 
 One SandboxStore(kind="stripe", key=<account>) per account, credentials {"secret_key": "sk_test_…"}.
 PaymentIntents are SandboxOrders (external_id "pi_…"); idempotency records are SandboxOrders
-with external_id "idempotency:<key>". Each POST is recorded with parsed =
+with external_id "idempotency:<key>" (creation) or "idempotency:<digest of path and key>" (confirm, capture).
+capture_method=manual holds the funds in requires_capture until POST …/capture, as Stripe does. Each POST is recorded with parsed =
 {"params", "idempotency_key", "outcome"} where outcome is created | declined | replayed |
 rejected | conflict | fault <status>."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import time
 
@@ -113,25 +115,40 @@ def _intent(store: SandboxStore, params: dict) -> tuple[int, dict]:
         "id": pi_id, "object": "payment_intent", "amount": amount, "amount_received": 0, "currency": currency,
         "status": "requires_payment_method" if not pm else "requires_confirmation", "capture_method":
             params.get("capture_method", "automatic"), "client_secret": f"{pi_id}_secret_{secrets.token_hex(8)}",
-        "description": params.get("description"), "payment_method": pm or None, "latest_charge": None,
+        "amount_capturable": 0, "description": params.get("description"), "payment_method": pm or None,
+        "latest_charge": None,
         "last_payment_error": None, "next_action": None, "metadata": params.get("metadata") or {},
         "livemode": False, "created": now,
     }
-    status = 200
-    if confirm:
-        if pm in DECLINES:
-            code, decline_code, message = DECLINES[pm]
-            charge = f"ch_3{secrets.token_hex(12)}"
-            intent.update(status="requires_payment_method", latest_charge=charge,
-                          last_payment_error={"type": "card_error", "code": code, "decline_code": decline_code,
-                                              "message": message, "charge": charge})
-            status = 402
-        elif pm in NEEDS_ACTION:
-            intent.update(status="requires_action", next_action={"type": "use_stripe_sdk", "use_stripe_sdk": {}})
-        else:
-            intent.update(status="succeeded", amount_received=amount, latest_charge=f"ch_3{secrets.token_hex(12)}")
+    status = _confirm(intent, pm) if confirm else 200
     SandboxOrder.objects.create(store=store, external_id=pi_id, data=intent, status=intent["status"],
                                 created_ts=now, updated_ts=now)
+    return _answer(status, intent)
+
+
+def _confirm(intent: dict, pm: str) -> int:
+    """Charge (or, with capture_method=manual, authorise) the card; returns the HTTP status.
+    A manual-capture intent holds the funds in requires_capture until it is captured."""
+    intent["payment_method"] = pm
+    if pm in DECLINES:
+        code, decline_code, message = DECLINES[pm]
+        charge = f"ch_3{secrets.token_hex(12)}"
+        intent.update(status="requires_payment_method", latest_charge=charge,
+                      last_payment_error={"type": "card_error", "code": code, "decline_code": decline_code,
+                                          "message": message, "charge": charge})
+        return 402
+    if pm in NEEDS_ACTION:
+        intent.update(status="requires_action", next_action={"type": "use_stripe_sdk", "use_stripe_sdk": {}})
+    elif intent["capture_method"] == "manual":
+        intent.update(status="requires_capture", amount_capturable=intent["amount"], amount_received=0,
+                      latest_charge=f"ch_3{secrets.token_hex(12)}", last_payment_error=None)
+    else:
+        intent.update(status="succeeded", amount_received=intent["amount"], amount_capturable=0,
+                      latest_charge=f"ch_3{secrets.token_hex(12)}", last_payment_error=None)
+    return 200
+
+
+def _answer(status: int, intent: dict) -> tuple[int, dict]:
     if status == 402:
         error = intent["last_payment_error"]
         return 402, {"error": {**error, "doc_url": f"https://stripe.com/docs/error-codes/{error['code'].replace('_', '-')}",
@@ -139,10 +156,84 @@ def _intent(store: SandboxStore, params: dict) -> tuple[int, dict]:
     return status, intent
 
 
+def _unexpected_state(intent: dict, action: str) -> tuple[int, dict]:
+    return 400, {"error": {"type": "invalid_request_error", "code": "payment_intent_unexpected_state",
+                           "message": f"This PaymentIntent's {action} could not be performed because it has a "
+                                      f"status of {intent['status']}.", "payment_intent": intent}}
+
+
+def _confirm_existing(store: SandboxStore, intent_id: str, params: dict) -> tuple[int, dict]:
+    """POST /v1/payment_intents/{id}/confirm"""
+    row = SandboxOrder.objects.select_for_update().filter(store=store, external_id=intent_id).first()
+    if row is None:
+        return _missing(intent_id)
+    intent = row.data
+    if intent["status"] not in ("requires_confirmation", "requires_payment_method", "requires_action"):
+        return _unexpected_state(intent, "confirm")
+    pm = params.get("payment_method") or intent.get("payment_method") or ""
+    if not pm:
+        return 400, {"error": {"type": "invalid_request_error", "param": "payment_method",
+                               "message": "You must provide a payment_method to confirm this PaymentIntent."}}
+    if pm not in SUCCEEDS | NEEDS_ACTION | set(DECLINES):
+        return 400, {"error": {"type": "invalid_request_error", "code": "resource_missing", "param": "payment_method",
+                               "message": f"No such PaymentMethod: '{pm}'"}}
+    status = _confirm(intent, pm)
+    row.status, row.updated_ts = intent["status"], int(time.time())
+    row.save(update_fields=["data", "status", "updated_ts"])
+    return _answer(status, intent)
+
+
+def _capture(store: SandboxStore, intent_id: str, params: dict) -> tuple[int, dict]:
+    """POST /v1/payment_intents/{id}/capture: takes the held funds (all, or amount_to_capture)."""
+    row = SandboxOrder.objects.select_for_update().filter(store=store, external_id=intent_id).first()
+    if row is None:
+        return _missing(intent_id)
+    intent = row.data
+    if intent["status"] != "requires_capture":
+        return _unexpected_state(intent, "capture")
+    try:
+        amount = int(params.get("amount_to_capture") or intent["amount_capturable"])
+    except ValueError:
+        return 400, {"error": {"type": "invalid_request_error", "param": "amount_to_capture",
+                               "message": "Invalid integer: " + str(params.get("amount_to_capture"))}}
+    if not 0 < amount <= intent["amount_capturable"]:
+        return 400, {"error": {"type": "invalid_request_error", "code": "amount_too_large", "param": "amount_to_capture",
+                               "message": "The amount to capture must be greater than zero and no more than the "
+                                          f"amount capturable ({intent['amount_capturable']})."}}
+    intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
+    row.status, row.updated_ts = intent["status"], int(time.time())
+    row.save(update_fields=["data", "status", "updated_ts"])
+    return 200, intent
+
+
+def _missing(intent_id: str) -> tuple[int, dict]:
+    return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing", "param": "intent",
+                           "message": f"No such payment_intent: '{intent_id}'"}}
+
+
 @csrf_exempt
 def payment_intents(request):
     if request.method != "POST":
         return _error(405, "invalid_request_error", "Unrecognized request method; use POST to create.")
+    return _post(request, _intent)
+
+
+@csrf_exempt
+def confirm_intent(request, intent_id):
+    if request.method != "POST":
+        return _error(405, "invalid_request_error", "Unrecognized request method; use POST.")
+    return _post(request, lambda store, params: _confirm_existing(store, intent_id, params))
+
+
+@csrf_exempt
+def capture_intent(request, intent_id):
+    if request.method != "POST":
+        return _error(405, "invalid_request_error", "Unrecognized request method; use POST.")
+    return _post(request, lambda store, params: _capture(store, intent_id, params))
+
+
+def _post(request, run):
+    """Any POST: auth, faults, and Idempotency-Key replay around `run(store, params) -> (status, body)`."""
     store, denied = _store(request)
     if denied:
         return denied
@@ -159,11 +250,14 @@ def payment_intents(request):
         return early
 
     if not key:
-        status, body = _intent(store, params)
+        with transaction.atomic():
+            status, body = run(store, params)
         record(store, request, parsed={"params": params, "idempotency_key": "", "outcome": _outcome(status)})
         return mangle(JsonResponse(body, status=status), fault)
 
-    slot = f"idempotency:{key}"
+    # Stripe scopes a key to its endpoint; the row's id has room for a digest, not the whole path.
+    slot = f"idempotency:{key}" if run is _intent else \
+        "idempotency:" + hashlib.sha256(f"{request.path}:{key}".encode()).hexdigest()[:40]
     now = int(time.time())
     try:
         with transaction.atomic():
@@ -189,12 +283,13 @@ def payment_intents(request):
         return mangle(response, fault)
 
     try:
-        status, body = _intent(store, params)
+        with transaction.atomic():
+            status, body = run(store, params)
     except Exception:
         SandboxOrder.objects.filter(store=store, external_id=slot).delete()
         raise
     request_id = f"req_{secrets.token_hex(7)}"
-    if status == 400:  # failed validation: nothing is saved, the key can be used again
+    if status in (400, 404):  # failed validation: nothing is saved, the key can be used again
         SandboxOrder.objects.filter(store=store, external_id=slot).delete()
     else:
         SandboxOrder.objects.filter(store=store, external_id=slot).update(
@@ -224,4 +319,6 @@ def payment_intent(request, intent_id):
 urlpatterns = [
     path("v1/payment_intents", payment_intents),
     path("v1/payment_intents/<str:intent_id>", payment_intent),
+    path("v1/payment_intents/<str:intent_id>/confirm", confirm_intent),
+    path("v1/payment_intents/<str:intent_id>/capture", capture_intent),
 ]

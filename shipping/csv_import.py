@@ -44,6 +44,7 @@ PHASES = {
     "done": "Done", "failed": "Failed", "discarded": "Discarded",
 }
 FINISHED = {"rejected", "done", "failed", "discarded"}
+MESSAGE_LIMIT = 2000  # characters of a job message kept and shown
 
 
 class UploadRefused(Exception):
@@ -96,7 +97,8 @@ def _claim(job: BulkJob, phase: str) -> bool:
 def _finish(job: BulkJob, phase: str, message: str, **params) -> None:
     status = {"preview": BulkJob.Status.QUEUED, "done": BulkJob.Status.DONE}.get(phase, BulkJob.Status.FAILED)
     job.params = {**job.params, **params, "phase": phase}
-    job.status, job.message = status, message
+    # Every stored message is short, whatever the file held: it is shown on every job page.
+    job.status, job.message = status, message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT - 1] + "…"
     if phase in FINISHED:
         job.finished_at = timezone.now()
     job.save()

@@ -22,6 +22,7 @@ from django.core.files.storage import default_storage
 BLOCK = 1 << 20
 DELIMITERS = (",", ";", "\t", "|")
 CELL_LIMIT = csv.field_size_limit()  # the csv module's own limit (131,072 characters); left as it is
+HEADER_CELL_LIMIT = 200  # a column name longer than this is not a column name
 
 SAVE_AS = "In Excel use File › Save as › “CSV UTF-8 (comma delimited)” or “Excel workbook (.xlsx)”."
 
@@ -169,6 +170,10 @@ def _check_header(cells: list) -> list[str]:
     if len(cells) > limit:
         raise FileProblem(f"The first row has {len(cells):,} columns; a file may have at most {limit}. "
                           "Is the first row the header (order_number, channel, …)?")
+    longest = max((len(str(c)) for c in cells if c is not None), default=0)
+    if longest > HEADER_CELL_LIMIT:
+        raise FileProblem(f"The first row has a cell of {longest:,} characters; column names are short "
+                          "(order_number, channel, …). Is the first row the header?")
     headers = ["" if c is None else str(c).strip().lstrip("\ufeff") for c in cells]
     while headers and not headers[-1]:
         headers.pop()
@@ -218,21 +223,77 @@ def _open_csv(storage_name: str, facts: FileFacts) -> Table:
     return Table(headers=headers, rows=rows(), close=f.close, fraction=fraction)
 
 
-def _open_xlsx(storage_name: str) -> Table:
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:,.1f} MB" if n < 10_000_000 else f"{n / 1_000_000:,.0f} MB"
+
+
+def check_workbook_archive(f) -> None:
+    """An .xlsx is a ZIP of XML files, and a ZIP can unpack to a thousand times its size (a
+    300 KB file holding one 300 MB cell). Its directory says how big each member unpacks to,
+    and Python's zipfile never inflates a member past that size, so checking the directory
+    before openpyxl reads anything bounds what reading can cost."""
     import zipfile
 
+    try:
+        with zipfile.ZipFile(f) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileProblem("The file is a ZIP archive but not a readable Excel workbook (.xlsx). " + SAVE_AS) from exc
+    finally:
+        f.seek(0)
+    if len(members) > settings.XLSX_MAX_ENTRIES:
+        raise FileProblem(f"This workbook holds {len(members):,} files; an Excel workbook has a few dozen "
+                          f"(the limit is {settings.XLSX_MAX_ENTRIES:,}). " + SAVE_AS)
+    unpacked = sum(m.file_size for m in members)
+    limit = settings.XLSX_MAX_UNPACKED_MB * 1_000_000
+    if unpacked > limit:
+        raise FileProblem(f"This workbook unpacks to {_mb(unpacked)}; the limit is {_mb(limit)}. "
+                          "Split it into several files, or save it as CSV.")
+    for member in members:
+        if member.file_size > 1_000_000 and member.file_size > settings.XLSX_MAX_RATIO * max(member.compress_size, 1):
+            raise FileProblem(
+                f"This workbook's part {member.filename[:60]} unpacks to {_mb(member.file_size)} from "
+                f"{_mb(member.compress_size)} ({member.file_size // max(member.compress_size, 1):,} times smaller). "
+                "A spreadsheet never compresses that well; the file was made to exhaust memory, and was not read.")
+
+
+def _xml_problem(exc: Exception) -> FileProblem:
+    name = exc.__class__.__name__
+    if "Forbidden" in name:  # defusedxml: entity or DTD declarations (the "billion laughs")
+        return FileProblem("This workbook declares XML entities, which Excel never writes and which can make a small "
+                           "file expand without limit; it was not read. " + SAVE_AS)
+    return FileProblem("This workbook's XML is broken (the file is damaged or was not written by a spreadsheet "
+                       "program); it was not read. " + SAVE_AS)
+
+
+def _open_xlsx(storage_name: str) -> Table:
+    import zipfile
+    from xml.etree.ElementTree import ParseError
+
     import openpyxl
+    from defusedxml import DefusedXmlException
 
     f = default_storage.open(storage_name, "rb")
     try:
+        check_workbook_archive(f)
         # data_only=False: a formula cell arrives as its formula ("=A1*2") and is refused, rather
-        # than as a cached result the file may not even hold.
+        # than as a cached result the file may not even hold. openpyxl parses with defusedxml
+        # when it is installed (a dependency): no entity is ever expanded.
         book = openpyxl.load_workbook(f, read_only=True, data_only=False)
         sheet = book.worksheets[0]
         it = sheet.iter_rows(values_only=True)
         first = next(it, None)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+    except FileProblem:
         f.close()
+        raise
+    except (DefusedXmlException, ParseError, SyntaxError) as exc:
+        f.close()
+        raise _xml_problem(exc) from exc
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, IndexError) as exc:
+        f.close()
+        cause = exc.__cause__ or exc.__context__  # openpyxl wraps a parser's error in a ValueError
+        if isinstance(cause, DefusedXmlException | ParseError | SyntaxError):
+            raise _xml_problem(cause) from exc
         raise FileProblem("The file is a ZIP archive but not a readable Excel workbook (.xlsx). " + SAVE_AS) from exc
     if first is None:
         book.close()
@@ -243,9 +304,12 @@ def _open_xlsx(storage_name: str) -> Table:
     expected = sheet.max_row  # from the sheet's <dimension>, when Excel wrote one
 
     def rows():
-        for number, cells in enumerate(it, start=2):
-            last["row"] = number
-            yield number, list(cells)
+        try:
+            for number, cells in enumerate(it, start=2):
+                last["row"] = number
+                yield number, list(cells)
+        except (DefusedXmlException, ParseError, SyntaxError) as exc:
+            raise _xml_problem(exc) from exc
 
     def close():
         book.close()

@@ -347,12 +347,26 @@ class SendcloudCarrier(Carrier):
         return [*updates, current]
 
     def parse_webhook(self, body: bytes, headers) -> list[TrackingUpdate]:
-        signature = (headers.get("Sendcloud-Signature") or "").strip().lower()
-        expected = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        # Bytes on both sides: a non-ASCII header is a wrong signature, not a TypeError.
+        signature = (headers.get("Sendcloud-Signature") or "").strip().lower().encode("utf-8", "replace")
+        expected = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest().encode()
         if not self.webhook_secret or not hmac.compare_digest(signature, expected):
             raise BadSignature("Sendcloud-Signature does not match this account's key")
         try:
             data = json.loads(body or b"{}")
         except ValueError as exc:
             raise CarrierError(f"Sendcloud webhook is not JSON: {exc}") from exc
+        if _is_stale(data):
+            log.warning("Sendcloud webhook ignored: its timestamp is older than WEBHOOK_MAX_AGE_SECONDS")
+            return []
         return m.parse_webhook_body(data)
+
+
+def _is_stale(data) -> bool:
+    """The body's `timestamp` (signed with it; epoch milliseconds) is older than the replay window."""
+    try:
+        sent = float(data.get("timestamp")) / 1000
+    except (AttributeError, TypeError, ValueError):
+        return False  # undated: the tracking events' own uniqueness still stops a replay
+    age = time.time() - sent
+    return age > settings.WEBHOOK_MAX_AGE_SECONDS or age < -300

@@ -21,13 +21,15 @@ from tests.csv.helpers import export, export_link, export_orders, rows_of
 from tests.factories import CarrierAccountFactory, ChannelFactory, OrderFactory, UserFactory
 from tests.shipping.factories import ShipmentFactory
 
-HOSTILE = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+2", "-3+4", "@SUM(A1)", "\tcmd", "\rcmd", "\0cmd"]
+HOSTILE = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+2", "-3+4", "@SUM(A1)", "\tcmd", "\rcmd", "\0cmd",
+           " =1+1", "\n=1+1", "  \r\n@SUM(A1)", "\u00a0=1+1", "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(A1)",
+           " \uff1d1+1"]
 
 
 def test_neutralise_prefixes_every_trigger_and_nothing_else():
     assert [neutralise(v) for v in HOSTILE] == ["'" + v for v in HOSTILE]
-    assert [neutralise(v) for v in ["Ada", "'=already", "a=b", "", 12, -3, None]] == \
-        ["Ada", "'=already", "a=b", "", 12, -3, None]
+    assert [neutralise(v) for v in ["Ada", "'=already", "a=b", "", "   ", " Ada", 12, -3, None]] == \
+        ["Ada", "'=already", "a=b", "", "   ", " Ada", 12, -3, None]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
@@ -44,7 +46,8 @@ def test_order_export_neutralises_every_formula_trigger(staff_client, db, fmt):
     names = [r[header.index("customer_name")] for r in body]
     # XLSX cannot hold NUL at all: the export replaces it (after the quote made the cell text);
     # and XML reads a carriage return back as a line feed.
-    expected = ["'" + (h.replace("\0", "\ufffd").replace("\r", "\n") if fmt == "xlsx" else h) for h in hostile]
+    expected = ["'" + (h.replace("\0", "\ufffd").replace("\r\n", "\n").replace("\r", "\n") if fmt == "xlsx" else h)
+                for h in hostile]
     assert sorted(names) == sorted(expected)
     assert {r[header.index("ship_city")] for r in body} == {"'=cmd|' /C calc'!A0"}
     assert header[-3:] == ["carrier", "tracking_number", "ship_date"]  # ready to fill and upload as "record"

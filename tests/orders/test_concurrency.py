@@ -63,10 +63,21 @@ def test_a_webhook_arriving_during_a_sync_loses_nothing_and_adds_no_duplicate(sh
     sync.start()
     import time
 
-    time.sleep(1)  # the sync has imported and now waits on the channel during its push
+    # Wait until the slow push has reached the channel (the sandbox took the delay fault): the
+    # sync has finished reading orders, so only the webhook can bring the new one in. (A fixed
+    # sleep let the webhook come before the sync's read on a slow machine, and the test passed
+    # whether or not a webhook during a sync was handled.)
+    deadline = time.monotonic() + 30
+    while store.faults and time.monotonic() < deadline:
+        time.sleep(0.05)
+        store.refresh_from_db()
+    assert not store.faults, "the sync never reached its push"
+    before = Order.objects.filter(channel=channel).count()
     shopify_orders.generate(store, 1, mix=False, seed=5)  # a new order, announced by a webhook
     assert shopify_post(client, channel, event_id="evt-during-sync").status_code == 200
+    assert Order.objects.filter(channel=channel).count() == before  # the channel was busy: not yet
     sync.join(60)
 
+    # The sync saw that a webhook came in while it ran and ran once more: the order is in.
     assert Order.objects.filter(channel=channel).count() == 31
     assert OrderEvent.objects.filter(order__channel=channel, kind="imported").count() == 31

@@ -151,10 +151,17 @@ def test_buttons_on_one_return_call_the_services(staff_client, returns, django_c
 
 
 def test_status_cannot_be_edited_in_the_admin(staff_client, returns):
+    from tests.admin_forms import change_form_data
+
     [ret] = returns(1)
-    staff_client.post(f"{QUEUE}{ret.pk}/change/", {"status": "refunded"})
+    url = f"{QUEUE}{ret.pk}/change/"
+    data = {**change_form_data(staff_client.get(url)), "status": "refunded"}
+
+    response = staff_client.post(url, data)
+
+    assert response.status_code == 302  # the page's own form, with its inlines, is accepted …
     ret.refresh_from_db()
-    assert ret.status == "awaiting_approval"
+    assert ret.status == "awaiting_approval"  # … and a forged status changes nothing
 
 
 def test_the_order_page_shows_its_returns_and_why_the_customer_can_or_cannot_return(staff_client, returns,
@@ -198,9 +205,20 @@ def test_the_portal_is_not_open_to_anonymous_view_as_customer(client, policy, ma
 
 
 def test_the_brand_page_edits_its_return_policy(staff_client, policy):
-    page = staff_client.get(f"/admin/shipping/brand/{policy.brand_id}/change/").content.decode()
-    assert "allow returns for orders not shipped with Shipdesk" in page.lower() or \
-        "Allow returns for orders not shipped with Shipdesk" in page
+    from tests.admin_forms import change_form_data
+
+    url = f"/admin/shipping/brand/{policy.brand_id}/change/"
+    page = staff_client.get(url)
+    assert "allow returns for orders not shipped with shipdesk" in page.content.decode().lower()
+    data = change_form_data(page)
+    prefix = next(k[: -len("window_days")] for k in data if k.endswith("-window_days"))
+    data.update({prefix + "window_days": "45", prefix + "allow_not_shipped_with_shipdesk": "on"})
+
+    response = staff_client.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    policy.refresh_from_db()
+    assert policy.window_days == 45 and policy.allow_not_shipped_with_shipdesk
 
 
 

@@ -89,13 +89,13 @@ def test_after_five_tries_a_minute_the_client_is_slowed_down(client, policy, mak
 
 def test_one_order_number_cannot_be_walked_through_postal_codes_from_many_addresses(client, policy, make_order):
     make_order("1042", "LS1 4AB")
-    for i in range(10):
+    for i in range(5):  # RETURNS_LOOKUP_RATE_PER_ORDER: 5/day
         c = Client(REMOTE_ADDR=f"10.0.1.{i}")
         assert post(c, "#1042", f"LS{i} 1AA")["Location"].endswith("?retry=1")
     limited = post(Client(REMOTE_ADDR="10.0.2.1"), "1042", "LS1 4AB")
     assert limited.status_code == 429
     # the same answer for a number that does not exist: the limit says nothing about the order
-    for i in range(10):
+    for i in range(5):
         post(Client(REMOTE_ADDR=f"10.0.3.{i}"), "7777", f"LS{i} 1AA")
     assert post(Client(REMOTE_ADDR="10.0.4.1"), "7777", "LS1 4AB").status_code == 429
     # other orders are not affected

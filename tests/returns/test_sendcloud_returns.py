@@ -199,3 +199,27 @@ def test_staff_see_the_qr_code_on_the_returns_page(
 
     qr_url = f"/returns/northern/r/{ret.public_token}/qr.png"
     assert f'<img src="{qr_url}" alt="QR code for label-free drop-off of {ret.number}"' in page
+
+
+def test_rejecting_after_the_label_voids_it_with_sendcloud(sendcloud_returns, policy, make_order, staff):
+    """Moved here from test_services (whose self-print carrier is never called): the void must
+    reach the carrier, and the timeline must say what the carrier answered."""
+    from returns import services
+    from returns.services import Choice
+
+    order = make_order("1042", "LS1 4AB")
+    mug = order.lines.get(sku="MUG-1")
+    ret = services.book_return_label(services.create_return(order=order, brand=policy.brand,
+                                                            choices=[Choice(mug.pk, 1, "damaged")], language="en"))
+    assert ret.external_id
+
+    services.reject(ret, reason="Outside policy", actor=staff)
+
+    cancels = [r.path for r in SandboxRequest.objects.filter(method="POST") if r.path.endswith("/cancel")]
+    assert cancels == [f"/sandbox/sendcloud/api/v2/parcels/{ret.external_id}/cancel"]
+    parcel = SandboxOrder.objects.get(external_id=ret.external_id)
+    assert parcel.data["status"]["id"] in (2000, 1999)  # cancelled, or queued by a non-instant carrier
+    said = OrderEvent.objects.filter(order=order, data__return_id=ret.pk, kind="return",
+                                     message__startswith=f"Return {ret.number}: label {ret.tracking_number}").get()
+    expected = "Parcel has been cancelled" if parcel.data["status"]["id"] == 2000 else "cancellation has been queued"
+    assert expected in said.message and "could not" not in said.message
