@@ -7,6 +7,7 @@ database) and done by the booking services (shipping.booking, shipping.bulk_reco
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -62,6 +63,8 @@ class Text(widgets.CharWidget):
         return text
 
 
+_CONTROL_NAMES = {"\n": "line break", "\r": "line break", "\t": "tab"}
+_VISIBLE = {"\n": "⏎", "\r": "⏎", "\t": "⇥"}
 _SCIENTIFIC = re.compile(r"^\d+(?:[.,]\d+)?E\+?\d+$", re.IGNORECASE)
 _TRACKING = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_./]*$")
 
@@ -71,7 +74,16 @@ class TrackingNumber(Text):
         super().__init__(max_length=100, required=True)
 
     def clean(self, value, row=None, **kwargs) -> str:
-        text = "".join(super().clean(value).split())  # carriers print them with spaces; APIs want none
+        text = super().clean(value)
+        control = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+        if control is not None:
+            # A line break or tab inside the cell is not a gap to close up: "RL⏎INJ" may be two
+            # numbers run together, or a cell that swallowed the next. Say so; change nothing.
+            shown = "".join(_VISIBLE.get(c, c) for c in text[:30])
+            raise CellError(f"“{shown}” has characters a tracking number never has (a "
+                            f"{_CONTROL_NAMES.get(control, 'control character')}: a tracking number is one line); a "
+                            "quote left open in the file can swallow the next rows")
+        text = text.replace(" ", "").replace("\u00a0", "")  # carriers print them with spaces; APIs want none
         if _SCIENTIFIC.match(text):
             raise CellError(f"“{text}” is a number Excel shortened (scientific notation) and its last digits are "
                             "lost; format the column as Text and paste the tracking numbers again")
