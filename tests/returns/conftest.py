@@ -80,38 +80,34 @@ def looked_up(client, policy, make_order):
 
 
 @pytest.fixture
-def fake_carriers():
-    """Carrier adapters that stand in for carriers we have no sandbox for: one that also gives
-    a QR code for label-free drop-off, one that refuses every booking."""
-    import shipping.carriers.selfprint  # noqa: F401 - the registry fills lazily; keep the real ones in it
-    from shipping.carriers import _REGISTRY, register
-    from shipping.carriers.base import Booking, Carrier, CarrierError
+def sendcloud_returns(live_server, policy):
+    """The brand's returns booked through the Sendcloud sandbox (over HTTP, faults injectable)."""
+    import shipping.carriers.sendcloud  # noqa: F401 - registered even when the registry was filled first
+    from sandbox.sendcloud import store_for_account
+    from shipping.carriers.sendcloud import clear_cache
+    from tests.shipping.factories import SendcloudAccountFactory
 
-    @register
-    class QrCarrier(Carrier):
-        kind = "test-qr"
-        calls = []
-
-        def book_return(self, request):
-            self.calls.append(request)
-            booking = Booking(tracking_number="QR0001", label_pdf=b"%PDF-1.4 qr label", external_id="ret-1",
-                              tracking_url="https://track.example/QR0001")
-            booking.qr_code = PNG
-            return booking
-
-    @register
-    class DownCarrier(Carrier):
-        kind = "test-down"
-
-        def book_return(self, request):
-            raise CarrierError("503 Service Unavailable", retryable=True)
-
-    yield {"qr": QrCarrier, "down": DownCarrier}
-    _REGISTRY.pop("test-qr", None)
-    _REGISTRY.pop("test-down", None)
+    clear_cache()
+    account = SendcloudAccountFactory(api_base_url=f"{live_server.url}/sandbox/sendcloud/api/v2")
+    store_for_account(account, post_per_minute=0, burst_per_second=0, get_per_minute=0)
+    policy.return_carrier = account
+    policy.save()
+    yield account
+    clear_cache()
 
 
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002"
-    "00000500e2260b990000000049454e44ae426082"
-)
+def sendcloud_down(account, *, times: int = 50) -> None:
+    """The Sendcloud sandbox answers 503 to creating returns, `times` times."""
+    from sandbox.sendcloud import store_for_account
+
+    store = store_for_account(account)
+    store.faults = [{"path": "/api/v3/returns", "status": 503, "times": times}]
+    store.save(update_fields=["faults"])
+
+
+def sendcloud_up(account) -> None:
+    from sandbox.sendcloud import store_for_account
+
+    store = store_for_account(account)
+    store.faults = []
+    store.save(update_fields=["faults"])

@@ -112,17 +112,20 @@ def test_bulk_received_and_refunded(staff_client, returns):
     assert OrderEvent.objects.filter(kind="return", message__contains="refunded").count() == 2
 
 
-def test_book_again_after_a_carrier_error(staff_client, returns, policy, fake_carriers):
-    policy.return_carrier.kind = "test-down"
-    policy.return_carrier.save()
+@pytest.mark.django_db(transaction=True)
+def test_book_again_after_a_carrier_error(staff_client, returns, policy, sendcloud_returns):
+    from tests.returns.conftest import sendcloud_down, sendcloud_up
+
+    sendcloud_down(sendcloud_returns)
     [ret] = returns(1, approval=False)
     services.book_return_label(ret)
     text = staff_client.post(QUEUE, {"action": "book_labels", "_selected_action": [ret.pk]}, follow=True).content
     assert b"1 without a label" in text and b"503" in text
-    policy.return_carrier.kind = "selfprint"
-    policy.return_carrier.save()
+    sendcloud_up(sendcloud_returns)
     text = staff_client.post(QUEUE, {"action": "book_labels", "_selected_action": [ret.pk]}, follow=True).content
     assert b"1 return(s) have a label." in text
+    ret.refresh_from_db()
+    assert ret.external_id and ret.tracking_number and ret.label
 
 
 def test_one_returns_page_shows_lines_label_tracking_and_its_events(staff_client, returns, staff):

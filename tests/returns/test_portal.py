@@ -4,10 +4,10 @@ import re
 
 import pytest
 from django.core import mail
+from django.utils.html import escape
 
 from orders.models import OrderEvent
 from returns.models import ReturnRequest
-from tests.returns.conftest import PNG
 
 
 def choose(client, order, picks: dict, note=""):
@@ -175,31 +175,35 @@ def test_the_label_fee_is_shown_before_confirming(client, policy, looked_up):
     assert "The return label costs 4.00 GBP" in client.get("/returns/northern/confirm/").content.decode()
 
 
-def test_a_qr_code_is_shown_where_the_carrier_offers_one(client, policy, looked_up, fake_carriers,
+@pytest.mark.django_db(transaction=True)
+def test_a_qr_code_is_shown_where_the_carrier_offers_one(client, policy, looked_up, sendcloud_returns,
                                                          django_capture_on_commit_callbacks):
-    policy.return_carrier.kind = "test-qr"
-    policy.return_carrier.save()
+    from sandbox.models import SandboxRequest
+
+    sendcloud_returns.return_service = "royal_mail:tracked/return-qr"  # label-free: a QR code at the counter
+    sendcloud_returns.save()
     choose(client, looked_up, {"TEE-M": (1, "too_large")})
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/returns/northern/confirm/", {"key": confirm_key(client)})
     ret = ReturnRequest.objects.get()
     page = client.get(response["Location"]).content.decode()
-    assert f"/returns/northern/r/{ret.public_token}/qr.png" in page
-    assert "https://track.example/QR0001" in page
+    assert ret.qr_code and f"/returns/northern/r/{ret.public_token}/qr.png" in page
+    assert ret.tracking_url and escape(ret.tracking_url) in page
     qr = client.get(f"/returns/northern/r/{ret.public_token}/qr.png")
-    assert b"".join(qr.streaming_content) == PNG
+    assert b"".join(qr.streaming_content).startswith(b"\x89PNG")
     # what the carrier was asked: from the customer to the brand's return address
-    [request] = fake_carriers["qr"].calls
-    assert request.reference == f"shipdesk-return-{ret.pk}"
-    assert (request.sender.name, request.sender.postal_code) == ("Ann Example", "LS1 4AB")
-    assert request.recipient.name == "Northern Goods Returns"
-    assert request.items == [("TEE-M", 1)] and request.weight_g == 400
+    [posted] = [r.parsed for r in SandboxRequest.objects.filter(method="POST") if r.path.endswith("/api/v3/returns")]
+    assert posted["from_address"]["name"] == "Ann Example" and posted["from_address"]["postal_code"] == "LS1 4AB"
+    assert posted["to_address"]["name"] == "Northern Goods Returns"
+    assert [(i["quantity"], i.get("sku")) for i in posted["parcel_items"]] == [(1, "TEE-M")]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_when_the_carrier_is_down_the_return_stands_and_the_customer_is_told(
-        client, policy, looked_up, fake_carriers, django_capture_on_commit_callbacks):
-    policy.return_carrier.kind = "test-down"
-    policy.return_carrier.save()
+        client, policy, looked_up, sendcloud_returns, django_capture_on_commit_callbacks):
+    from tests.returns.conftest import sendcloud_down
+
+    sendcloud_down(sendcloud_returns)
     choose(client, looked_up, {"TEE-M": (1, "too_large")})
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/returns/northern/confirm/", {"key": confirm_key(client)})

@@ -12,24 +12,8 @@ from returns.models import ReturnRequest
 from sandbox.models import SandboxOrder, SandboxRequest
 from tests.factories import BrandFactory
 from tests.returns.qr import PNG_SIGNATURE, encodes
-from tests.shipping.factories import SendcloudAccountFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def sendcloud_returns(live_server, policy):
-    import shipping.carriers.sendcloud  # noqa: F401 - registered even when the registry was filled first
-    from sandbox.sendcloud import store_for_account
-    from shipping.carriers.sendcloud import clear_cache
-
-    clear_cache()
-    account = SendcloudAccountFactory(api_base_url=f"{live_server.url}/sandbox/sendcloud/api/v2")
-    store_for_account(account, post_per_minute=0, burst_per_second=0, get_per_minute=0)
-    policy.return_carrier = account
-    policy.save()
-    yield account
-    clear_cache()
 
 
 def returns_posted():
