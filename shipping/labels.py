@@ -25,12 +25,54 @@ class LabelContent:
     service: str
     carrier: str
     brand: str = ""
+    logo: bytes = b""  # the brand's logo (PNG or JPEG); the brand's name is printed without one
+
+
+# Images drawn into PDFs (brand logos, product pictures) are decoded with Pillow first: a file
+# that is not a picture, or one that would decode into a huge bitmap, is left out, never fatal.
+MAX_IMAGE_PIXELS = 25_000_000
+
+
+def image_reader(data: bytes | None):
+    """A reportlab ImageReader for PNG/JPEG/GIF/WebP bytes, or None when they are not a usable
+    picture (an SVG logo, a broken download, a decompression bomb)."""
+    if not data:
+        return None
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.width * probe.height > MAX_IMAGE_PIXELS:
+                return None
+            probe.verify()
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        if image.mode not in ("RGB", "RGBA", "L"):
+            image = image.convert("RGBA")
+        return ImageReader(image)
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds of error for a bad file
+        return None
+
+
+def _fit_lines(lines: list[str], font: str, size: float, width: float, *, min_size: float) -> tuple[list[str], float]:
+    """The lines at the biggest size (down to `min_size`) at which none is wider than `width`;
+    what is still too wide at `min_size` wraps onto a further line instead of being cut off
+    (the end of a US town line is the state and ZIP code)."""
+    from reportlab.lib.utils import simpleSplit
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    while size > min_size and any(stringWidth(line, font, size) > width for line in lines):
+        size -= 0.5
+    wrapped = [part for line in lines for part in (simpleSplit(line, font, size, width) or [line])]
+    return wrapped, size
 
 
 def draw_label(c: canvas.Canvas, label: LabelContent, origin=(0, 0), size=LABEL_SIZE) -> None:
     x0, y0 = origin
     w, h = size
     m = 6 * mm
+    inner = w - 2 * m
     c.setLineWidth(1)
     c.rect(x0 + 3 * mm, y0 + 3 * mm, w - 6 * mm, h - 6 * mm)
     top = y0 + h - m
@@ -41,21 +83,34 @@ def draw_label(c: canvas.Canvas, label: LabelContent, origin=(0, 0), size=LABEL_
     c.setFont("Helvetica", 7)
     y = top - 26
     c.drawString(x0 + m, y, "FROM:")
-    for line in label.sender_lines[:5]:
-        y -= 9
-        c.drawString(x0 + m, y, line[:60])
+    sender, sender_size = _fit_lines(label.sender_lines, "Helvetica", 7, inner, min_size=5.5)
+    c.setFont("Helvetica", sender_size)
+    for line in sender[:8]:
+        y -= sender_size + 2
+        c.drawString(x0 + m, y, line)
     y -= 18
     c.setFont("Helvetica-Bold", 9)
     c.drawString(x0 + m, y, "TO:")
-    c.setFont("Helvetica-Bold", 12)
-    for line in label.recipient_lines[:7]:
-        y -= 15
-        c.drawString(x0 + m + 6, y, line[:38])
+    # Every line of the address is printed (the state too): a long one makes the type smaller.
+    recipient, size_to = _fit_lines(label.recipient_lines, "Helvetica-Bold", 12, inner - 6, min_size=8)
+    if len(recipient) > 7:
+        size_to = min(size_to, 10)
+    c.setFont("Helvetica-Bold", size_to)
+    for line in recipient[:10]:
+        y -= size_to + 3
+        c.drawString(x0 + m + 6, y, line)
     c.setFont("Helvetica", 9)
     y -= 22
     c.drawString(x0 + m, y, f"Order {label.order_number}")
     c.drawRightString(x0 + w - m, y, f"{label.weight_g / 1000:.3f} kg" if label.weight_g else "")
-    if label.brand:
+    barcode_top = y0 + 20 * mm + 22 * mm + 4
+    logo = image_reader(label.logo)
+    room = y - 6 - barcode_top
+    if logo is not None and room >= 14:
+        lw, lh = logo.getSize()
+        scale = min(min(room, 40) / lh, min(inner * 0.6, 140) / lw)
+        c.drawImage(logo, x0 + m, y - 6 - lh * scale, width=lw * scale, height=lh * scale, mask="auto")
+    elif label.brand:
         y -= 12
         c.drawString(x0 + m, y, label.brand[:50])
     barcode = code128.Code128(label.tracking_number, barHeight=22 * mm, barWidth=0.33 * mm)
