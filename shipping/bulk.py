@@ -149,7 +149,8 @@ def slip(shipment: Shipment) -> labels.SlipContent:
     """The packing slip of one parcel: the lines it holds (a shipment booked before parcels
     recorded their lines holds the order's physical lines), each with its picture."""
     order = shipment.order
-    prefetched = "lines" in getattr(shipment, "_prefetched_objects_cache", {})  # finish() may prefetch lines__order_line
+    # finish() may prefetch "lines__order_line" (one query for the whole print file)
+    prefetched = "lines" in getattr(shipment, "_prefetched_objects_cache", {})
     rows = shipment.lines.all() if prefetched else shipment.lines.select_related("order_line")
     held = [(sl.order_line, sl.quantity) for sl in rows]
     if not held:

@@ -281,7 +281,8 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
         if order_of.get(id(chosen["sender_address"][1]), 0) < order_of.get(id(chosen["brand"][1]), 0):
             # the address's rule came first: a later rule's brand does not stand
             reasons.append(f"brand {chosen['brand'][0].name} of rule “{chosen['brand'][1].name}” set aside: "
-                           f"rule “{chosen['sender_address'][1].name}” came first with an address of brand {address_brand.name}")
+                           f"rule “{chosen['sender_address'][1].name}” came first with an address of brand "
+                           f"{address_brand.name}")
             del chosen["brand"]
     if "brand" in chosen:
         brand, brand_source = chosen["brand"][0], f"rule “{chosen['brand'][1].name}”"
