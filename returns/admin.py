@@ -54,14 +54,15 @@ class ReturnPolicyForm(forms.ModelForm):
     class Meta:
         model = ReturnPolicy
         fields = ["brand", "portal_enabled", "window_days", "non_returnable_skus", "reasons", "requires_approval",
-                  "label_fee", "label_fee_currency", "allow_not_shipped_with_shipdesk", "return_carrier"]
+                  "label_fee", "label_fee_currency", "allow_not_shipped_with_shipdesk",
+                  "allow_without_outbound_shipment", "return_carrier"]
 
 
 @admin.register(ReturnPolicy)
 class ReturnPolicyAdmin(admin.ModelAdmin):
     form = ReturnPolicyForm
     list_display = ["brand", "portal_enabled", "window_days", "requires_approval", "label_fee",
-                    "allow_not_shipped_with_shipdesk", "return_carrier"]
+                    "allow_not_shipped_with_shipdesk", "allow_without_outbound_shipment", "return_carrier"]
     list_select_related = ["brand", "return_carrier"]
 
 

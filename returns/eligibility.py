@@ -14,12 +14,20 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from orders.models import Order, OrderLine
+from orders.models import Fulfilment, Order, OrderLine
 from returns.models import ReturnPolicy, quantities_being_returned
 from shipping import rules
 from shipping.models import Brand, Shipment
 
 # ---------------------------------------------------------------- brands and policies
+
+# Order statuses under which Shipdesk has not sent every physical line: "partly_shipped" is
+# Order.Status.PARTLY_SHIPPED once line-level statuses land (named by its value until then).
+PARTLY_SHIPPED = "partly_shipped"
+NOT_ALL_SENT = (Order.Status.AWAITING_SHIPMENT, PARTLY_SHIPPED)
+LIVE_FULFILMENT_STATES = (Fulfilment.State.PENDING, Fulfilment.State.SENT, Fulfilment.State.BLOCKED,
+                          Fulfilment.State.FAILED)
+
 
 def default_brand() -> Brand | None:
     return Brand.objects.filter(is_default=True).order_by("pk").first()
@@ -94,10 +102,15 @@ def eligibility(order: Order, *, brand: Brand, now: datetime | None = None) -> E
     shipments = list(_shipdesk_shipments(order).order_by("created_at"))
     result = Eligibility(order=order, brand=brand, policy=policy, shipped_with_shipdesk=bool(shipments))
 
+    # An order Shipdesk has not (wholly) shipped: what may come back is what left, by whatever route.
+    not_all_sent = order.status in NOT_ALL_SENT
+    without_outbound = not_all_sent and policy.allow_without_outbound_shipment
     if not policy.portal_enabled:
         result.reasons.append(_("%(brand)s does not take returns online.") % {"brand": brand.name})
     if order.status == Order.Status.CANCELLED:
         result.reasons.append(_("This order was cancelled."))
+    elif without_outbound or (order.status == PARTLY_SHIPPED and shipments):
+        pass  # the lines below say what left
     elif not shipments and order.status in (Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD):
         result.reasons.append(_("This order has not been sent yet, so there is nothing to return."))
     elif not shipments and not policy.allow_not_shipped_with_shipdesk:
@@ -119,13 +132,18 @@ def eligibility(order: Order, *, brand: Brand, now: datetime | None = None) -> E
 
     taken = quantities_being_returned(order)
     blocked = policy.non_returnable_sku_set
-    for line in order.lines.all():
+    lines = list(order.lines.all())
+    left = sent_quantities(order, lines) if not_all_sent else None
+    for line in lines:
         being = taken.get(line.pk, 0)
-        item = LineEligibility(line=line, being_returned=being, returnable=max(line.quantity - being, 0))
+        sent = line.quantity if left is None else min(left.get(line.pk, 0), line.quantity)
+        item = LineEligibility(line=line, being_returned=being, returnable=max(sent - being, 0))
         if not line.is_physical:
             item.returnable, item.why_not = 0, _("Digital items cannot be returned.")
         elif line.sku and line.sku.upper() in blocked:
             item.returnable, item.why_not = 0, _("This item cannot be returned.")
+        elif not sent:
+            item.why_not = _("Not sent yet.")
         elif not item.returnable:
             item.why_not = _("Already being returned.")
         result.lines.append(item)
@@ -135,6 +153,28 @@ def eligibility(order: Order, *, brand: Brand, now: datetime | None = None) -> E
         else:
             result.reasons.append(_("Nothing on this order can be returned."))
     return result
+
+
+def sent_quantities(order: Order, lines: list[OrderLine]) -> dict[int, int] | None:
+    """{order line id: quantity in parcels that still stand} for an order not (wholly) shipped
+    by Shipdesk: its own labels, tracking recorded from a spreadsheet, a supplier's tracking
+    (every parcel has a fulfilment, whose `lines` say what it holds; an older one with no lines
+    held the whole order). None when no parcel is recorded at all: the goods left by a route
+    Shipdesk does not see (a 3PL, a shop counter), and every physical line may come back."""
+    live = Fulfilment.objects.filter(order=order, state__in=LIVE_FULFILMENT_STATES,
+                                     retract_requested_at__isnull=True).values_list("lines", flat=True)
+    parcels = list(live)
+    if not parcels:
+        return None
+    by_external_id = {ln.external_id: ln for ln in lines}
+    sent: dict[int, int] = {}
+    for held in parcels:
+        pairs = held or [[ln.external_id, ln.quantity] for ln in lines]
+        for external_id, quantity in pairs:
+            line = by_external_id.get(str(external_id))
+            if line is not None:
+                sent[line.pk] = sent.get(line.pk, 0) + int(quantity or 0)
+    return sent
 
 
 def eligibility_for_order(order: Order, *, now: datetime | None = None) -> Eligibility | None:

@@ -61,6 +61,12 @@ class ReturnPolicy(models.Model):
         "allow returns for orders not shipped with Shipdesk", default=False,
         help_text="On: any imported order can be returned. Off: only orders with a Shipdesk shipment.",
     )
+    allow_without_outbound_shipment = models.BooleanField(
+        "allow returns without an outbound shipment", default=False,
+        help_text="On: an order still awaiting shipment or partly shipped here can be returned (its goods left "
+                  "through a 3PL, a supplier, a shop counter). Returnable: what its recorded parcels hold, or, "
+                  "with no parcel recorded, its physical items. Off: such orders are refused.",
+    )
     return_carrier = models.ForeignKey(
         CarrierAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text="Books the return labels. Empty: the default active carrier account.",

@@ -291,6 +291,8 @@ def image_file(request, listing_id, image_id, size):
     title = product.data.get("title", "Item") if product else "Item"
     initials = "".join(word[0] for word in title.split()[:2]).upper()
     hue = (int(listing_id) * 47) % 360
+    if size.endswith((".jpg", ".jpeg")):  # what Etsy's CDN really serves (il_570xN.….jpg)
+        return HttpResponse(_jpeg_tile(hue), content_type="image/jpeg")
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="170" height="135" viewBox="0 0 170 135">'
         f'<rect width="170" height="135" fill="hsl({hue},45%,55%)"/>'
@@ -298,6 +300,18 @@ def image_file(request, listing_id, image_id, size):
         "</svg>"
     )
     return HttpResponse(svg, content_type="image/svg+xml")
+
+
+def _jpeg_tile(hue: int) -> bytes:
+    import colorsys
+    import io
+
+    from PIL import Image
+
+    r, g, b = (int(c * 255) for c in colorsys.hls_to_rgb(hue / 360, 0.55, 0.45))
+    out = io.BytesIO()
+    Image.new("RGB", (170, 135), (r, g, b)).save(out, "JPEG", quality=80)
+    return out.getvalue()
 
 
 def shipping_carriers(request):

@@ -146,11 +146,19 @@ def finish(job_id: int) -> None:
 
 
 def slip(shipment: Shipment) -> labels.SlipContent:
+    """The packing slip of one parcel: the lines it holds (a shipment booked before parcels
+    recorded their lines holds the order's physical lines), each with its picture."""
     order = shipment.order
+    # finish() may prefetch "lines__order_line" (one query for the whole print file)
+    prefetched = "lines" in getattr(shipment, "_prefetched_objects_cache", {})
+    rows = shipment.lines.all() if prefetched else shipment.lines.select_related("order_line")
+    held = [(sl.order_line, sl.quantity) for sl in rows]
+    if not held:
+        held = [(ln, ln.quantity) for ln in order.lines.all() if ln.is_physical]
     return labels.SlipContent(
         order_number=str(order), channel=order.channel.name, ordered_at=order.ordered_at.strftime("%d %b %Y"),
         ship_to=order.address_lines,
-        lines=[(ln.sku, ln.title, ln.options_display, ln.quantity) for ln in order.lines.all() if ln.is_physical],
+        lines=[(ln.sku, ln.title, ln.options_display, qty, ln.image_url) for ln, qty in held],
         tracking_number=shipment.tracking_number, brand=shipment.brand.name if shipment.brand else "",
         sender_lines=shipment.sender_address.lines if shipment.sender_address else None,
         gift_message=order.gift_message if order.is_gift else "", customer_note=order.customer_note,

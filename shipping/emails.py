@@ -10,6 +10,7 @@ first); each one lands on the order's timeline."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -83,6 +84,36 @@ def tracking_page_url(shipment: Shipment) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("shipping:track", args=[shipment.public_token])
 
 
+@dataclass(frozen=True)
+class ParcelLine:
+    """One line of the parcel as templates see it: `{{ line }}` reads "2 × Mug (Colour: Blue)";
+    `line.quantity`, `line.title`, `line.options`, `line.sku` and `line.image_url` are there too."""
+
+    quantity: int
+    title: str
+    sku: str = ""
+    options: str = ""
+    image_url: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.title}" + (f" ({self.options})" if self.options else "")
+
+
+def _web_image(url: str) -> str:
+    return url if (url or "").lower().startswith(("https://", "http://")) else ""
+
+
+def parcel_lines(shipment: Shipment) -> list[ParcelLine]:
+    """Exactly what this parcel holds (its shipment lines). A shipment booked before parcels
+    recorded their lines (and a preview's sample) holds the order's physical lines, as then."""
+    held = [(sl.order_line, sl.quantity) for sl in shipment.lines.select_related("order_line")] \
+        if shipment.pk else []  # (a preview's sample shipment is never saved)
+    if not held:
+        held = [(ln, ln.quantity) for ln in shipment.order.lines.all() if ln.is_physical]
+    return [ParcelLine(quantity=qty, title=ln.title, sku=ln.sku, options=ln.options_display,
+                       image_url=_web_image(ln.image_url)) for ln, qty in held]
+
+
 def context(shipment: Shipment) -> dict:
     """Plain values only: a template written in the admin never reaches a model (or a credential)."""
     order, brand = shipment.order, shipment.brand
@@ -97,7 +128,7 @@ def context(shipment: Shipment) -> dict:
         "tracking_number": shipment.tracking_number,
         "tracking_url": shipment.tracking_url,
         "tracking_page": tracking_page_url(shipment),
-        "lines": [f"{ln.quantity} × {ln.title}" for ln in order.lines.all() if ln.is_physical],
+        "lines": parcel_lines(shipment),
         "delivered_at": shipment.delivered_at.strftime("%d %b %Y") if shipment.delivered_at else "",
     }
 
@@ -108,7 +139,11 @@ def render(template: EmailTemplate, shipment: Shipment) -> tuple[str, str, str]:
     values = context(shipment)
     try:
         subject = engine.from_string(template.subject).render(Context(values, autoescape=False))
-        text = engine.from_string(template.body).render(Context(values, autoescape=False))
+        body = engine.from_string(template.body)
+        text = body.render(Context({**values, "html": False}, autoescape=False))
+        # The HTML part shows the parcel's lines with their pictures under the text: a template
+        # can leave its own list out there with {% if not html %}…{% endif %}.
+        html_text = body.render(Context({**values, "html": True}, autoescape=False))
     except TemplateSyntaxError as exc:
         raise ValueError(f"The template does not work: {exc}") from exc
     brand = shipment.brand
@@ -116,7 +151,7 @@ def render(template: EmailTemplate, shipment: Shipment) -> tuple[str, str, str]:
     if brand and brand.logo:
         logo = settings.SITE_URL.rstrip("/") + brand.logo.url
     html = render_to_string("emails/shipping/layout.html", {
-        **values, "body_html": linebreaks(text), "logo_url": logo,
+        **values, "body_html": linebreaks(html_text.strip()), "logo_url": logo,
         "brand_color": brand.primary_color if brand else "#1f4e79",
         "accent_color": brand.accent_color if brand else "#f2b134",
     })

@@ -25,12 +25,54 @@ class LabelContent:
     service: str
     carrier: str
     brand: str = ""
+    logo: bytes = b""  # the brand's logo (PNG or JPEG); the brand's name is printed without one
+
+
+# Images drawn into PDFs (brand logos, product pictures) are decoded with Pillow first: a file
+# that is not a picture, or one that would decode into a huge bitmap, is left out, never fatal.
+MAX_IMAGE_PIXELS = 25_000_000
+
+
+def image_reader(data: bytes | None):
+    """A reportlab ImageReader for PNG/JPEG/GIF/WebP bytes, or None when they are not a usable
+    picture (an SVG logo, a broken download, a decompression bomb)."""
+    if not data:
+        return None
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.width * probe.height > MAX_IMAGE_PIXELS:
+                return None
+            probe.verify()
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        if image.mode not in ("RGB", "RGBA", "L"):
+            image = image.convert("RGBA")
+        return ImageReader(image)
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds of error for a bad file
+        return None
+
+
+def _fit_lines(lines: list[str], font: str, size: float, width: float, *, min_size: float) -> tuple[list[str], float]:
+    """The lines at the biggest size (down to `min_size`) at which none is wider than `width`;
+    what is still too wide at `min_size` wraps onto a further line instead of being cut off
+    (the end of a US town line is the state and ZIP code)."""
+    from reportlab.lib.utils import simpleSplit
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    while size > min_size and any(stringWidth(line, font, size) > width for line in lines):
+        size -= 0.5
+    wrapped = [part for line in lines for part in (simpleSplit(line, font, size, width) or [line])]
+    return wrapped, size
 
 
 def draw_label(c: canvas.Canvas, label: LabelContent, origin=(0, 0), size=LABEL_SIZE) -> None:
     x0, y0 = origin
     w, h = size
     m = 6 * mm
+    inner = w - 2 * m
     c.setLineWidth(1)
     c.rect(x0 + 3 * mm, y0 + 3 * mm, w - 6 * mm, h - 6 * mm)
     top = y0 + h - m
@@ -41,21 +83,34 @@ def draw_label(c: canvas.Canvas, label: LabelContent, origin=(0, 0), size=LABEL_
     c.setFont("Helvetica", 7)
     y = top - 26
     c.drawString(x0 + m, y, "FROM:")
-    for line in label.sender_lines[:5]:
-        y -= 9
-        c.drawString(x0 + m, y, line[:60])
+    sender, sender_size = _fit_lines(label.sender_lines, "Helvetica", 7, inner, min_size=5.5)
+    c.setFont("Helvetica", sender_size)
+    for line in sender[:8]:
+        y -= sender_size + 2
+        c.drawString(x0 + m, y, line)
     y -= 18
     c.setFont("Helvetica-Bold", 9)
     c.drawString(x0 + m, y, "TO:")
-    c.setFont("Helvetica-Bold", 12)
-    for line in label.recipient_lines[:7]:
-        y -= 15
-        c.drawString(x0 + m + 6, y, line[:38])
+    # Every line of the address is printed (the state too): a long one makes the type smaller.
+    recipient, size_to = _fit_lines(label.recipient_lines, "Helvetica-Bold", 12, inner - 6, min_size=8)
+    if len(recipient) > 7:
+        size_to = min(size_to, 10)
+    c.setFont("Helvetica-Bold", size_to)
+    for line in recipient[:10]:
+        y -= size_to + 3
+        c.drawString(x0 + m + 6, y, line)
     c.setFont("Helvetica", 9)
     y -= 22
     c.drawString(x0 + m, y, f"Order {label.order_number}")
     c.drawRightString(x0 + w - m, y, f"{label.weight_g / 1000:.3f} kg" if label.weight_g else "")
-    if label.brand:
+    barcode_top = y0 + 20 * mm + 22 * mm + 4
+    logo = image_reader(label.logo)
+    room = y - 6 - barcode_top
+    if logo is not None and room >= 14:
+        lw, lh = logo.getSize()
+        scale = min(min(room, 40) / lh, min(inner * 0.6, 140) / lw)
+        c.drawImage(logo, x0 + m, y - 6 - lh * scale, width=lw * scale, height=lh * scale, mask="auto")
+    elif label.brand:
         y -= 12
         c.drawString(x0 + m, y, label.brand[:50])
     barcode = code128.Code128(label.tracking_number, barHeight=22 * mm, barWidth=0.33 * mm)
@@ -163,7 +218,8 @@ class SlipContent:
     channel: str
     ordered_at: str
     ship_to: list[str]
-    lines: list[tuple[str, str, str, int]]  # (sku, title, options, quantity)
+    # What the parcel holds: (sku, title, options, quantity) or (sku, title, options, quantity, image URL)
+    lines: list[tuple]
     tracking_number: str = ""
     brand: str = ""
     sender_lines: list[str] | None = None
@@ -171,8 +227,83 @@ class SlipContent:
     customer_note: str = ""
 
 
-def render_packing_slips(slips: list[SlipContent], *, layout: str = "a6") -> bytes:
-    """One page per order (A6, or A4 for an office printer): what is in the parcel."""
+# Product pictures on packing slips come from the channels' image URLs: fetched with a short
+# timeout and a size cap, each URL once per print file, and no longer than IMAGE_BUDGET_S in all
+# (a bulk job of a thousand slips must not wait on a slow CDN). A picture that cannot be had is
+# left out; the slip is printed all the same.
+IMAGE_TIMEOUT_S = 3
+IMAGE_MAX_BYTES = 2 * 1024 * 1024
+IMAGE_BUDGET_S = 30
+
+
+def fetch_image(url: str, *, timeout: float = IMAGE_TIMEOUT_S, max_bytes: int = IMAGE_MAX_BYTES,
+                session=None) -> bytes | None:
+    """The bytes at an http(s) URL, or None: another scheme, an error status, a timeout, or
+    more than `max_bytes` (read no further than that)."""
+    import requests
+
+    if not (url or "").lower().startswith(("http://", "https://")):
+        return None
+    http = session or requests
+    try:
+        with http.get(url, timeout=timeout, stream=True, headers={"Accept": "image/png,image/jpeg,image/*"}) as r:
+            if r.status_code != 200:
+                return None
+            if int(r.headers.get("Content-Length") or 0) > max_bytes:
+                return None
+            data = bytearray()
+            for chunk in r.iter_content(64 * 1024):
+                data += chunk
+                if len(data) > max_bytes:
+                    return None
+            return bytes(data)
+    except (requests.RequestException, ValueError):
+        return None
+
+
+class ImageFetcher:
+    """url -> ImageReader or None, each URL fetched once, within one overall time budget."""
+
+    def __init__(self, *, budget_s: float = IMAGE_BUDGET_S, fetch=fetch_image):
+        import time
+
+        import requests
+
+        self._clock = time.monotonic
+        self._deadline = self._clock() + budget_s
+        self._fetch = fetch
+        self._session = requests.Session()
+        self._session.max_redirects = 3
+        self._cache: dict[str, object] = {}
+
+    def __call__(self, url: str):
+        if not url:
+            return None
+        if url not in self._cache:
+            if self._clock() > self._deadline:
+                return None  # out of time: the rest of the slips print without pictures
+            data = self._fetch(url, session=self._session) if self._fetch is fetch_image else self._fetch(url)
+            self._cache[url] = image_reader(data)
+        return self._cache[url]
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def render_packing_slips(slips: list[SlipContent], *, layout: str = "a6", images=None) -> bytes:
+    """One page per parcel (A6, or A4 for an office printer): what is in it, each line with its
+    picture when the channel gave one. `images` (url -> ImageReader or None) defaults to an
+    ImageFetcher over HTTP."""
+    own = images is None
+    images = ImageFetcher() if own else images
+    try:
+        return _render_slips(slips, layout=layout, images=images)
+    finally:
+        if own:
+            images.close()
+
+
+def _render_slips(slips: list[SlipContent], *, layout: str, images) -> bytes:
     size = A4 if layout == "a4" else A6
     w, h = size
     m = 8 * mm
@@ -180,36 +311,50 @@ def render_packing_slips(slips: list[SlipContent], *, layout: str = "a6") -> byt
     c = canvas.Canvas(buffer, pagesize=size)
     c.setTitle("Packing slips")
     big = layout == "a4"
+    text_size = 9 if big else 7
+    thumb = 26 if big else 16  # the picture's square, in points
     for slip in slips:
         y = h - m - 6
         c.setFont("Helvetica-Bold", 16 if big else 11)
         c.drawString(m, y, (slip.brand or "Packing slip")[:48])
-        c.setFont("Helvetica", 9 if big else 7)
+        c.setFont("Helvetica", text_size)
         c.drawRightString(w - m, y, f"Order {slip.order_number}"[:40])
         y -= 12
         c.drawRightString(w - m, y, f"{slip.channel} · {slip.ordered_at}"[:60])
         y -= 14 if big else 10
-        c.setFont("Helvetica-Bold", 9 if big else 7)
+        c.setFont("Helvetica-Bold", text_size)
         c.drawString(m, y, "Ship to")
-        c.setFont("Helvetica", 9 if big else 7)
-        for line in slip.ship_to[:7]:
+        c.setFont("Helvetica", text_size)
+        for line in slip.ship_to[:10]:
             y -= 11 if big else 9
             c.drawString(m, y, line[:60])
         y -= 16 if big else 11
-        c.setFont("Helvetica-Bold", 9 if big else 7)
+        c.setFont("Helvetica-Bold", text_size)
         c.drawString(m, y, "Qty")
-        c.drawString(m + 28, y, "Item")
+        c.drawString(m + 28 + thumb + 6, y, "Item")
         c.line(m, y - 3, w - m, y - 3)
-        c.setFont("Helvetica", 9 if big else 7)
-        limit = 40 if big else 14
-        for sku, title, options, qty in slip.lines[:limit]:
-            y -= 12 if big else 10
-            c.drawString(m, y, str(qty))
+        c.setFont("Helvetica", text_size)
+        bottom = m + 12 + (40 if (slip.gift_message or slip.customer_note) else 0)
+        drawn = 0
+        for sku, title, options, qty, *rest in slip.lines:
+            picture = images(rest[0]) if rest and rest[0] else None
+            row = max(thumb + 4 if picture is not None else 0, 12 if big else 10)
+            if y - row < bottom:
+                break
+            y -= row
+            c.drawString(m, y + (row - text_size) / 2 - 1 if picture is not None else y, str(qty))
+            if picture is not None:
+                iw, ih = picture.getSize()
+                scale = min(thumb / iw, thumb / ih)
+                c.drawImage(picture, m + 28 + (thumb - iw * scale) / 2, y + 2, width=iw * scale,
+                            height=ih * scale, mask="auto")
             text = " · ".join(x for x in (title, options, sku) if x)
-            c.drawString(m + 28, y, text[: 95 if big else 52])
-        if len(slip.lines) > limit:
+            c.drawString(m + 28 + thumb + 6, y + (row - text_size) / 2 - 1 if picture is not None else y,
+                         text[: 88 if big else 46])
+            drawn += 1
+        if drawn < len(slip.lines):
             y -= 10
-            c.drawString(m + 28, y, f"… and {len(slip.lines) - limit} more lines")
+            c.drawString(m + 28 + thumb + 6, y, f"… and {len(slip.lines) - drawn} more lines")
         for heading, text in (("Gift message", slip.gift_message), ("Note", slip.customer_note)):
             if text and y > 40:
                 y -= 16
@@ -217,7 +362,7 @@ def render_packing_slips(slips: list[SlipContent], *, layout: str = "a6") -> byt
                 c.drawString(m, y, heading)
                 c.setFont("Helvetica-Oblique", 8 if big else 7)
                 y -= 10
-                c.drawString(m, y, text[: 95 if big else 55])
+                c.drawString(m, y, " ".join(text.split())[: 95 if big else 55])
         if slip.tracking_number:
             c.setFont("Helvetica", 7)
             c.drawString(m, m, f"Tracking {slip.tracking_number}")

@@ -7,6 +7,8 @@ Precedence, highest first:
   that sets them > the channel's mapping line for the requested service > the channel's
   default mapping > the default carrier account (and its default service);
 - brand, sender address and package: the first matching rule that sets each > the default brand;
+  a rule's sender address that carries a brand gives that brand, unless the same rule or an
+  earlier one names a brand;
 - shipping name and tracking company: the mapping line > the channel's default mapping > the
   carrier account. The mapping's tracking company only stands when the carrier it was written
   for is the one that ships (a rule that moves the parcel to another carrier brings that
@@ -270,11 +272,28 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
             reasons.append(f"tracking company: from {account.name}'s booking (a rule moved the parcel away from "
                            f"the mapping's carrier)")
 
-    # Brand, sender address, package.
-    brand = chosen["brand"][0] if "brand" in chosen else ruleset.default_brand
+    # Brand, sender address, package. A rule's sender address brings the brand that address
+    # carries ("if the shop is X, ship from address Y"), unless that rule, or an earlier one,
+    # names a brand itself; else the default brand.
+    address_brand = _address_brand(chosen["sender_address"][0]) if "sender_address" in chosen else None
+    if address_brand is not None and "brand" in chosen:
+        order_of = {id(r): i for i, r in enumerate(ruleset.rules)}
+        if order_of.get(id(chosen["sender_address"][1]), 0) < order_of.get(id(chosen["brand"][1]), 0):
+            # the address's rule came first: a later rule's brand does not stand
+            reasons.append(f"brand {chosen['brand'][0].name} of rule “{chosen['brand'][1].name}” set aside: "
+                           f"rule “{chosen['sender_address'][1].name}” came first with an address of brand "
+                           f"{address_brand.name}")
+            del chosen["brand"]
+    if "brand" in chosen:
+        brand, brand_source = chosen["brand"][0], f"rule “{chosen['brand'][1].name}”"
+    elif address_brand is not None:
+        brand = address_brand
+        brand_source = (f"the brand of address {chosen['sender_address'][0].label} "
+                        f"(rule “{chosen['sender_address'][1].name}”)")
+    else:
+        brand, brand_source = ruleset.default_brand, "the default brand"
     if brand is not None:
-        reasons.append(f"brand {brand.name}: " + (f"rule “{chosen['brand'][1].name}”" if "brand" in chosen
-                                                  else "the default brand"))
+        reasons.append(f"brand {brand.name}: {brand_source}")
     if "sender_address" in chosen:
         sender = chosen["sender_address"][0]
         reasons.append(f"ship from {sender.label}: rule “{chosen['sender_address'][1].name}”")
@@ -292,6 +311,12 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
         sender_address=sender, reasons=reasons, shipping_name=shipping_name, package=package, rules=deciding,
         mapping_line=line, mapping=mapping,
     )
+
+
+def _address_brand(address: Address) -> Brand | None:
+    """The brand an address carries. Read through the address object the rule set holds, so
+    the brand is loaded once per rule set, not once per order."""
+    return address.brand if address.brand_id else None
 
 
 def services_seen(channel) -> list[dict]:

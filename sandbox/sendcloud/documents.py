@@ -9,6 +9,7 @@ from decimal import Decimal
 import segno
 from django.http import HttpResponse, JsonResponse
 
+from orders.addresses import address_lines
 from sandbox.faults import mangle
 from sandbox.models import SandboxOrder
 from sandbox.sendcloud.plumbing import _error, _get_parcel, _guard
@@ -21,9 +22,12 @@ def _label_pdf(parcel: SandboxOrder, *, quadrant: int | None = None) -> bytes:
     d = parcel.data
     content = LabelContent(
         tracking_number=d["tracking_number"], sender_lines=d.get("_sender") or [],
-        recipient_lines=[x for x in (d.get("name"), d.get("company_name"),
-                                     f"{d.get('address')} {d.get('house_number')}".strip(), d.get("address_2"),
-                                     f"{d.get('postal_code')} {d.get('city')}", d["country"]["iso_2"]) if x],
+        # As the carrier prints it: the destination country's address order, the state included.
+        recipient_lines=address_lines(
+            name=d.get("name") or "", company=d.get("company_name") or "",
+            line1=f"{d.get('address') or ''} {d.get('house_number') or ''}".strip(), line2=d.get("address_2") or "",
+            city=d.get("city") or "", state=d.get("to_state") or "", postal_code=d.get("postal_code") or "",
+            country=d["country"]["iso_2"]),
         order_number=d.get("order_number") or str(d["id"]), weight_g=int(Decimal(d.get("weight") or "0") * 1000),
         service=(d.get("shipment") or {}).get("name", ""), carrier=d["carrier"]["code"].replace("_", " ").title(),
     )

@@ -139,6 +139,7 @@ def _new_parcel(request, store, item, method, weight) -> SandboxOrder:
         "date_created": _v2_date(now), "date_updated": _v2_date(now), "date_announced": None,
         "is_return": bool(item.get("is_return")), "errors": {}, "documents": [], "label": {},
         "_history": [], "_sender": _sender_lines(store, item), "_announced_at": None,
+        "to_state": item.get("country_state") or None, "_brand_id": _sender_brand(store, item),
     }
     for dimension in ("length", "width", "height"):
         if item.get(dimension):
@@ -168,6 +169,13 @@ def _announce(request, parcel: SandboxOrder, method: tuple) -> None:
     })
     d["_history"].append({"ts": now, "id": 1000})
     parcel.status = "1000"
+
+
+def _sender_brand(store, item) -> int | None:
+    """The brand the parcel goes out under (its labels, tracking emails and pages): the one its
+    sender address carries."""
+    sender = next((a for a in _senders(store) if str(a["id"]) == str(item.get("sender_address"))), None)
+    return (sender or {}).get("brand_id")
 
 
 def _sender_lines(store, item) -> list[str]:

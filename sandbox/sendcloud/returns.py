@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from orders.addresses import address_lines
 from sandbox.faults import mangle, record
 from sandbox.sendcloud.directory import _method
 from sandbox.sendcloud.documents import label_printer
@@ -80,8 +81,13 @@ def returns(request):
                         "house_number": dst.get("house_number", ""), "city": dst["city"],
                         "postal_code": dst["postal_code"], "country": {"iso_2": dst["country_code"], "iso_3": "",
                                                                        "name": dst["country_code"]},
-                        "_sender": [x for x in (src["name"], src["address_line_1"],
-                                                f"{src['postal_code']} {src['city']}", src["country_code"]) if x],
+                        "to_state": dst.get("state_province_code") or None,
+                        "_sender": address_lines(
+                            name=src["name"], line1=f"{src['address_line_1']} {src.get('house_number', '')}".strip(),
+                            line2=src.get("address_line_2", ""), city=src["city"],
+                            state=src.get("state_province_code", ""), postal_code=src["postal_code"],
+                            country=src["country_code"]),
+                        "_brand_id": body.get("brand_id"),
                         "_return_id": parcel.data["id"] + 100_000})
     if option in QR_RETURN_OPTIONS:
         # What the drop-off point scans: the parcel's own tracking number, so the counter finds the

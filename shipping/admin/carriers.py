@@ -17,7 +17,8 @@ from shipping.models import Address, Brand, CarrierAccount, Package
 
 @admin.register(Address)
 class AddressAdmin(admin.ModelAdmin):
-    list_display = ["label", "name", "city", "postal_code", "country"]
+    list_display = ["label", "name", "city", "postal_code", "country", "brand"]
+    list_select_related = ["brand"]
     search_fields = ["label", "name", "city", "postal_code"]
 
 

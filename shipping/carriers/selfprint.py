@@ -10,6 +10,7 @@ from shipping.carriers.base import Booking, BookingRequest, CancelResult, Carrie
 from shipping.labels import LabelContent, render_label
 
 S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+MAX_LOGO_BYTES = 2 * 1024 * 1024
 
 
 def s10_check_digit(serial: str) -> int:
@@ -27,6 +28,22 @@ def is_valid_s10(number: str) -> bool:
     if len(number) != 13 or not number[2:11].isdigit():
         return False
     return s10_check_digit(number[2:10]) == int(number[10])
+
+
+def brand_logo(brand_name: str) -> bytes:
+    """The logo file of the brand the parcel goes out under (brand names are unique), read from
+    storage; empty when the brand has none or it cannot be read (the label then prints the name)."""
+    from shipping.models import Brand
+
+    brand = Brand.objects.filter(name=brand_name).only("logo").first() if brand_name else None
+    if brand is None or not brand.logo:
+        return b""
+    try:
+        with brand.logo.open("rb") as f:
+            data = f.read(MAX_LOGO_BYTES + 1)
+    except OSError:
+        return b""
+    return data if len(data) <= MAX_LOGO_BYTES else b""  # a logo bigger than this is no label logo
 
 
 @register
@@ -47,6 +64,7 @@ class SelfPrintCarrier(Carrier):
                 service=request.service,
                 carrier=self.account.tracking_company or self.account.name,
                 brand=request.brand_name,
+                logo=brand_logo(request.brand_name),
             )
         )
         return Booking(tracking_number=tracking, label_pdf=pdf, tracking_url=self.tracking_url(tracking),

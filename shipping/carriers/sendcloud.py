@@ -194,16 +194,19 @@ class SendcloudCarrier(Carrier):
         return _cached(self._key("brands"), DIRECTORY_TTL, lambda: self.client.json(
             "GET", self.client.v2("/brands")).get("brands") or [])
 
-    def sender_address_id(self, sender) -> int | None:
-        """The Sendcloud sender address at the same postal code and country, if there is one."""
+    def sender_address_id(self, sender, *, brand_name: str = "") -> int | None:
+        """The Sendcloud sender address at the same postal code and country, if there is one;
+        of several, the one that carries the brand named `brand_name`. (A v2 parcel has no brand
+        field of its own: it goes out under its sender address's `brand_id`.)"""
         def norm(text):
             return "".join((text or "").split()).upper()
 
-        for a in self.sender_addresses():
-            if norm(a.get("postal_code")) == norm(sender.postal_code) and \
-                    norm(a.get("country")) == norm(sender.country):
-                return int(a["id"])
-        return None
+        here = [a for a in self.sender_addresses() if norm(a.get("postal_code")) == norm(sender.postal_code)
+                and norm(a.get("country")) == norm(sender.country)]
+        if len(here) > 1 and brand_name:
+            brand_id = self.brand_id(brand_name)
+            here = [a for a in here if brand_id and str(a.get("brand_id")) == str(brand_id)] or here
+        return int(here[0]["id"]) if here else None
 
     def brand_id(self, name: str) -> int | None:
         wanted = (name or "").strip().lower()
@@ -220,7 +223,7 @@ class SendcloudCarrier(Carrier):
 
     # -- booking ---------------------------------------------------------------------------------
     def book(self, request: BookingRequest) -> Booking:
-        sender_id = self.sender_address_id(request.sender)
+        sender_id = self.sender_address_id(request.sender, brand_name=request.brand_name)
         options = self.shipping_methods(sender_address_id=sender_id, to_country=request.recipient.country)
         method = m.pick_method(options, request.service, request.weight_g)
         if method is None:

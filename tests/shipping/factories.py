@@ -7,11 +7,12 @@ from shipping.models import (
     EmailTemplate,
     Package,
     Shipment,
+    ShipmentLine,
     ShippingMapping,
     ShippingMappingLine,
     ShippingRule,
 )
-from tests.factories import CarrierAccountFactory, ChannelFactory, OrderFactory
+from tests.factories import CarrierAccountFactory, ChannelFactory, OrderFactory, OrderLineFactory
 
 
 class PackageFactory(factory.django.DjangoModelFactory):
@@ -84,3 +85,14 @@ class EmailTemplateFactory(factory.django.DjangoModelFactory):
     subject = "Order {{ order.number }} shipped"
     body = "Hi {{ customer_name }}, {{ carrier }} has it: {{ tracking_number }} {{ tracking_page }}"
 
+
+
+class ShipmentLineFactory(factory.django.DjangoModelFactory):
+    """What a parcel holds: a line of the shipment's own order (made when none is given)."""
+
+    class Meta:
+        model = ShipmentLine
+
+    shipment = factory.SubFactory(ShipmentFactory)
+    order_line = factory.LazyAttribute(lambda sl: OrderLineFactory(order=sl.shipment.order))
+    quantity = 1
