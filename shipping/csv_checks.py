@@ -257,7 +257,8 @@ class BookChecker:
         dims = [str(s) for s in sides] if all(sides) else None
         row.stored = {"order_id": order["id"], "order": shown(order), "carrier_account_id": account.pk if account
                       else None, "service": values.get("service", ""), "weight_g": values.get("weight_g"),
-                      "package_id": package.pk if package else None, "dimensions": dims}
+                      "package_id": package.pk if package else None, "dimensions": dims,
+                      "note": values.get("note") or ""}
         parts = [account.name if account else "carrier from the shipping rules",
                  values.get("service") or "default service"]
         if values.get("weight_g"):
@@ -266,6 +267,8 @@ class BookChecker:
             parts.append(package.name)
         elif dims:
             parts.append(" × ".join(centimetres(d) for d in dims) + " cm")
+        if values.get("note"):
+            parts.append(f"note “{values['note']}”")
         row.type, row.message = NEW, f"{shown(order)}: book " + ", ".join(parts)
 
 
