@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from channels.connectors.carriers import TRACKING_COMPANIES
 from orders import normalise, pushing
@@ -34,7 +35,7 @@ def held_lines(shipment):
     lines = list(shipment.lines.all()) if shipment.pk else []
     if not lines:
         return "—"
-    return format_html_join(format_html("<br>"), "{}", ((str(sl),) for sl in lines))
+    return format_html_join(mark_safe("<br>"), "{}", ((str(sl),) for sl in lines))
 
 
 def tracking_link(shipment):

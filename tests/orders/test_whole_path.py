@@ -7,6 +7,7 @@ from orders.tasks import dispatch_due_syncs, run_sync
 from sandbox.generators.etsy import generate
 from sandbox.models import SandboxOrder, SandboxRequest
 from shipping.booking import book_shipment
+from tests.shipping.forms import book_post
 from tests.factories import BrandFactory, CarrierAccountFactory, UserFactory
 
 
@@ -25,8 +26,7 @@ def test_imported_order_booked_in_the_admin_reaches_etsy_with_its_tracking(etsy_
     # Staff open the order and book from its page.
     page = client.get(reverse("admin:orders_order_change", args=[order.pk]))
     assert page.status_code == 200 and b"Book shipment" in page.content
-    response = client.post(reverse("admin:shipping_shipment_book", args=[order.pk]), {"service": "", "weight_g": ""},
-                           follow=True)
+    response = client.post(reverse("admin:shipping_shipment_book", args=[order.pk]), book_post(order), follow=True)
     assert response.status_code == 200
 
     order.refresh_from_db()

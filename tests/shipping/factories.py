@@ -84,3 +84,12 @@ class EmailTemplateFactory(factory.django.DjangoModelFactory):
     subject = "Order {{ order.number }} shipped"
     body = "Hi {{ customer_name }}, {{ carrier }} has it: {{ tracking_number }} {{ tracking_page }}"
 
+
+
+class ShippableOrderFactory(OrderFactory):
+    """An order with one physical line (400 g): what a booking needs, since a parcel holds lines."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    line = factory.RelatedFactory("tests.factories.OrderLineFactory", factory_related_name="order")

@@ -7,6 +7,7 @@ from pypdf import PdfReader
 from shipping.booking import book_shipment
 from shipping.carriers.selfprint import is_valid_s10, s10_check_digit
 from tests.factories import OrderFactory, OrderLineFactory
+from tests.shipping.factories import ShippableOrderFactory
 
 
 def test_label_is_one_4x6_page_with_the_tracking_number_as_text(shipping_setup):
@@ -37,7 +38,7 @@ def test_s10_check_digit_matches_the_upu_examples():
 def test_booking_twice_with_the_same_reference_buys_one_label(shipping_setup):
     from shipping.booking import BookingError
 
-    order = OrderFactory()
+    order = ShippableOrderFactory()
     first = book_shipment(order=order)
     order.refresh_from_db()
     try:
