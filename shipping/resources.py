@@ -331,19 +331,14 @@ class ShipmentExportResource(FormulaSafeExport, resources.ModelResource):
     carrier = fields.Field(attribute="tracking_company", column_name="carrier")
     carrier_account = fields.Field(attribute="carrier_account__name", column_name="carrier_account")
     booked_at = fields.Field(attribute="created_at", column_name="booked_at", widget=widgets.DateTimeWidget())
-    lines = fields.Field(column_name="lines")
 
     class Meta:
         model = Shipment
         name = "Shipments"
         fields = ("order_number", "channel", "tracking_number", "carrier", "status", "carrier_account", "service",
-                  "shipping_name", "weight_g", "fee", "currency", "lines", "note", "booked_at", "carrier_status",
+                  "shipping_name", "weight_g", "fee", "currency", "note", "booked_at", "carrier_status",
                   "delivered_at", "tracking_url")
         export_order = fields
 
     def dehydrate_status(self, shipment: Shipment) -> str:
         return shipment.get_status_display()
-
-    def dehydrate_lines(self, shipment: Shipment) -> str:
-        """What the parcel holds: “2 × MUG-RED; 1 × TEE-ORG”."""
-        return "; ".join(str(sl) for sl in shipment.lines.all())
