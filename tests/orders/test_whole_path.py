@@ -87,9 +87,9 @@ def test_a_channel_that_requires_tracking_never_gets_a_fulfilment_without_one(et
     generate(store, 1, mix=False)
     run_sync(channel)
     order = Order.objects.get()
-    from orders.services import record_fulfilment
+    from orders.services import default_lines, record_fulfilment
 
-    f = record_fulfilment(order=order, tracking_number="", carrier_name="Royal Mail")
+    f = record_fulfilment(order=order, lines=default_lines(order), tracking_number="", carrier_name="Royal Mail")
 
     f.refresh_from_db()
     assert f.state == "blocked"
