@@ -162,3 +162,39 @@ def test_statuses_from_lines_and_the_bulk_writer_agree_with_refresh_status(db):
     assert (partly.status, whole.status) == (S.PARTLY_SHIPPED, S.SHIPPED)
     assert partly.events.get().message == "Awaiting shipment → Partly shipped: csv row 2"
     assert partly.shipped_at is not None
+
+
+def test_the_backfill_gives_old_fulfilments_and_shipments_their_lines(db):
+    import importlib
+
+    from django.apps import apps
+
+    from shipping.models import ShipmentLine
+    from tests.shipping.factories import ShipmentFactory
+
+    orders_0006 = importlib.import_module("orders.migrations.0006_lines_partly_shipped_and_backfill")
+    shipping_0007 = importlib.import_module("shipping.migrations.0007_lines_shipment_lines_backfill")
+    order = OrderFactory()
+    OrderLineFactory(order=order, external_id="A", quantity=2)
+    OrderLineFactory(order=order, external_id="D", is_physical=False)
+    split = OrderFactory()
+    OrderLineFactory(order=split, external_id="A", quantity=1)
+    OrderLineFactory(order=split, external_id="B", quantity=3)
+    whole = FulfilmentFactory(order=order, lines=[])  # before: empty meant the whole order
+    part = FulfilmentFactory(order=split, lines=[["B", 2]])
+    booked = ShipmentFactory(order=order, fulfilment=whole)
+    partial = ShipmentFactory(order=split, fulfilment=part)
+    withdrawn = ShipmentFactory(order=split, fulfilment=None)
+
+    orders_0006.fill_fulfilment_lines(apps, None)
+    shipping_0007.fill_shipment_lines(apps, None)
+
+    whole.refresh_from_db()
+    assert whole.lines == [["A", 2]]
+
+    def held(shipment):
+        return [(sl.order_line.external_id, sl.quantity) for sl in ShipmentLine.objects.filter(shipment=shipment)]
+
+    assert held(booked) == [("A", 2)] and held(partial) == [("B", 2)] and held(withdrawn) == [("A", 1), ("B", 3)]
+    shipping_0007.fill_shipment_lines(apps, None)  # run again: nothing doubles
+    assert ShipmentLine.objects.count() == 4

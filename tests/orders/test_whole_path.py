@@ -7,8 +7,8 @@ from orders.tasks import dispatch_due_syncs, run_sync
 from sandbox.generators.etsy import generate
 from sandbox.models import SandboxOrder, SandboxRequest
 from shipping.booking import book_shipment
-from tests.shipping.forms import book_post
 from tests.factories import BrandFactory, CarrierAccountFactory, UserFactory
+from tests.shipping.forms import book_post
 
 
 def test_imported_order_booked_in_the_admin_reaches_etsy_with_its_tracking(etsy_sandbox, client):
