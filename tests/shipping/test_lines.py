@@ -299,3 +299,26 @@ def test_cancelling_a_label_retracts_its_unsent_fulfilment_and_opens_its_lines(s
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_SHIPMENT and order.shipped_at is None
     assert default_lines(order) == [(mug, 1)]
+
+
+def test_the_book_shipments_command_books_the_default_lines_with_a_note_and_says_why_not(selfprint):
+    import io
+
+    from django.core.management import call_command
+
+    mixed, candle, necklace = mixed_order(order_number="1058")
+    supplier_only = OrderFactory(order_number="1059")
+    OrderLineFactory(order=supplier_only, sku="NECK-45")
+    route_orders(Order.objects.filter(pk=supplier_only.pk))
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("book_shipments", "1058", "1059", "--note", "Enjoy", stdout=out, stderr=err)
+
+    shipment = mixed.shipments.get()
+    assert held(shipment) == [("CANDLE-CEDAR", 3)] and shipment.fulfilment.note == "Enjoy"
+    assert f"{supplier_only}: {supplier_only}: all remaining lines are shipped by supplier Atelier Nord" in \
+        err.getvalue()
+    assert "Booked 1, failed 1." in out.getvalue()
+    # A partly shipped order is bookable again: nothing of ours is left, so it says so.
+    call_command("book_shipments", "1058", stdout=out, stderr=err)
+    assert "all remaining lines are shipped by supplier Atelier Nord" in err.getvalue().splitlines()[-1]
