@@ -360,7 +360,7 @@ def test_a_shipment_without_tracking_is_blocked_and_never_sent(amazon_sandbox):
     run_sync(channel)
     order = Order.objects.get()
 
-    f = services.record_fulfilment(order=order, tracking_number="", carrier_name="Royal Mail")
+    f = services.record_fulfilment(order=order, lines=services.default_lines(order), tracking_number="", carrier_name="Royal Mail")
 
     f.refresh_from_db()
     assert f.state == Fulfilment.State.BLOCKED and "requires a tracking number" in f.last_error
@@ -374,7 +374,7 @@ def test_a_booked_shipment_reaches_amazon_through_the_outbox(amazon_sandbox):
     run_sync(channel)
     order = Order.objects.get()
 
-    f = services.record_fulfilment(order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS")
+    f = services.record_fulfilment(order=order, lines=services.default_lines(order), tracking_number="1Z999AA10123456784", carrier_name="UPS")
 
     f.refresh_from_db()
     assert f.state == Fulfilment.State.SENT and f.remote_id == "1"

@@ -335,7 +335,7 @@ def test_a_booked_shipment_reaches_ebay_through_the_outbox(ebay_sandbox):
     run_sync(channel)
     order = Order.objects.get()
 
-    f = services.record_fulfilment(order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS")
+    f = services.record_fulfilment(order=order, lines=services.default_lines(order), tracking_number="1Z999AA10123456784", carrier_name="UPS")
 
     f.refresh_from_db()
     assert f.state == Fulfilment.State.SENT and f.remote_id == "1Z999AA10123456784"

@@ -358,7 +358,7 @@ def test_a_booked_shipment_reaches_ecwid_through_the_outbox(ecwid_sandbox):
     order = Order.objects.get()
 
     fulfilment = services.record_fulfilment(
-        order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS"
+        order=order, lines=services.default_lines(order), tracking_number="1Z999AA10123456784", carrier_name="UPS"
     )
 
     fulfilment.refresh_from_db()
