@@ -327,6 +327,9 @@ def service_problem(decision: Decision, order: Order, *, weight_g: int | None = 
     account = decision.carrier_account
     try:
         with closing(account.adapter()) as adapter:
+            client = getattr(adapter, "client", None)
+            if client is not None:  # a page is waiting: ask once, do not sit through the retries
+                client.max_retries = 0
             options = adapter.services(sender_country=decision.sender_address.country if decision.sender_address
                                        else "", to_country=country)
     except CarrierError as exc:

@@ -119,7 +119,8 @@ def _start_booking(modeladmin, request, queryset, layout):
         return HttpResponseRedirect(progress_url(job))
     return TemplateResponse(request, "admin/shipping/bulk_book.html", {
         **modeladmin.admin_site.each_context(request), "title": f"Book shipments for {queryset.count()} order(s)",
-        "form": form, "orders": queryset, "opts": Order._meta, "layout": bulk.LAYOUTS.get(layout, layout),
+        "form": form, "orders": queryset.select_related("channel"), "opts": Order._meta,
+        "layout": bulk.LAYOUTS.get(layout, layout),
         "action": request.POST.get("action"), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME})
 
 
