@@ -102,6 +102,11 @@ def book_shipment(
     if not order.ship_line1 or not order.ship_country:
         raise BookingError(f"{order} has no complete shipping address")
     prefetch_related_objects([order], "lines")  # the rules, the weight and the request all read them
+    # The reference before the lines: a booking racing this one either gets the same reference
+    # (one label between them) or starts after this one committed and sees its lines taken.
+    reference, taken = booking_reference(order)
+    if taken:
+        return Shipment.objects.get(idempotency_key=reference)
     picked = parcel_lines(order, lines, replaces=replaces)
     weight = weight_g or parcel_weight(order, picked)
     try:
@@ -116,9 +121,6 @@ def book_shipment(
     sender = decision.sender_address
     if sender is None:
         raise BookingError("No sender address: add a default brand with a sender address under Shipping › Brands.")
-    reference, taken = booking_reference(order)
-    if taken:
-        return Shipment.objects.get(idempotency_key=reference)
     package = decision.package
     weight += package.tare_g if package else 0
     note = order.channel.default_note if note is None else note
