@@ -449,9 +449,22 @@ def default_lines(order: Order) -> list[tuple[OrderLine, int]]:
     return [(p.line, p.to_ship) for p in line_positions(order) if p.to_ship]
 
 
-def nothing_to_ship_reason(order: Order) -> str:
+def positions_of(order_ids) -> dict[int, list[LinePosition]]:
+    """line_positions for many orders at once (two queries): order id -> its physical lines."""
+    ids = list(order_ids)
+    lines: dict[int, list[OrderLine]] = {pk: [] for pk in ids}
+    for ln in OrderLine.objects.filter(order_id__in=ids, is_physical=True).order_by("id"):
+        lines[ln.order_id].append(ln)
+    fulfilments: dict[int, list] = {}
+    for order_id, covered, supplier, state in Fulfilment.objects.filter(order_id__in=ids).live().values_list(
+            "order_id", "lines", "supplier", "state"):
+        fulfilments.setdefault(order_id, []).append((covered, supplier, state))
+    return {pk: _positions(lines[pk], fulfilments.get(pk, [])) for pk in ids}
+
+
+def nothing_to_ship_reason(order: Order | str, positions: list[LinePosition] | None = None) -> str:
     """Why `default_lines` is empty, in words for staff (the bulk job, the CSV report)."""
-    positions = line_positions(order)
+    positions = line_positions(order) if positions is None else positions
     if not positions:
         return f"{order} has no physical lines: nothing ships in a parcel"
     suppliers = sorted({p.line.dropshipped_by for p in positions if p.open and p.line.dropshipped_by})

@@ -15,6 +15,7 @@ from django.conf import settings
 from channels.connectors.carriers import TRACKING_COMPANIES
 from channels.models import Channel
 from orders import normalise
+from orders import services as order_services
 from orders.models import Fulfilment, Order
 from shipping.bulk_sql import select_in
 from shipping.models import CarrierAccount, Package, Shipment, ShippingMapping, ShippingMappingLine
@@ -208,6 +209,8 @@ class BookChecker:
         for order_id, number in (Shipment.objects.filter(order_id__in=shipped).order_by("created_at")
                                  .values_list("order_id", "tracking_number")):
             tracking[order_id] = number
+        # What each order has left for us to ship (the default lines a "book" row ships).
+        self.positions = order_services.positions_of({o["id"] for o in found if o} - shipped)
         for row, order in zip(rows, found, strict=True):
             self._check_row(row, order, tracking)
 
@@ -239,6 +242,11 @@ class BookChecker:
                 row.type = SKIPPED
                 row.message = f"{shown(order)} already shipped" + (
                     f" (tracking {tracking[order['id']]})" if order["id"] in tracking else "")
+                return
+            positions = self.positions.get(order["id"], [])
+            if status in order_services.BOOKABLE and not any(p.to_ship for p in positions):
+                row.type = SKIPPED
+                row.message = order_services.nothing_to_ship_reason(shown(order), positions)
                 return
             if status == Order.Status.CANCELLED:
                 row.fail("order_number", f"order {shown(order)} is cancelled")
