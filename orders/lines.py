@@ -158,3 +158,11 @@ def check_lines(order: Order, lines, *, open_only: bool = False, exclude: Fulfil
 def unshipped_lines(order: Order) -> list[tuple]:
     """(OrderLine, quantity) for physical lines no live fulfilment covers yet (whoever ships them)."""
     return [(p.line, p.open) for p in line_positions(order) if p.open]
+
+
+def completes_order(fulfilment: Fulfilment) -> bool:
+    """Whether every physical line of the order is in a sent or sending fulfilment once this one
+    is (RemoteFulfilment.completes_order: a channel that can only mark the whole order waits for
+    the fulfilment that completes it)."""
+    positions = line_positions(fulfilment.order)
+    return all(p.shipped >= p.line.quantity for p in positions)

@@ -198,3 +198,12 @@ def test_the_backfill_gives_old_fulfilments_and_shipments_their_lines(db):
     assert held(booked) == [("A", 2)] and held(partial) == [("B", 2)] and held(withdrawn) == [("A", 1), ("B", 3)]
     shipping_0007.fill_shipment_lines(apps, None)  # run again: nothing doubles
     assert ShipmentLine.objects.count() == 4
+
+
+def test_completes_order_is_true_for_the_parcel_that_ships_the_last_line(order):
+    from orders.lines import completes_order
+
+    first = fulfil(order, [("A", 2)])
+    assert not completes_order(first)
+    last = fulfil(order, [("B", 1)], tracking="T2")
+    assert completes_order(last)

@@ -322,3 +322,21 @@ def test_the_book_shipments_command_books_the_default_lines_with_a_note_and_says
     # A partly shipped order is bookable again: nothing of ours is left, so it says so.
     call_command("book_shipments", "1058", stdout=out, stderr=err)
     assert "all remaining lines are shipped by supplier Atelier Nord" in err.getvalue().splitlines()[-1]
+
+
+def test_a_blocked_fulfilment_shows_needs_attention_and_the_order_is_not_shipped(staff_client, selfprint):
+    from orders.services import refresh_status
+
+    order = OrderFactory()
+    OrderLineFactory(order=order, sku="MUG")
+    shipment = book_shipment(order=order)
+    Fulfilment.objects.filter(pk=shipment.fulfilment_id).update(
+        state=Fulfilment.State.BLOCKED, last_error="Etsy requires a tracking number for this order")
+    refresh_status(order, reason="the channel refused the tracking")  # what the outbox calls after a push
+
+    page = staff_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_SHIPMENT
+    assert "Needs attention:" in page and "Etsy requires a tracking number for this order" in page
+    assert "every line is already in a parcel" in page  # not booked twice meanwhile
