@@ -14,8 +14,9 @@ from orders.pagination import EstimatedCountPaginator
 from orders.resources import OrderExportResource, export_file
 
 STATUS_COLOURS = {
-    "awaiting_shipment": "#1565c0", "on_hold": "#ef6c00", "shipped": "#2e7d32", "delivered": "#1b5e20",
-    "cancelled": "#777", "pending": "#1565c0", "sent": "#2e7d32", "blocked": "#c62828", "failed": "#c62828",
+    "awaiting_shipment": "#1565c0", "on_hold": "#ef6c00", "partly_shipped": "#00838f", "shipped": "#2e7d32",
+    "delivered": "#1b5e20", "cancelled": "#777", "pending": "#1565c0", "sent": "#2e7d32", "blocked": "#c62828",
+    "failed": "#c62828", "attention": "#c62828",
 }
 
 
@@ -42,8 +43,34 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ["thumbnail", "sku", "title", "quantity", "unit_price", "weight_g", "options_display", "stock_location",
-              "is_physical"]
+    fields = ["thumbnail", "sku", "title", "quantity", "open_qty", "in_parcels", "with_supplier", "unit_price",
+              "weight_g", "options_display", "stock_location", "is_physical"]
+
+    def _position(self, line):
+        """Where this line's units are (services.line_positions, computed once per order)."""
+        cache = self.__dict__.setdefault("_positions", {})
+        if line.order_id not in cache:
+            cache[line.order_id] = {p.line.pk: p for p in services.line_positions(line.order)}
+        return cache[line.order_id].get(line.pk)
+
+    @admin.display(description="Open")
+    def open_qty(self, obj):
+        p = self._position(obj)
+        return p.open if p else "—"
+
+    @admin.display(description="In parcels")
+    def in_parcels(self, obj):
+        p = self._position(obj)
+        return p.in_parcels if p else "—"
+
+    @admin.display(description="With supplier")
+    def with_supplier(self, obj):
+        p = self._position(obj)
+        if p is None:
+            return "—"
+        if obj.dropshipped_by:
+            return f"{obj.dropshipped_by}: {p.with_supplier} of {obj.quantity} shipped"
+        return p.with_supplier or "—"
 
     @admin.display(description="Image")
     def thumbnail(self, obj):
@@ -58,12 +85,24 @@ class OrderLineInline(ReadOnlyInline):
 
 class FulfilmentInline(ReadOnlyInline):
     model = Fulfilment
-    fields = ["tracking_number", "carrier_name", "service", "state_badge", "attempts", "last_error", "sent_at"]
+    fields = ["tracking_number", "carrier_name", "service", "covers", "supplier", "note", "fee_display", "state_badge",
+              "attempts", "last_error", "sent_at"]
     verbose_name_plural = "Sent to the channel"
 
     @admin.display(description="State")
     def state_badge(self, obj):
+        if obj.needs_attention and obj.state != Fulfilment.State.ATTENTION:
+            return format_html("{} {}", badge(obj.state, obj.get_state_display()), badge("attention", "Needs attention"))
         return badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="Lines")
+    def covers(self, obj):
+        names = {ln.external_id: ln.sku or ln.title for ln in obj.order.lines.all()}
+        return ", ".join(f"{qty} × {names.get(str(ext), ext)}" for ext, qty in obj.lines or []) or "—"
+
+    @admin.display(description="Fee")
+    def fee_display(self, obj):
+        return f"{obj.fee} {obj.fee_currency}".strip() if obj.fee is not None else "—"
 
 
 class OrderEventInline(ReadOnlyInline):
@@ -220,7 +259,7 @@ class FulfilmentAdmin(admin.ModelAdmin):
     list_select_related = ["order__channel"]
     search_fields = ["=tracking_number", "=order__order_number"]
     readonly_fields = ["order", "tracking_number", "carrier_name", "service", "tracking_url", "note",
-                       "notify_customer", "lines", "state", "attempts", "next_attempt_at", "last_error", "remote_id",
+                       "notify_customer", "lines", "supplier", "fee", "fee_currency", "replaces", "state", "attempts", "next_attempt_at", "last_error", "remote_id",
                        "sent_payload", "created_at", "sent_at", "preview"]
     exclude = ["claimed_at"]
     actions = ["retry"]

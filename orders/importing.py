@@ -189,7 +189,7 @@ def import_page(channel: Channel, page: Page, *, summary: SyncSummary, now: date
             if (remote.is_cancelled or mapping == StatusMapping.Target.CANCELLED) and order.status != Order.Status.CANCELLED:
                 status_changes.append((order, remote, "cancelled"))
             elif (remote.is_shipped or mapping == StatusMapping.Target.SHIPPED) and order.status in (
-                Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD
+                Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD, Order.Status.PARTLY_SHIPPED
             ):
                 status_changes.append((order, remote, "shipped"))
 

@@ -49,6 +49,8 @@ class Order(models.Model):
     class Status(models.TextChoices):
         AWAITING_SHIPMENT = "awaiting_shipment", "Awaiting shipment"
         ON_HOLD = "on_hold", "On hold"
+        # Some physical lines are in parcels (own or a supplier's), others still open.
+        PARTLY_SHIPPED = "partly_shipped", "Partly shipped"
         SHIPPED = "shipped", "Shipped"
         DELIVERED = "delivered", "Delivered"
         CANCELLED = "cancelled", "Cancelled"
@@ -226,6 +228,13 @@ class SkippedOrder(models.Model):
         return f"{self.order_number}: {self.get_reason_display()}"
 
 
+class FulfilmentQuerySet(models.QuerySet):
+    def live(self):
+        """Fulfilments that still cover their lines: not withdrawn, not retracted or being
+        retracted (a cancelled label's lines are open again)."""
+        return self.filter(state__in=Fulfilment.LIVE_STATES, retract_requested_at__isnull=True)
+
+
 class Fulfilment(models.Model):
     """The outbox to the channel: what it will be told about one shipment."""
 
@@ -266,12 +275,24 @@ class Fulfilment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
+    objects = FulfilmentQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="fulfilment_due")]
 
     def __str__(self):
         return f"{self.order} {self.tracking_number or '(no tracking)'} [{self.state}]"
+
+    @property
+    def needs_attention(self) -> bool:
+        """The channel was not (or could not be) told: staff must act."""
+        return self.state in (self.State.BLOCKED, self.State.FAILED) or (
+            self.state == self.State.ATTENTION and self.attention_done_at is None)
+
+
+Fulfilment.LIVE_STATES = (Fulfilment.State.PENDING, Fulfilment.State.SENT, Fulfilment.State.BLOCKED,
+                          Fulfilment.State.FAILED)
 
 
 class RemoteProductCache(models.Model):

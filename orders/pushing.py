@@ -129,3 +129,13 @@ def push_due(channel=None) -> tuple[int, int]:
         elif state != "skipped":
             failed += 1
     return sent, failed
+
+
+def retract_fulfilment(f: Fulfilment, *, reason: str, actor=None) -> str:  # placeholder: the chan1 branch replaces this
+    """A label was cancelled: withdraw its fulfilment if the channel has not heard of it yet.
+    Returns words for staff. (chan1's version also retracts a sent one through the outbox.)"""
+    from orders.services import withdraw_fulfilment
+
+    if withdraw_fulfilment(f, reason=reason, actor=actor):
+        return f"tracking {f.tracking_number or '(none)'} withdrawn before it reached {f.order.channel.name}"
+    return f"{f.order.channel.name} already has tracking {f.tracking_number or '(none)'}"

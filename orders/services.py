@@ -13,21 +13,35 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orders.models import Fulfilment, Order, OrderEvent
+from orders.lines import (  # noqa: F401 - where the lines are; part of this module's interface
+    InvalidLines,
+    LinePosition,
+    as_json,
+    check_lines,
+    default_lines,
+    line_positions,
+    nothing_to_ship_reason,
+    positions_of,
+    unshipped_lines,
+)
+from orders.models import Fulfilment, Order, OrderEvent, OrderLine
 
 log = logging.getLogger(__name__)
 
 S = Order.Status
 # Which status may follow which: data, not ifs.
 TRANSITIONS: dict[str, set[str]] = {
-    S.AWAITING_SHIPMENT: {S.ON_HOLD, S.SHIPPED, S.CANCELLED},
-    S.ON_HOLD: {S.AWAITING_SHIPMENT, S.SHIPPED, S.CANCELLED},
-    S.SHIPPED: {S.DELIVERED, S.AWAITING_SHIPMENT, S.CANCELLED},
-    S.DELIVERED: {S.SHIPPED},
+    S.AWAITING_SHIPMENT: {S.ON_HOLD, S.PARTLY_SHIPPED, S.SHIPPED, S.CANCELLED},
+    S.ON_HOLD: {S.AWAITING_SHIPMENT, S.PARTLY_SHIPPED, S.SHIPPED, S.CANCELLED},
+    S.PARTLY_SHIPPED: {S.AWAITING_SHIPMENT, S.ON_HOLD, S.SHIPPED, S.CANCELLED},
+    S.SHIPPED: {S.DELIVERED, S.AWAITING_SHIPMENT, S.PARTLY_SHIPPED, S.CANCELLED},
+    S.DELIVERED: {S.SHIPPED, S.PARTLY_SHIPPED},
     S.CANCELLED: set(),
 }
-# The statuses a recorded fulfilment ships an order from (record_fulfilment, ship_when_complete).
-SHIPS_ON_FULFILMENT = (S.AWAITING_SHIPMENT, S.ON_HOLD)
+# The statuses a recorded fulfilment ships an order from (refresh_status, ship_orders_in_bulk).
+SHIPS_ON_FULFILMENT = (S.AWAITING_SHIPMENT, S.ON_HOLD, S.PARTLY_SHIPPED)
+# The statuses a parcel can be booked in: nothing shipped yet, or some lines still open.
+BOOKABLE = (S.AWAITING_SHIPMENT, S.PARTLY_SHIPPED)
 
 
 class InvalidTransition(Exception):
@@ -50,8 +64,11 @@ def set_status(order: Order, status: str, *, reason: str, actor=None) -> Order:
         previous = order.status
         order.status = status
         fields = ["status", "updated_at"]
-        if status == S.SHIPPED and not order.shipped_at:
-            order.shipped_at = timezone.now()
+        if status in (S.SHIPPED, S.PARTLY_SHIPPED) and not order.shipped_at:
+            order.shipped_at = timezone.now()  # the first parcel left
+            fields.append("shipped_at")
+        elif status == S.AWAITING_SHIPMENT and order.shipped_at:
+            order.shipped_at = None  # its parcels were all voided
             fields.append("shipped_at")
         if status != S.ON_HOLD and order.hold_reason:
             order.hold_reason = ""
@@ -66,58 +83,63 @@ def _status_message(previous: str, status: str, reason: str) -> str:
     return f"{S(previous).label} → {S(status).label}: {reason}"
 
 
-def ship_orders_in_bulk(reasons: Mapping[int, str], *, actor=None, now: datetime | None = None) -> list[int]:
-    """What record_fulfilment does to the status of each of many orders, for a bulk import of
-    whole-order shipments (a spreadsheet of 100,000 rows): an order awaiting shipment or on hold
-    becomes shipped exactly as `set_status` moves it (the same transitions table, the same
-    fields, the same "status" event, with `reasons[order id]` as its reason); an order in any
-    other status is left as it is. `reasons` maps order ids to reasons.
+def ship_orders_in_bulk(reasons: Mapping[int, str], *, actor=None, now: datetime | None = None,
+                        targets: Mapping[int, str] | None = None) -> list[int]:
+    """What refresh_status does to the status of each of many orders, for a bulk import of
+    recorded shipments (a spreadsheet of 100,000 rows): an order awaiting shipment, on hold or
+    partly shipped moves to `targets[order id]` (shipped when omitted; `statuses_from_lines`
+    derives them from where the lines are) exactly as `set_status` moves it (the same
+    transitions table, the same fields, the same "status" event, with `reasons[order id]` as
+    its reason); an order in any other status is left as it is.
 
-    A few statements whatever the count: per status it ships from, one UPDATE … RETURNING (the
-    status is in its WHERE, so an order changed meanwhile is left alone and the event names the
-    status it really left), then one INSERT of the events. Runs inside the caller's
-    transaction. Returns the ids of the orders it shipped."""
+    A few statements whatever the count: per (status it leaves, status it reaches), one
+    UPDATE … RETURNING (the status is in its WHERE, so an order changed meanwhile is left alone
+    and the event names the status it really left), then one INSERT of the events. Runs inside
+    the caller's transaction. Returns the ids of the orders it moved."""
     if not reasons:
         return []
     now = now or timezone.now()
-    status = S.SHIPPED
+    targets = targets or {}
     position = {pk: i for i, pk in enumerate(reasons)}
     qn = connection.ops.quote_name
     field = {f.name: f for f in Order._meta.concrete_fields}
     when = field["shipped_at"].get_db_prep_save(now, connection)
     per_statement = (connection.features.max_query_params or 30_000) - 10
-    ids = list(reasons)
-    shipped: list[tuple[int, str]] = []  # (order id, the status it left)
+    by_target: dict[str, list[int]] = {}
+    for pk in reasons:
+        by_target.setdefault(targets.get(pk) or S.SHIPPED, []).append(pk)
+    moved: list[tuple[int, str, str]] = []  # (order id, the status it left, the status it reached)
     with transaction.atomic(), connection.cursor() as cursor:
-        for previous in (s for s in SHIPS_ON_FULFILMENT if status in TRANSITIONS[s]):
-            for i in range(0, len(ids), per_statement):
-                batch = ids[i:i + per_statement]
-                # Written out: Django's update() has no RETURNING, and its `__in` prepares every id
-                # through the field API (a second per 100,000 ids).
-                cursor.execute(
-                    f"UPDATE {qn(Order._meta.db_table)} SET {qn(field['status'].column)} = %s, "
-                    f"{qn(field['shipped_at'].column)} = COALESCE({qn(field['shipped_at'].column)}, %s), "
-                    f"{qn(field['hold_reason'].column)} = '', {qn(field['updated_at'].column)} = %s "
-                    f"WHERE {qn(field['id'].column)} IN ({', '.join(['%s'] * len(batch))}) "
-                    f"AND {qn(field['status'].column)} = %s RETURNING {qn(field['id'].column)}",
-                    [status.value, when, when, *batch, previous.value])
-                shipped += [(pk, previous) for (pk,) in cursor.fetchall()]
-        shipped.sort(key=lambda item: position[item[0]])  # events in the caller's order
-        prefix = {previous: _status_message(previous, status, "") for previous in SHIPS_ON_FULFILMENT}
+        for status, ids in by_target.items():
+            for previous in (s for s in SHIPS_ON_FULFILMENT if status in TRANSITIONS[s] and s != status):
+                for i in range(0, len(ids), per_statement):
+                    batch = ids[i:i + per_statement]
+                    # Written out: Django's update() has no RETURNING, and its `__in` prepares every id
+                    # through the field API (a second per 100,000 ids).
+                    cursor.execute(
+                        f"UPDATE {qn(Order._meta.db_table)} SET {qn(field['status'].column)} = %s, "
+                        f"{qn(field['shipped_at'].column)} = COALESCE({qn(field['shipped_at'].column)}, %s), "
+                        f"{qn(field['hold_reason'].column)} = '', {qn(field['updated_at'].column)} = %s "
+                        f"WHERE {qn(field['id'].column)} IN ({', '.join(['%s'] * len(batch))}) "
+                        f"AND {qn(field['status'].column)} = %s RETURNING {qn(field['id'].column)}",
+                        [str(status), when, when, *batch, str(previous)])
+                    moved += [(pk, previous, status) for (pk,) in cursor.fetchall()]
+        moved.sort(key=lambda item: position[item[0]])  # events in the caller's order
         event = {f.name: f for f in OrderEvent._meta.concrete_fields}
-        data = event["data"].get_db_prep_save({"status": status.value}, connection)
         created = event["created_at"].get_db_prep_save(now, connection)
         actor_id = actor.pk if actor else None
         columns = ", ".join(qn(event[n].column) for n in ("order", "kind", "message", "data", "actor", "created_at"))
         cursor.executemany(
             f"INSERT INTO {qn(OrderEvent._meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",
-            [(pk, OrderEvent.Kind.STATUS.value, prefix[previous] + reasons[pk], data, actor_id, created)
-             for pk, previous in shipped])
-    return [pk for pk, _ in shipped]
+            [(pk, OrderEvent.Kind.STATUS.value, _status_message(previous, status, "") + reasons[pk],
+              event["data"].get_db_prep_save({"status": str(status)}, connection), actor_id, created)
+             for pk, previous, status in moved])
+    return [pk for pk, _, _ in moved]
 
 
 def ship_from_channel(order: Order, *, tracking: list[tuple[str, str]]) -> None:
-    """The channel says the order shipped (fulfilled there, not here)."""
+    """The channel says the order shipped (fulfilled there, not here): the lines still open are
+    recorded as fulfilled on the channel (sent: the channel already knows)."""
     known = set(order.fulfilments.values_list("tracking_number", flat=True))
     if known:
         # The channel marks an order shipped on the first tracking we send it: that is our own
@@ -126,12 +148,16 @@ def ship_from_channel(order: Order, *, tracking: list[tuple[str, str]]) -> None:
         if not tracking:
             return
     with transaction.atomic():
+        open_lines = [(p.line, p.open) for p in line_positions(order) if p.open]
+        if not open_lines:  # every line is in a parcel already: the channel only echoes us
+            return
         detail = ", ".join(f"{number} ({carrier})" if carrier else number for number, carrier in tracking)
-        for number, carrier in tracking:
+        for number, carrier in tracking or [("", "")]:
+            # The channel does not say which parcel held which line: each covers what was open.
             Fulfilment.objects.create(order=order, tracking_number=number, carrier_name=carrier,
                                       state=Fulfilment.State.SENT, sent_at=timezone.now(),
-                                      note="fulfilled on the channel")
-        set_status(order, S.SHIPPED, reason="fulfilled on the channel" + (f", tracking {detail}" if detail else ""))
+                                      note="fulfilled on the channel", lines=as_json(open_lines))
+        refresh_status(order, reason="fulfilled on the channel" + (f", tracking {detail}" if detail else ""))
 
 
 def cancel_from_channel(order: Order, *, remote_status: str) -> None:
@@ -167,20 +193,26 @@ def run_handlers(setting: str, order_ids: list[int]) -> None:
 
 
 def record_fulfilment(
-    *, order: Order, tracking_number: str, carrier_name: str, service: str = "", tracking_url: str = "",
-    note: str = "", lines: list | None = None, notify_customer: bool | None = None, actor=None,
+    *, order: Order, lines: list[tuple[OrderLine | str, int]], tracking_number: str, carrier_name: str,
+    service: str = "", tracking_url: str = "", note: str = "", supplier: str = "", fee=None, fee_currency: str = "",
+    replaces: Fulfilment | None = None, notify_customer: bool | None = None, actor=None,
 ) -> Fulfilment:
-    """A shipment exists: create what the channel will be told, mark the order shipped, and
-    send it to the channel once the transaction commits."""
+    """A parcel exists holding `lines` ((OrderLine or its external id, quantity), never empty):
+    create what the channel will be told, bring the order's status up to date, and send it to
+    the channel once the transaction commits. `supplier`: the dropshipping supplier who shipped
+    it. `replaces`: a relabel, this fulfilment takes that one's place on the channel (the
+    outbox updates or cancels the old one when it sends this one)."""
+    picked = check_lines(order, lines)
     with transaction.atomic():
         fulfilment = Fulfilment.objects.create(
             order=order, tracking_number=tracking_number, carrier_name=carrier_name, service=service,
-            tracking_url=tracking_url, note=note, lines=lines or [],
+            tracking_url=tracking_url, note=note[:500], lines=as_json(picked), supplier=supplier, fee=fee,
+            fee_currency=fee_currency if fee is not None else "", replaces=replaces,
             notify_customer=order.channel.notify_customer if notify_customer is None else notify_customer,
             next_attempt_at=timezone.now(),
         )
-        # A split order (own stock + suppliers) is shipped once every part is.
-        ship_when_complete(order, reason=f"shipment {tracking_number or '(no tracking)'} booked", actor=actor)
+        refresh_status(order, reason=f"shipment {tracking_number or '(no tracking)'} booked"
+                       + (f" by {supplier}" if supplier else ""), actor=actor)
         transaction.on_commit(lambda: _enqueue_push(fulfilment.pk))
     return fulfilment
 
@@ -198,6 +230,7 @@ def retry_fulfilment(f: Fulfilment, *, actor=None) -> None:
         f.save(update_fields=["state", "next_attempt_at", "claimed_at"])
         record_event(f.order, OrderEvent.Kind.NOTE, f"Fulfilment {f.tracking_number or '(no tracking)'} queued again",
                      actor=actor)
+        refresh_status(f.order, reason=f"tracking {f.tracking_number or '(none)'} queued again", actor=actor)
         transaction.on_commit(lambda: _enqueue_push(f.pk))
 
 
@@ -273,43 +306,87 @@ def lock_address(order: Order, *, reason: str, actor=None) -> bool:
     return bool(locked)
 
 
-def unshipped_lines(order: Order) -> list[tuple]:
-    """(OrderLine, quantity still to ship) for physical lines not yet covered by a fulfilment.
-    A fulfilment without lines covers the whole order."""
-    covered: dict[str, int] = {}
-    for lines in order.fulfilments.values_list("lines", flat=True):
-        if not lines:
+def route_lines_to_supplier(order: Order, lines: list[OrderLine], *, supplier: str, actor=None) -> None:
+    """A dropshipping supplier ships these lines: Shipdesk never puts them in a parcel of its
+    own, whatever the supplier order's state (suppliers.routing calls this)."""
+    ids = [ln.pk for ln in lines if ln.dropshipped_by != supplier]
+    if not ids:
+        return
+    with transaction.atomic():
+        OrderLine.objects.filter(pk__in=ids).update(dropshipped_by=supplier)
+        for ln in lines:
+            ln.dropshipped_by = supplier
+
+
+def release_lines_from_supplier(order: Order, lines: list[OrderLine], *, supplier: str, reason: str,
+                                actor=None) -> list[OrderLine]:
+    """The supplier will not ship these lines after all (its order was cancelled): they are
+    Shipdesk's to ship again while the store order is open. Returns the lines released."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status in (S.CANCELLED, S.DELIVERED):
             return []
-        for external_id, quantity in lines:
-            covered[str(external_id)] = covered.get(str(external_id), 0) + int(quantity)
-    remaining = []
-    for line in order.lines.filter(is_physical=True):
-        left = line.quantity - covered.get(line.external_id, 0)
-        if left > 0:
-            remaining.append((line, left))
-    return remaining
+        released = [ln for ln in lines if ln.dropshipped_by == supplier]
+        if not released:
+            return []
+        OrderLine.objects.filter(pk__in=[ln.pk for ln in released]).update(dropshipped_by="")
+        for ln in released:
+            ln.dropshipped_by = ""
+        what = ", ".join(f"{ln.quantity} × {ln.sku or ln.title}" for ln in released)
+        record_event(order, OrderEvent.Kind.SUPPLIER, f"{what} no longer shipped by {supplier} ({reason}): "
+                     "back with the shipping desk", actor=actor)
+    return released
+
+
+def _target_status(current: str, positions: list[LinePosition]) -> str:
+    if current == S.CANCELLED or not positions:
+        return current
+    if all(p.shipped >= p.line.quantity for p in positions):
+        return current if current == S.DELIVERED else S.SHIPPED
+    if any(p.shipped for p in positions):
+        return S.PARTLY_SHIPPED
+    return S.AWAITING_SHIPMENT if current in (S.SHIPPED, S.PARTLY_SHIPPED, S.DELIVERED) else current
+
+
+def refresh_status(order: Order, *, reason: str, actor=None) -> Order:
+    """The order's status from where its physical lines are, the one place that derives it:
+
+    - shipped: every physical line is in a parcel that left (a pending or sent fulfilment, own
+      or a supplier's). An order whose parcels are all booked but whose tracking the channel
+      has not heard yet counts as shipped: the goods left, the outbox is telling the channel;
+    - partly shipped: some units left, others are still open (whoever ships them) or in a
+      parcel whose fulfilment is blocked or failed;
+    - awaiting shipment: nothing left yet (an order on hold stays on hold until something does).
+
+    A blocked or failed fulfilment never makes the order look shipped: its lines count as in a
+    parcel (they are not booked again) but not as shipped, and the order page says it needs
+    attention. Delivered and cancelled orders are left alone (a delivered order whose lines
+    come open again goes back, e.g. after a relabel). Records a "status" event when it changes."""
+    with transaction.atomic():
+        order.refresh_from_db(fields=["status", "shipped_at", "hold_reason"])
+        positions = line_positions(order)
+        target = _target_status(order.status, positions)
+        if target == order.status:
+            return order
+        if target == S.PARTLY_SHIPPED:
+            still = ", ".join(f"{p.line.quantity - p.shipped} × {p.line.sku or p.line.title}"
+                              for p in positions if p.shipped < p.line.quantity)
+            reason = f"{reason}; still to ship: {still}"
+        set_status(order, target, reason=reason, actor=actor)
+    return order
+
+
+def statuses_from_lines(order_ids) -> dict[int, str]:
+    """refresh_status's target for many orders at once (three queries): order id -> status."""
+    positions = positions_of(order_ids)
+    current = dict(Order.objects.filter(pk__in=list(positions)).values_list("id", "status"))
+    return {pk: _target_status(current[pk], positions[pk]) for pk in positions if pk in current}
 
 
 def ship_when_complete(order: Order, *, reason: str, actor=None) -> bool:
-    """An order split between own stock and suppliers is shipped when all its parts are.
-
-    After a partial fulfilment (one with `lines`): shipped if nothing is left to ship, otherwise
-    (back to) awaiting shipment with the lines still to ship named. Returns whether it is
-    shipped. record_fulfilment marks an order shipped on its first fulfilment; calling this
-    right after it (suppliers.tracking does) applies the rule."""
-    remaining = unshipped_lines(order)
-    with transaction.atomic():
-        if not remaining:
-            if order.status in SHIPS_ON_FULFILMENT:
-                set_status(order, S.SHIPPED, reason=reason, actor=actor)
-            return order.status == S.SHIPPED
-        still = ", ".join(f"{qty} × {line.sku or line.title}" for line, qty in remaining)
-        if order.status == S.SHIPPED:
-            set_status(order, S.AWAITING_SHIPMENT, reason=f"{reason}; still to ship: {still}", actor=actor)
-        else:
-            record_event(order, OrderEvent.Kind.NOTE, f"Partly shipped ({reason}); still to ship: {still}",
-                         actor=actor)
-    return False
+    """Bring the status up to date (refresh_status); returns whether the order is shipped."""
+    refresh_status(order, reason=reason, actor=actor)
+    return order.status == S.SHIPPED
 
 
 # -- shipping desk (called by shipping; orders never imports shipping)
@@ -330,14 +407,8 @@ def withdraw_fulfilment(f: Fulfilment, *, reason: str, actor=None) -> bool:
 
 
 def back_to_awaiting_shipment(order: Order, *, reason: str, actor=None) -> Order:
-    """Its last live shipment was cancelled: the order needs shipping again."""
-    with transaction.atomic():
-        if order.status != S.SHIPPED:
-            return order
-        set_status(order, S.AWAITING_SHIPMENT, reason=reason, actor=actor)
-        Order.objects.filter(pk=order.pk).update(shipped_at=None)
-        order.shipped_at = None
-    return order
+    """A label was voided: its lines are open again, and the status follows (refresh_status)."""
+    return refresh_status(order, reason=reason, actor=actor)
 
 
 def mark_delivered(order: Order, *, reason: str, at=None, actor=None) -> bool:

@@ -96,7 +96,8 @@ def _book_one(job: BulkJob, order_id: int, order: Order | None, account, ruleset
     if order is None:
         return {"order_id": order_id, "order": f"#{order_id}", "ok": False, "message": "order not found"}
     try:
-        shipment = book_shipment(order=order, carrier_account=account, actor=job.created_by, ruleset=ruleset)
+        shipment = book_shipment(order=order, carrier_account=account, actor=job.created_by, ruleset=ruleset,
+                                 note=job.params.get("note"))  # the default lines; one note for the batch
     except BookingError as exc:
         # A chunk redelivered after its worker died finds its own earlier bookings: they count as booked.
         shipment = order.shipments.filter(created_at__gte=job.created_at, status__in=LIVE).first()

@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from channels.models import Channel
 from orders import services as order_services
-from orders.models import Fulfilment, Order, OrderEvent
+from orders.models import Fulfilment, Order, OrderEvent, OrderLine
 from shipping.bulk_sql import Insert, Prepared, select_in
-from shipping.models import Shipment
+from shipping.models import Shipment, ShipmentLine
 
 PUSH_BATCH = 200  # fulfilments per queued push task
 
@@ -106,11 +106,15 @@ def _record(rows: list[RecordRow], *, actor, note: str) -> BulkRecordResult:
         if not todo:
             return result
 
+        held = _lines_held(todo)
+        lines_json = _LinesJson()
         fulfilment_ids = Insert(
-            Fulfilment, ["order_id", "tracking_number", "carrier_name", "service", "tracking_url", "notify_customer"],
+            Fulfilment, ["order_id", "tracking_number", "carrier_name", "service", "tracking_url", "notify_customer",
+                         "lines"],
             constants={"next_attempt_at": now, "created_at": now},
         ).rows([(r.order_id, r.tracking_number, r.carrier, r.service, r.tracking_url,
-                 notify[orders[r.order_id].channel_id]) for r in todo], returning=True)
+                 notify[orders[r.order_id].channel_id], lines_json[_json_key(held[i])])
+                for i, r in enumerate(todo)], returning=True)
         decision = Prepared(Shipment, "decision",
                             lambda carrier: {"reasons": [f"recorded: shipped outside Shipdesk with {carrier}"]})
         created_at = Prepared(Shipment, "created_at", lambda when: when or now)  # the ship date, when given
@@ -122,6 +126,9 @@ def _record(rows: list[RecordRow], *, actor, note: str) -> BulkRecordResult:
         ).rows([(r.order_id, f, r.service, r.tracking_number, r.tracking_url, r.carrier, r.key,
                  decision[r.carrier], created_at[r.shipped_at], token())
                 for r, f in zip(todo, fulfilment_ids, strict=True)], returning=True)
+        Insert(ShipmentLine, ["shipment_id", "order_line_id", "quantity"]).rows(
+            [(shipment_id, line_id, quantity) for shipment_id, picked in zip(result.recorded, held, strict=True)
+             for line_id, _, quantity in picked])
 
         Insert(OrderEvent, ["order_id", "kind", "message"],
                constants={"actor_id": actor_id, "created_at": now, "data": {}}).rows([
@@ -132,9 +139,54 @@ def _record(rows: list[RecordRow], *, actor, note: str) -> BulkRecordResult:
         reasons: dict[int, str] = {}
         for r in todo:
             reasons.setdefault(r.order_id, f"shipment {r.tracking_number} booked")
-        order_services.ship_orders_in_bulk(reasons, actor=actor, now=now)
+        order_services.ship_orders_in_bulk(reasons, actor=actor, now=now,
+                                           targets=order_services.statuses_from_lines(reasons))
         transaction.on_commit(lambda: queue_pushes(fulfilment_ids))
     return result
+
+
+class _LinesJson(dict):
+    """Fulfilment.lines in database form, prepared once per distinct value."""
+
+    def __init__(self):
+        super().__init__()
+        self.field = Fulfilment._meta.get_field("lines")
+
+    def __missing__(self, key):
+        from django.db import connection
+
+        value = self[key] = self.field.get_db_prep_save([list(x) for x in key], connection)
+        return value
+
+
+def _json_key(picked: list[tuple[int, str, int]]) -> tuple:
+    return tuple((external_id, quantity) for _, external_id, quantity in picked)
+
+
+def _lines_held(rows: list[RecordRow]) -> list[list[tuple[int, str, int]]]:
+    """(line id, external id, quantity) each recorded parcel holds: what Shipdesk still had to
+    ship, as shipping.booking.recorded_lines decides for one parcel (a few queries a chunk)."""
+    ids = {r.order_id for r in rows}
+    physical: dict[int, list[OrderLine]] = {}
+    for line in OrderLine.objects.filter(order_id__in=ids, is_physical=True).order_by("id"):
+        physical.setdefault(line.order_id, []).append(line)
+    covered: dict[int, dict[str, int]] = {}
+    for order_id, lines in Fulfilment.objects.filter(order_id__in=ids).live().values_list("order_id", "lines"):
+        for external_id, quantity in lines or []:
+            per = covered.setdefault(order_id, {})
+            per[str(external_id)] = per.get(str(external_id), 0) + int(quantity)
+    held = []
+    for r in rows:
+        lines, per = physical.get(r.order_id, []), covered.setdefault(r.order_id, {})
+        picked = [(ln.pk, ln.external_id, ln.quantity - per.get(ln.external_id, 0)) for ln in lines
+                  if not ln.dropshipped_by and ln.quantity > per.get(ln.external_id, 0)]
+        if not picked:  # a further parcel (a resend), or an order a supplier ships whole
+            own = [ln for ln in lines if not ln.dropshipped_by] or lines
+            picked = [(ln.pk, ln.external_id, ln.quantity) for ln in own]
+        for _, external_id, quantity in picked:  # a second row for the same order holds what is left
+            per[external_id] = per.get(external_id, 0) + quantity
+        held.append(picked)
+    return held
 
 
 def _already_recorded(rows: list[RecordRow]) -> set[tuple[int, str]]:

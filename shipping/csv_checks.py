@@ -15,6 +15,7 @@ from django.conf import settings
 from channels.connectors.carriers import TRACKING_COMPANIES
 from channels.models import Channel
 from orders import normalise
+from orders import services as order_services
 from orders.models import Fulfilment, Order
 from shipping.bulk_sql import select_in
 from shipping.models import CarrierAccount, Package, Shipment, ShippingMapping, ShippingMappingLine
@@ -208,6 +209,8 @@ class BookChecker:
         for order_id, number in (Shipment.objects.filter(order_id__in=shipped).order_by("created_at")
                                  .values_list("order_id", "tracking_number")):
             tracking[order_id] = number
+        # What each order has left for us to ship (the default lines a "book" row ships).
+        self.positions = order_services.positions_of({o["id"] for o in found if o} - shipped)
         for row, order in zip(rows, found, strict=True):
             self._check_row(row, order, tracking)
 
@@ -240,6 +243,11 @@ class BookChecker:
                 row.message = f"{shown(order)} already shipped" + (
                     f" (tracking {tracking[order['id']]})" if order["id"] in tracking else "")
                 return
+            positions = self.positions.get(order["id"], [])
+            if status in order_services.BOOKABLE and not any(p.to_ship for p in positions):
+                row.type = SKIPPED
+                row.message = order_services.nothing_to_ship_reason(shown(order), positions)
+                return
             if status == Order.Status.CANCELLED:
                 row.fail("order_number", f"order {shown(order)} is cancelled")
             elif status == Order.Status.ON_HOLD:
@@ -257,7 +265,8 @@ class BookChecker:
         dims = [str(s) for s in sides] if all(sides) else None
         row.stored = {"order_id": order["id"], "order": shown(order), "carrier_account_id": account.pk if account
                       else None, "service": values.get("service", ""), "weight_g": values.get("weight_g"),
-                      "package_id": package.pk if package else None, "dimensions": dims}
+                      "package_id": package.pk if package else None, "dimensions": dims,
+                      "note": values.get("note") or ""}
         parts = [account.name if account else "carrier from the shipping rules",
                  values.get("service") or "default service"]
         if values.get("weight_g"):
@@ -266,6 +275,8 @@ class BookChecker:
             parts.append(package.name)
         elif dims:
             parts.append(" × ".join(centimetres(d) for d in dims) + " cm")
+        if values.get("note"):
+            parts.append(f"note “{values['note']}”")
         row.type, row.message = NEW, f"{shown(order)}: book " + ", ".join(parts)
 
 

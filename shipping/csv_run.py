@@ -124,7 +124,7 @@ def _book(job: BulkJob, failures: _Failures) -> None:
                     shipment = book_shipment(
                         order=order, carrier_account=accounts.get(stored["carrier_account_id"]),
                         service=stored["service"], weight_g=stored["weight_g"], package=_package(stored, packages),
-                        actor=job.created_by, ruleset=ruleset)
+                        note=stored.get("note") or None, actor=job.created_by, ruleset=ruleset)  # the default lines
                 except BookingError as exc:
                     failures.add(line, str(exc))
                 else:

@@ -328,6 +328,9 @@ class BookShipmentResource(RowResource):
                        aliases=("length",))
     width_cm = Column("width_cm", Centimetres(), example="20", help="Optional: width in cm.", aliases=("width",))
     height_cm = Column("height_cm", Centimetres(), example="10", help="Optional: height in cm.", aliases=("height",))
+    note = Column("note", Text(max_length=500), example="Thank you for your order!",
+                  help="Optional: a note to the buyer, sent with the tracking where the channel's API carries one. "
+                       "Empty: the channel's default note.", aliases=("note_to_buyer", "buyer_note"))
 
 
 ROW_RESOURCES: dict[str, type[RowResource]] = {"record": RecordShipmentResource, "book": BookShipmentResource}
@@ -345,8 +348,8 @@ class ShipmentExportResource(FormulaSafeExport, resources.ModelResource):
         model = Shipment
         name = "Shipments"
         fields = ("order_number", "channel", "tracking_number", "carrier", "status", "carrier_account", "service",
-                  "shipping_name", "weight_g", "fee", "currency", "booked_at", "carrier_status", "delivered_at",
-                  "tracking_url")
+                  "shipping_name", "weight_g", "fee", "currency", "note", "booked_at", "carrier_status",
+                  "delivered_at", "tracking_url")
         export_order = fields
 
     def dehydrate_status(self, shipment: Shipment) -> str:

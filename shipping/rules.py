@@ -52,6 +52,9 @@ class Decision:
     rules: list[ShippingRule] = field(default_factory=list)  # the rules that decided something
     mapping_line: ShippingMappingLine | None = None
     mapping: ShippingMapping | None = None
+    # Where the tracking company came from: "mapping" (a mapping line or the default mapping),
+    # "account" (the carrier account) or "" (none: the booked parcel's carrier will say).
+    tracking_company_source: str = ""
 
     def as_dict(self) -> dict:
         return {
@@ -133,11 +136,25 @@ class RuleSet:
                    default_account=current.default_account)
 
 
-def order_weight(order: Order) -> int:
-    if order.total_weight_g:
+def order_weight(order: Order, lines: list[tuple] | None = None) -> int:
+    """What a parcel of `order` weighs: holding `lines` ((OrderLine, quantity)), or every
+    physical line when None. The order's own total weight stands for a parcel holding all of
+    it; a parcel of some lines weighs what they weigh (the total shared by units where lines
+    have no weight of their own)."""
+    physical = [ln for ln in order.lines.all() if ln.is_physical]
+    if lines is None:
+        lines = [(ln, ln.quantity) for ln in physical]
+    held = {ln.pk: qty for ln, qty in lines}
+    whole = all(held.get(ln.pk, 0) >= ln.quantity for ln in physical)
+    if order.total_weight_g and whole:
         return order.total_weight_g
-    weights = [ln.weight_g * ln.quantity for ln in order.lines.all() if ln.is_physical and ln.weight_g]
-    return sum(weights) or DEFAULT_WEIGHT_G
+    weights = sum(ln.weight_g * qty for ln, qty in lines if ln.weight_g)
+    if weights:
+        return weights
+    if order.total_weight_g:
+        units = sum(ln.quantity for ln in physical) or 1
+        return max(1, round(order.total_weight_g * sum(qty for _, qty in lines) / units))
+    return DEFAULT_WEIGHT_G
 
 
 def rule_matches(rule: ShippingRule, order: Order, *, weight_g: int) -> tuple[bool, list[str]]:
@@ -187,10 +204,11 @@ def mapping_line_for(mapping: ShippingMapping | None, requested: str) -> Shippin
 
 
 def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, service: str = "",
-            ruleset: RuleSet | None = None) -> Decision:
+            ruleset: RuleSet | None = None, weight_g: int | None = None) -> Decision:
+    """`weight_g`: the parcel's weight when it holds only some lines (default: the order's)."""
     ruleset = ruleset or RuleSet()
     reasons: list[str] = []
-    weight = order_weight(order)
+    weight = weight_g or order_weight(order)
     chosen: dict[str, tuple[object, ShippingRule]] = {}  # action -> (value, the rule that set it)
     deciding: list[ShippingRule] = []
     for rule in ruleset.rules:
@@ -252,14 +270,14 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
         reasons.append(f"service {chosen_service}: {service_source}")
 
     # What the channel is told.
-    tracking_company, shipping_name = "", ""
+    tracking_company, shipping_name, tracking_source = "", "", ""
     for where, source_obj in (("mapping line", line), ("default mapping", mapping)):
         if source_obj is None:
             continue
         own_account = source_obj.carrier_account or (mapping.carrier_account if where == "mapping line" and mapping
                                                      else None)
         if not tracking_company and source_obj.tracking_company and own_account in (None, account):
-            tracking_company = source_obj.tracking_company
+            tracking_company, tracking_source = source_obj.tracking_company, "mapping"
             reasons.append(f"tracking company {tracking_company}: the {where}")
         if not shipping_name and source_obj.shipping_name:
             shipping_name = source_obj.shipping_name
@@ -267,6 +285,7 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
     if not tracking_company:
         tracking_company = account.tracking_company
         if tracking_company:
+            tracking_source = "account"
             reasons.append(f"tracking company {tracking_company}: carrier account {account.name}")
         elif mapping_account not in (None, account):
             reasons.append(f"tracking company: from {account.name}'s booking (a rule moved the parcel away from "
@@ -309,7 +328,7 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
     return Decision(
         carrier_account=account, service=chosen_service, tracking_company=tracking_company, brand=brand,
         sender_address=sender, reasons=reasons, shipping_name=shipping_name, package=package, rules=deciding,
-        mapping_line=line, mapping=mapping,
+        mapping_line=line, mapping=mapping, tracking_company_source=tracking_source,
     )
 
 
@@ -317,6 +336,37 @@ def _address_brand(address: Address) -> Brand | None:
     """The brand an address carries. Read through the address object the rule set holds, so
     the brand is loaded once per rule set, not once per order."""
     return address.brand if address.brand_id else None
+
+def service_problem(decision: Decision, order: Order, *, weight_g: int | None = None) -> str:
+    """Why the decided carrier and service cannot carry this order (destination, weight), or ""
+    when they can. Asks the carrier which services it offers to the destination (Sendcloud:
+    its shipping methods, cached for an hour); a carrier that lists none is trusted."""
+    from contextlib import closing
+
+    from shipping.carriers.base import CarrierError
+    from shipping.carriers.sendcloud_mapping import pick_method
+
+    weight = weight_g or order_weight(order)
+    country = (order.ship_country or "").upper()
+    account = decision.carrier_account
+    try:
+        with closing(account.adapter()) as adapter:
+            client = getattr(adapter, "client", None)
+            if client is not None:  # a page is waiting: ask once, do not sit through the retries
+                client.max_retries = 0
+            options = adapter.services(sender_country=decision.sender_address.country if decision.sender_address
+                                       else "", to_country=country)
+    except CarrierError as exc:
+        return f"{account.name} could not say which services reach {country or 'the destination'}: {exc}"
+    if account.kind == CarrierAccount.Kind.SELFPRINT or not options:
+        return ""
+    if pick_method(options, decision.service, weight) is not None:
+        return ""
+    wanted = f"“{decision.service}”" if decision.service else "any service"
+    fitting = [o for o in options if pick_method([o], "", weight)]
+    offer = ", ".join(o.name for o in fitting[:6])
+    return (f"{account.name} has no {wanted} to {country or 'this destination'} for {weight} g"
+            + (f" (it offers {offer})" if offer else " (and no other service for this weight)"))
 
 
 def services_seen(channel) -> list[dict]:

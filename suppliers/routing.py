@@ -15,13 +15,13 @@ from django.db import IntegrityError, transaction
 
 from channels.connectors.base import ConnectorError, NotSupported
 from orders import services as order_services
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Fulfilment, Order, OrderEvent, OrderLine
 from suppliers.models import Supplier, SupplierOrder, SupplierOrderLine, SupplierProduct
 from suppliers.services import record
 
 log = logging.getLogger(__name__)
 
-ROUTABLE = (Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD)
+ROUTABLE = (Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD, Order.Status.PARTLY_SHIPPED)
 
 
 @dataclass
@@ -48,6 +48,11 @@ def route_orders(orders) -> RoutingResult:
     lines = list(
         OrderLine.objects.filter(order__in=orders, is_physical=True, supplier_line__isnull=True).exclude(sku="")
     )
+    # A line already in a parcel of ours (or fulfilled on the channel) is not routed: it ships once.
+    with_parcels = set(Fulfilment.objects.filter(order__in=orders).live().values_list("order_id", flat=True))
+    covered = {p.line.pk for o in orders if o.pk in with_parcels for p in order_services.line_positions(o)
+               if p.covered}
+    lines = [ln for ln in lines if ln.pk not in covered]
     products = {
         p.sku: p
         for p in SupplierProduct.objects.filter(
@@ -86,6 +91,8 @@ def _create(order: Order, supplier: Supplier, picks: list[tuple[OrderLine, Suppl
                                   quantity=ln.quantity, unit_cost=p.cost_price)
                 for ln, p in picks
             ])
+            # Shipdesk never puts these lines in a parcel of its own, whatever this order's state.
+            order_services.route_lines_to_supplier(order, [ln for ln, _ in picks], supplier=supplier.name)
             skus = ", ".join(f"{ln.quantity} × {ln.sku}" for ln, _ in picks)
             record(supplier_order, f"supplier order created for {skus}; cost {total} {supplier.currency}, "
                                    "awaiting payment", data={"lines": [ln.pk for ln, _ in picks]})

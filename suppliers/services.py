@@ -56,6 +56,12 @@ def set_status(supplier_order: SupplierOrder, status: str, *, reason: str, actor
         supplier_order.save(update_fields=sorted(changed))
         record(supplier_order, f"{current.label} → {S(status).label}: {reason}", actor=actor,
                data={"status": status})
+        if status == S.CANCELLED:
+            # Its lines are the shipping desk's again while the store order is open.
+            order_services.release_lines_from_supplier(
+                supplier_order.order, [ln.order_line for ln in supplier_order.lines.select_related("order_line")],
+                supplier=supplier_order.supplier.name, reason=f"{supplier_order.reference} was cancelled",
+                actor=actor)
     return supplier_order
 
 

@@ -54,14 +54,14 @@ def record_tracking(supplier_order: SupplierOrder, *, tracking_number: str, carr
         raise TrackingError(f"{supplier_order.reference} is {supplier_order.get_status_display().lower()}, "
                             "not placed with the supplier")
     order, supplier = supplier_order.order, supplier_order.supplier
-    lines = [[line.order_line.external_id, line.quantity]
-             for line in supplier_order.lines.select_related("order_line")]
+    lines = [(line.order_line, line.quantity) for line in supplier_order.lines.select_related("order_line")]
     try:
         with transaction.atomic():
+            # Exactly the supplier's lines, as the supplier's parcel (never our own lines).
             shipment, _ = record_external_shipment(
                 order=order, tracking_number=tracking_number, carrier=carrier or supplier.name,
                 tracking_url=tracking_url, lines=lines, reference=f"supplier-{supplier_order.pk}-{tracking_number}"[:100],
-                note=f"shipped by {supplier.name}, {supplier_order.reference}", actor=actor,
+                note=f"shipped by {supplier.name}, {supplier_order.reference}", supplier=supplier.name, actor=actor,
             )
             services.set_status(
                 supplier_order, SupplierOrder.Status.SHIPPED, actor=actor,
@@ -69,9 +69,8 @@ def record_tracking(supplier_order: SupplierOrder, *, tracking_number: str, carr
                 fields={"tracking_number": tracking_number, "carrier": carrier, "tracking_url": tracking_url,
                         "shipment": shipment, "last_error": ""},
             )
-            order.refresh_from_db()
-            order_services.ship_when_complete(order, actor=actor,
-                                              reason=f"{supplier.name} shipped {supplier_order.reference}")
+            order_services.refresh_status(order, actor=actor,
+                                          reason=f"{supplier.name} shipped {supplier_order.reference}")
     except BookingError as exc:
         raise TrackingError(f"{supplier_order.reference}: {exc}") from exc
     return supplier_order, True

@@ -136,6 +136,7 @@ def _new_parcel(request, store, item, method, weight) -> SandboxOrder:
         "shipment": None, "carrier": {"code": "sendcloud"}, "sender_address": item.get("sender_address"),
         "total_order_value": item.get("total_order_value"),
         "total_order_value_currency": item.get("total_order_value_currency"),
+        "parcel_items": [dict(i) for i in item.get("parcel_items") or [] if isinstance(i, dict)],
         "date_created": _v2_date(now), "date_updated": _v2_date(now), "date_announced": None,
         "is_return": bool(item.get("is_return")), "errors": {}, "documents": [], "label": {},
         "_history": [], "_sender": _sender_lines(store, item), "_announced_at": None,

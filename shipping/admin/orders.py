@@ -2,16 +2,19 @@
 its shipments with cancel and relabel, a panel saying how it ships and why, and the actions
 "Book shipments" (a background job with a progress bar) and "Cancel orders"."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from orders import services as order_services
 from orders.admin import OrderAdmin
-from orders.models import Fulfilment, Order
+from orders.models import Order
 from shipping import bulk, cancellation, rules
 from shipping.admin.jobs import progress_url
 from shipping.admin.shipments import ShipmentInline
@@ -24,37 +27,64 @@ def _reasons(reasons):
 
 
 def shipping_panel(self, obj):
-    """How this order ships and why (which rule, which mapping line), and what stops it."""
+    """How this order ships and why (which rule, which mapping line), what is left to ship, and
+    what stops it or needs attention."""
     if obj is None or not obj.pk:
         return "—"
     parts = []
-    live = obj.shipments.filter(status__in=LIVE).order_by("-created_at").first()
-    if live:
+    for live in obj.shipments.filter(status__in=LIVE).order_by("created_at").prefetch_related("lines__order_line"):
         decision = live.decision or {}
-        parts.append(format_html("<p><strong>Shipped with {} · {}</strong> ({})</p>", live.carrier_account or
-                                 live.tracking_company, live.service or "—", live.tracking_number))
+        held = ", ".join(str(sl) for sl in live.lines.all()) or "—"
+        fee = f" · fee {live.fee} {live.currency}" if live.fee else ""
+        parts.append(format_html("<p><strong>Shipped with {} · {}</strong> ({}): {}{}</p>", live.carrier_account or
+                                 live.tracking_company, live.service or "—", live.tracking_number, held, fee))
         if decision.get("reasons"):
             parts.append(_reasons(decision["reasons"]))
-    elif obj.status in (Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD):
-        try:
-            decision = rules.resolve(obj)
-        except rules.NoCarrier as exc:
-            parts.append(format_html('<p class="errornote">Cannot ship yet: {}</p>', exc))
-        else:
-            parts.append(format_html("<p><strong>Will ship with {}</strong></p>", decision.describe()))
-            parts.append(_reasons(decision.reasons))
-        if obj.status == Order.Status.AWAITING_SHIPMENT:
-            parts.append(format_html('<p><a class="button" href="{}">Book shipment</a></p>',
-                                     reverse("admin:shipping_shipment_book", args=[obj.pk])))
-    for f in obj.fulfilments.filter(state__in=[Fulfilment.State.BLOCKED, Fulfilment.State.FAILED]):
-        parts.append(format_html(
-            '<p class="errornote">{} not sent to {}: {} <a href="{}">Open</a></p>',
-            f.tracking_number or "A shipment without tracking", obj.channel.name, f.last_error,
-            reverse("admin:orders_fulfilment_change", args=[f.pk])))
+    if obj.status in (*order_services.BOOKABLE, Order.Status.ON_HOLD):
+        parts += _what_is_left(obj)
+    for f in obj.fulfilments.all():
+        if f.needs_attention:
+            what = f.attention or f.last_error or "not sent"
+            parts.append(format_html(
+                '<p class="errornote"><strong>Needs attention:</strong> {} not sent to {}: {} <a href="{}">Open</a></p>',
+                f.tracking_number or "A shipment without tracking", obj.channel.name, what,
+                reverse("admin:orders_fulfilment_change", args=[f.pk])))
     if obj.status != Order.Status.CANCELLED:
         parts.append(format_html('<p><a href="{}">Cancel this order (labels, channel and here)…</a></p>',
                                  reverse("admin:shipping_order_cancel", args=[obj.pk])))
     return format_html_join("", "{}", ((p,) for p in parts)) if parts else "—"
+
+
+def _what_is_left(order):
+    """The panel for the lines Shipdesk still ships: how they would ship (only a carrier and
+    service that serve the destination and weight), or why nothing is left."""
+    picked = order_services.default_lines(order)
+    if not picked:
+        if order.status == Order.Status.ON_HOLD:
+            return []
+        return [format_html("<p><strong>Nothing left for us to ship:</strong> {}</p>",
+                            order_services.nothing_to_ship_reason(order))]
+    parts = []
+    weight = rules.order_weight(order, picked)
+    try:
+        decision = rules.resolve(order, weight_g=weight)
+    except rules.NoCarrier as exc:
+        parts.append(format_html('<p class="errornote">Cannot ship yet: {}</p>', exc))
+    else:
+        problem = rules.service_problem(decision, order, weight_g=weight)
+        if problem:
+            parts.append(format_html('<p class="errornote"><strong>No carrier serves this order as the rules '
+                                     'stand:</strong> {}. Choose another carrier or service when booking, or '
+                                     'change the rule or mapping.</p>', problem))
+        else:
+            parts.append(format_html("<p><strong>Will ship with {}</strong></p>", decision.describe()))
+        parts.append(_reasons(decision.reasons))
+    held = ", ".join(f"{qty} × {ln.sku or ln.title}" for ln, qty in picked)
+    parts.append(format_html("<p>Left for us to ship: {} ({} g)</p>", held, weight))
+    if order.status in order_services.BOOKABLE:
+        parts.append(format_html('<p><a class="button" href="{}">Book shipment</a></p>',
+                                 reverse("admin:shipping_shipment_book", args=[order.pk])))
+    return parts
 
 
 @admin.action(description="Book shipments (labels A6, one per page)")
@@ -67,13 +97,31 @@ def book_shipments_a4(modeladmin, request, queryset):
     return _start_booking(modeladmin, request, queryset, "a4")
 
 
+class BulkBookForm(forms.Form):
+    note = forms.CharField(label="Note to the buyer", required=False, max_length=500,
+                           widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+                           help_text="One note for every parcel of this batch. Empty: each channel's default note.")
+
+
 def _start_booking(modeladmin, request, queryset, layout):
+    """A confirmation page with the note to the buyer (one for all), then the background job."""
     if not request.user.has_perm("shipping.add_shipment"):
         modeladmin.message_user(request, "You may not book shipments.", messages.ERROR)
         return None
-    ids = list(queryset.order_by("ordered_at", "id").values_list("pk", flat=True))
-    job = bulk.start_bulk_booking(order_ids=ids, actor=request.user, layout=layout)
-    return HttpResponseRedirect(progress_url(job))
+    form = BulkBookForm(request.POST if request.POST.get("post") == "yes" else None)
+    if form.is_bound and form.is_valid():
+        ids = list(queryset.order_by("ordered_at", "id").values_list("pk", flat=True))
+        note = form.cleaned_data["note"].strip() or None
+        with transaction.atomic():  # the job starts on commit, with its note
+            job = bulk.start_bulk_booking(order_ids=ids, actor=request.user, layout=layout)
+            job.params = {**job.params, "note": note}
+            job.save(update_fields=["params"])
+        return HttpResponseRedirect(progress_url(job))
+    return TemplateResponse(request, "admin/shipping/bulk_book.html", {
+        **modeladmin.admin_site.each_context(request), "title": f"Book shipments for {queryset.count()} order(s)",
+        "form": form, "orders": queryset.select_related("channel"), "opts": Order._meta,
+        "layout": bulk.LAYOUTS.get(layout, layout),
+        "action": request.POST.get("action"), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME})
 
 
 @admin.action(description="Cancel orders (void labels, cancel on the channel)")

@@ -10,9 +10,11 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from channels.connectors.carriers import TRACKING_COMPANIES
 from orders import normalise, pushing
+from orders import services as order_services
 from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, badge
 from orders.models import Order
 from shipping import rules
@@ -26,6 +28,14 @@ def label_link(shipment):
         return "—"
     url = reverse("admin:shipping_shipment_label", args=[shipment.pk])
     return format_html('<a href="{}">Label PDF</a>', url)
+
+
+def held_lines(shipment):
+    """What the parcel holds, one line each."""
+    lines = list(shipment.lines.all()) if shipment.pk else []
+    if not lines:
+        return "—"
+    return format_html_join(mark_safe("<br>"), "{}", ((str(sl),) for sl in lines))
 
 
 def tracking_link(shipment):
@@ -106,11 +116,20 @@ class TrackingEventInline(ReadOnlyInline):
 
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
-    fields = ["tracking", "carrier_account", "service", "state", "fee", "label_pdf", "why", "actions", "public"]
+    fields = ["tracking", "carrier_account", "service", "state", "held", "note", "fee_display", "label_pdf", "why",
+              "actions", "public"]
     fk_name = "order"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("carrier_account")
+        return super().get_queryset(request).select_related("carrier_account").prefetch_related("lines__order_line")
+
+    @admin.display(description="Holds")
+    def held(self, obj):
+        return held_lines(obj)
+
+    @admin.display(description="Fee")
+    def fee_display(self, obj):
+        return f"{obj.fee} {obj.currency}".strip() if obj.fee else "—"
 
     @admin.display(description="Tracking")
     def tracking(self, obj):
@@ -138,12 +157,46 @@ class ShipmentInline(ReadOnlyInline):
 
 
 class BookForm(forms.Form):
+    """Booking one parcel: the carrier (or the rules), and, for a new booking, the order's open
+    lines with their quantities (preselected with what Shipdesk ships itself: untick a line or
+    lower a quantity to split the order into several parcels) and the note to the buyer."""
+
     carrier_account = forms.ModelChoiceField(
         queryset=CarrierAccount.objects.filter(is_active=True), required=False,
         help_text="Leave empty to let the shipping rules and the channel's mapping choose.",
     )
     service = forms.CharField(required=False, help_text="Leave empty for the service the rules choose.")
-    weight_g = forms.IntegerField(label="Weight (g)", required=False, min_value=1, max_value=70000)
+    weight_g = forms.IntegerField(label="Weight (g)", required=False, min_value=1, max_value=70000,
+                                  help_text="Leave empty for the weight of the lines in the parcel.")
+
+    def __init__(self, *args, positions=None, channel=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.line_rows = []
+        if positions is None:
+            return
+        self.fields["tracking_company"] = forms.CharField(
+            required=False, max_length=100, help_text="Leave empty: the channel is told the carrier that carries "
+                                                      "the parcel. Fill in only to overrule it.")
+        self.fields["note"] = forms.CharField(
+            label="Note to the buyer", required=False, max_length=500, initial=channel.default_note if channel else "",
+            widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+            help_text="Sent to the channel with the tracking, where its API carries a note.")
+        for p in positions:
+            if not p.open:
+                continue
+            pk = p.line.pk
+            self.fields[f"take_{pk}"] = forms.BooleanField(required=False, initial=bool(p.to_ship))
+            self.fields[f"qty_{pk}"] = forms.IntegerField(required=False, min_value=0, max_value=100000,
+                                                          initial=p.to_ship or p.open)
+            self.line_rows.append((p, self[f"take_{pk}"], self[f"qty_{pk}"]))
+
+    @property
+    def main_fields(self):
+        return [self[name] for name in self.fields if not name.startswith(("take_", "qty_"))]
+
+    def chosen_lines(self) -> list:
+        return [(p.line, self.cleaned_data.get(f"qty_{p.line.pk}") or 0) for p, _, _ in self.line_rows
+                if self.cleaned_data.get(f"take_{p.line.pk}")]
 
 
 class TrackingCompanyFilter(admin.SimpleListFilter):
@@ -175,13 +228,14 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     search_fields = ["=tracking_number", "=order__order_number"]  # the search box; the search is below
     search_help_text = "Tracking number or order number"
     show_facets = admin.ShowFacets.NEVER
-    readonly_fields = ["order", "fulfilment", "carrier_account", "brand", "sender_address", "service", "shipping_name",
+    readonly_fields = ["order", "fulfilment", "held", "note", "carrier_account", "brand", "sender_address", "service",
+                       "shipping_name",
                        "package", "tracking", "tracking_company", "external_id", "label_pdf", "fee", "currency",
                        "weight_g", "state", "cancel_state", "public", "channel_receives", "why_this_carrier",
                        "carrier_status", "carrier_status_at", "last_tracked_at", "picked_up_at", "delivered_at",
                        "booked_by", "created_at", "cancelled_at"]
     fieldsets = [
-        (None, {"fields": ["order", "state", "cancel_state", "tracking", "tracking_company", "service",
+        (None, {"fields": ["order", "state", "cancel_state", "held", "note", "tracking", "tracking_company", "service",
                            "shipping_name", "carrier_account", "external_id", "label_pdf", "public", "fee", "currency",
                            "weight_g", "package", "brand", "sender_address", "booked_by", "created_at",
                            "cancelled_at"]}),
@@ -236,25 +290,35 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         order = get_object_or_404(Order.objects.select_related("channel"), pk=order_id)
         if not self._can_book(request):
             raise Http404
-        form = BookForm(request.POST or None)
+        positions = order_services.line_positions(order)
+        form = BookForm(request.POST or None, positions=positions, channel=order.channel)
         if request.method == "POST" and form.is_valid():
             try:
                 shipment = book_shipment(order=order, carrier_account=form.cleaned_data["carrier_account"],
                                          service=form.cleaned_data["service"], weight_g=form.cleaned_data["weight_g"],
+                                         lines=form.chosen_lines(), note=form.cleaned_data["note"],
+                                         tracking_company=form.cleaned_data["tracking_company"].strip(),
                                          actor=request.user)
             except BookingError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(request, format_html(
-                    "Booked {} with {}. {}", shipment.tracking_number, shipment.carrier_account, label_link(shipment)),
+                    "Booked {} with {}: {}. {}", shipment.tracking_number, shipment.carrier_account,
+                    ", ".join(str(sl) for sl in shipment.lines.select_related("order_line")), label_link(shipment)),
                     messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        picked = order_services.default_lines(order)
+        weight = rules.order_weight(order, picked) if picked else None
         try:
-            decision, problem = rules.resolve(order), ""
+            decision, problem = rules.resolve(order, weight_g=weight), ""
         except rules.NoCarrier as exc:
             decision, problem = None, str(exc)
+        if decision is not None:
+            problem = rules.service_problem(decision, order, weight_g=weight)
         context = {**self.admin_site.each_context(request), "title": f"Book a shipment for {order}", "order": order,
-                   "form": form, "opts": Order._meta, "decision": decision, "problem": problem}
+                   "form": form, "opts": Order._meta, "decision": decision, "problem": problem,
+                   "nothing_left": "" if picked else order_services.nothing_to_ship_reason(order),
+                   "positions": positions}
         return TemplateResponse(request, "admin/shipping/book_shipment.html", context)
 
     def _shipment_page(self, request, pk):
@@ -308,6 +372,10 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     @admin.display(description="Tracking", ordering="tracking_number")
     def tracking(self, obj):
         return tracking_link(obj)
+
+    @admin.display(description="Holds")
+    def held(self, obj):
+        return held_lines(obj)
 
     @admin.display(description="Label")
     def label_pdf(self, obj):

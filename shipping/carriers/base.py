@@ -43,6 +43,17 @@ class Party:
 
 
 @dataclass
+class ItemLine:
+    """One line of what the parcel holds, for the carrier's item list and customs."""
+
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Decimal = Decimal("0")
+    weight_g: int = 0  # of one unit; 0 = unknown
+
+
+@dataclass
 class BookingRequest:
     reference: str  # our idempotency key: the same reference never buys two labels
     order_number: str
@@ -54,6 +65,7 @@ class BookingRequest:
     value: Decimal = Decimal("0")
     currency: str = ""
     items: list[tuple[str, int]] = field(default_factory=list)  # (sku or title, quantity)
+    item_lines: list[ItemLine] = field(default_factory=list)  # the same lines in full (customs)
     # The package chosen by a shipping rule (dimensions in cm), when there is one.
     length_cm: Decimal | None = None
     width_cm: Decimal | None = None

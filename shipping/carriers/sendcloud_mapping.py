@@ -93,7 +93,25 @@ def parcel_body(request: BookingRequest, *, method_id: int, sender_address_id: i
         value = getattr(request, f"{dimension}_cm")
         if value:
             parcel[dimension] = str(value)
+    if request.item_lines and needs_customs(request.sender.country, to.country):
+        parcel["parcel_items"] = parcel_items(request)
     return {"parcel": {k: v for k, v in parcel.items() if v not in ("", None)}}
+
+
+def needs_customs(from_country: str, to_country: str) -> bool:
+    """A parcel crossing a customs border: between two countries not both in the EU."""
+    a, b = (from_country or "").upper(), (to_country or "").upper()
+    return a != b and not (a in EU and b in EU)
+
+
+def parcel_items(request: BookingRequest) -> list[dict]:
+    """`parcel_items` (customs) for exactly the lines the parcel holds. A unit without its own
+    weight gets its share of the parcel's."""
+    count = sum(item.quantity for item in request.item_lines) or 1
+    share = request.weight_g / count
+    return [{"description": (item.title or item.sku)[:255], "quantity": item.quantity,
+             "weight": kg(item.weight_g or share), "value": str(Decimal(item.unit_price).quantize(Decimal("0.01"))),
+             "sku": item.sku[:100]} for item in request.item_lines]
 
 
 def _from_fields(sender: Party) -> dict:

@@ -483,7 +483,7 @@ def test_a_booked_shipment_reaches_shopify_through_the_outbox(shopify_sandbox):
     order = Order.objects.get()
 
     fulfilment = services.record_fulfilment(
-        order=order,
+        order=order, lines=services.default_lines(order),
         tracking_number="JD000123456GB",
         carrier_name="Royal Mail",
         tracking_url="https://rm.example/JD000123456GB",

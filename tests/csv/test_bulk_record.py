@@ -9,7 +9,8 @@ from orders.models import Fulfilment, Order, OrderEvent
 from shipping.booking import record_external_shipment
 from shipping.bulk_record import PUSH_BATCH, RecordRow, record_shipments
 from shipping.models import Shipment
-from tests.factories import ChannelFactory, OrderFactory, UserFactory
+from tests.factories import ChannelFactory, OrderFactory, OrderLineFactory, UserFactory
+from tests.shipping.factories import ShippableOrderFactory
 
 
 def _outcome(order: Order) -> dict:
@@ -31,7 +32,9 @@ def test_bulk_and_the_service_write_the_same_rows(db):
     channel = ChannelFactory(notify_customer=False)
     actor = UserFactory()
     one, two = OrderFactory(channel=channel, status="on_hold", hold_reason="x"), OrderFactory(channel=channel,
-                                                                                             status="on_hold")
+                                                                                           status="on_hold")
+    for order in (one, two):  # the same line on each: the parcels hold the same [[line id, quantity]]
+        OrderLineFactory(order=order, external_id="L1", sku="MUG", quantity=2)
     record_external_shipment(order=one, tracking_number="TRK1", carrier="DPD", service="Next day",
                              tracking_url="https://t/1", actor=actor)
 
@@ -45,7 +48,7 @@ def test_bulk_and_the_service_write_the_same_rows(db):
 
 
 def test_rows_already_recorded_by_either_path_are_skipped(db):
-    order = OrderFactory()
+    order = ShippableOrderFactory()
     shipment, _ = record_external_shipment(order=order, tracking_number="A1", carrier="DPD")
     rows = [RecordRow(order_id=order.pk, tracking_number="A1", carrier="DPD", row=2),
             RecordRow(order_id=order.pk, tracking_number="B2", carrier="DPD", row=3),
@@ -62,7 +65,7 @@ def test_rows_already_recorded_by_either_path_are_skipped(db):
 
 
 def test_a_parcel_recorded_meanwhile_is_caught_by_its_key_and_not_recorded_twice(db):
-    order = OrderFactory()
+    order = ShippableOrderFactory()
     shipment, _ = record_external_shipment(order=order, tracking_number="RACE1", carrier="DPD")
     Fulfilment.objects.filter(pk=shipment.fulfilment_id).delete()  # what the quick check reads is gone
 
@@ -75,7 +78,7 @@ def test_a_parcel_recorded_meanwhile_is_caught_by_its_key_and_not_recorded_twice
 
 def test_ship_date_cancelled_and_missing_orders(db):
     shipped_on = datetime(2025, 11, 20, 12, tzinfo=UTC)
-    ok, cancelled = OrderFactory(), OrderFactory(status="cancelled")
+    ok, cancelled = ShippableOrderFactory(), ShippableOrderFactory(status="cancelled")
 
     result = record_shipments([
         RecordRow(order_id=ok.pk, tracking_number="OK1", carrier="USPS", shipped_at=shipped_on, row=2),
@@ -94,7 +97,7 @@ def test_pushes_are_queued_after_commit_in_batches(db, django_capture_on_commit_
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", False)  # queue, do not run: the cluster sends them
-    orders = [OrderFactory() for _ in range(PUSH_BATCH + 1)]
+    orders = [ShippableOrderFactory() for _ in range(PUSH_BATCH + 1)]
 
     with django_capture_on_commit_callbacks(execute=True):
         result = record_shipments([RecordRow(order_id=o.pk, tracking_number=f"T{o.pk}", carrier="UPS") for o in orders])
@@ -111,7 +114,7 @@ def test_pushes_are_queued_after_commit_in_batches(db, django_capture_on_commit_
 
 def test_only_orders_awaiting_shipment_or_on_hold_ship_once_each_with_the_event_set_status_writes(db):
     actor = UserFactory()
-    waiting, delivered = OrderFactory(), OrderFactory(status="delivered")
+    waiting, delivered = ShippableOrderFactory(), ShippableOrderFactory(status="delivered")
 
     result = record_shipments([RecordRow(order_id=waiting.pk, tracking_number="W1", carrier="DPD"),
                                RecordRow(order_id=waiting.pk, tracking_number="W2", carrier="DPD"),

@@ -9,7 +9,8 @@ import pytest
 from orders.models import Order
 from shipping.models import Shipment
 from tests.csv.helpers import confirm, last_job, page_text, upload, xlsx
-from tests.factories import ChannelFactory, OrderFactory
+from tests.factories import ChannelFactory
+from tests.shipping.factories import ShippableOrderFactory
 
 
 def _record(client, content, name="shipments.csv"):
@@ -27,7 +28,7 @@ def _record(client, content, name="shipments.csv"):
 def boutique(db):
     """A French shop whose name only survives a correct decoding."""
     channel = ChannelFactory(name="Boutique Été")
-    return [OrderFactory(channel=channel, order_number=f"FR-{n}") for n in (1, 2)]
+    return [ShippableOrderFactory(channel=channel, order_number=f"FR-{n}") for n in (1, 2)]
 
 
 def test_french_excel_semicolons_bom_and_day_first_dates(staff_client, boutique):
@@ -73,8 +74,8 @@ def test_excel_sep_hint_line_tabs_and_utf16(staff_client, boutique):
 
 def test_xlsx_with_numbers_and_date_cells(staff_client, db):
     channel = ChannelFactory(name="Etsy-Main")
-    OrderFactory(channel=channel, order_number="1001")
-    OrderFactory(channel=channel, order_number="1002")
+    ShippableOrderFactory(channel=channel, order_number="1001")
+    ShippableOrderFactory(channel=channel, order_number="1002")
     content = xlsx([
         ["Order Number", "Channel", "Carrier", "Tracking Number", "Ship Date"],  # headers as people type them
         [1001, "Etsy-Main", "usps", 9400111899223100001234, datetime(2025, 11, 20, 15, 30)],

@@ -96,3 +96,11 @@ class ShipmentLineFactory(factory.django.DjangoModelFactory):
     shipment = factory.SubFactory(ShipmentFactory)
     order_line = factory.LazyAttribute(lambda sl: OrderLineFactory(order=sl.shipment.order))
     quantity = 1
+
+class ShippableOrderFactory(OrderFactory):
+    """An order with one physical line (400 g): what a booking needs, since a parcel holds lines."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    line = factory.RelatedFactory("tests.factories.OrderLineFactory", factory_related_name="order")

@@ -7,21 +7,23 @@ from django.urls import reverse
 
 from shipping.booking import book_shipment
 from shipping.models import BulkJob
-from tests.factories import OrderFactory
+from tests.factories import OrderFactory, OrderLineFactory
 from tests.shipping.factories import (
     EmailTemplateFactory,
     PackageFactory,
     ShipmentFactory,
+    ShippableOrderFactory,
     ShippingMappingFactory,
     ShippingRuleFactory,
 )
+from tests.shipping.forms import book_post
 
 
 @pytest.mark.parametrize("name", [
     "shipment", "carrieraccount", "address", "brand", "package", "shippingmapping", "shippingrule", "emailtemplate",
     "bulkjob"])
 def test_every_list_renders(staff_client, selfprint, name):
-    shipment = book_shipment(order=OrderFactory())
+    shipment = book_shipment(order=ShippableOrderFactory())
     ShippingMappingFactory(channel=shipment.order.channel)
     ShippingRuleFactory(package=PackageFactory())
     EmailTemplateFactory()
@@ -31,13 +33,13 @@ def test_every_list_renders(staff_client, selfprint, name):
 
 
 def test_the_shipment_and_carrier_pages_render(staff_client, selfprint):
-    shipment = book_shipment(order=OrderFactory())
+    shipment = book_shipment(order=ShippableOrderFactory())
 
     for url in [reverse("admin:shipping_shipment_change", args=[shipment.pk]),
                 reverse("admin:shipping_carrieraccount_change", args=[selfprint.account.pk]),
                 reverse("admin:shipping_carrieraccount_add"),
                 reverse("admin:shipping_shipment_relabel", args=[shipment.pk]),
-                reverse("admin:shipping_shipment_book", args=[OrderFactory().pk]),
+                reverse("admin:shipping_shipment_book", args=[ShippableOrderFactory().pk]),
                 reverse("admin:shipping_order_cancel", args=[shipment.order_id])]:
         assert staff_client.get(url).status_code == 200, url
     label = staff_client.get(reverse("admin:shipping_shipment_label", args=[shipment.pk]))
@@ -46,9 +48,10 @@ def test_the_shipment_and_carrier_pages_render(staff_client, selfprint):
 
 def test_booking_from_the_order_page_form(staff_client, selfprint):
     order = OrderFactory()
+    OrderLineFactory(order=order)
 
-    response = staff_client.post(reverse("admin:shipping_shipment_book", args=[order.pk]), {"weight_g": 900},
-                                 follow=True)
+    response = staff_client.post(reverse("admin:shipping_shipment_book", args=[order.pk]),
+                                 book_post(order, weight_g=900), follow=True)
 
     shipment = order.shipments.get()
     assert shipment.weight_g == 900 and f"Booked {shipment.tracking_number}" in response.content.decode()

@@ -22,12 +22,13 @@ def make_orders(n, **kw):
     return orders
 
 
-def run_action(staff_client, capture, action, orders):
-    """Press the action; then run what it queued after commit (the job), as the cluster would.
-    Tasks run inline in tests; the pushes the bookings queue stay queued (they are not the subject)."""
+def run_action(staff_client, capture, action, orders, note=""):
+    """Press the action and confirm its page (the note to the buyer, one for all); then run what
+    it queued after commit (the job), as the cluster would. Tasks run inline in tests; the pushes
+    the bookings queue stay queued (they are not the subject)."""
     with capture() as callbacks:
         response = staff_client.post(reverse("admin:orders_order_changelist"), {
-            "action": action, "_selected_action": [o.pk for o in orders]})
+            "action": action, "_selected_action": [o.pk for o in orders], "post": "yes", "note": note})
     for callback in callbacks:
         callback()
     return response
@@ -83,7 +84,7 @@ def test_failures_are_listed_per_order_and_can_be_retried(staff_client, selfprin
     assert len(pages(job.output_file)) == 3
     page = staff_client.get(reverse("admin:shipping_bulkjob_progress", args=[job.pk])).content.decode()
     assert f"{no_address} has no complete shipping address" in page
-    assert f"{on_hold} is on hold; only orders awaiting shipment are booked" in page
+    assert f"{on_hold} is on hold; only orders awaiting shipment or partly shipped are booked" in page
     assert "Retry failed" in page
 
     no_address.ship_line1 = "1 High Street"

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from orders import pushing
 from orders.models import Fulfilment, Order
+from orders.services import default_lines
 from orders.tasks import run_sync
 from sandbox.generators.etsy import generate
 from sandbox.models import SandboxRequest
@@ -13,8 +14,9 @@ from shipping import tracking
 from shipping.booking import book_shipment
 from shipping.carriers.base import TrackingUpdate
 from shipping.models import Shipment
-from tests.factories import OrderFactory
+from tests.factories import OrderFactory, OrderLineFactory
 from tests.shipping.conftest import advance
+from tests.shipping.factories import ShippableOrderFactory
 
 
 def picked_up(shipment):
@@ -26,7 +28,7 @@ def picked_up(shipment):
 
 
 def test_cancel_from_the_order_page_voids_the_label_and_the_unsent_tracking(staff_client, selfprint):
-    order = OrderFactory()
+    order = ShippableOrderFactory()
     shipment = book_shipment(order=order)
     pending = shipment.fulfilment
     order_page = reverse("admin:orders_order_change", args=[order.pk])
@@ -48,22 +50,26 @@ def test_cancel_from_the_order_page_voids_the_label_and_the_unsent_tracking(staf
     assert order.events.filter(message__contains="withdrawn before it was sent").exists()
 
 
-def test_an_order_with_another_live_parcel_stays_shipped(selfprint):
+def test_cancelling_one_of_two_parcels_opens_its_lines_and_the_order_is_partly_shipped(selfprint):
     order = OrderFactory()
-    first = book_shipment(order=order)
+    mug, tee = OrderLineFactory(order=order, sku="MUG"), OrderLineFactory(order=order, sku="TEE")
+    first = book_shipment(order=order, lines=[(mug, 1)])
     order.refresh_from_db()
-    second = book_shipment(order=order, additional=True)
+    second = book_shipment(order=order, lines=[(tee, 1)])
+    order.refresh_from_db()
+    assert order.status == Order.Status.SHIPPED
 
     from shipping.booking import cancel_shipment
 
     cancel_shipment(first)
 
     order.refresh_from_db()
-    assert order.status == Order.Status.SHIPPED and second.status == Shipment.Status.BOOKED
+    assert order.status == Order.Status.PARTLY_SHIPPED and second.status == Shipment.Status.BOOKED
+    assert [(ln.sku, qty) for ln, qty in default_lines(order)] == [("MUG", 1)]  # MUG ships again, TEE does not
 
 
 def test_after_pickup_the_button_explains_why_not(staff_client, selfprint):
-    order = OrderFactory()
+    order = ShippableOrderFactory()
     shipment = picked_up(book_shipment(order=order))
 
     page = staff_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
@@ -78,7 +84,7 @@ def test_after_pickup_the_button_explains_why_not(staff_client, selfprint):
 
 
 def test_a_queued_cancellation_is_shown_as_such_and_completes_when_the_carrier_confirms(staff_client, sendcloud):
-    order = OrderFactory(ship_country="NL", ship_line1="Kerkstraat 12")
+    order = ShippableOrderFactory(ship_country="NL", ship_line1="Kerkstraat 12")
     shipment = book_shipment(order=order, service="PostNL Standard 0-23kg")
 
     response = staff_client.post(reverse("admin:shipping_shipment_cancel", args=[shipment.pk]), follow=True)
@@ -98,7 +104,7 @@ def test_a_queued_cancellation_is_shown_as_such_and_completes_when_the_carrier_c
 
 
 def test_a_queued_cancellation_that_fails_tells_the_channel_after_all(sendcloud):
-    order = OrderFactory(ship_country="NL", ship_line1="Kerkstraat 12")
+    order = ShippableOrderFactory(ship_country="NL", ship_line1="Kerkstraat 12")
     shipment = book_shipment(order=order, service="PostNL Standard 0-23kg")
     from shipping.booking import cancel_shipment
 
@@ -137,9 +143,9 @@ def test_relabel_updates_the_channels_tracking(etsy_sandbox, selfprint):
 
 
 def test_cancel_orders_action_voids_labels_and_reports_each_step(staff_client, selfprint):
-    booked = OrderFactory()
+    booked = ShippableOrderFactory()
     shipment = book_shipment(order=booked)
-    waiting = OrderFactory()
+    waiting = ShippableOrderFactory()
     changelist = reverse("admin:orders_order_changelist")
     selected = {"action": "cancel_orders", "_selected_action": [booked.pk, waiting.pk]}
 
@@ -174,7 +180,7 @@ def test_cancelling_an_order_cancels_it_on_a_channel_whose_api_allows_it(marketp
 def test_an_order_whose_parcel_left_is_not_cancelled(selfprint):
     from shipping.cancellation import cancel_order
 
-    order = OrderFactory()
+    order = ShippableOrderFactory()
     picked_up(book_shipment(order=order))
 
     steps = cancel_order(order)

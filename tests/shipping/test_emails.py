@@ -7,7 +7,7 @@ from shipping import emails
 from shipping.booking import book_shipment
 from shipping.models import EmailTemplate, SentEmail
 from tests.factories import ChannelFactory, OrderFactory, OrderLineFactory
-from tests.shipping.factories import EmailTemplateFactory
+from tests.shipping.factories import EmailTemplateFactory, ShippableOrderFactory
 
 
 def test_the_shipment_email_goes_after_commit_once_and_lands_on_the_timeline(
@@ -36,7 +36,7 @@ def test_the_shipment_email_goes_after_commit_once_and_lands_on_the_timeline(
 
 
 def test_auto_leaves_the_email_to_a_channel_that_writes_itself(selfprint, mailoutbox):
-    order = OrderFactory(channel=ChannelFactory(notify_customer=True))
+    order = ShippableOrderFactory(channel=ChannelFactory(notify_customer=True))
     shipment = book_shipment(order=order)
 
     amazon = ChannelFactory(kind="amazon", notify_customer=False)
@@ -53,7 +53,7 @@ def test_a_channels_own_template_wins_and_off_means_off(selfprint, mailoutbox):
     EmailTemplateFactory(channel=mine, subject="Mine: {{ order.number }} via {{ carrier }}")
     EmailTemplateFactory(channel=quiet, mode=EmailTemplate.Mode.OFF)
 
-    sent = [emails.send(book_shipment(order=OrderFactory(channel=c)).pk, "shipped") for c in (mine, other, quiet)]
+    sent = [emails.send(book_shipment(order=ShippableOrderFactory(channel=c)).pk, "shipped") for c in (mine, other, quiet)]
 
     assert sent == ["sent", "sent", "not sent: turned off"]
     assert [m.subject.split(":")[0] for m in mailoutbox] == ["Mine", "All channels"]
@@ -63,7 +63,7 @@ def test_a_channels_own_template_wins_and_off_means_off(selfprint, mailoutbox):
 def test_a_template_cannot_reach_into_the_database(selfprint, mailoutbox):
     channel = ChannelFactory(credentials={"access_token": "SECRET-TOKEN"})
     EmailTemplateFactory(channel=channel, body="{{ order.channel.credentials }}{{ shipment }}{{ order.number }}")
-    order = OrderFactory(channel=channel)
+    order = ShippableOrderFactory(channel=channel)
 
     emails.send(book_shipment(order=order).pk, "shipped")
 
@@ -71,7 +71,7 @@ def test_a_template_cannot_reach_into_the_database(selfprint, mailoutbox):
 
 
 def test_staff_preview_an_unsaved_template_on_a_real_order(staff_client, selfprint):
-    order = OrderFactory(order_number="1042", ship_name="Ann Park")
+    order = ShippableOrderFactory(order_number="1042", ship_name="Ann Park")
     shipment = book_shipment(order=order)
 
     response = staff_client.post(reverse("admin:shipping_emailtemplate_preview"), {
@@ -88,7 +88,7 @@ def test_staff_preview_an_unsaved_template_on_a_real_order(staff_client, selfpri
 
 
 def test_the_template_admin_starts_from_the_built_in_words_and_previews_saved_ones(staff_client, selfprint):
-    book_shipment(order=OrderFactory(ship_name="Ann Park"))
+    book_shipment(order=ShippableOrderFactory(ship_name="Ann Park"))
     add = staff_client.get(reverse("admin:shipping_emailtemplate_add")).content.decode()
     template = EmailTemplateFactory()
 

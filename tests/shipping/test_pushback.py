@@ -12,7 +12,8 @@ from sandbox.generators.etsy import add_receipt, make_receipt
 from sandbox.models import SandboxRequest
 from shipping.admin.shipments import channel_preview
 from shipping.booking import book_shipment, record_external_shipment
-from tests.factories import BrandFactory, CarrierAccountFactory, OrderFactory, UserFactory
+from tests.factories import BrandFactory, CarrierAccountFactory, UserFactory
+from tests.shipping.factories import ShippableOrderFactory
 
 
 def test_the_vocabulary_names_one_company_in_each_channels_words():
@@ -94,7 +95,7 @@ def test_a_channel_requiring_tracking_gets_nothing_without_it_and_staff_hear_why
 
 
 def test_the_shipment_page_previews_the_block_before_anything_is_sent(selfprint):
-    order = OrderFactory(ship_country="US", total=25)
+    order = ShippableOrderFactory(ship_country="US", total=25)
     order.channel.requires_tracking = True
     order.channel.save()
     shipment, _ = record_external_shipment(order=order, tracking_number="", carrier="USPS")
@@ -106,7 +107,7 @@ def test_the_shipment_page_previews_the_block_before_anything_is_sent(selfprint)
 
 
 def test_the_shipment_page_shows_exactly_what_the_channel_will_receive(staff_client, selfprint):
-    shipment = book_shipment(order=OrderFactory())
+    shipment = book_shipment(order=ShippableOrderFactory())
 
     page = staff_client.get(reverse("admin:shipping_shipment_change", args=[shipment.pk])).content.decode()
 

@@ -13,12 +13,12 @@ from shipping.booking import book_shipment
 from shipping.carriers.base import TrackingUpdate
 from shipping.carriers.sendcloud import SendcloudCarrier
 from shipping.models import Shipment
-from tests.factories import OrderFactory
 from tests.shipping.conftest import advance
+from tests.shipping.factories import ShippableOrderFactory
 
 
 def dutch_order(**kw):
-    return OrderFactory(ship_country="NL", ship_line1="Kerkstraat 12", email="ann@example.test", **kw)
+    return ShippableOrderFactory(ship_country="NL", ship_line1="Kerkstraat 12", email="ann@example.test", **kw)
 
 
 def test_delivered_by_webhook_makes_the_order_delivered_and_emails_the_buyer_once(sendcloud, mailoutbox):
@@ -42,7 +42,7 @@ def test_delivered_by_webhook_makes_the_order_delivered_and_emails_the_buyer_onc
 
 
 def test_an_update_that_arrives_late_is_history_not_a_status(selfprint):
-    shipment = book_shipment(order=OrderFactory())
+    shipment = book_shipment(order=ShippableOrderFactory())
     t = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
     en_route = TrackingUpdate(code="91", message="Parcel en route", occurred_at=t + timedelta(hours=2),
                               status="in_transit", is_status=True)
@@ -80,14 +80,14 @@ def test_polling_reads_open_parcels_within_the_carriers_limits(sendcloud, monkey
 
 
 def test_selfprint_parcels_are_never_polled(selfprint):
-    book_shipment(order=OrderFactory())
+    book_shipment(order=ShippableOrderFactory())
 
     assert tasks.poll_tracking() == {}
 
 
 def test_the_public_tracking_page_shows_the_events_under_the_brands_logo(client, selfprint):
     selfprint.brand.logo.save("logo.png", ContentFile(b"\x89PNG\r\n\x1a\n"), save=True)
-    shipment = book_shipment(order=OrderFactory(ship_city="Leeds"))
+    shipment = book_shipment(order=ShippableOrderFactory(ship_city="Leeds"))
     tracking.apply_updates(shipment, [TrackingUpdate(code="22", message="Collected from Leeds warehouse",
                                                      occurred_at=datetime(2026, 3, 5, 12, 0, tzinfo=UTC),
                                                      status="in_transit", is_status=True)], source="poll")
@@ -103,7 +103,7 @@ def test_the_public_tracking_page_shows_the_events_under_the_brands_logo(client,
 
 
 def test_a_wrong_or_guessed_token_finds_nothing(client, selfprint):
-    shipment = book_shipment(order=OrderFactory())
+    shipment = book_shipment(order=ShippableOrderFactory())
 
     assert client.get(reverse("shipping:track", args=[shipment.public_token[:-1] + "x"])).status_code == 404
     assert client.get(reverse("shipping:track", args=[str(shipment.pk)])).status_code == 404
