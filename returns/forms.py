@@ -16,7 +16,7 @@ class LinkForm(forms.Form):
     """Order number only: the link goes to the email address on the order."""
 
     link_order_number = forms.CharField(
-        label=_("Order number"), max_length=100,
+        label=_("Order number for the link"), max_length=100,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}),
         error_messages={"required": _("Enter your order number."),
                         "max_length": _("That order number is too long.")},

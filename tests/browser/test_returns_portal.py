@@ -63,7 +63,7 @@ def customer_path(page, base, artifacts, lang, words):
     check_page(page)
     page.screenshot(path=str(artifacts / f"1-lookup-{lang}.png"), full_page=True)
 
-    page.get_by_label(words["number"]).fill("#1042")
+    page.get_by_label(words["number"], exact=True).fill("#1042")
     page.get_by_label(words["postal"]).fill("ls1 4ab")
     page.get_by_role("button", name=words["find"]).click()
     page.wait_for_url("**/returns/lune/items/")
@@ -113,12 +113,12 @@ def test_the_customer_path_in_english_on_a_phone(phone, live_server, shop, artif
     page = phone("en-GB")
     # a wrong postal code first: one polite message, nothing echoed
     page.goto(f"{live_server.url}/returns/lune/")
-    page.get_by_label("Order number").fill("1042")
+    page.get_by_label("Order number", exact=True).fill("1042")
     page.get_by_label("Postal code").fill("LS9 9ZZ")
     page.get_by_role("button", name="Find my order").click()
     page.wait_for_url("**/returns/lune/?retry=1")
     assert page.get_by_role("alert").inner_text().startswith("We could not find that order")
-    assert page.get_by_label("Order number").input_value() == ""
+    assert page.get_by_label("Order number", exact=True).input_value() == ""
     page.screenshot(path=str(artifacts / "0-mismatch-en.png"), full_page=True)
 
     ret = customer_path(page, live_server.url, artifacts, "en", {
@@ -137,7 +137,7 @@ def test_the_language_switch_works_without_javascript(browser, live_server, shop
     page.get_by_role("button", name="Français").click()
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Retourner un article"
-    page.get_by_label("Numéro de commande").fill("1042")
+    page.get_by_label("Numéro de commande", exact=True).fill("1042")
     page.get_by_label("Code postal").fill("LS1 4AB")
     page.get_by_role("button", name="Trouver ma commande").click()
     page.wait_for_url("**/items/")

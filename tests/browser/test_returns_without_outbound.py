@@ -39,7 +39,7 @@ def awaiting(transactional_db):
 
 def find_order(page, base):
     page.goto(f"{base}/returns/lune/")
-    page.get_by_label("Order number").fill("3042")
+    page.get_by_label("Order number", exact=True).fill("3042")
     page.get_by_label("Postal code").fill("LS1 4AB")
     page.get_by_role("button", name="Find my order").click()
     page.wait_for_url("**/returns/lune/items/")
