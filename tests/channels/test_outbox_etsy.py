@@ -184,3 +184,25 @@ def test_etsy_refuses_a_carrier_name_it_does_not_know(etsy_sandbox):
 
     assert response.status_code == 400 and "not a known shipping carrier" in response.json()["error"]
     assert not receipt_of(order)["shipments"]
+
+
+def test_a_relabel_on_etsy_sends_the_new_tracking_and_asks_staff_to_remove_the_old_one(etsy_sandbox):
+    from django.db import transaction
+
+    channel, store = etsy_sandbox
+    order, ids = imported(channel, store, [("MUG-RED-L", 1)])
+    old = ship(order, "JD000000007GB", [(ids["MUG-RED-L"], 1)])
+    pushing.retract_fulfilment(old, reason="label JD000000007GB voided", relabel=True)
+
+    with transaction.atomic():
+        new = services.record_fulfilment(order=order, tracking_number="JD000000008GB", carrier_name="Royal Mail",
+                                         lines=[[str(ids["MUG-RED-L"]), 1]])
+        Fulfilment.objects.filter(pk=new.pk).update(replaces=old)
+
+    assert [p["tracking_code"] for p in pushes(store)] == ["JD000000007GB", "JD000000008GB"]
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert new.state == Fulfilment.State.SENT and old.state == Fulfilment.State.ATTENTION
+    assert old.attention.startswith(f"On Etsy: Shop Manager › Orders & Shipping › Completed › receipt "
+                                    f"{order.external_id} › Update tracking: remove tracking JD000000007GB")
+    assert pushing.attention_count(channel) == 1

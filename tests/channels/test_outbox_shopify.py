@@ -224,3 +224,83 @@ def test_a_live_workers_claim_is_not_taken_and_is_renewed_before_each_call(shopi
     with pytest.raises(pushing.ClaimLost):
         pushing._send(f, connector, claim)
     assert SandboxRequest.objects.count() == calls and not fulfillment_posts(store)
+
+
+def test_a_push_whose_answer_was_lost_is_found_on_the_retry_not_sent_twice(shopify_sandbox):
+    channel, store = shopify_sandbox
+    order, sandbox_order, ids = imported(channel, store, [("MUG-RED", 2)])
+    # Shopify creates the fulfillment, but its answer arrives cut short (a proxy dropped it).
+    store.faults = [{"path": "/admin/api/2024-07/fulfillments.json", "truncate": True}]
+    store.save()
+
+    fulfilment = ship(order, "RM8", [(ids["MUG-RED"], 1)])
+
+    assert fulfilment.state == Fulfilment.State.PENDING and fulfilment.attempts == 1
+    assert "will retry" in order.events.filter(kind="push_failed").get().message
+    Fulfilment.objects.filter(pk=fulfilment.pk).update(next_attempt_at=timezone.now())  # its retry time comes
+    assert pushing.push_due(channel) == (1, 0)
+
+    fulfilment.refresh_from_db()
+    shopify = remote(sandbox_order)
+    assert fulfilment.state == Fulfilment.State.SENT and fulfilment.remote_id == str(shopify["fulfillments"][0]["id"])
+    assert len(fulfillment_posts(store)) == 1 and shopify["line_items"][0]["fulfillable_quantity"] == 1
+
+
+def test_a_relabel_with_other_lines_cancels_the_old_fulfillment_and_sends_the_new_one(shopify_sandbox):
+    channel, store = shopify_sandbox
+    order, sandbox_order, ids = imported(channel, store, [("MUG-RED", 1), ("TEE-M-BLK", 1)])
+    old = ship(order, "RM9", [(ids["MUG-RED"], 1)])
+    pushing.retract_fulfilment(old, reason="label RM9 voided", relabel=True)
+
+    with transaction.atomic():
+        new = services.record_fulfilment(order=order, tracking_number="RM10", carrier_name="Royal Mail",
+                                         lines=[[str(ids["MUG-RED"]), 1], [str(ids["TEE-M-BLK"]), 1]])
+        Fulfilment.objects.filter(pk=new.pk).update(replaces=old)
+
+    assert not SandboxRequest.objects.filter(store=store, path__endswith="/update_tracking.json").exists()
+    assert SandboxRequest.objects.filter(store=store, path__endswith=f"/fulfillments/{old.remote_id}/cancel.json")
+    assert [p["tracking_info"]["number"] for p in fulfillment_posts(store)] == ["RM9", "RM10"]
+    shopify = remote(sandbox_order)
+    assert [(f["tracking_number"], f["status"]) for f in shopify["fulfillments"]] == [
+        ("RM9", "cancelled"), ("RM10", "success")]
+    assert shopify["fulfillment_status"] == "fulfilled"
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.state, new.state) == (Fulfilment.State.CANCELLED, Fulfilment.State.SENT)
+
+
+def test_a_relabel_of_a_parcel_shopify_never_heard_of_just_withdraws_it(shopify_sandbox):
+    channel, store = shopify_sandbox
+    order, sandbox_order, ids = imported(channel, store, [("MUG-RED", 1)])
+    with transaction.atomic():
+        old = services.record_fulfilment(order=order, tracking_number="RM11", carrier_name="Royal Mail",
+                                         lines=[[str(ids["MUG-RED"]), 1]])
+        Fulfilment.objects.filter(pk=old.pk).update(state=Fulfilment.State.BLOCKED)  # never sent
+        new = services.record_fulfilment(order=order, tracking_number="RM12", carrier_name="Royal Mail",
+                                         lines=[[str(ids["MUG-RED"]), 1]])
+        Fulfilment.objects.filter(pk=new.pk).update(replaces=old)
+
+    assert not Fulfilment.objects.filter(pk=old.pk).exists()
+    assert [p["tracking_info"]["number"] for p in fulfillment_posts(store)] == ["RM12"]
+    assert order.events.filter(message__startswith="Tracking RM11 withdrawn before it was sent").exists()
+
+
+def test_a_channel_that_marks_only_whole_orders_is_told_once_and_earlier_parcels_are_marked_sent_with_it(
+        shopify_sandbox, monkeypatch, staff_client):
+    from channels.connectors.shopify import ShopifyConnector
+
+    monkeypatch.setattr(ShopifyConnector, "partial_shipments", False)  # as Ecwid's connector says of itself
+    channel, store = shopify_sandbox
+    order, sandbox_order, ids = imported(channel, store, [("MUG-RED", 1), ("TEE-M-BLK", 1)])
+
+    first = ship(order, "RM13", [(ids["MUG-RED"], 1)])
+    assert first.state == Fulfilment.State.PENDING and not fulfillment_posts(store)
+    last = ship(order, "RM14", [(ids["TEE-M-BLK"], 1)])
+
+    assert [p["tracking_info"]["number"] for p in fulfillment_posts(store)] == ["RM14"]
+    first.refresh_from_db()
+    last.refresh_from_db()
+    assert first.state == last.state == Fulfilment.State.SENT
+    assert first.sent_payload == {"sent_with": last.pk, "tracking_number": "RM14"}
+    assert order.events.filter(message="Tracking RM13 marked sent with the last parcel: Shopify-Main was told the "
+                                       "whole order shipped, with tracking RM14").exists()
