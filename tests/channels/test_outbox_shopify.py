@@ -304,3 +304,39 @@ def test_a_channel_that_marks_only_whole_orders_is_told_once_and_earlier_parcels
     assert first.sent_payload == {"sent_with": last.pk, "tracking_number": "RM14"}
     assert order.events.filter(message="Tracking RM13 marked sent with the last parcel: Shopify-Main was told the "
                                        "whole order shipped, with tracking RM14").exists()
+
+
+def test_the_sandbox_refuses_bad_fulfillment_calls_as_shopify_does_and_changes_nothing(shopify_sandbox):
+    import requests
+
+    channel, store = shopify_sandbox
+    order, sandbox_order, ids = imported(channel, store, [("MUG-RED", 1), ("GIFT-CARD-25", 1)])
+    shipping_fo, gift_fo = sandbox_shopify.fulfillment_orders(store, sandbox_order.data)
+    api, auth = channel.api_base_url, {"X-Shopify-Access-Token": channel.credentials["access_token"]}
+
+    def post(path, body):
+        return requests.post(f"{api}{path}", json=body, headers=auth, timeout=5)
+
+    too_many = post("/fulfillments.json", {"fulfillment": {"line_items_by_fulfillment_order": [
+        {"fulfillment_order_id": shipping_fo["id"],
+         "fulfillment_order_line_items": [{"id": shipping_fo["line_items"][0]["id"], "quantity": 2}]}]}})
+    wrong_fo = post("/fulfillments.json", {"fulfillment": {"line_items_by_fulfillment_order": [
+        {"fulfillment_order_id": shipping_fo["id"],
+         "fulfillment_order_line_items": [{"id": gift_fo["line_items"][0]["id"], "quantity": 1}]}]}})
+    assert (too_many.status_code, wrong_fo.status_code) == (422, 422)
+    assert too_many.json() == {"errors": ["Invalid fulfillment order line item quantity requested."]}
+    assert not remote(sandbox_order)["fulfillments"]
+
+    sent = ship(order, "RM15", [(ids["MUG-RED"], 1)])
+    fid = sent.remote_id
+    assert post(f"/fulfillments/{int(fid) + 1}/cancel.json", {}).status_code == 404
+    no_number = post(f"/fulfillments/{fid}/update_tracking.json", {"fulfillment": {"tracking_info": {}}})
+    assert no_number.status_code == 422
+    assert post(f"/fulfillments/{fid}/cancel.json", {}).status_code == 200
+    again = post(f"/fulfillments/{fid}/cancel.json", {})
+    late_update = post(f"/fulfillments/{fid}/update_tracking.json",
+                       {"fulfillment": {"tracking_info": {"number": "RM16"}}})
+    assert (again.status_code, late_update.status_code) == (422, 422)
+    [listed] = requests.get(f"{api}/orders/{order.external_id}/fulfillments.json", headers=auth,
+                            timeout=5).json()["fulfillments"]
+    assert (listed["id"], listed["status"], listed["tracking_number"]) == (int(fid), "cancelled", "RM15")
