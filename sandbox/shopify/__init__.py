@@ -16,7 +16,7 @@ whose `delivery_method.method_type` is "none"."""
 
 from django.urls import re_path
 
-from sandbox.shopify import fulfillment, orders
+from sandbox.shopify import fulfillment, fulfillments, orders
 
 # What tests/channels reaches for on the stand-in (its other callers import from the modules).
 from sandbox.shopify.fulfillment import FO_OFFSET, fulfil, fulfillment_orders
@@ -30,11 +30,11 @@ urlpatterns = [
     re_path(VERSION + r"orders/(?P<order_id>\d+)\.json$", orders.order),
     re_path(VERSION + r"orders/(?P<order_id>\d+)/fulfillment_orders\.json$", fulfillment.order_fulfillment_orders),
     re_path(VERSION + r"orders/(?P<order_id>\d+)/cancel\.json$", orders.order_cancel),
-    re_path(VERSION + r"orders/(?P<order_id>\d+)/fulfillments\.json$", fulfillment.order_fulfillments),
+    re_path(VERSION + r"orders/(?P<order_id>\d+)/fulfillments\.json$", fulfillments.order_fulfillments),
     re_path(VERSION + r"fulfillments\.json$", fulfillment.fulfillments),
-    re_path(VERSION + r"fulfillments/(?P<fulfillment_id>\d+)/cancel\.json$", fulfillment.fulfillment_cancel),
+    re_path(VERSION + r"fulfillments/(?P<fulfillment_id>\d+)/cancel\.json$", fulfillments.fulfillment_cancel),
     re_path(VERSION + r"fulfillments/(?P<fulfillment_id>\d+)/update_tracking\.json$",
-            fulfillment.fulfillment_update_tracking),
+            fulfillments.fulfillment_update_tracking),
     re_path(VERSION + r"fulfillment_orders/(?P<fo_id>\d+)/fulfillment_request\.json$", fulfillment.fulfillment_request),
     re_path(VERSION + r"products/(?P<product_id>\d+)\.json$", orders.product),
 ]
