@@ -226,6 +226,13 @@ def _send(f: Fulfilment, connector, claim: Claim) -> str:
     if f.replaces_id and retracting.replacement_must_wait(f):
         release(f, fields=[], next_attempt_at=timezone.now() + timedelta(seconds=30))
         return "skipped"
+    try:
+        # First of all: if an earlier attempt may have got through, the channel has the last word.
+        found = _already_there(f, rf, connector, claim)
+    except ConnectorError as exc:
+        return push_failed(f, exc)
+    if found is not None:
+        return _record_sent(f, found, connector, already=True)
     if not connector.partial_shipments and not rf.completes_order:
         return _keep(f)
     if not f.tracking_number and (channel.requires_tracking or connector.requires_tracking(rf)):
@@ -239,9 +246,6 @@ def _send(f: Fulfilment, connector, claim: Claim) -> str:
         alert_staff(channel, f"Fulfilment blocked for {order}", f.last_error)
         return f.state
     try:
-        found = _already_there(f, rf, connector, claim)
-        if found is not None:
-            return _record_sent(f, found, connector, already=True)
         claim.start_attempt(f, "send")
         if f.replaces_id:
             result = retracting.send_replacement(f, rf, connector)
