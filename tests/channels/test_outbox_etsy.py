@@ -117,6 +117,8 @@ def test_a_cancelled_label_etsy_was_told_of_needs_one_manual_step_and_staff_hear
     assert order.status == Order.Status.AWAITING_SHIPMENT
     page = staff_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert "Needs attention: On Etsy: Shop Manager" in page
+    page = staff_client.get(reverse("admin:orders_fulfilment_change", args=[fulfilment.pk])).content.decode()
+    assert "Needs attention" in page and "Update tracking: remove tracking JD000000004GB" in page
 
     response = staff_client.post(reverse("admin:orders_fulfilment_changelist"),
                                  {"action": "attention_done", "_selected_action": [fulfilment.pk]}, follow=True)
