@@ -11,7 +11,14 @@ tokens last an hour; with a `refresh_token` in the credentials the connector ref
 through the shared OAuth code (`channels.connectors.oauth`), as a public PKCE client: the
 keystring is the client_id and no secret goes to the token endpoint. Etsy rotates the refresh
 token on every refresh, so the new one is stored with the access token. A channel holding only
-a static `access_token` keeps using it as it is."""
+a static `access_token` keeps using it as it is.
+
+Writing: `createReceiptShipment` (`POST …/receipts/{id}/tracking`, form-encoded) takes a tracking
+code, carrier and note to the buyer but no lines, and its first call marks the whole receipt
+shipped; a receipt may hold many shipments. So the outbox keeps the earlier parcels of a split
+order until the one that completes it, then sends each (`partial_shipments = False`,
+`tells_each_parcel`). The API cannot remove or change a shipment: cancelling one is a manual step
+in Shop Manager, which `cancel_fulfilment` names."""
 
 from __future__ import annotations
 

@@ -4,9 +4,10 @@ Kept apart from the client (`shopify.py`) so each shape can be read and tested o
 order we read, the product facts `enrich` caches, and the bodies of fulfillments, fulfillment
 requests and cancellations.
 
-Statuses. "Shipped" means anything fulfilled: a partially fulfilled order is being shipped
-from Shopify already, and Shipdesk does not split orders (this matches the backfill's
-`fulfillment_status=unshipped`, which excludes partial ones). Shopify has no custom order
+Statuses. "Shipped" means anything fulfilled: an order partially fulfilled on Shopify is being
+shipped from there already (this matches the backfill's `fulfillment_status=unshipped`, which
+excludes partial ones); the tracking of Shipdesk's own parcels, read back, is recognised as
+ours (orders.services.ship_from_channel). Shopify has no custom order
 statuses; merchants use tags. So the remote status is `<financial_status>/<fulfillment_status>`
 (e.g. `paid/unfulfilled`), or `cancelled`, unless the order carries a tag written
 `status:<name>` (e.g. `status:awaiting-stock`): that tag is the status staff map in the
