@@ -259,10 +259,10 @@ class FulfilmentAdmin(admin.ModelAdmin):
     list_select_related = ["order__channel"]
     search_fields = ["=tracking_number", "=order__order_number"]
     readonly_fields = ["order", "tracking_number", "carrier_name", "service", "tracking_url", "note",
-                       "notify_customer", "lines", "supplier", "fee", "fee_currency", "replaces", "state", "attempts", "next_attempt_at", "last_error", "remote_id",
-                       "sent_payload", "created_at", "sent_at", "preview"]
-    exclude = ["claimed_at"]
-    actions = ["retry"]
+                       "notify_customer", "lines", "supplier", "fee", "fee_currency", "replaces", "state", "attention",
+                       "attention_done_at", "retract_requested_at", "attempts", "next_attempt_at", "last_error",
+                       "remote_id", "sent_payload", "created_at", "sent_at", "claimed_at", "claimed_by", "preview"]
+    actions = ["retry", "attention_done"]
     show_facets = admin.ShowFacets.NEVER
 
     def has_add_permission(self, request):
@@ -288,15 +288,24 @@ class FulfilmentAdmin(admin.ModelAdmin):
         return format_html("<table>{}</table>",
                            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows)))
 
+    @admin.action(description="Done on the channel (needs attention)")
+    def attention_done(self, request, queryset):
+        done = sum(pushing.mark_attention_done(f, actor=request.user)
+                   for f in queryset.filter(state=Fulfilment.State.ATTENTION).select_related("order__channel"))
+        skipped = queryset.count() - done
+        self.message_user(request, f"{done} fulfilment(s) marked done on the channel"
+                          + (f"; {skipped} did not need attention, left alone" if skipped else ""), messages.SUCCESS)
+
     @admin.action(description="Send again")
     def retry(self, request, queryset):
         done = 0
-        for f in queryset.exclude(state=Fulfilment.State.SENT).select_related("order"):
+        for f in queryset.filter(state__in=[Fulfilment.State.BLOCKED, Fulfilment.State.FAILED],
+                                 retract_requested_at__isnull=True).select_related("order"):
             services.retry_fulfilment(f, actor=request.user)
             done += 1
         skipped = queryset.count() - done
         self.message_user(request, f"{done} fulfilment(s) queued again"
-                          + (f"; {skipped} already sent, left alone" if skipped else ""), messages.SUCCESS)
+                          + (f"; {skipped} not blocked or failed, left alone" if skipped else ""), messages.SUCCESS)
 
 
 @admin.register(AlertSubscription)

@@ -22,6 +22,10 @@ from sandbox.models import SandboxOrder, SandboxProduct, SandboxRequest, Sandbox
 
 KIND = "etsy"
 TOKEN_LIFETIME = 3600  # Etsy access tokens last an hour
+# What GET /shipping-carriers names; createReceiptShipment takes these (or "other") as carrier_name.
+CARRIERS = ["usps", "ups", "fedex", "dhl", "dhl-express", "royal-mail", "parcelforce", "canada-post", "dpd",
+            "colissimo", "chronopost", "la-poste", "postnl", "deutsche-post", "australia-post", "gls", "evri",
+            "hermes", "bpost", "other"]
 
 
 def _flags(data: dict) -> dict:
@@ -237,6 +241,9 @@ def tracking(request, shop_id, receipt_id):
     code, carrier = form.get("tracking_code", ""), form.get("carrier_name", "")
     if bool(code) != bool(carrier):
         return JsonResponse({"error": "tracking_code and carrier_name must be given together"}, status=400)
+    if carrier and carrier not in CARRIERS:
+        return JsonResponse({"error": f"carrier_name {carrier!r} is not a known shipping carrier; use one from "
+                                      "/v3/application/shipping-carriers or other"}, status=400)
     data = order.data
     if code:
         data.setdefault("shipments", []).append({
@@ -318,11 +325,9 @@ def shipping_carriers(request):
     early, fault = _guard(request, _store_by_key(request))
     if early:
         return early
-    names = ["usps", "ups", "fedex", "dhl-express", "royal-mail", "parcelforce", "canada-post", "dpd", "colissimo",
-             "la-poste", "postnl", "deutsche-post", "australia-post", "gls", "other"]
-    return JsonResponse({"count": len(names), "results": [
+    return JsonResponse({"count": len(CARRIERS), "results": [
         {"shipping_carrier_id": i + 1, "name": n, "domestic_classes": [], "mail_classes": []}
-        for i, n in enumerate(names)
+        for i, n in enumerate(CARRIERS)
     ]})
 
 

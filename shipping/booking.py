@@ -370,9 +370,12 @@ def relabel_shipment(shipment: Shipment, *, carrier_account: CarrierAccount | No
     old = shipment.fulfilment
     message = cancel_shipment(shipment, actor=actor, retract=False)
     replaces = None
-    if old is not None and not order_services.withdraw_fulfilment(
-            old, reason=f"label {shipment.tracking_number} relabelled", actor=actor):
-        replaces = Fulfilment.objects.get(pk=old.pk)
+    if old is not None:
+        # Withdrawn at once if the channel never heard of it (the row goes); otherwise it stops
+        # covering its lines and waits for the new fulfilment, which updates it on the channel.
+        pushing.retract_fulfilment(old, reason=f"label {shipment.tracking_number} relabelled", actor=actor,
+                                   relabel=True)
+        replaces = Fulfilment.objects.filter(pk=old.pk).first()
     order = Order.objects.select_related("channel").get(pk=shipment.order_id)
     try:
         new = book_shipment(order=order, carrier_account=carrier_account, service=service, weight_g=weight_g,

@@ -30,7 +30,14 @@ TRACKING_COMPANIES = sorted(VOCABULARY)
 
 def for_channel(kind: str, company: str) -> str | None:
     """The channel's code for `company`, or None when the channel does not know it."""
+    wanted = _plain(company)
     for name, codes in VOCABULARY.items():
-        if name.lower() == (company or "").strip().lower():
+        if _plain(name) == wanted:
             return codes.get(kind)
     return None
+
+
+def _plain(company: str) -> str:
+    """"Royal Mail", "royal_mail", "royal-mail" and " ROYAL  MAIL " are one company (carriers'
+    own codes, such as Sendcloud's, write names this way)."""
+    return " ".join((company or "").lower().replace("_", " ").replace("-", " ").split())

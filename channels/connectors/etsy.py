@@ -11,7 +11,14 @@ tokens last an hour; with a `refresh_token` in the credentials the connector ref
 through the shared OAuth code (`channels.connectors.oauth`), as a public PKCE client: the
 keystring is the client_id and no secret goes to the token endpoint. Etsy rotates the refresh
 token on every refresh, so the new one is stored with the access token. A channel holding only
-a static `access_token` keeps using it as it is."""
+a static `access_token` keeps using it as it is.
+
+Writing: `createReceiptShipment` (`POST …/receipts/{id}/tracking`, form-encoded) takes a tracking
+code, carrier and note to the buyer but no lines, and its first call marks the whole receipt
+shipped; a receipt may hold many shipments. So the outbox keeps the earlier parcels of a split
+order until the one that completes it, then sends each (`partial_shipments = False`,
+`tells_each_parcel`). The API cannot remove or change a shipment: cancelling one is a manual step
+in Shop Manager, which `cancel_fulfilment` names."""
 
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from decimal import Decimal
 from channels.connectors import register
 from channels.connectors.base import (
     ConnectorError,
+    NotSupported,
     Page,
     PushResult,
     RemoteAddress,
@@ -41,6 +49,11 @@ PAGE_SIZE = 100
 TOKEN_URL = "https://openapi.etsy.com/v3/public/oauth/token"
 CLOCK_SKEW = timedelta(minutes=2)  # read a little before the last run started: replays are harmless
 WEIGHT_TO_GRAMS = {"g": 1, "kg": 1000, "oz": 28.349523125, "lb": 453.59237}
+# Carrier names Etsy knows (`GET /shipping-carriers`) beyond Shipdesk's shared vocabulary, keyed
+# by how Shipdesk may write them; anything else goes as "other".
+ETSY_CARRIERS = {"dhl": "dhl", "chronopost": "chronopost", "hermes": "hermes", "evri": "evri", "bpost": "bpost"}
+# Where staff put a sent shipment right by hand (the API has no call to remove or change one).
+SHOP_MANAGER = "On Etsy: Shop Manager › Orders & Shipping › Completed › receipt {receipt}"
 
 
 def money(value) -> Decimal:
@@ -224,9 +237,18 @@ class EtsyConnector(OAuthConnector):
             if weights and order.total_weight_g is None:
                 order.total_weight_g = sum(weights)
 
+    #: The first `createReceiptShipment` marks the whole receipt shipped (it names no lines), so
+    #: earlier parcels of a split order are kept for the one that completes it; each parcel is
+    #: then sent as a shipment of its own, so the buyer gets every tracking number.
+    partial_shipments = False
+    tells_each_parcel = True
+
     def carrier_name(self, company: str) -> str:
         # Etsy knows a fixed list (GET /shipping-carriers); anything else goes as "other".
-        return for_channel("etsy", company) or "other"
+        known = for_channel("etsy", company)
+        if known:
+            return known
+        return ETSY_CARRIERS.get(" ".join((company or "").lower().replace("_", " ").split()), "other")
 
     def requires_tracking(self, fulfilment: RemoteFulfilment) -> bool:
         # Etsy requires tracking for US orders over $10 and for every shipment to India.
@@ -234,18 +256,49 @@ class EtsyConnector(OAuthConnector):
             return True
         return fulfilment.country == "US" and (fulfilment.order_total or 0) > 10
 
+    def _receipt_url(self, receipt_id: str) -> str:
+        return self.url(f"/shops/{self.shop_id}/receipts/{receipt_id}")
+
     def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        """`createReceiptShipment`: tracking code, carrier in Etsy's words, and the note to the
+        buyer (Etsy puts it in its shipping email)."""
         form = {"send_bcc": "false"}
         if fulfilment.tracking_number:
             form["tracking_code"] = fulfilment.tracking_number
             form["carrier_name"] = self.carrier_name(fulfilment.carrier)
         if fulfilment.note:
             form["note_to_buyer"] = fulfilment.note
-        receipt = self.api_json(
-            "POST",
-            self.url(f"/shops/{self.shop_id}/receipts/{fulfilment.order_external_id}/tracking"),
-            data=form,
-        )
-        shipments = receipt.get("shipments") or [] if isinstance(receipt, dict) else []
-        remote_id = str(shipments[-1].get("receipt_shipping_id", "")) if shipments else ""
-        return PushResult(remote_id=remote_id, request=form)
+        receipt = self.api_json("POST", self._receipt_url(fulfilment.order_external_id) + "/tracking", data=form)
+        found = _shipment(receipt, fulfilment.tracking_number) if isinstance(receipt, dict) else None
+        return PushResult(remote_id=str((found or {}).get("receipt_shipping_id", "")), request=form)
+
+    def find_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult | None:
+        """The receipt's `shipments` carrying this tracking code (without tracking: a receipt
+        already marked shipped, which is all such a push does)."""
+        receipt = self.api_json("GET", self._receipt_url(fulfilment.order_external_id))
+        if not isinstance(receipt, dict):
+            raise ConnectorError("Etsy answered without a receipt")
+        if not fulfilment.tracking_number:
+            return PushResult(request={"already_shipped": True}) if receipt.get("is_shipped") else None
+        found = _shipment(receipt, fulfilment.tracking_number)
+        if found is None:
+            return None
+        return PushResult(remote_id=str(found.get("receipt_shipping_id", "")),
+                          request={"found_on_etsy": {k: found.get(k) for k in ("tracking_code", "carrier_name")}})
+
+    def cancel_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        where = SHOP_MANAGER.format(receipt=fulfilment.order_external_id)
+        raise NotSupported(
+            f"{where} › Update tracking: remove tracking {fulfilment.tracking_number or '(none)'}"
+            f" ({self.carrier_name(fulfilment.carrier)}). Etsy's API cannot take a shipment back.")
+
+    def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
+        raise NotSupported("Etsy's API cannot change a shipment's tracking")
+
+
+def _shipment(receipt: dict, tracking_number: str) -> dict | None:
+    """The receipt's shipment with this tracking code (the newest, if Etsy has it twice)."""
+    shipments = [s for s in receipt.get("shipments") or [] if isinstance(s, dict)]
+    if tracking_number:
+        shipments = [s for s in shipments if s.get("tracking_code") == tracking_number]
+    return shipments[-1] if shipments else None

@@ -27,6 +27,7 @@ from channels.connectors import register
 from channels.connectors.base import (
     Connector,
     ConnectorError,
+    NotSupported,
     Page,
     PushResult,
     RemoteFulfilment,
@@ -41,11 +42,14 @@ from channels.connectors.shopify_mapping import (
     fulfillment_groups,
     fulfillment_id,
     fulfillment_requests,
+    matching_fulfillments,
     order_ids,
     parse_order,
     product_facts,
     requested_entry,
+    same_lines,
     successful_fulfillment,
+    update_tracking_body,
 )
 
 log = logging.getLogger(__name__)
@@ -196,9 +200,12 @@ class ShopifyConnector(Connector):
         return for_channel("shopify", company) or (company or "").strip()
 
     def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        """One fulfillment per location holding the parcel's lines, naming the fulfillment order
+        line items and quantities the parcel holds, and only fulfillment orders a carrier
+        delivers (never a gift card's or a pickup's)."""
         order_id = fulfilment.order_external_id
         data, _ = self.call("GET", f"/orders/{order_id}/fulfillment_orders.json")
-        by_location = fulfillment_groups((data or {}).get("fulfillment_orders") or [], fulfilment.lines)
+        by_location, left_over = fulfillment_groups((data or {}).get("fulfillment_orders") or [], fulfilment.lines)
         if not by_location:
             return self._already_fulfilled(fulfilment)
 
@@ -210,9 +217,67 @@ class ShopifyConnector(Connector):
             answer, _ = self.call("POST", "/fulfillments.json", json=body)
             ids.append(fulfillment_id(answer))
             sent.append(body)
-        return PushResult(
-            remote_id=",".join(ids), request=sent[0] if len(sent) == 1 else {"fulfillments": sent}
-        )
+        request = sent[0] if len(sent) == 1 else {"fulfillments": sent}
+        if left_over:  # already fulfilled on Shopify, or not Shopify's to fulfil: said, not sent
+            request = {**request, "not_open_on_shopify": left_over}
+        return PushResult(remote_id=",".join(ids), request=request)
+
+    def _fulfillments(self, order_id: str) -> list[dict]:
+        data, _ = self.call("GET", f"/orders/{order_id}/fulfillments.json")
+        return (data or {}).get("fulfillments") or []
+
+    def find_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult | None:
+        """`GET orders/{id}/fulfillments.json`: the live fulfillments carrying this tracking."""
+        found = matching_fulfillments(self._fulfillments(fulfilment.order_external_id), fulfilment)
+        if not found:
+            return None
+        return PushResult(remote_id=",".join(str(f["id"]) for f in found),
+                          request={"found_on_shopify": [f.get("name", "") for f in found]})
+
+    def _remote_ids(self, fulfilment: RemoteFulfilment) -> list[str]:
+        ids = [i for i in fulfilment.remote_id.split(",") if i]
+        if not ids:
+            found = self.find_fulfilment(fulfilment)
+            ids = [i for i in (found.remote_id.split(",") if found else []) if i]
+        return ids
+
+    def cancel_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
+        """`POST fulfillments/{id}/cancel.json` for each fulfillment the push made: Shopify opens
+        their fulfillment order lines again. One already cancelled counts as done (a retry after
+        a crash)."""
+        cancelled, already = [], []
+        ids = self._remote_ids(fulfilment)
+        if not ids:
+            return PushResult(request={"not_on_shopify": fulfilment.tracking_number})
+        for fid in ids:
+            try:
+                self.call("POST", f"/fulfillments/{fid}/cancel.json", json={})
+            except ConnectorError as exc:
+                if exc.status != 422 or self._status(fulfilment.order_external_id, fid) != "cancelled":
+                    raise
+                already.append(fid)
+            else:
+                cancelled.append(fid)
+        return PushResult(remote_id=",".join(cancelled + already),
+                          request={"cancelled": cancelled, **({"already_cancelled": already} if already else {})})
+
+    def _status(self, order_id: str, fid: str) -> str:
+        return next((str(f.get("status")) for f in self._fulfillments(order_id) if str(f.get("id")) == fid), "")
+
+    def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
+        """`POST fulfillments/{id}/update_tracking.json`: the new label's tracking on the old
+        fulfillment, when the new parcel holds the same lines (otherwise the old one is cancelled
+        and the new one sent: NotSupported)."""
+        if not same_lines(old.lines, new.lines):
+            raise NotSupported("Shopify: the new parcel holds other lines; the old fulfillment is cancelled instead")
+        ids = self._remote_ids(old)
+        if not ids:
+            raise NotSupported("Shopify: the old fulfillment is not on the order; the new one is sent instead")
+        company = self.carrier_name(new.carrier) if new.carrier else ""
+        body = update_tracking_body(new, company=company)
+        for fid in ids:
+            self.call("POST", f"/fulfillments/{fid}/update_tracking.json", json=body)
+        return PushResult(remote_id=",".join(ids), request=body)
 
     def _already_fulfilled(self, fulfilment: RemoteFulfilment) -> PushResult:
         """Nothing left to fulfil: fine if it is ours (an earlier attempt got through before

@@ -4,9 +4,10 @@ Kept apart from the client (`shopify.py`) so each shape can be read and tested o
 order we read, the product facts `enrich` caches, and the bodies of fulfillments, fulfillment
 requests and cancellations.
 
-Statuses. "Shipped" means anything fulfilled: a partially fulfilled order is being shipped
-from Shopify already, and Shipdesk does not split orders (this matches the backfill's
-`fulfillment_status=unshipped`, which excludes partial ones). Shopify has no custom order
+Statuses. "Shipped" means anything fulfilled: an order partially fulfilled on Shopify is being
+shipped from there already (this matches the backfill's `fulfillment_status=unshipped`, which
+excludes partial ones); the tracking of Shipdesk's own parcels, read back, is recognised as
+ours (orders.services.ship_from_channel). Shopify has no custom order
 statuses; merchants use tags. So the remote status is `<financial_status>/<fulfillment_status>`
 (e.g. `paid/unfulfilled`), or `cancelled`, unless the order carries a tag written
 `status:<name>` (e.g. `status:awaiting-stock`): that tag is the status staff map in the
@@ -196,33 +197,49 @@ def product_facts(product: dict) -> dict:
 # -- writing
 
 
-def fulfillment_groups(fulfillment_orders: list[dict], lines: list[tuple[str, int]]) -> dict[str, list[dict]]:
-    """`line_items_by_fulfillment_order` entries for the open fulfillment orders holding `lines`
-    (all their lines when `lines` is empty), grouped by assigned location."""
-    wanted = {str(line_id): int(quantity) for line_id, quantity in lines}
+#: `delivery_method.method_type` of fulfillment orders a carrier delivers. Never the others: a
+#: gift card or digital item (`none`), a pickup in store (`pick_up`), a local delivery (`local`),
+#: a point of sale (`retail`): naming them would tell Shopify they left with this parcel.
+SHIPPED_METHODS = {"shipping", "pickup_point"}
+LIVE_FULFILLMENT = ("success", "open", "pending")  # a fulfillment that counts (not cancelled, error, failure)
+
+
+def is_shipped_by_carrier(fo: dict) -> bool:
+    method = ((fo.get("delivery_method") or {}).get("method_type") or "shipping").lower()
+    return method in SHIPPED_METHODS
+
+
+def fulfillment_groups(
+    fulfillment_orders: list[dict], lines: list[tuple[str, int]]
+) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    """(`line_items_by_fulfillment_order` entries grouped by assigned location, what is left
+    over): the open fulfillment orders a carrier delivers that hold `lines` (all their lines
+    when `lines` is empty). A line whose quantity Shopify spreads over several fulfillment
+    orders takes from each only what is still wanted; a quantity no open fulfillment order
+    holds is left over (line id: quantity), never sent."""
+    wanted = {}
+    for line_id, quantity in lines:
+        wanted[str(line_id)] = wanted.get(str(line_id), 0) + int(quantity)
     by_location: dict[str, list[dict]] = {}
     for fo in fulfillment_orders:
-        if fo.get("status") not in ("open", "in_progress"):
+        if fo.get("status") not in ("open", "in_progress") or not is_shipped_by_carrier(fo):
             continue
         if "create_fulfillment" not in (fo.get("supported_actions") or ["create_fulfillment"]):
             continue
         group: dict = {"fulfillment_order_id": fo["id"]}
         if wanted:
-            items = [
-                {
-                    "id": li["id"],
-                    "quantity": min(
-                        wanted[str(li.get("line_item_id"))], int(li.get("fulfillable_quantity") or 0)
-                    ),
-                }
-                for li in fo.get("line_items") or []
-                if str(li.get("line_item_id")) in wanted and int(li.get("fulfillable_quantity") or 0) > 0
-            ]
+            items = []
+            for li in fo.get("line_items") or []:
+                line_id, open_quantity = str(li.get("line_item_id")), int(li.get("fulfillable_quantity") or 0)
+                quantity = min(wanted.get(line_id, 0), open_quantity)
+                if quantity > 0:
+                    items.append({"id": li["id"], "quantity": quantity})
+                    wanted[line_id] -= quantity
             if not items:
                 continue
             group["fulfillment_order_line_items"] = items
         by_location.setdefault(str(fo.get("assigned_location_id")), []).append(group)
-    return by_location
+    return by_location, {line_id: quantity for line_id, quantity in wanted.items() if quantity > 0}
 
 
 def fulfillment_body(groups: list[dict], fulfilment: RemoteFulfilment, *, company: str) -> dict:
@@ -239,6 +256,44 @@ def fulfillment_body(groups: list[dict], fulfilment: RemoteFulfilment, *, compan
     if fulfilment.note:
         spec["message"] = fulfilment.note
     return {"fulfillment": {"line_items_by_fulfillment_order": groups, **spec}}
+
+
+def update_tracking_body(fulfilment: RemoteFulfilment, *, company: str) -> dict:
+    """`POST /fulfillments/{id}/update_tracking.json`: the new tracking on a sent fulfillment."""
+    info = {"number": fulfilment.tracking_number}
+    if company:
+        info["company"] = company
+    if fulfilment.tracking_url:
+        info["url"] = fulfilment.tracking_url
+    return {"fulfillment": {"tracking_info": info, "notify_customer": bool(fulfilment.notify_customer)}}
+
+
+def same_lines(a: list[tuple[str, int]], b: list[tuple[str, int]]) -> bool:
+    def totals(lines):
+        out: dict[str, int] = {}
+        for line_id, quantity in lines:
+            out[str(line_id)] = out.get(str(line_id), 0) + int(quantity)
+        return out
+
+    return totals(a) == totals(b)
+
+
+def matching_fulfillments(fulfillments: list[dict], fulfilment: RemoteFulfilment) -> list[dict]:
+    """The order's live fulfillments that are this one: carrying its tracking number, or, without
+    tracking, untracked ones holding exactly its lines."""
+    found = []
+    for f in fulfillments:
+        if f.get("status") not in LIVE_FULFILLMENT:
+            continue
+        numbers = [n for n in (f.get("tracking_numbers") or [f.get("tracking_number")]) if n]
+        if fulfilment.tracking_number:
+            if fulfilment.tracking_number in numbers:
+                found.append(f)
+        elif not numbers and same_lines(
+                [(str(li.get("id")), int(li.get("quantity") or 0)) for li in f.get("line_items") or []],
+                fulfilment.lines):
+            found.append(f)
+    return found
 
 
 def fulfillment_id(answer: dict | None) -> str:
@@ -264,7 +319,8 @@ def fulfillment_requests(
     `fulfillment_request` body to send. A generator, so the caller sends each request before
     the next fulfillment order is read."""
     wanted = {str(line_id): int(quantity) for line_id, quantity in lines or []}
-    live = [fo for fo in fulfillment_orders if fo.get("status") in ("open", "in_progress")]
+    live = [fo for fo in fulfillment_orders
+            if fo.get("status") in ("open", "in_progress") and is_shipped_by_carrier(fo)]
     # Fulfillment orders already requested come first, so their lines leave `wanted`.
     live.sort(key=lambda fo: fo.get("request_status") not in REQUESTED)
     for fo in live:

@@ -73,6 +73,16 @@ CATALOGUE = [
         [(7_200_051, "PDF-PATTERN", ("Default Title",), "6.00", 0)],
     ),
 ]
+# A gift card is a product too: no shipping (`requires_shipping` false, `gift_card` true), and on
+# the order a fulfillment order of its own whose delivery method is "none".
+GIFT_CARD = (
+    7_100_009,
+    "Gift card",
+    "Northern Goods",
+    False,
+    ["Denominations"],
+    [(7_200_091, "GIFT-CARD-25", ("£25",), "25.00", 0)],
+)
 SHIPPING = [
     ("Standard", "STANDARD", "3.95"),
     ("Express", "EXPRESS", "9.00"),
@@ -89,7 +99,7 @@ def image_src(product_id: int, variant_id: int | None = None) -> str:
 
 
 def ensure_products(store: SandboxStore) -> None:
-    for product_id, title, vendor, ships, option_names, variants in CATALOGUE:
+    for product_id, title, vendor, ships, option_names, variants in [*CATALOGUE, GIFT_CARD]:
         images = [
             {
                 "id": product_id + 900_000,
@@ -205,7 +215,7 @@ def _service_for(store: SandboxStore, sku: str) -> str:
 
 
 def _variant(sku: str):
-    for product in CATALOGUE:
+    for product in [*CATALOGUE, GIFT_CARD]:
         for variant in product[5]:
             if variant[1] == sku:
                 return product, variant
@@ -216,8 +226,8 @@ def make_order(
     store: SandboxStore, *, kind: str = "ok", created: int | None = None, rng=random,
     items: list[tuple[str, int]] | None = None,
 ) -> dict:
-    """kind: ok | unpaid | shipped | digital | no_address | cancelled. `items` [(SKU, quantity)]
-    picks the lines instead of chance."""
+    """kind: ok | unpaid | shipped | digital | no_address | cancelled | gift_card (physical lines
+    and a gift card). `items` [(SKU, quantity)] picks the lines instead of chance."""
     country = rng.choice(list(LOCALES))
     fake = Faker(LOCALES[country])
     fake.seed_instance(rng.randint(0, 10**9))
@@ -233,6 +243,8 @@ def make_order(
     products = rng.sample(digital, 1) if kind == "digital" else rng.sample(physical, rng.randint(1, 3))
     if kind == "ok" and rng.random() < 0.2:
         products.append(digital[0])
+    if kind == "gift_card":
+        products.append(GIFT_CARD)
     location = location_of(store)
     lines, subtotal, weight = [], Decimal("0"), 0
     for entry in items or products:
@@ -274,7 +286,7 @@ def make_order(
                 "fulfillable_quantity": quantity,
                 "fulfillment_status": None,
                 "fulfillment_service": _service_for(store, sku),
-                "gift_card": False,
+                "gift_card": product[0] == GIFT_CARD[0],
                 "taxable": True,
                 "tax_lines": [],
                 "total_discount": "0.00",

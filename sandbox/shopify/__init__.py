@@ -8,11 +8,15 @@ a leaky bucket per store (40 calls, 2 per second by default; `store.settings["bu
 and `["leak_rate"]` change it) answered with 429 + `Retry-After` and the
 `X-Shopify-Shop-Api-Call-Limit` header on every answer, fulfillment orders per location (the
 shop's own and fulfillment services'), fulfillment requests to a fulfillment service
-(`POST fulfillment_orders/{id}/fulfillment_request.json`), `POST fulfillments.json` and `POST orders/{id}/cancel.json`."""
+(`POST fulfillment_orders/{id}/fulfillment_request.json`), `POST fulfillments.json`, an order's
+fulfillments (`GET orders/{id}/fulfillments.json`), cancelling one (`POST fulfillments/{id}/cancel.json`:
+its lines open again) or replacing its tracking (`POST fulfillments/{id}/update_tracking.json`), and
+`POST orders/{id}/cancel.json`. Gift card and digital lines have a fulfillment order of their own
+whose `delivery_method.method_type` is "none"."""
 
 from django.urls import re_path
 
-from sandbox.shopify import fulfillment, orders
+from sandbox.shopify import fulfillment, fulfillments, orders
 
 # What tests/channels reaches for on the stand-in (its other callers import from the modules).
 from sandbox.shopify.fulfillment import FO_OFFSET, fulfil, fulfillment_orders
@@ -26,7 +30,11 @@ urlpatterns = [
     re_path(VERSION + r"orders/(?P<order_id>\d+)\.json$", orders.order),
     re_path(VERSION + r"orders/(?P<order_id>\d+)/fulfillment_orders\.json$", fulfillment.order_fulfillment_orders),
     re_path(VERSION + r"orders/(?P<order_id>\d+)/cancel\.json$", orders.order_cancel),
+    re_path(VERSION + r"orders/(?P<order_id>\d+)/fulfillments\.json$", fulfillments.order_fulfillments),
     re_path(VERSION + r"fulfillments\.json$", fulfillment.fulfillments),
+    re_path(VERSION + r"fulfillments/(?P<fulfillment_id>\d+)/cancel\.json$", fulfillments.fulfillment_cancel),
+    re_path(VERSION + r"fulfillments/(?P<fulfillment_id>\d+)/update_tracking\.json$",
+            fulfillments.fulfillment_update_tracking),
     re_path(VERSION + r"fulfillment_orders/(?P<fo_id>\d+)/fulfillment_request\.json$", fulfillment.fulfillment_request),
     re_path(VERSION + r"products/(?P<product_id>\d+)\.json$", orders.product),
 ]

@@ -14,6 +14,7 @@ from sandbox.shopify.orders import _guarded_order, _order, iso, save, shipping_l
 from sandbox.shopify.plumbing import _answer, _error, _int, _post
 
 FO_OFFSET = 10**12  # fulfillment order (and its line) ids: the order's (line's) id + this
+FULFILLMENT_N0 = 4100  # fulfillment ids: the order's id + (this + its number in the order) × FO_OFFSET
 
 
 # -- fulfillment orders
@@ -31,14 +32,19 @@ FO_OFFSET = 10**12  # fulfillment order (and its line) ids: the order's (line's)
 def _records(data: dict) -> list[dict]:
     if "_fulfillment_orders" in data:
         return data["_fulfillment_orders"]
-    groups: dict[str, list[dict]] = {}
-    for li in shipping_lines(data):
-        groups.setdefault(li.get("fulfillment_service") or "manual", []).append(li)
-    handles = sorted(groups, key=lambda h: h != "manual")  # the shop's own location first
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for li in data.get("line_items") or []:
+        # Lines a carrier delivers, per location; a gift card or digital item has a fulfillment
+        # order of its own whose delivery method is "none" (nothing to ship).
+        method = "shipping" if li.get("requires_shipping", True) else "none"
+        groups.setdefault((li.get("fulfillment_service") or "manual", method), []).append(li)
+    # The shop's own location first, shipped lines before the rest.
+    keys = sorted(groups, key=lambda k: (k[1] != "shipping", k[0] != "manual", k[0]))
     return [
         {
             "n": n + 1,
             "handle": handle,
+            "method_type": method,
             "request_status": "unsubmitted",
             "accepted": False,
             "merchant_requests": [],
@@ -48,15 +54,16 @@ def _records(data: dict) -> list[dict]:
                     "quantity": int(li["quantity"]),
                     "fulfillable_quantity": int(li.get("fulfillable_quantity", 0)),
                 }
-                for li in groups[handle]
+                for li in groups[(handle, method)]
             ],
         }
-        for n, handle in enumerate(handles)
+        for n, (handle, method) in enumerate(keys)
     ]
 
 
 def _materialise(data: dict) -> list[dict]:
-    data["_fulfillment_orders"] = json.loads(json.dumps(_records(data)))
+    if "_fulfillment_orders" not in data:
+        data["_fulfillment_orders"] = json.loads(json.dumps(_records(data)))
     return data["_fulfillment_orders"]
 
 
@@ -130,7 +137,7 @@ def _render(store: SandboxStore, data: dict, fo_record: dict) -> dict:
             )
         }
         or None,
-        "delivery_method": {"id": fo_id + 1, "method_type": "shipping"},
+        "delivery_method": {"id": fo_id + 1, "method_type": fo_record.get("method_type", "shipping")},
         "assigned_location": {
             "location_id": location["id"],
             "name": location["name"],
@@ -158,17 +165,20 @@ def fulfillment_orders(store: SandboxStore, data: dict) -> list[dict]:
     return [_render(store, data, fo_record) for fo_record in _records(data)]
 
 
-def _take(data: dict, line_item_id: int, quantity: int, prefer: set[int]) -> None:
-    """A fulfillment of `quantity` of a line comes off its fulfillment orders, the named ones first."""
-    if "_fulfillment_orders" not in data:
-        return  # derived from the lines, which fulfil() has just changed
-    records = sorted(data["_fulfillment_orders"], key=lambda r: int(data["id"]) + r["n"] * FO_OFFSET not in prefer)
+def _take(data: dict, line_item_id: int, quantity: int, prefer: set[int]) -> list[list[int]]:
+    """A fulfillment of `quantity` of a line comes off its fulfillment orders, the named ones
+    first. Returns what came off which: [[n, line item id, quantity], …]."""
+    taken_from = []
+    records = sorted(_materialise(data), key=lambda r: int(data["id"]) + r["n"] * FO_OFFSET not in prefer)
     for fo_record in records:
         for li in fo_record["lines"]:
             if li["line_item_id"] == line_item_id and quantity > 0:
                 taken = min(quantity, li["fulfillable_quantity"])
-                li["fulfillable_quantity"] -= taken
-                quantity -= taken
+                if taken:
+                    li["fulfillable_quantity"] -= taken
+                    quantity -= taken
+                    taken_from.append([fo_record["n"], line_item_id, taken])
+    return taken_from
 
 
 def location_of(store: SandboxStore) -> dict:
@@ -196,18 +206,22 @@ def fulfil(
     "on Shopify"."""
     data = order.data
     now = int(time.time())
-    shipped = []
-    for li in shipping_lines(data):
+    shipped, taken = [], []
+    # Named items may be any line (a gift card's fulfillment order too); "everything left" is
+    # what a carrier delivers.
+    candidates = (data.get("line_items") or []) if items is not None else shipping_lines(data)
+    for li in candidates:
         quantity = int(li.get("fulfillable_quantity", 0)) if items is None else items.get(int(li["id"]), 0)
         if quantity <= 0:
             continue
-        _take(data, int(li["id"]), quantity, fulfillment_order_ids or set())
+        taken += _take(data, int(li["id"]), quantity, fulfillment_order_ids or set())
         li["fulfillable_quantity"] = int(li["fulfillable_quantity"]) - quantity
         li["fulfillment_status"] = "fulfilled" if li["fulfillable_quantity"] == 0 else "partial"
         shipped.append({**li, "quantity": quantity})
     fulfilments = data.setdefault("fulfillments", [])
+    number_in_order = len(fulfilments) + 1
     fulfillment = {
-        "id": store.next_id() + 4_100_000_000,
+        "id": fulfillment_id_for(data, number_in_order),
         "order_id": int(data["id"]),
         "status": "success",
         "created_at": iso(store, now),
@@ -215,7 +229,7 @@ def fulfil(
         "service": "manual",
         "location_id": location_of(store)["id"],
         "shipment_status": None,
-        "name": f"{data['name']}.{len(fulfilments) + 1}",
+        "name": f"{data['name']}.{number_in_order}",
         "tracking_company": company or None,
         "tracking_number": number or None,
         "tracking_numbers": [number] if number else [],
@@ -225,16 +239,36 @@ def fulfil(
         "notify_customer": notify_customer,
     }
     fulfilments.append(fulfillment)
-    left = sum(int(li["fulfillable_quantity"]) for li in shipping_lines(data))
-    data["fulfillment_status"] = "fulfilled" if left == 0 else "partial"
+    # Which fulfillment order lines it took, so that cancelling it gives them back.
+    data.setdefault("_fulfillment_takes", {})[str(fulfillment["id"])] = taken
+    _settle_order_status(store, data, now)
+    save(store, order)
+    return fulfillment
+
+
+def fulfillment_id_for(data: dict, number_in_order: int) -> int:
+    """A fulfillment's id leads back to its order, as fulfillment order ids do (the order id plus
+    a multiple of FO_OFFSET above any fulfillment order's)."""
+    return int(data["id"]) + (FULFILLMENT_N0 + number_in_order) * FO_OFFSET
+
+
+def _settle_order_status(store: SandboxStore, data: dict, now: int) -> None:
+    lines = shipping_lines(data)
+    left = sum(int(li["fulfillable_quantity"]) for li in lines)
+    if left == 0:
+        data["fulfillment_status"] = "fulfilled"
+    elif any(int(li["fulfillable_quantity"]) < int(li["quantity"]) for li in lines):
+        data["fulfillment_status"] = "partial"
+    else:
+        data["fulfillment_status"] = None
     if (
         left == 0
         and data.get("financial_status") == "paid"
         and (store.settings or {}).get("auto_archive", True)
     ):
         data["closed_at"] = iso(store, now)
-    save(store, order)
-    return fulfillment
+    elif left and not data.get("cancelled_at"):
+        data["closed_at"] = None
 
 
 # -- views

@@ -56,16 +56,27 @@ def etsy_tracking(order):
 
 
 def assert_reached_etsy(order, supplier_order, number, carrier_code):
+    """Etsy can only mark a whole receipt shipped: the supplier's parcel is kept until the mug
+    from own stock ships, then Etsy gets both tracking numbers."""
     supplier_order.refresh_from_db()
     assert supplier_order.status == "shipped" and supplier_order.tracking_number == number
     shipment = order.shipments.get()
-    assert shipment.tracking_number == number and shipment.fulfilment.state == "sent"
+    assert shipment.tracking_number == number and shipment.fulfilment.state == "pending"
+    assert shipment.fulfilment.last_error.startswith("kept: Etsy-Main can only mark the whole order")
     assert shipment.fulfilment.lines == [[ln.order_line.external_id, ln.quantity]
                                          for ln in supplier_order.lines.select_related("order_line")]
-    [pushed] = etsy_tracking(order)
-    assert pushed.parsed["tracking_code"] == number and pushed.parsed["carrier_name"] == carrier_code
+    assert not etsy_tracking(order)
+
+    mug = order.lines.get(sku="MUG-RED-L")
+    record_external_shipment(order=order, tracking_number="RM123456785GB", carrier="Royal Mail",
+                             lines=[[mug.external_id, 1]])
+
+    shipment.fulfilment.refresh_from_db()
+    assert shipment.fulfilment.state == "sent"
+    pushed = {r.parsed["tracking_code"]: r.parsed["carrier_name"] for r in etsy_tracking(order)}
+    assert pushed == {"RM123456785GB": "royal-mail", number: carrier_code}
     receipt = SandboxOrder.objects.get(external_id=order.external_id).data
-    assert receipt["shipments"][-1]["tracking_code"] == number
+    assert sorted(s["tracking_code"] for s in receipt["shipments"]) == sorted(pushed)
 
 
 def test_tracking_polled_from_the_supplier_api_reaches_etsy(placed_order, live_server):
@@ -82,7 +93,7 @@ def test_tracking_polled_from_the_supplier_api_reaches_etsy(placed_order, live_s
     assert result["shipped"] == 1 and not result["errors"]
     assert_reached_etsy(order, supplier_order, "JD014600003828GB", "dhl-express")
     assert poll_suppliers()["checked"] == 0  # shipped orders are not asked again
-    assert len(etsy_tracking(order)) == 1
+    assert len(etsy_tracking(order)) == 2  # the supplier's parcel and the mug, once each
 
 
 def test_tracking_typed_on_the_suppliers_private_page_reaches_etsy(placed_order):
@@ -154,7 +165,8 @@ def test_the_same_tracking_twice_records_one_shipment(placed_order, staff_client
     staff_client.post(url, {"file": SimpleUploadedFile("a.csv", row.encode())})
     response = staff_client.post(url, {"file": SimpleUploadedFile("a.csv", row.encode())}, follow=True)
     assert "0 tracking number(s) recorded, 1 already known" in response.content.decode()
-    assert order.shipments.count() == 1 and len(etsy_tracking(order)) == 1
+    # One shipment, kept for the mug (Etsy marks whole receipts shipped): nothing sent yet.
+    assert order.shipments.count() == 1 and len(etsy_tracking(order)) == 0
 
 
 def test_a_csv_uploaded_on_the_private_page_only_matches_that_suppliers_orders(placed_order):
