@@ -375,7 +375,7 @@ def push_due(channel=None) -> tuple[int, int]:
 
 def __getattr__(name: str):
     # The retraction half lives in orders.retracting; its entry points are part of this module's API.
-    if name in ("retract_fulfilment", "mark_attention_done", "attention_count"):
+    if name in ("retract_fulfilment", "keep_fulfilment", "mark_attention_done", "attention_count"):
         from orders import retracting
 
         return getattr(retracting, name)

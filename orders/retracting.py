@@ -73,6 +73,29 @@ def retract_fulfilment(f: Fulfilment, *, reason: str, actor=None, relabel: bool 
     return f"{channel.name} had tracking {_tracking(locked)}; Shipdesk is taking it back there."
 
 
+def keep_fulfilment(f: Fulfilment, *, reason: str, actor=None) -> bool:
+    """The label whose cancellation asked for this retraction was not cancelled after all (the
+    carrier picked the parcel up first): stop taking its tracking back. False when too late: the
+    channel already took it back (or a worker is doing so now), and the caller tells it anew."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Fulfilment.objects.select_for_update().select_related("order__channel").filter(pk=f.pk).first()
+        if locked is None or locked.retract_requested_at is None:
+            return locked is not None and locked.state in (*UNSENT, S.SENT)
+        if locked.state not in (*UNSENT, S.SENT):
+            return False
+        if locked.claimed_at and locked.claimed_at >= now - timedelta(seconds=claim_seconds()):
+            return False
+        locked.retract_requested_at, locked.next_attempt_at = None, now
+        locked.save(update_fields=["retract_requested_at", "next_attempt_at"])
+        record_event(locked.order, OrderEvent.Kind.NOTE,
+                     f"Tracking {_tracking(locked)} stays on {locked.order.channel.name}: {reason}", actor=actor)
+        refresh(locked, reason=f"tracking {_tracking(locked)} kept: {reason}", actor=actor)
+        if locked.state in UNSENT:
+            transaction.on_commit(lambda: enqueue_push(locked.pk))
+    return True
+
+
 # -- the outbox side (called by orders.pushing with the fulfilment claimed)
 
 

@@ -69,8 +69,12 @@ def apply_updates(shipment: Shipment, updates: list[TrackingUpdate], *, source: 
                     order_services.record_event(
                         order, OrderEvent.Kind.ERROR,
                         f"The queued cancellation of {current.tracking_number} failed: the parcel was picked up.")
-                    if current.fulfilment_id is None:
-                        tell_channel(current)  # it ships after all: the channel must know
+                    # It ships after all: the channel keeps (or gets again) its tracking.
+                    from orders import pushing
+
+                    if current.fulfilment_id is None or not pushing.keep_fulfilment(
+                            current.fulfilment, reason="the parcel was picked up before the cancellation"):
+                        tell_channel(current)
             elif update.status == S.DELIVERED and current.status != S.DELIVERED:
                 current.status, current.delivered_at = S.DELIVERED, update.occurred_at
                 current.picked_up_at = current.picked_up_at or update.occurred_at

@@ -53,7 +53,7 @@ def test_a_split_order_tells_shopify_each_parcels_lines_and_quantities(shopify_s
 
     first = ship(order, "RM1", [(ids["MUG-RED"], 1)])
     order.refresh_from_db()
-    assert first.state == Fulfilment.State.SENT and order.status == Order.Status.AWAITING_SHIPMENT
+    assert first.state == Fulfilment.State.SENT and order.status == Order.Status.PARTLY_SHIPPED
     assert remote(sandbox_order)["fulfillment_status"] == "partial"
     second = ship(order, "RM2", [(ids["MUG-RED"], 1), (ids["TEE-M-BLK"], 1)])
 
