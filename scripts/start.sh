@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BIN:-.venv/bin}"
-export PATH="$PWD/$BIN:$PATH"
+case "$BIN" in /*) ;; *) BIN="$PWD/$BIN" ;; esac
+export PATH="$BIN:$PATH"
 export DEBUG="${DEBUG:-true}"
 export SANDBOX_ENABLED="${SANDBOX_ENABLED:-true}"
 export PORT="${PORT:-8000}"
