@@ -11,7 +11,7 @@ So this supervisor starts the cluster in a session of its own, where group signa
 it. On SIGINT or SIGTERM it asks the cluster's main process alone to stop (idle workers leave in
 about a second), waits up to `Q_STOP_SECONDS`, then kills whatever is left. A task killed that way
 is not lost: its work lives as a row (a due channel, a pending fulfilment, a job's chunk) that the
-every-minute dispatcher queues again. A second signal kills at once. If the supervisor itself is
+every-minute dispatcher queues again. A second Ctrl-C kills at once. If the supervisor itself is
 killed (SIGKILL), the cluster notices within a second and kills its own process group.
 """
 
@@ -40,10 +40,15 @@ def supervise() -> int:
     child = subprocess.Popen([sys.executable, "-m", "config.cluster", "--serve", str(os.getpid())],
                              start_new_session=True)
     stopping: list[float] = []
+    interrupts: list[int] = []
 
     def on_signal(signum, frame):
-        if stopping:  # a second Ctrl-C: no more waiting
+        if signum == signal.SIGINT:
+            interrupts.append(signum)
+        if len(interrupts) > 1:  # Ctrl-C twice: no more waiting
             _kill_group(child.pid)
+            return
+        if stopping:  # a SIGTERM after the Ctrl-C (make run's script passes it on): still a clean stop
             return
         stopping.append(time.monotonic())
         print(f"Stopping the task cluster (up to {grace:g} s for running tasks)", file=sys.stderr, flush=True)
