@@ -2,7 +2,6 @@
 supervisor (config/cluster.py) on a SIGTERM to its whole process group while a task runs, which
 left a bare `manage.py qcluster` "stopping" for minutes. Real processes on a temporary SQLite file."""
 
-import contextlib
 import os
 import shutil
 import signal
@@ -85,17 +84,6 @@ def migrated(tmp_path_factory) -> Path:
 
 def copy_db(migrated: Path, tmp_path: Path) -> None:
     shutil.copy(migrated, tmp_path / "db.sqlite3")
-
-
-@pytest.fixture
-def cleanup():
-    """Whatever a failed test left running is killed."""
-    tags = []
-    yield tags.append
-    for tag in tags:
-        for pid in tagged_processes(tag):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
 
 def test_ctrl_c_in_make_run_stops_web_and_cluster_within_15_seconds(tmp_path, migrated, cleanup):
