@@ -1,6 +1,7 @@
 """.ci/run cannot go green by accident, and the PostgreSQL pass ends without a teardown error."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -21,6 +22,37 @@ def test_under_ci_an_unreachable_postgresql_fails_the_run_before_anything_slow()
     assert result.returncode != 0, out
     assert "PostgreSQL pass is mandatory in CI" in out
     assert "pass 1" not in out and "SKIPPED" not in out
+
+
+@pytest.mark.parametrize("failing", ["check", "test"])
+def test_any_failing_step_fails_the_run_after_every_step_has_run(tmp_path, failing):
+    # .ci/run against a stand-in Makefile whose targets pass or fail at will.
+    (tmp_path / ".ci").mkdir()
+    shutil.copy(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
+    targets = {"install": "@true", "check": "@echo checked", "test": '@echo "== 3 passed in 0.01s =="'}
+    targets[failing] = f"@echo {failing} failed; false"
+    (tmp_path / "Makefile").write_text("".join(f"{t}:\n\t{cmd}\n" for t, cmd in targets.items()))
+    env = {**os.environ, "CI": "true", "VENV": str(VENV)}
+    env["CI_POSTGRES_URL"] = "postgres://postgres@127.0.0.1:5432/shipdesk"
+    if connection.vendor != "postgresql" and not postgres_answers():
+        env.pop("CI")  # no server here: the PostgreSQL pass is skipped, the rest still counts
+    result = subprocess.run(["bash", ".ci/run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert ("!! static checks" if failing == "check" else "!! pass 1: SQLite") in out
+    if failing == "check":
+        assert "== pass 1: SQLite: passed" in out  # the steps after a failure still run and report
+    assert "!! failed:" in out and "all steps passed" not in out
+
+
+def postgres_answers() -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", connect_timeout=3).close()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
 
 
 @pytest.mark.slow
