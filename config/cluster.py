@@ -58,7 +58,8 @@ def supervise() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     while child.poll() is None:
-        if stopping and time.monotonic() - stopping[0] > grace:
+        if len(stopping) == 1 and time.monotonic() - stopping[0] > grace:
+            stopping.append(time.monotonic())
             print(f"Task cluster still busy after {grace:g} s: killed (its work is queued again "
                   "by the dispatcher)", file=sys.stderr, flush=True)
             _kill_group(child.pid)
