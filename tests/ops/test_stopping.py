@@ -69,7 +69,9 @@ def stop_and_time(proc, env, signum, log) -> float:
     started = time.monotonic()
     os.killpg(proc.pid, signum)
     wait_for(lambda: not tagged_processes(env["SHIPDESK_TEST_TAG"]), 20, "every process did not exit", log)
-    return time.monotonic() - started
+    elapsed = time.monotonic() - started
+    print(f"every process stopped {elapsed:.1f} s after {signal.Signals(signum).name}")
+    return elapsed
 
 
 @pytest.fixture(scope="module")
