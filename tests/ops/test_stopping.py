@@ -144,3 +144,20 @@ def test_a_killed_supervisor_takes_its_cluster_down(tmp_path, migrated, cleanup)
     proc.kill()  # SIGKILL to the supervisor alone: honcho after 5 s, an OOM kill
     proc.wait()
     wait_for(lambda: not tagged_processes(env["SHIPDESK_TEST_TAG"]), 5, "the cluster outlived its supervisor", log)
+
+
+@pytest.mark.parametrize("unit", ["shipdesk-web@.service", "shipdesk-worker@.service"])
+def test_the_systemd_units_stop_the_main_process_first_and_wait_longer_than_the_cluster(unit):
+    from configparser import ConfigParser
+
+    from django.conf import settings
+
+    parser = ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(ROOT / "deploy" / "systemd" / unit)
+    service = parser["Service"]
+    assert service["KillMode"] == "mixed"
+    assert int(service["TimeoutStopSec"]) > settings.Q_STOP_SECONDS + 5
+    assert service["Environment"] == "DJANGO_SETTINGS_MODULE=config.settings"
+    if "worker" in unit:
+        assert service["ExecStart"].endswith("python -m config.cluster")
