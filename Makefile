@@ -1,4 +1,5 @@
-# Shipdesk: `make run` for the demo, `make test` for the suite.
+# Shipdesk: `make run` for the demo, `make start` for the demo as in production (honcho:
+# gunicorn and task clusters), `make test` for the suite, `make check` for CI's static checks.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ DB     ?=
 PYTEST_ARGS ?= -n 2
 export PORT
 
-.PHONY: run test bench bench-readme lint install clean
+.PHONY: run start test bench bench-readme lint check install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 run: install
-	@bash scripts/run.sh
+	@PY=$(BIN)/python bash scripts/run.sh
+
+start: install
+	@BIN=$(BIN) bash scripts/start.sh
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -36,5 +40,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# What CI checks besides the tests: lint, migrations in step with the models, the French catalogue.
+check: install
+	$(BIN)/ruff check .
+	DJANGO_SETTINGS_MODULE=config.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python scripts/check_locale.py
+
 clean:
-	rm -rf $(VENV) db.sqlite3* media/ .pytest_cache
+	rm -rf $(VENV) db.sqlite3* media/ .pytest_cache build/

@@ -2,7 +2,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-urlpatterns = []
+from config.health import healthz
+
+urlpatterns = [path("healthz", healthz, name="healthz")]
 # Admin pages that live outside a ModelAdmin (bulk CSV imports), mounted before the admin itself.
 try:
     urlpatterns.append(path("admin/shipping/csv/", include("shipping.csv_urls")))

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 def dispatch_due_syncs() -> int:
     """Every minute: enqueue a sync for each automatic channel that is due, and any
     fulfilment whose retry time has come (the rows are the truth; the queue may lose a task)."""
+    __import__("config.heartbeat").heartbeat.record_dispatcher_run()  # /healthz, admin index banner
     channels = Channel.objects.due_for_sync()
     for channel in channels:
         async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}")

@@ -34,3 +34,21 @@ def etsy_sandbox(live_server, transactional_db):
                              shop_id="10001")
     store = store_for_channel(channel)
     return channel, store
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and before it is dropped on PostgreSQL, no connection left to
+    it: live_server answers in daemon threads that close their connection after the response is
+    sent (a race with the end of the session), and concurrency tests open their own. Without this
+    the drop can fail with "database is being accessed by other users"."""
+    yield
+    from django.db import connection, connections
+
+    with django_db_blocker.unblock():
+        connections.close_all()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            connection.close()
