@@ -199,6 +199,12 @@ CONNECTOR_MAX_SLEEP = env.float("CONNECTOR_MAX_SLEEP", default=60.0)
 SYNC_STALE_MINUTES = env.int("SYNC_STALE_MINUTES", default=30)
 # Fulfilments that failed to push are retried with backoff up to this many times, then marked failed.
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
+# A push's claim on its fulfilment lasts at least this long (never less than one connector call's
+# worst case, which the outbox adds itself) and is renewed before every call to the channel.
+PUSH_CLAIM_SECONDS = env.int("PUSH_CLAIM_SECONDS", default=0)
+# A relabel's old tracking waits this long for the new label's fulfilment to replace it on the
+# channel before it is simply taken back.
+PUSH_RELABEL_GRACE_SECONDS = env.int("PUSH_RELABEL_GRACE_SECONDS", default=600)
 # A signed webhook (channel or carrier) dated further back than this is ignored: a captured
 # delivery cannot be replayed later. Scheduled syncs and polls still read every change.
 WEBHOOK_MAX_AGE_SECONDS = env.int("WEBHOOK_MAX_AGE_SECONDS", default=900)

@@ -57,7 +57,7 @@ def retract_fulfilment(f: Fulfilment, *, reason: str, actor=None, relabel: bool 
                          actor=actor)
             refresh(locked, reason=f"tracking {_tracking(locked)} withdrawn", actor=actor)
             return f"Tracking {_tracking(locked)} had not been sent to {channel.name}; it never will be."
-        grace = getattr(settings, "PUSH_RELABEL_GRACE_SECONDS", 600) if relabel else 0
+        grace = settings.PUSH_RELABEL_GRACE_SECONDS if relabel else 0
         locked.retract_requested_at, locked.next_attempt_at = now, now + timedelta(seconds=grace)
         locked.save(update_fields=["retract_requested_at", "next_attempt_at"])
         heard = "was told of it" if locked.state == S.SENT else "may have heard of it"
