@@ -7,8 +7,9 @@ spec document. OpenAPI 3.0 schemas go through openapi-schema-validator's OAS 3.0
 
 Where a spec gives no schema for an error status the vendor still answers (eBay documents its
 errors only in prose; no spec lists 429), the vendor's documented error body is used instead:
-`error_schema`. A body that does not fit fails the test with the method, path, status and the
-schema error."""
+`error_schema`. The JSON body of a request that succeeded is checked against the operation's
+request schema too, and a request body of a content type the spec does not take fails. A body
+that does not fit fails the test with the method, path, status and the schema error."""
 
 from __future__ import annotations
 
@@ -88,14 +89,46 @@ class Spec:
             pytest.fail(f"{method} {template}: the spec declares no answer with status {status}")
         return None  # a declared answer without a body (204)
 
+    def request_schema(self, template: str, method: str, content_type: str) -> dict | None:
+        """The schema of the operation's request body for this content type (None: it has none)."""
+        operation = self.doc["paths"][template][method.lower()]
+        base = ("paths", template, method.lower())
+        if self.swagger2:
+            for i, parameter in enumerate(operation.get("parameters") or []):
+                if parameter.get("in") == "body":
+                    return {"$ref": f"{self.uri}#/{_pointer(*base, 'parameters', str(i), 'schema')}"}
+            return None
+        content = (operation.get("requestBody") or {}).get("content") or {}
+        if content_type not in content:
+            pytest.fail(f"{method} {template}: the spec takes {sorted(content) or 'no body'}, not {content_type}")
+        return {"$ref": f"{self.uri}#/{_pointer(*base, 'requestBody', 'content', content_type, 'schema')}"}
+
+    def _check(self, schema: dict, instance, where: str) -> None:
+        validator_class = Draft4Validator if self.swagger2 else OAS30Validator
+        errors = list(validator_class(schema, registry=self.registry).iter_errors(instance))
+        if errors:
+            first = best_match(errors)
+            others = "; ".join(f"{e.json_path}: {e.message[:120]}" for e in errors[:8] if e is not first)
+            pytest.fail(f"{where}, which does not fit {self.filename}: {first.message} "
+                        f"(at {first.json_path}; schema {'/'.join(map(str, first.schema_path))}); "
+                        f"{len(errors)} error(s) in all" + (f"; also {others}" if others else ""))
+
     # -- validating
     def validate(self, response: requests.Response) -> tuple[str, str, int]:
-        """Validate one answer; returns (method, template, status) of what was checked."""
+        """Validate one answer, and the JSON body of the request that got it (a sandbox that
+        accepts a body the real API refuses would hide a connector's bug); returns (method,
+        template, status) of what was checked."""
         method = response.request.method
         path = urlsplit(response.url).path
         template = self.template(path)
         if template is None:
             pytest.fail(f"{method} {path}: no path of {self.filename} matches")
+        sent = response.request.body
+        if sent and 200 <= response.status_code < 300:
+            content_type = (response.request.headers.get("Content-Type") or "").split(";")[0].strip()
+            schema = self.request_schema(template, method, content_type)
+            if content_type == "application/json" and schema is not None:
+                self._check(schema, json.loads(sent), f"{method} {path} ({template}) was sent")
         status = response.status_code
         schema = self.schema_for(template, method, status)
         where = f"{method} {path} ({template}) answered {status}"
@@ -108,14 +141,7 @@ class Spec:
                 body = response.json()
             except ValueError:
                 pytest.fail(f"{where} with a body that is not JSON: {response.text[:200]!r}")
-            validator_class = Draft4Validator if self.swagger2 else OAS30Validator
-            errors = list(validator_class(schema, registry=self.registry).iter_errors(body))
-            if errors:
-                first = best_match(errors)
-                others = "; ".join(f"{e.json_path}: {e.message[:120]}" for e in errors[:8] if e is not first)
-                pytest.fail(f"{where}, which does not fit {self.filename}: {first.message} "
-                            f"(at {first.json_path}; schema {'/'.join(map(str, first.schema_path))}); "
-                            f"{len(errors)} error(s) in all" + (f"; also {others}" if others else ""))
+            self._check(schema, body, where)
         checked = (method, template, status)
         self.checked.append(checked)
         return checked
