@@ -59,6 +59,23 @@ def test_shopify_api_lists_reads_and_fulfils_an_order(shopify_client):
     assert shopify.Order.find(order.id).fulfillment_status == "fulfilled"
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "sandbox fault (sandbox/shopify/orders.py order_cancel; branch chan1 owns it, to fix): it reads the cancel "
+    "parameters from the JSON body only, while Shopify (a Rails app) reads the query string too and ShopifyAPI's "
+    "Order.cancel(reason=...) sends them there: the order is cancelled with reason 'other'. It also answers "
+    "{'order': ..., 'notice': ...}; Shopify's documented answer has the single root 'order', the only shape "
+    "ShopifyAPI can load back into the object (to confirm)"))
+def test_shopify_api_cancels_an_order(shopify_client):
+    channel, store = shopify_client
+    made = shopify_gen.generate(store, 1, mix=False, seed=8)[0]
+
+    order = shopify.Order.find(int(made.external_id))
+    order.cancel(reason="customer", email=False)  # the client sends these as query parameters
+    stored = shopify.Order.find(order.id)
+    assert stored.cancelled_at and stored.cancel_reason == "customer"
+    assert order.cancelled_at and order.cancel_reason == "customer"  # the client read the answer back
+
+
 def test_shopify_api_understands_the_sandbox_errors(shopify_client):
     from pyactiveresource.connection import ResourceNotFound, UnauthorizedAccess
 
