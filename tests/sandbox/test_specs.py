@@ -166,6 +166,8 @@ def test_amazon_error_answers_fit_the_specs(amazon_sandbox):
         lines=[("00000000000000", 1)]))).status == 400
     assert fails(lambda: connector.api_json("GET", connector.url("/orders/2026-01-01/orders"),
                                             params={"marketplaceIds": "A1F83G8C2ARO7P"})).status == 400
+    assert fails(lambda: connector.api_json("GET", connector.url(f"/orders/2026-01-01/orders/{order.external_id}"),
+                                            params={"includedData": "FULFILLMENT,PARCELS"})).status == 400
     store.faults = [{"status": 429, "path": "/orders/2026-01-01/orders"}]
     store.save(update_fields=["faults"])
     assert fails(lambda: connector.api_json("GET", connector.url("/orders/2026-01-01/orders"), params={
@@ -176,6 +178,7 @@ def test_amazon_error_answers_fit_the_specs(amazon_sandbox):
 
     checked = validate_all(seen, *amazon_specs())
     assert {status for _, _, status in checked} >= {404, 400, 429, 403}
+    assert ("GET", "/orders/2026-01-01/orders/{orderId}", 400) in checked
 
 
 @pytest.mark.parametrize("refused", [
