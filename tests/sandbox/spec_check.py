@@ -7,9 +7,10 @@ spec document. OpenAPI 3.0 schemas go through openapi-schema-validator's OAS 3.0
 
 Where a spec gives no schema for an error status the vendor still answers (eBay documents its
 errors only in prose; no spec lists 429), the vendor's documented error body is used instead:
-`error_schema`. The JSON body of a request that succeeded is checked against the operation's
-request schema too, and a request body of a content type the spec does not take fails. A body
-that does not fit fails the test with the method, path, status and the schema error."""
+`error_schema`. A request that succeeded is checked too: its query parameters against the
+operation's declared parameters, its JSON or form body against the request schema, and a body
+of a content type the spec does not take fails. Anything that does not fit fails the test with
+the method, path, status and the schema error."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -103,6 +104,23 @@ class Spec:
             pytest.fail(f"{method} {template}: the spec takes {sorted(content) or 'no body'}, not {content_type}")
         return {"$ref": f"{self.uri}#/{_pointer(*base, 'requestBody', 'content', content_type, 'schema')}"}
 
+    def check_query(self, template: str, method: str, url: str) -> None:
+        """Each query parameter the request carried is one the operation declares, with a value
+        its schema allows (type, enum, bounds; arrays comma-separated): a sandbox that takes an
+        out-of-spec value quietly would hide a connector sending one."""
+        operation = self.doc["paths"][template][method.lower()]
+        declared = {p["name"]: p for p in self.doc["paths"][template].get("parameters", []) +
+                    operation.get("parameters", []) if p.get("in") == "query"}
+        for name, values in parse_qs(urlsplit(url).query, keep_blank_values=True).items():
+            where = f"{method} {template}: query parameter {name}={values[0]!r}"
+            if name not in declared:
+                pytest.fail(f"{where} is not one {self.filename} declares ({', '.join(sorted(declared))})")
+            parameter = declared[name]
+            schema = dict(parameter.get("schema") or parameter)
+            schema = {k: v for k, v in schema.items() if k in QUERY_KEYWORDS}
+            for value in values:
+                self._check(schema, _coerce(value, schema), where)
+
     def _check(self, schema: dict, instance, where: str) -> None:
         validator_class = Draft4Validator if self.swagger2 else OAS30Validator
         errors = list(validator_class(schema, registry=self.registry).iter_errors(instance))
@@ -123,12 +141,20 @@ class Spec:
         template = self.template(path)
         if template is None:
             pytest.fail(f"{method} {path}: no path of {self.filename} matches")
+        if 200 <= response.status_code < 300:
+            self.check_query(template, method, response.request.url)
         sent = response.request.body
         if sent and 200 <= response.status_code < 300:
             content_type = (response.request.headers.get("Content-Type") or "").split(";")[0].strip()
             schema = self.request_schema(template, method, content_type)
             if content_type == "application/json" and schema is not None:
                 self._check(schema, json.loads(sent), f"{method} {path} ({template}) was sent")
+            elif content_type == "application/x-www-form-urlencoded" and schema is not None:
+                text = sent.decode() if isinstance(sent, bytes) else sent
+                properties = self.registry.resolver().lookup(schema["$ref"]).contents.get("properties") or {}
+                form = {name: _coerce(values[0], properties.get(name) or {})
+                        for name, values in parse_qs(text, keep_blank_values=True).items()}
+                self._check(schema, form, f"{method} {path} ({template}) was sent the form")
         status = response.status_code
         schema = self.schema_for(template, method, status)
         where = f"{method} {path} ({template}) answered {status}"
@@ -145,6 +171,25 @@ class Spec:
         checked = (method, template, status)
         self.checked.append(checked)
         return checked
+
+
+QUERY_KEYWORDS = {"type", "enum", "items", "minimum", "maximum", "minItems", "maxItems", "maxLength", "minLength",
+                  "pattern", "format"}
+
+
+def _coerce(value: str, schema: dict):
+    """A query string's text as the JSON value the parameter's schema describes."""
+    kind = schema.get("type")
+    if kind == "array":
+        return [_coerce(v, schema.get("items") or {}) for v in value.split(",")]
+    if kind in ("integer", "number"):
+        try:
+            return int(value) if kind == "integer" else float(value)
+        except ValueError:
+            return value  # and the schema says why it is wrong
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(value, value)
+    return value
 
 
 def capture(session: requests.Session) -> list[requests.Response]:
