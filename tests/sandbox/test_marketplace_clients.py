@@ -8,6 +8,7 @@ sandbox host) and `python-amazon-sp-api` (the endpoint comes from its `Marketpla
 the Host header is cut from it; only the token client can be replaced). Their calls are checked
 against the official specs in test_specs.py instead."""
 
+import gc
 from datetime import datetime, timedelta
 
 import pytest
@@ -36,6 +37,7 @@ def shopify_client(live_server, transactional_db):
     shopify.ShopifyResource.set_headers({"X-Shopify-Access-Token": channel.credentials["access_token"]})
     yield channel, store
     shopify.ShopifyResource.clear_session()
+    gc.collect()  # the finished live-server threads' database connections, held in reference cycles
 
 
 def test_shopify_api_lists_reads_and_fulfils_an_order(shopify_client):
@@ -98,7 +100,9 @@ def etsy_client(etsy_sandbox, monkeypatch):
     c = channel.credentials
     client = etsy_api.EtsyAPI(keystring=f"{c['keystring']}:{c['shared_secret']}", token=c["access_token"],
                               refresh_token="", expiry=datetime.utcnow() + timedelta(hours=1))
-    return client, channel, store
+    yield client, channel, store
+    client.session.close()  # a keep-alive socket would keep a live-server thread's database session open
+    gc.collect()  # and the finished server threads' connections, held in reference cycles
 
 
 def test_etsyv3_lists_and_reads_receipts_and_listings(etsy_client):

@@ -6,6 +6,7 @@ The connectors run unchanged; a response hook on their HTTP session hands each a
 validator, so what is checked is exactly what Shipdesk asked. Calls outside a spec (tokens,
 eBay Inventory, Amazon Catalog Items) pass unchecked."""
 
+import gc
 from datetime import UTC, datetime
 
 import pytest
@@ -63,9 +64,23 @@ def validate_all(responses: list[requests.Response], *specs: Spec) -> set[tuple[
     return checked
 
 
+_sessions: list[requests.Session] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_sessions():
+    """A keep-alive socket left open keeps a live-server thread, and its database session, alive:
+    on PostgreSQL the test database could then not be dropped."""
+    yield
+    while _sessions:
+        _sessions.pop().close()
+    gc.collect()  # and the finished server threads' connections, held in reference cycles
+
+
 def watched(channel, http_class=HttpClient):
     """The channel's connector, without retries, and the list its answers are collected in."""
     session = requests.Session()
+    _sessions.append(session)
     seen = capture(session)
     return get_connector(channel, http=http_class(session=session, max_retries=0)), seen
 
