@@ -183,6 +183,8 @@ def test_amazon_error_answers_fit_the_specs(amazon_sandbox):
                                             params={"marketplaceIds": "A1F83G8C2ARO7P"})).status == 400
     assert fails(lambda: connector.api_json("GET", connector.url(f"/orders/2026-01-01/orders/{order.external_id}"),
                                             params={"includedData": "FULFILLMENT,PARCELS"})).status == 400
+    assert fails(lambda: connector.api_json("GET", connector.url("/orders/v0/orders"),  # no CreatedAfter
+                                            params={"MarketplaceIds": connector.marketplace_id})).status == 400
     store.faults = [{"status": 429, "path": "/orders/2026-01-01/orders"}]
     store.save(update_fields=["faults"])
     assert fails(lambda: connector.api_json("GET", connector.url("/orders/2026-01-01/orders"), params={
@@ -193,7 +195,7 @@ def test_amazon_error_answers_fit_the_specs(amazon_sandbox):
 
     checked = validate_all(seen, *amazon_specs())
     assert {status for _, _, status in checked} >= {404, 400, 429, 403}
-    assert ("GET", "/orders/2026-01-01/orders/{orderId}", 400) in checked
+    assert {("GET", "/orders/2026-01-01/orders/{orderId}", 400), ("GET", "/orders/v0/orders", 400)} <= checked
 
 
 @pytest.mark.parametrize("refused", [
@@ -243,6 +245,8 @@ def test_etsy_error_answers_fit_the_spec(etsy_sandbox):
     connector, seen = watched(channel)
 
     assert fails(lambda: connector.fetch_order("999999999")).status == 404
+    assert fails(lambda: connector.api_json("GET", connector.url("/listings/999999999"))).status == 404
+    assert fails(lambda: connector.api_json("GET", connector.url("/listings/999999999/images/1"))).status == 404
     assert fails(lambda: connector.push_fulfilment(RemoteFulfilment(
         order_external_id="999999999", tracking_number="RL1", carrier="Royal Mail"))).status == 404
     assert fails(lambda: connector.api_json("GET", connector.url(f"/shops/{channel.shop_id}/receipts"),
@@ -258,3 +262,5 @@ def test_etsy_error_answers_fit_the_spec(etsy_sandbox):
 
     checked = validate_all(seen, etsy_spec())
     assert {status for _, _, status in checked} >= {404, 400, 429, 401, 403}
+    assert {("GET", "/v3/application/listings/{listing_id}", 404),
+            ("GET", "/v3/application/listings/{listing_id}/images/{listing_image_id}", 404)} <= checked
