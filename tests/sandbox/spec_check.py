@@ -63,7 +63,7 @@ class Spec:
     def template(self, path: str) -> str | None:
         if not path.startswith(self.prefix):
             return None
-        rest = path[len(self.prefix):] or "/"
+        rest = path[len(self.prefix) :] or "/"
         for template in self._templates:
             if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), rest):
                 return template
@@ -101,7 +101,9 @@ class Spec:
             return None
         content = (operation.get("requestBody") or {}).get("content") or {}
         if content_type not in content:
-            pytest.fail(f"{method} {template}: the spec takes {sorted(content) or 'no body'}, not {content_type}")
+            pytest.fail(
+                f"{method} {template}: the spec takes {sorted(content) or 'no body'}, not {content_type}"
+            )
         return {"$ref": f"{self.uri}#/{_pointer(*base, 'requestBody', 'content', content_type, 'schema')}"}
 
     def check_query(self, template: str, method: str, url: str) -> None:
@@ -109,8 +111,11 @@ class Spec:
         its schema allows (type, enum, bounds; arrays comma-separated): a sandbox that takes an
         out-of-spec value quietly would hide a connector sending one."""
         operation = self.doc["paths"][template][method.lower()]
-        declared = {p["name"]: p for p in self.doc["paths"][template].get("parameters", []) +
-                    operation.get("parameters", []) if p.get("in") == "query"}
+        declared = {
+            p["name"]: p
+            for p in self.doc["paths"][template].get("parameters", []) + operation.get("parameters", [])
+            if p.get("in") == "query"
+        }
         for name, values in parse_qs(urlsplit(url).query, keep_blank_values=True).items():
             where = f"{method} {template}: query parameter {name}={values[0]!r}"
             if name not in declared:
@@ -127,9 +132,11 @@ class Spec:
         if errors:
             first = best_match(errors)
             others = "; ".join(f"{e.json_path}: {e.message[:120]}" for e in errors[:8] if e is not first)
-            pytest.fail(f"{where}, which does not fit {self.filename}: {first.message} "
-                        f"(at {first.json_path}; schema {'/'.join(map(str, first.schema_path))}); "
-                        f"{len(errors)} error(s) in all" + (f"; also {others}" if others else ""))
+            pytest.fail(
+                f"{where}, which does not fit {self.filename}: {first.message} "
+                f"(at {first.json_path}; schema {'/'.join(map(str, first.schema_path))}); "
+                f"{len(errors)} error(s) in all" + (f"; also {others}" if others else "")
+            )
 
     # -- validating
     def validate(self, response: requests.Response) -> tuple[str, str, int]:
@@ -152,14 +159,18 @@ class Spec:
             elif content_type == "application/x-www-form-urlencoded" and schema is not None:
                 text = sent.decode() if isinstance(sent, bytes) else sent
                 properties = self.registry.resolver().lookup(schema["$ref"]).contents.get("properties") or {}
-                form = {name: _coerce(values[0], properties.get(name) or {})
-                        for name, values in parse_qs(text, keep_blank_values=True).items()}
+                form = {
+                    name: _coerce(values[0], properties.get(name) or {})
+                    for name, values in parse_qs(text, keep_blank_values=True).items()
+                }
                 self._check(schema, form, f"{method} {path} ({template}) was sent the form")
         status = response.status_code
         schema = self.schema_for(template, method, status)
         where = f"{method} {path} ({template}) answered {status}"
         if schema is None:
-            assert not response.content, f"{where}: the spec gives no body, the sandbox sent {response.text[:200]!r}"
+            assert not response.content, (
+                f"{where}: the spec gives no body, the sandbox sent {response.text[:200]!r}"
+            )
         elif not response.content and status in (201, 204):
             pass  # eBay's createShippingFulfillment: 201, no body, the new fulfilment in Location
         else:
@@ -173,8 +184,19 @@ class Spec:
         return checked
 
 
-QUERY_KEYWORDS = {"type", "enum", "items", "minimum", "maximum", "minItems", "maxItems", "maxLength", "minLength",
-                  "pattern", "format"}
+QUERY_KEYWORDS = {
+    "type",
+    "enum",
+    "items",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "format",
+}
 
 
 def _coerce(value: str, schema: dict):

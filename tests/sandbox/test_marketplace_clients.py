@@ -29,9 +29,13 @@ from tests.factories import ChannelFactory
 def shopify_client(live_server, transactional_db):
     """ShopifyAPI aimed at the sandbox: the site is the API base (as a Session would set it for
     a real shop) and the channel's access token goes in the header a Session would add."""
-    channel = ChannelFactory(name="Shopify-Main", kind="shopify", shop_id="northern-goods.myshopify.com",
-                             api_base_url=f"{live_server.url}/sandbox/shopify/admin/api/2024-07",
-                             credentials={"access_token": "shpat_sandbox_token"})
+    channel = ChannelFactory(
+        name="Shopify-Main",
+        kind="shopify",
+        shop_id="northern-goods.myshopify.com",
+        api_base_url=f"{live_server.url}/sandbox/shopify/admin/api/2024-07",
+        credentials={"access_token": "shpat_sandbox_token"},
+    )
     store = store_for_channel(channel)
     shopify.ShopifyResource.set_site(channel.api_base_url)
     shopify.ShopifyResource.set_headers({"X-Shopify-Access-Token": channel.credentials["access_token"]})
@@ -53,20 +57,28 @@ def test_shopify_api_lists_reads_and_fulfils_an_order(shopify_client):
 
     fulfillment_orders = shopify.FulfillmentOrders.find(order_id=order.id)
     assert fulfillment_orders and fulfillment_orders[0].status == "open"
-    fulfillment = shopify.FulfillmentV2({
-        "line_items_by_fulfillment_order": [{"fulfillment_order_id": fulfillment_orders[0].id}],
-        "tracking_info": {"number": "RL123456785GB", "company": "Royal Mail"}, "notify_customer": False})
+    fulfillment = shopify.FulfillmentV2(
+        {
+            "line_items_by_fulfillment_order": [{"fulfillment_order_id": fulfillment_orders[0].id}],
+            "tracking_info": {"number": "RL123456785GB", "company": "Royal Mail"},
+            "notify_customer": False,
+        }
+    )
     assert fulfillment.save(), fulfillment.errors.full_messages()
     assert fulfillment.id and fulfillment.status == "success"
     assert shopify.Order.find(order.id).fulfillment_status == "fulfilled"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sandbox fault (sandbox/shopify/orders.py order_cancel; branch chan1 owns it, to fix): it reads the cancel "
-    "parameters from the JSON body only, while Shopify (a Rails app) reads the query string too and ShopifyAPI's "
-    "Order.cancel(reason=...) sends them there: the order is cancelled with reason 'other'. It also answers "
-    "{'order': ..., 'notice': ...}; Shopify's documented answer has the single root 'order', the only shape "
-    "ShopifyAPI can load back into the object (to confirm)"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "sandbox fault (sandbox/shopify/orders.py order_cancel; branch chan1 owns it, to fix): it reads the cancel "
+        "parameters from the JSON body only, while Shopify (a Rails app) reads the query string too and ShopifyAPI's "
+        "Order.cancel(reason=...) sends them there: the order is cancelled with reason 'other'. It also answers "
+        "{'order': ..., 'notice': ...}; Shopify's documented answer has the single root 'order', the only shape "
+        "ShopifyAPI can load back into the object (to confirm)"
+    ),
+)
 def test_shopify_api_cancels_an_order(shopify_client):
     channel, store = shopify_client
     made = shopify_gen.generate(store, 1, mix=False, seed=8)[0]
@@ -98,8 +110,12 @@ def etsy_client(etsy_sandbox, monkeypatch):
     channel, store = etsy_sandbox
     monkeypatch.setattr(etsy_api, "ETSY_API_BASEURL", channel.api_base_url)
     c = channel.credentials
-    client = etsy_api.EtsyAPI(keystring=f"{c['keystring']}:{c['shared_secret']}", token=c["access_token"],
-                              refresh_token="", expiry=datetime.utcnow() + timedelta(hours=1))
+    client = etsy_api.EtsyAPI(
+        keystring=f"{c['keystring']}:{c['shared_secret']}",
+        token=c["access_token"],
+        refresh_token="",
+        expiry=datetime.utcnow() + timedelta(hours=1),
+    )
     yield client, channel, store
     client.session.close()  # a keep-alive socket would keep a live-server thread's database session open
     gc.collect()  # and the finished server threads' connections, held in reference cycles
@@ -121,17 +137,25 @@ def test_etsyv3_lists_and_reads_receipts_and_listings(etsy_client):
     assert image["url_170x135"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sandbox fault (sandbox/etsy.py tracking; branch chan1 owns it, to fix): it refuses a JSON body with 400 "
-    "'Expected application/x-www-form-urlencoded'. The spec lists only the form encoding, but live Etsy v3 takes "
-    "JSON bodies on its writes (etsy/open-api issues #524 and #897), and etsyv3 sends createReceiptShipment as JSON"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "sandbox fault (sandbox/etsy.py tracking; branch chan1 owns it, to fix): it refuses a JSON body with 400 "
+        "'Expected application/x-www-form-urlencoded'. The spec lists only the form encoding, but live Etsy v3 takes "
+        "JSON bodies on its writes (etsy/open-api issues #524 and #897), and etsyv3 sends createReceiptShipment as JSON"
+    ),
+)
 def test_etsyv3_ships_a_receipt(etsy_client):
     client, channel, store = etsy_client
     receipt = etsy_gen.generate(store, 1, mix=False, seed=7)[0]
 
-    shipped = client.create_receipt_shipment(int(channel.shop_id), int(receipt.external_id),
-                                             CreateReceiptShipmentRequest(tracking_code="RL123456785GB",
-                                                                          carrier_name="royal-mail", send_bcc=False))
+    shipped = client.create_receipt_shipment(
+        int(channel.shop_id),
+        int(receipt.external_id),
+        CreateReceiptShipmentRequest(
+            tracking_code="RL123456785GB", carrier_name="royal-mail", send_bcc=False
+        ),
+    )
     assert shipped["is_shipped"] and shipped["shipments"][-1]["tracking_code"] == "RL123456785GB"
     assert SandboxOrder.objects.get(pk=receipt.pk).data["is_shipped"]
 
