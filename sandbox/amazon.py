@@ -271,11 +271,14 @@ def get_order(request, order_id):
     early, store, fault = _guard(request, op)
     if early:
         return early
+    included = set(_csv(request.GET, "includedData"))
+    unknown = included - set(ORDER_DATASETS) - set(ITEM_DATASETS)  # the spec's includedData enum
+    if unknown:
+        return _invalid(f"Invalid value(s) for includedData: {', '.join(sorted(unknown))}", op)
     found, missing = _order_or_404(store, order_id, op)
     if missing:
         return missing
-    return _finish(mangle(JsonResponse({"order": shape(found.data, set(_csv(request.GET, "includedData")))}), fault),
-                   op)
+    return _finish(mangle(JsonResponse({"order": shape(found.data, included)}), fault), op)
 
 
 def v0_order(d: dict) -> dict:

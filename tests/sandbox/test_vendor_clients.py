@@ -2,6 +2,8 @@
 the Stripe stand-in, must get what the real API gives it (a sandbox that accepts what the real
 service refuses, or answers another shape, lets a bug through every other test)."""
 
+import gc
+
 import pytest
 import stripe
 
@@ -11,8 +13,13 @@ from sandbox.models import SandboxStore
 @pytest.fixture
 def stripe_client(live_server, transactional_db):
     SandboxStore.objects.create(kind="stripe", key="acct_vendor", credentials={"secret_key": "sk_test_vendor"})
-    return stripe.StripeClient("sk_test_vendor", base_addresses={"api": f"{live_server.url}/sandbox/stripe"},
-                               max_network_retries=0)
+    http_client = stripe.RequestsClient()
+    yield stripe.StripeClient("sk_test_vendor", base_addresses={"api": f"{live_server.url}/sandbox/stripe"},
+                              max_network_retries=0, http_client=http_client)
+    # A keep-alive socket keeps a live-server thread, and its database session, alive: on
+    # PostgreSQL the test database could then not be dropped.
+    http_client.close()
+    gc.collect()
 
 
 def test_manual_capture_holds_the_funds_until_captured(stripe_client):
