@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 
 
 def alert_staff(channel, subject: str, body: str) -> int:
-    """Queue an alert for every staff member subscribed to errors of this channel."""
+    """Queue an alert for every staff member subscribed to errors of this channel (channel None:
+    to those subscribed to all channels)."""
     from django.db.models import Q
 
     from orders.models import StaffAlert
@@ -20,7 +21,9 @@ def alert_staff(channel, subject: str, body: str) -> int:
     users = (
         get_user_model()
         .objects.filter(is_active=True, is_staff=True)
-        .filter(Q(alert_subscriptions__all_channels=True) | Q(alert_subscriptions__channel=channel))
+        # Not about one channel (a bulk job): those subscribed to all channels.
+        .filter(Q(alert_subscriptions__all_channels=True) | (Q(alert_subscriptions__channel=channel)
+                                                              if channel is not None else Q(pk__in=[])))
         .distinct()
     )
     alerts = [StaffAlert(user=u, channel=channel, subject=subject[:200], body=body) for u in users]
