@@ -1,6 +1,7 @@
 """A sync whose worker died is resumed from its saved cursor by the every-minute dispatcher;
 a live one says since when and by whom it runs."""
 
+import re
 from datetime import timedelta
 
 from django.core import mail
@@ -121,3 +122,20 @@ def test_a_stalled_sync_is_on_the_desk_and_emailed_once(etsy_sandbox, staff_clie
     stalled = [m for m in mail.outbox if "Sync of Etsy-Main stalled" in m.body]
     assert len(stalled) == 2 and "worker-a:111" in stalled[0].body
     assert "Sync of Etsy-Main stalled" not in staff_client.get(reverse("admin:index")).content.decode()
+
+
+def test_the_channel_list_shows_a_failing_channels_error_and_who_runs_a_sync(etsy_sandbox, staff_client, settings):
+    settings.SYNC_HEARTBEAT_STALE_SECONDS = 120
+    channel, store = etsy_sandbox
+    store.faults = [{"status": 500, "times": 10}]
+    store.save()
+    run_sync(channel)
+    page = staff_client.get(reverse("admin:channels_channel_changelist")).content.decode()
+    assert re.search(r'<span class="help">[^<]*HTTP 500', page)  # the error itself, not only a tooltip
+
+    assert Channel.objects.get(pk=channel.pk).claim_sync(worker="worker-a:111")
+    page = staff_client.get(reverse("admin:channels_channel_changelist")).content.decode()
+    assert "Running" in page and "by worker-a:111" in page
+    go_stale(channel)
+    page = staff_client.get(reverse("admin:channels_channel_changelist")).content.decode()
+    assert "Stalled" in page and "resumed at the next dispatch" in page
