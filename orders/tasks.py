@@ -42,6 +42,7 @@ def sync_channel(channel_id: int) -> dict:
 
 def run_sync(channel: Channel) -> SyncSummary:
     summary = SyncSummary()
+    failing_with = channel.last_error if channel.last_sync_state == Channel.SyncState.ERROR else None
     if not channel.claim_sync():
         channel.refresh_from_db(fields=["sync_started_at", "sync_heartbeat_at", "sync_claimed_by"])
         summary.errors.append(f"{channel.name} is already syncing ({channel.syncing_since or 'just finished'}); "
@@ -77,7 +78,7 @@ def run_sync(channel: Channel) -> SyncSummary:
         state=Channel.SyncState.ERROR if error else Channel.SyncState.OK, summary=summary.as_dict(), error=error
     ):
         return summary  # taken over while pushing: the run holding the claim now reports
-    if error:
+    if error and error != failing_with:  # a channel that keeps failing the same way is emailed once
         transaction.on_commit(lambda: alerts.alert_staff(channel, f"Sync of {channel.name} failed", error))
     elif WebhookEvent.objects.filter(channel=channel, received_at__gte=started).exists():
         # A webhook came in while this sync ran; the sync it queued found the channel busy.
