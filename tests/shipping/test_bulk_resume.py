@@ -160,3 +160,10 @@ def test_a_stale_job_shows_which_orders_are_pending_and_why_and_is_emailed_once(
     assert bulk.alert_problem_jobs() == 0  # once
     send_due_alerts()
     assert len(mail.outbox) == 1 and f"{job} is stuck" in mail.outbox[0].body
+
+
+def test_the_resume_schedule_exists_after_migrate(db):
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="resume_bulk_jobs")
+    assert schedule.func == "shipping.tasks.resume_bulk_jobs" and schedule.minutes == 1
