@@ -30,11 +30,12 @@ def _stale_claim(stale) -> Q:
 class ChannelQuerySet(models.QuerySet):
     def due_for_sync(self, now=None) -> list["Channel"]:
         """Active automatic channels whose interval has passed and that are not syncing now, and
-        any channel whose sync died (stale heartbeat): it is resumed from its saved cursor.
+        any active channel whose sync died (stale heartbeat): it is resumed from its saved cursor.
         (Channels are few; the interval check runs in Python to stay portable across databases.)"""
         now = now or timezone.now()
-        candidates = self.filter(is_active=True, sync_mode=Channel.SyncMode.AUTO).filter(
-            Q(sync_started_at__isnull=True) | _stale_claim(sync_stale_before(now)))
+        # A dead sync is finished whatever the mode: staff who pressed "Sync now" expect it done.
+        candidates = self.filter(is_active=True).filter(
+            Q(sync_mode=Channel.SyncMode.AUTO, sync_started_at__isnull=True) | _stale_claim(sync_stale_before(now)))
         return [
             c
             for c in candidates

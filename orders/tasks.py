@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django_q.tasks import async_task
 
 from channels.connectors.base import ConnectorError
@@ -40,6 +43,29 @@ def sync_channel(channel_id: int) -> dict:
     return run_sync(channel).as_dict()
 
 
+@contextmanager
+def keep_alive(channel: Channel):
+    """Renew the sync's heartbeat from a side thread while the run works (a slow page, a long
+    push phase), so a live sync is never taken for dead; a killed one stops renewing at once."""
+    stop = threading.Event()
+    every = max(0.2, settings.SYNC_HEARTBEAT_STALE_SECONDS / 4)
+
+    def beat():
+        try:
+            while not stop.wait(every) and channel.renew_sync_heartbeat():
+                pass
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"sync-heartbeat-{channel.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def run_sync(channel: Channel) -> SyncSummary:
     summary = SyncSummary()
     failing_with = channel.last_error if channel.last_sync_state == Channel.SyncState.ERROR else None
@@ -48,6 +74,11 @@ def run_sync(channel: Channel) -> SyncSummary:
         summary.errors.append(f"{channel.name} is already syncing ({channel.syncing_since or 'just finished'}); "
                               "this run did nothing")
         return summary
+    with keep_alive(channel):
+        return _run_claimed_sync(channel, summary, failing_with=failing_with)
+
+
+def _run_claimed_sync(channel: Channel, summary: SyncSummary, *, failing_with: str | None) -> SyncSummary:
     error = ""
     started = channel.sync_started_at
     try:

@@ -38,9 +38,10 @@ def test_a_sync_whose_worker_died_is_resumed_from_its_cursor_by_the_dispatcher(e
     first = die_after_one_page(channel)
     assert first == 100 and Channel.objects.get(pk=channel.pk).cursor["offset"] == 100
 
+    Channel.objects.filter(pk=channel.pk).update(sync_mode=Channel.SyncMode.MANUAL)  # staff pressed "Sync now"
     assert dispatch_due_syncs() == 0  # its heartbeat is fresh: the worker may be alive
     go_stale(channel)
-    assert dispatch_due_syncs() == 1  # stale: due at once, whatever the interval
+    assert dispatch_due_syncs() == 1  # stale: due at once, whatever the interval or the mode
 
     channel.refresh_from_db()
     assert channel.last_sync_state == "ok" and channel.sync_started_at is None and channel.sync_claimed_by == ""
@@ -139,3 +140,24 @@ def test_the_channel_list_shows_a_failing_channels_error_and_who_runs_a_sync(ets
     go_stale(channel)
     page = staff_client.get(reverse("admin:channels_channel_changelist")).content.decode()
     assert "Stalled" in page and "resumed at the next dispatch" in page
+
+
+def test_a_live_sync_keeps_its_claim_fresh_while_it_waits(transactional_db, settings):
+    """A slow page or a long push phase is not a dead worker: a side thread renews the heartbeat."""
+    import time
+
+    from orders.tasks import keep_alive
+    from tests.factories import ChannelFactory
+
+    settings.SYNC_HEARTBEAT_STALE_SECONDS = 1
+    channel = ChannelFactory()
+    assert channel.claim_sync(worker="worker-a:111")
+    go_stale(channel)
+
+    with keep_alive(channel):
+        time.sleep(0.8)
+        assert not Channel.objects.stale_syncs().exists()
+        assert Channel.objects.due_for_sync() == []
+
+    go_stale(channel)
+    assert list(Channel.objects.stale_syncs()) == [channel]  # it stops with the run
