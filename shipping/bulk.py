@@ -100,7 +100,7 @@ def run(job_id: int) -> str:
                 BulkJob.objects.filter(pk=job_id, status=BulkJob.Status.QUEUED).update(
                     status=BulkJob.Status.RUNNING, started_at=timezone.now())
                 job.status = BulkJob.Status.RUNNING
-            if process_item(job, item, account=account, ruleset=ruleset, worker=me):
+            if process_item(job, item, account=account, ruleset=ruleset):
                 booked += 1
             else:
                 failed += 1
@@ -134,7 +134,7 @@ def claim_item(job_id: int, *, worker: str) -> BulkJobItem | None:
     return None
 
 
-def process_item(job: BulkJob, item: BulkJobItem, *, account, ruleset, worker: str) -> bool:
+def process_item(job: BulkJob, item: BulkJobItem, *, account, ruleset) -> bool:
     """Book one claimed item and record what happened. Returns whether it is booked."""
     order = (Order.objects.select_related("channel").prefetch_related("lines").filter(pk=item.order_id).first()
              if item.order_id else None)

@@ -391,10 +391,6 @@ class BulkJob(models.Model):
         return f"{self.get_kind_display()} #{self.pk}"
 
     @property
-    def has_items(self) -> bool:
-        return self.kind == self.Kind.BOOK_ORDERS and self.items.exists()
-
-    @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
 

@@ -109,7 +109,7 @@ def test_a_merge_whose_worker_died_is_finished_by_the_dispatcher(selfprint, djan
     orders = make_orders(2)
     job = start(orders, django_capture_on_commit_callbacks)
     while (item := bulk.claim_item(job.pk, worker="worker-a:111")) is not None:
-        bulk.process_item(job, item, account=None, ruleset=None, worker="worker-a:111")
+        bulk.process_item(job, item, account=None, ruleset=None)
     BulkJob.objects.filter(pk=job.pk).update(status="merging", claimed_by="worker-a:111",
                                              heartbeat_at=timezone.now())  # merging... and killed
 
