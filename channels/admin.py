@@ -25,16 +25,17 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "sync_mode", "sync_state", "last_synced_at", "awaiting", "skipped", "is_active"]
     list_filter = ["kind", "sync_mode", "is_active", "last_sync_state"]
     search_fields = ["name", "shop_id"]
-    readonly_fields = ["credentials_set", "unmapped", "last_synced_at", "last_sync_state", "sync_started_at", "last_error",
-                       "last_sync_summary", "needs_reconnect", "cursor"]
+    readonly_fields = ["credentials_set", "unmapped", "last_synced_at", "last_sync_state", "sync_started_at",
+                       "sync_claimed_by", "sync_heartbeat_at", "last_error", "last_sync_summary", "needs_reconnect",
+                       "cursor"]
     fieldsets = [
         (None, {"fields": ["name", "kind", "is_active", "api_base_url", "shop_id"]}),
         ("Credentials (write-only)", {"fields": ["credentials_set", "new_credentials"]}),
         ("Status mapping", {"fields": ["unmapped"]}),
         ("Sync", {"fields": ["sync_mode", "sync_interval_minutes", "import_window_days", "requires_tracking",
                              "notify_customer"]}),
-        ("Last sync", {"fields": ["last_sync_state", "last_synced_at", "sync_started_at", "last_error",
-                                  "last_sync_summary", "needs_reconnect", "cursor"]}),
+        ("Last sync", {"fields": ["last_sync_state", "last_synced_at", "sync_started_at", "sync_claimed_by",
+                                  "sync_heartbeat_at", "last_error", "last_sync_summary", "needs_reconnect", "cursor"]}),
     ]
     inlines = [StatusMappingInline]
     actions = ["sync_now"]
@@ -77,8 +78,19 @@ class ChannelAdmin(admin.ModelAdmin):
         text = obj.get_last_sync_state_display()
         if obj.needs_reconnect:
             text += " · needs reconnecting"
-        return format_html('<span style="color:{};font-weight:bold" title="{}">{}</span>', colour, obj.last_error,
-                           text)
+        detail = ""
+        if obj.sync_started_at:
+            from channels.models import sync_stale_before
+
+            beat = obj.sync_heartbeat_at or obj.sync_started_at
+            stalled = beat < sync_stale_before()
+            colour = "#c62828" if stalled else colour
+            text = "Stalled" if stalled else "Running"
+            detail = f"{obj.syncing_since}" + ("; resumed at the next dispatch" if stalled else "")
+        elif obj.last_sync_state == "error" and obj.last_error:
+            detail = obj.last_error if len(obj.last_error) <= 160 else obj.last_error[:157] + "…"
+        return format_html('<span style="color:{};font-weight:bold" title="{}">{}</span>{}', colour, obj.last_error,
+                           text, format_html('<br><span class="help">{}</span>', detail) if detail else "")
 
     @admin.display(description="Awaiting shipment", ordering="n_awaiting")
     def awaiting(self, obj):

@@ -7,18 +7,46 @@ from django.utils import timezone
 from channels.fields import EncryptedJSONField
 
 
+def sync_stale_before(now=None):
+    """A sync claim whose heartbeat is older than this is dead (its worker was killed)."""
+    from django.conf import settings
+
+    return (now or timezone.now()) - timedelta(seconds=settings.SYNC_HEARTBEAT_STALE_SECONDS)
+
+
+def worker_name() -> str:
+    """host:pid of this process, as staff see it on a sync claim."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _stale_claim(stale) -> Q:
+    return Q(sync_started_at__isnull=False) & (
+        Q(sync_heartbeat_at__lt=stale) | Q(sync_heartbeat_at__isnull=True, sync_started_at__lt=stale))
+
+
 class ChannelQuerySet(models.QuerySet):
     def due_for_sync(self, now=None) -> list["Channel"]:
-        """Active automatic channels whose interval has passed and that are not syncing now.
+        """Active automatic channels whose interval has passed and that are not syncing now, and
+        any active channel whose sync died (stale heartbeat): it is resumed from its saved cursor.
         (Channels are few; the interval check runs in Python to stay portable across databases.)"""
         now = now or timezone.now()
-        candidates = self.filter(is_active=True, sync_mode=Channel.SyncMode.AUTO, sync_started_at__isnull=True)
+        # A dead sync is finished whatever the mode: staff who pressed "Sync now" expect it done.
+        candidates = self.filter(is_active=True).filter(
+            Q(sync_mode=Channel.SyncMode.AUTO, sync_started_at__isnull=True) | _stale_claim(sync_stale_before(now)))
         return [
             c
             for c in candidates
-            if c.last_synced_at is None
+            if c.sync_started_at is not None  # a dead sync: resume it now, whatever the interval
+            or c.last_synced_at is None
             or c.last_synced_at <= now - timedelta(minutes=c.sync_interval_minutes) + timedelta(seconds=5)
         ]
+
+    def stale_syncs(self, now=None):
+        """Channels whose sync claim is held by a worker that stopped renewing it."""
+        return self.filter(_stale_claim(sync_stale_before(now)))
 
 
 class Channel(models.Model):
@@ -83,25 +111,61 @@ class Channel(models.Model):
     def __str__(self):
         return self.name
 
-    def claim_sync(self, *, stale_after_minutes: int = 30) -> bool:
-        """Atomically mark this channel as syncing. False if another run holds it (and is not stale)."""
+    def claim_sync(self, *, worker: str | None = None) -> bool:
+        """Atomically mark this channel as syncing. False if another run holds it and is alive
+        (renewed its heartbeat within SYNC_HEARTBEAT_STALE_SECONDS). A dead run's claim is taken
+        over; the sync then continues from the cursor saved after its last page."""
         now = timezone.now()
+        worker = worker or worker_name()
         claimed = (
             Channel.objects.filter(pk=self.pk)
-            .filter(Q(sync_started_at__isnull=True) | Q(sync_started_at__lt=now - timedelta(minutes=stale_after_minutes)))
-            .update(sync_started_at=now, last_sync_state=Channel.SyncState.RUNNING)
+            .filter(Q(sync_started_at__isnull=True) | _stale_claim(sync_stale_before(now)))
+            .update(sync_started_at=now, sync_heartbeat_at=now, sync_claimed_by=worker,
+                    last_sync_state=Channel.SyncState.RUNNING)
         )
         if claimed:
-            self.sync_started_at = now
+            self.sync_started_at, self.sync_heartbeat_at, self.sync_claimed_by = now, now, worker
+            self.cursor = Channel.objects.filter(pk=self.pk).values_list("cursor", flat=True).get()
         return bool(claimed)
 
-    def release_sync(self, *, state: str, summary: dict, error: str = "") -> None:
+    def _own_claim(self) -> Q:
+        return Q(pk=self.pk, sync_started_at=self.sync_started_at, sync_claimed_by=self.sync_claimed_by)
+
+    def renew_sync_heartbeat(self) -> bool:
+        """Say this sync is alive. False when the claim is no longer ours (it went stale and
+        another worker took it over): the caller must stop."""
+        if self.sync_started_at is None:
+            return True  # not running under a claim (a direct import, e.g. in a shell)
         now = timezone.now()
-        Channel.objects.filter(pk=self.pk).update(
-            sync_started_at=None, last_synced_at=now, last_sync_state=state, last_sync_summary=summary, last_error=error
+        if Channel.objects.filter(self._own_claim()).update(sync_heartbeat_at=now):
+            self.sync_heartbeat_at = now
+            return True
+        return False
+
+    def release_sync(self, *, state: str, summary: dict, error: str = "") -> bool:
+        """End this run's claim with its outcome. False (and nothing written) if the claim was
+        taken over meanwhile: the run that holds it now reports."""
+        now = timezone.now()
+        own = self._own_claim() if self.sync_started_at else Q(pk=self.pk)
+        released = Channel.objects.filter(own).update(
+            sync_started_at=None, sync_heartbeat_at=None, sync_claimed_by="", last_synced_at=now,
+            last_sync_state=state, last_sync_summary=summary, last_error=error
         )
-        self.sync_started_at, self.last_synced_at, self.last_sync_state = None, now, state
-        self.last_sync_summary, self.last_error = summary, error
+        self.sync_started_at, self.sync_heartbeat_at, self.sync_claimed_by = None, None, ""
+        if released:
+            self.last_synced_at, self.last_sync_state = now, state
+            self.last_sync_summary, self.last_error = summary, error
+        return bool(released)
+
+    @property
+    def syncing_since(self) -> str:
+        """"since 14:02:11 UTC by web-1:4242, last heartbeat 8 s ago", for "already syncing"."""
+        if not self.sync_started_at:
+            return ""
+        beat = self.sync_heartbeat_at or self.sync_started_at
+        age = max(0, int((timezone.now() - beat).total_seconds()))
+        return (f"since {self.sync_started_at:%Y-%m-%d %H:%M:%S} UTC by {self.sync_claimed_by or 'an unknown worker'}, "
+                f"last heartbeat {age} s ago")
 
     def connector(self, **kwargs):
         from channels.connectors import get_connector

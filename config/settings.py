@@ -195,8 +195,15 @@ CONNECTOR_TIMEOUT = env.float("CONNECTOR_TIMEOUT", default=20.0)
 CONNECTOR_MAX_RETRIES = env.int("CONNECTOR_MAX_RETRIES", default=3)
 CONNECTOR_BACKOFF_BASE = env.float("CONNECTOR_BACKOFF_BASE", default=1.0)
 CONNECTOR_MAX_SLEEP = env.float("CONNECTOR_MAX_SLEEP", default=60.0)
-# A sync that has not finished after this many minutes is taken as dead and may be claimed again.
-SYNC_STALE_MINUTES = env.int("SYNC_STALE_MINUTES", default=30)
+# A running sync renews its heartbeat on every page; a claim whose heartbeat is older than this
+# is taken as dead (its worker was killed) and the next sync continues from the saved cursor.
+SYNC_HEARTBEAT_STALE_SECONDS = env.int("SYNC_HEARTBEAT_STALE_SECONDS", default=120)
+# A bulk booking's order (or its merge step) whose worker has not said it is alive for this long
+# is claimed again by another worker; the every-minute dispatcher queues it.
+BULK_HEARTBEAT_STALE_SECONDS = env.int("BULK_HEARTBEAT_STALE_SECONDS", default=120)
+# A job, sync or fulfilment that has made no progress for this long is shown on the desk as stuck
+# and emailed (once) to subscribed staff.
+STUCK_ALERT_MINUTES = env.int("STUCK_ALERT_MINUTES", default=15)
 # Fulfilments that failed to push are retried with backoff up to this many times, then marked failed.
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
 # A push's claim on its fulfilment lasts at least this long (never less than one connector call's

@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 
 
 def alert_staff(channel, subject: str, body: str) -> int:
-    """Queue an alert for every staff member subscribed to errors of this channel."""
+    """Queue an alert for every staff member subscribed to errors of this channel (channel None:
+    to those subscribed to all channels)."""
     from django.db.models import Q
 
     from orders.models import StaffAlert
@@ -20,12 +21,53 @@ def alert_staff(channel, subject: str, body: str) -> int:
     users = (
         get_user_model()
         .objects.filter(is_active=True, is_staff=True)
-        .filter(Q(alert_subscriptions__all_channels=True) | Q(alert_subscriptions__channel=channel))
+        # Not about one channel (a bulk job): those subscribed to all channels.
+        .filter(Q(alert_subscriptions__all_channels=True) | (Q(alert_subscriptions__channel=channel)
+                                                              if channel is not None else Q(pk__in=[])))
         .distinct()
     )
     alerts = [StaffAlert(user=u, channel=channel, subject=subject[:200], body=body) for u in users]
     StaffAlert.objects.bulk_create(alerts)
     return len(alerts)
+
+
+def alert_staff_once(channel, subject: str, body: str, *, since=None) -> int:
+    """alert_staff, unless the same alert (channel and subject) was already raised (since
+    `since`, e.g. the start of the sync that stalled): a problem is emailed once, not every minute."""
+    from orders.models import StaffAlert
+
+    raised = StaffAlert.objects.filter(channel=channel, subject=subject[:200])
+    if since is not None:
+        raised = raised.filter(created_at__gte=since)
+    if raised.exists():
+        return 0
+    return alert_staff(channel, subject, body)
+
+
+def stuck_fulfilments(now=None):
+    """Fulfilments still pending STUCK_ALERT_MINUTES after they were due: nothing is retrying
+    them (a worker died holding the claim, or the task cluster is down)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from orders.models import Fulfilment
+
+    before = (now or timezone.now()) - timedelta(minutes=settings.STUCK_ALERT_MINUTES)
+    return Fulfilment.objects.filter(state=Fulfilment.State.PENDING, created_at__lt=before).exclude(
+        next_attempt_at__gt=before)
+
+
+def alert_stuck_fulfilments(limit: int = 50) -> int:
+    """Email subscribers once about each stuck fulfilment."""
+    raised = 0
+    for f in stuck_fulfilments().select_related("order__channel").order_by("created_at")[:limit]:
+        raised += alert_staff_once(
+            f.order.channel, f"Fulfilment stuck for {f.order}",
+            f"Tracking {f.tracking_number or '(none)'} has waited to be sent to {f.order.channel.name} since "
+            f"{(f.next_attempt_at or f.created_at):%Y-%m-%d %H:%M} UTC. Is the task cluster running?")
+    return raised
 
 
 def send_due_alerts(now=None) -> int:

@@ -2,7 +2,9 @@
 
 One page at a time, in one transaction each: the page's orders, lines, events and skip
 reasons are written and the channel's cursor advanced together, so a failure mid-sync loses
-nothing and replays nothing twice. Every query here runs once per page, whatever its size."""
+nothing and replays nothing twice. The same write renews the sync's heartbeat, and only while
+this run still holds the claim: a run whose claim went stale and was taken over stops instead of
+writing beside the new one. Every query here runs once per page, whatever its size."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from channels.connectors.base import Page, RemoteOrder
@@ -34,6 +37,10 @@ NORMAL_FORMS = ["order_number_norm", "email_norm", "postal_code_norm"]
 UNMAPPED_PREFIX = "unmapped channel status: "
 LINE_FIELDS = ["sku", "title", "quantity", "unit_price", "weight_g", "image_url", "options", "stock_location",
                "is_physical"]
+
+
+class SyncTakenOver(Exception):
+    """This run's sync claim went stale and another worker holds it now."""
 
 
 @dataclass
@@ -244,7 +251,11 @@ def import_page(channel: Channel, page: Page, *, summary: SyncSummary, now: date
                 services.ship_from_channel(order, tracking=[(t.tracking_number, t.carrier) for t in remote.tracking])
                 summary.shipped_on_channel += 1
 
-        Channel.objects.filter(pk=channel.pk).update(cursor=page.cursor)
+        # The cursor moves with the page, and says this sync is alive (if it still holds the claim).
+        claimed = Q(sync_started_at=channel.sync_started_at, sync_claimed_by=channel.sync_claimed_by) \
+            if channel.sync_started_at else Q()
+        if not Channel.objects.filter(claimed, pk=channel.pk).update(cursor=page.cursor, sync_heartbeat_at=timezone.now()):
+            raise SyncTakenOver(f"the sync of {channel.name} was taken over by another worker; this run stopped")
         channel.cursor = page.cursor
 
         new_ids = [o.pk for o, _ in to_create]
@@ -274,6 +285,8 @@ def import_orders(channel: Channel, *, connector=None, summary: SyncSummary | No
     connector = connector or channel.connector()
     now = now or timezone.now()
     for page in connector.iter_pages(channel.cursor or {}, now=now, window_days=channel.import_window_days):
+        if not channel.renew_sync_heartbeat():  # fetched: alive (enriching may take a while)
+            raise SyncTakenOver(f"the sync of {channel.name} was taken over by another worker; this run stopped")
         enrich_page(channel, connector, page)
         import_page(channel, page, summary=summary, now=now)
     return summary

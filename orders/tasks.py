@@ -3,28 +3,39 @@
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django_q.tasks import async_task
 
 from channels.connectors.base import ConnectorError
 from channels.models import Channel, WebhookEvent
 from orders import alerts, pushing
-from orders.importing import SyncSummary, import_orders
+from orders.importing import SyncSummary, SyncTakenOver, import_orders
 
 log = logging.getLogger(__name__)
 
 
 def dispatch_due_syncs() -> int:
-    """Every minute: enqueue a sync for each automatic channel that is due, and any
-    fulfilment whose retry time has come (the rows are the truth; the queue may lose a task)."""
-    __import__("config.heartbeat").heartbeat.record_dispatcher_run()  # /healthz, admin index banner
+    """Every minute: enqueue a sync for each automatic channel that is due (or whose sync died:
+    it resumes from its saved cursor), and any fulfilment whose retry time has come (the rows
+    are the truth; the queue may lose a task). Staff hear once of a sync or push that is stuck."""
+    from config import heartbeat
+
+    heartbeat.record_dispatcher_run()  # /healthz and the admin index's banner read it
     channels = Channel.objects.due_for_sync()
     for channel in channels:
+        if channel.sync_started_at is not None:
+            alerts.alert_staff_once(
+                channel, f"Sync of {channel.name} stalled",
+                f"The sync running {channel.syncing_since} stopped (its worker died or hangs). "
+                "It is resumed from the last saved page.", since=channel.sync_started_at)
         async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}")
     for pk in pushing.due_fulfilment_ids():
         async_task("orders.tasks.push_fulfilment", pk, task_name=f"push-fulfilment-{pk}")
+    alerts.alert_stuck_fulfilments()
     alerts.send_due_alerts()
     return len(channels)
 
@@ -35,15 +46,50 @@ def sync_channel(channel_id: int) -> dict:
     return run_sync(channel).as_dict()
 
 
+@contextmanager
+def keep_alive(channel: Channel):
+    """Renew the sync's heartbeat from a side thread while the run works (a slow page, a long
+    push phase), so a live sync is never taken for dead; a killed one stops renewing at once."""
+    stop = threading.Event()
+    every = max(0.2, settings.SYNC_HEARTBEAT_STALE_SECONDS / 4)
+
+    def beat():
+        try:
+            while not stop.wait(every) and channel.renew_sync_heartbeat():
+                pass
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"sync-heartbeat-{channel.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def run_sync(channel: Channel) -> SyncSummary:
     summary = SyncSummary()
-    if not channel.claim_sync(stale_after_minutes=settings.SYNC_STALE_MINUTES):
-        summary.errors.append(f"{channel.name} is already syncing; this run did nothing")
+    failing_with = channel.last_error if channel.last_sync_state == Channel.SyncState.ERROR else None
+    if not channel.claim_sync():
+        channel.refresh_from_db(fields=["sync_started_at", "sync_heartbeat_at", "sync_claimed_by"])
+        summary.errors.append(f"{channel.name} is already syncing ({channel.syncing_since or 'just finished'}); "
+                              "this run did nothing")
         return summary
+    with keep_alive(channel):
+        return _run_claimed_sync(channel, summary, failing_with=failing_with)
+
+
+def _run_claimed_sync(channel: Channel, summary: SyncSummary, *, failing_with: str | None) -> SyncSummary:
     error = ""
     started = channel.sync_started_at
     try:
         import_orders(channel, summary=summary)
+    except SyncTakenOver as exc:
+        # Our heartbeat went stale and another worker resumed the sync: it reports, not us.
+        summary.errors.append(str(exc))
+        return summary
     except ConnectorError as exc:
         error = str(exc)
         summary.errors.append(error)
@@ -57,12 +103,16 @@ def run_sync(channel: Channel) -> SyncSummary:
         if channel.needs_reconnect:
             Channel.objects.filter(pk=channel.pk).update(needs_reconnect=False)
     # Push even after a failed import: the two are independent.
+    if not channel.renew_sync_heartbeat():
+        summary.errors.append(f"the sync of {channel.name} was taken over by another worker; this run stopped")
+        return summary
     sent, failed = pushing.push_due(channel)
     summary.pushed, summary.push_errors = sent, failed
-    channel.release_sync(
+    if not channel.release_sync(
         state=Channel.SyncState.ERROR if error else Channel.SyncState.OK, summary=summary.as_dict(), error=error
-    )
-    if error:
+    ):
+        return summary  # taken over while pushing: the run holding the claim now reports
+    if error and error != failing_with:  # a channel that keeps failing the same way is emailed once
         transaction.on_commit(lambda: alerts.alert_staff(channel, f"Sync of {channel.name} failed", error))
     elif WebhookEvent.objects.filter(channel=channel, received_at__gte=started).exists():
         # A webhook came in while this sync ran; the sync it queued found the channel busy.

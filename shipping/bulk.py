@@ -1,95 +1,262 @@
-"""Booking many orders at once as a background job: fanned out in chunks over the task
-cluster, progress kept on the BulkJob row, then one merged label PDF (A6 per page, or four to
-an A4 sheet) and a packing slip per order. Failures are listed per order with the carrier's
-words, and can be retried as a new job."""
+"""Booking many orders at once as a background job, crash-safe: every order is a BulkJobItem
+row that any worker can claim, and the rows are the truth. Tasks are only nudges ("work on
+whatever is due in this job"): a worker claims one item at a time with a conditional UPDATE,
+books it (idempotent through the item's booking reference) and records the outcome in its own
+transaction at once. An item whose worker died (its heartbeat went stale) is claimed again;
+the every-minute dispatcher (resume_jobs) nudges every unfinished job, so a job killed at any
+moment finishes on the surviving workers. Counts are derived from the rows. When no item is
+left, one worker claims the merge: one label PDF (A6 per page, or four to an A4 sheet) and a
+packing slip per order, in the order staff selected them."""
 
 from __future__ import annotations
 
 import logging
-import math
+import os
+import socket
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from orders.models import Order
 from shipping import labels, rules
-from shipping.booking import LIVE, BookingError, book_shipment
-from shipping.models import BulkJob, CarrierAccount, Shipment
+from shipping.booking import LIVE, BookingError, book_shipment, booking_reference
+from shipping.models import BulkJob, BulkJobItem, CarrierAccount, Shipment
 
 log = logging.getLogger(__name__)
 
 LAYOUTS = {"a6": "A6 labels, one per page (label printer)", "a4": "A4 sheets, four labels each (office printer)"}
+Item = BulkJobItem.State
+OPEN_JOB = (BulkJob.Status.QUEUED, BulkJob.Status.RUNNING, BulkJob.Status.MERGING)
 
 
-def chunk_size(total: int) -> int:
-    """Small enough that every worker gets several chunks (progress moves, work spreads), big
-    enough that loading the rules once per chunk stays cheap."""
-    workers = int(settings.Q_CLUSTER.get("workers") or 2)
-    return max(5, min(50, math.ceil(total / (workers * 4)) or 5))
+def worker_name() -> str:
+    """Who holds a claim, in words staff can match to a machine and a process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def nudges_per_job() -> int:
+    """How many tasks to queue for a job: enough to keep every worker of one cluster busy. More
+    join in on the next dispatch (a nudge finding nothing to claim ends at once)."""
+    return max(1, int(settings.Q_CLUSTER.get("workers") or 2))
+
+
+def _stale_before():
+    return timezone.now() - timedelta(seconds=settings.BULK_HEARTBEAT_STALE_SECONDS)
 
 
 def start_bulk_booking(*, order_ids: list[int], actor=None, layout: str = "a6",
                        carrier_account: CarrierAccount | None = None, retry_of: int | None = None) -> BulkJob:
-    """Create the job; it starts once the transaction commits."""
+    """Create the job and one item per order; it starts once the transaction commits."""
     ids = list(dict.fromkeys(int(i) for i in order_ids))
-    job = BulkJob.objects.create(
-        kind=BulkJob.Kind.BOOK_ORDERS, created_by=actor, total=len(ids),
-        params={"order_ids": ids, "layout": layout if layout in LAYOUTS else "a6",
-                "carrier_account": carrier_account.pk if carrier_account else None, "retry_of": retry_of},
-    )
-    transaction.on_commit(lambda: _enqueue("shipping.tasks.run_bulk_job", job.pk))
+    with transaction.atomic():
+        job = BulkJob.objects.create(
+            kind=BulkJob.Kind.BOOK_ORDERS, created_by=actor, total=len(ids),
+            params={"order_ids": ids, "layout": layout if layout in LAYOUTS else "a6",
+                    "carrier_account": carrier_account.pk if carrier_account else None, "retry_of": retry_of},
+        )
+        _create_items(job, ids)
+    transaction.on_commit(lambda: nudge(job.pk, count=min(len(ids), nudges_per_job()) or 1))
     return job
 
 
-def _enqueue(func: str, *args) -> None:
+def _create_items(job: BulkJob, ids: list[int]) -> None:
+    labels_by_id = {o.pk: str(o) for o in Order.objects.select_related("channel").filter(pk__in=ids)}
+    BulkJobItem.objects.bulk_create(
+        [BulkJobItem(job=job, order_id=i if i in labels_by_id else None, order_label=labels_by_id.get(i, f"#{i}"),
+                     position=n) for n, i in enumerate(ids)],
+        ignore_conflicts=True,  # a job from before items existed gets them once (see run)
+    )
+
+
+def nudge(job_id: int, *, count: int = 1) -> None:
     from django_q.tasks import async_task
 
-    async_task(func, *args, task_name=f"{func.rsplit('.', 1)[-1]}-{args[0]}")
+    for n in range(count):
+        async_task("shipping.tasks.run_bulk_job", job_id, task_name=f"run_bulk_job-{job_id}-{n}")
 
 
 def run(job_id: int) -> str:
-    """Split the job into chunks, one task each. Runs once: the job is claimed first."""
-    claimed = BulkJob.objects.filter(pk=job_id, status=BulkJob.Status.QUEUED).update(
-        status=BulkJob.Status.RUNNING, started_at=timezone.now())
-    if not claimed:
-        return "already started"
-    job = BulkJob.objects.get(pk=job_id)
-    ids = job.params.get("order_ids") or []
-    if not ids:
-        finish(job_id)
-        return "nothing to book"
-    size = chunk_size(len(ids))
-    for start in range(0, len(ids), size):
-        _enqueue("shipping.tasks.book_chunk", job_id, ids[start:start + size])
-    return f"{math.ceil(len(ids) / size)} chunks"
+    """A nudge: claim and book this job's due items one at a time until none is left, then
+    merge if nothing is pending. Delivered twice, or alongside other nudges, it does no harm."""
+    job = BulkJob.objects.select_related("created_by").filter(pk=job_id).first()
+    if job is None or job.kind != BulkJob.Kind.BOOK_ORDERS or job.is_finished:
+        return "nothing to do"
+    if not job.items.exists() and job.params.get("order_ids"):
+        _create_items(job, job.params["order_ids"])  # queued before this version: its orders become items
+    me = worker_name()
+    account_id = job.params.get("carrier_account")
+    account = CarrierAccount.objects.filter(pk=account_id).first() if account_id else None
+    ruleset = None
+    booked = failed = 0
+    try:
+        while (item := claim_item(job_id, worker=me)) is not None:
+            if ruleset is None:
+                ruleset = rules.RuleSet()  # loaded once per nudge, and only if there is work
+            if job.status == BulkJob.Status.QUEUED:
+                BulkJob.objects.filter(pk=job_id, status=BulkJob.Status.QUEUED).update(
+                    status=BulkJob.Status.RUNNING, started_at=timezone.now())
+                job.status = BulkJob.Status.RUNNING
+            if process_item(job, item, account=account, ruleset=ruleset):
+                booked += 1
+            else:
+                failed += 1
+    finally:
+        if ruleset is not None:
+            ruleset.close()  # the nudge's carrier connections
+    merged = finish_if_complete(job_id, worker=me)
+    return f"{booked} booked, {failed} failed" + ("; merged" if merged else "")
 
 
 def book_chunk(job_id: int, order_ids: list[int]) -> dict:
-    job = BulkJob.objects.select_related("created_by").get(pk=job_id)
-    account_id = job.params.get("carrier_account")
-    account = CarrierAccount.objects.filter(pk=account_id).first() if account_id else None
-    ruleset = rules.RuleSet()
-    orders = Order.objects.select_related("channel").prefetch_related("lines").in_bulk(order_ids)
-    try:
-        results = [_book_one(job, order_id, orders.get(order_id), account, ruleset) for order_id in order_ids]
-    finally:
-        ruleset.close()  # the chunk's carrier connections
+    """A chunk task queued before jobs were kept as items: now just a nudge of its job."""
+    return {"result": run(job_id)}
+
+
+def claim_item(job_id: int, *, worker: str) -> BulkJobItem | None:
+    """Take the next item that is waiting, or whose worker stopped renewing its heartbeat. The
+    conditional UPDATE is the claim: of two workers racing for one item, one gets it."""
+    due = Q(state=Item.QUEUED) | Q(state=Item.RUNNING, heartbeat_at__lt=_stale_before())
+    for _ in range(5):  # others may take the candidates first; look again
+        candidates = list(BulkJobItem.objects.filter(due, job_id=job_id).order_by("position")
+                          .values_list("pk", flat=True)[:10])
+        if not candidates:
+            return None
+        for pk in candidates:
+            now = timezone.now()
+            if BulkJobItem.objects.filter(due, pk=pk).update(
+                    state=Item.RUNNING, claimed_by=worker, claimed_at=now, heartbeat_at=now,
+                    attempts=F("attempts") + 1):
+                return BulkJobItem.objects.get(pk=pk)
+    return None
+
+
+def process_item(job: BulkJob, item: BulkJobItem, *, account, ruleset) -> bool:
+    """Book one claimed item and record what happened. Returns whether it is booked."""
+    order = (Order.objects.select_related("channel").prefetch_related("lines").filter(pk=item.order_id).first()
+             if item.order_id else None)
+    earlier = Shipment.objects.filter(idempotency_key=item.reference).first() if item.reference else None
+    if earlier is not None and earlier.status in LIVE:
+        # An earlier attempt bought the label and its worker died before recording it.
+        result = _booked(earlier.order, earlier)
+    else:
+        if order is not None:
+            # Remembered before the carrier call: a re-run after a crash looks for this shipment.
+            reference, _ = booking_reference(order)
+            BulkJobItem.objects.filter(pk=item.pk).update(reference=reference, heartbeat_at=timezone.now())
+        result = _book_one(job, item.order_id, order, account, ruleset)
+    record_outcome(item, result)
+    return result["ok"]
+
+
+def record_outcome(item: BulkJobItem, result: dict) -> None:
+    """Write one item's outcome in its own transaction. A booked item stays booked: a slower
+    duplicate attempt (its claim had gone stale) cannot turn it into a failure."""
     with transaction.atomic():
-        job = BulkJob.objects.select_for_update().get(pk=job_id)
-        counted = {r["order_id"] for r in job.results or []}
-        results = [r for r in results if r["order_id"] not in counted]  # a redelivered chunk counts once
-        job.results = [*(job.results or []), *results]
-        job.done += sum(1 for r in results if r["ok"])
-        job.failed += sum(1 for r in results if not r["ok"])
-        complete = job.done + job.failed >= job.total and job.status == BulkJob.Status.RUNNING
-        if complete:
-            job.status = BulkJob.Status.MERGING
-        job.save(update_fields=["results", "done", "failed", "status"])
-    if complete:
-        finish(job_id)
-    return {"booked": sum(1 for r in results if r["ok"]), "failed": sum(1 for r in results if not r["ok"])}
+        BulkJobItem.objects.filter(pk=item.pk).exclude(state=Item.BOOKED).update(
+            state=Item.BOOKED if result["ok"] else Item.FAILED, shipment_id=result.get("shipment_id"),
+            message=result.get("message", ""), finished_at=timezone.now(), heartbeat_at=timezone.now())
+        refresh_counts(item.job_id)
+
+
+def refresh_counts(job_id: int) -> tuple[int, int]:
+    """done and failed, counted from the items (the job row keeps a copy for lists and the page)."""
+    counts = dict(BulkJobItem.objects.filter(job_id=job_id).values_list("state").annotate(n=Count("pk"))
+                  .values_list("state", "n"))
+    done, failed = counts.get(Item.BOOKED, 0), counts.get(Item.FAILED, 0)
+    BulkJob.objects.filter(pk=job_id).update(done=done, failed=failed)
+    return done, failed
+
+
+def finish_if_complete(job_id: int, *, worker: str) -> bool:
+    """Merge once, when no item is waiting or running. The merge is claimed like an item, so
+    a merge whose worker died is taken over after its heartbeat goes stale."""
+    if BulkJobItem.objects.filter(job_id=job_id, state__in=[Item.QUEUED, Item.RUNNING]).exists():
+        return False
+    claimable = Q(status__in=[BulkJob.Status.QUEUED, BulkJob.Status.RUNNING]) | Q(
+        status=BulkJob.Status.MERGING, heartbeat_at__lt=_stale_before())
+    now = timezone.now()
+    if not BulkJob.objects.filter(claimable, pk=job_id).update(
+            status=BulkJob.Status.MERGING, claimed_by=worker, heartbeat_at=now):
+        return False
+    BulkJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
+    refresh_counts(job_id)
+    finish(job_id)
+    return True
+
+
+def resume_jobs() -> int:
+    """Every minute: nudge each unfinished bulk booking that has work due (waiting items, items
+    whose worker died, or a merge nobody finished). Tasks may be lost with a cluster that died
+    holding them; the rows are not. Returns how many jobs were nudged."""
+    stale = _stale_before()
+    nudged = 0
+    for job in BulkJob.objects.filter(kind=BulkJob.Kind.BOOK_ORDERS, status__in=OPEN_JOB).annotate(
+            due=Count("items", filter=Q(items__state=Item.QUEUED) | Q(items__state=Item.RUNNING,
+                                                                       items__heartbeat_at__lt=stale)),
+            running=Count("items", filter=Q(items__state=Item.RUNNING))):
+        merge_stalled = job.status == BulkJob.Status.MERGING and (job.heartbeat_at is None or job.heartbeat_at < stale)
+        if job.due:
+            nudge(job.pk, count=min(job.due, nudges_per_job()))
+        elif (not job.running and job.status != BulkJob.Status.MERGING) or merge_stalled:
+            nudge(job.pk)  # every item is done: the merge (or a merge that died) is left
+        else:
+            continue
+        nudged += 1
+    return nudged
+
+
+def problem_jobs() -> list[tuple[BulkJob, str]]:
+    """Bulk bookings staff must look at: failed, or unfinished with no progress for
+    STUCK_ALERT_MINUTES (no worker alive to resume it: is the task cluster running?)."""
+    quiet_since = timezone.now() - timedelta(minutes=settings.STUCK_ALERT_MINUTES)
+    problems = []
+    for job in BulkJob.objects.filter(kind=BulkJob.Kind.BOOK_ORDERS).filter(
+            Q(status=BulkJob.Status.FAILED, finished_at__gte=timezone.now() - timedelta(days=1))
+            | Q(status__in=OPEN_JOB, created_at__lt=quiet_since)).order_by("created_at"):
+        if job.status == BulkJob.Status.FAILED:
+            problems.append((job, job.message or "failed"))
+            continue
+        beats = [t for t in job.items.aggregate(a=Max("heartbeat_at"), b=Max("finished_at")).values() if t]
+        last = max([job.created_at, *beats, *([job.heartbeat_at] if job.heartbeat_at else [])])
+        if last < quiet_since:
+            left = job.items.filter(state__in=[Item.QUEUED, Item.RUNNING]).count()
+            problems.append((job, f"no progress since {last:%d %b %H:%M} UTC; {job.done + job.failed} of "
+                                  f"{job.total} orders done, {left} pending. Is the task cluster running?"))
+    return problems
+
+
+def alert_problem_jobs() -> int:
+    """Email subscribed staff once about each failed or stalled job."""
+    from orders.alerts import alert_staff
+
+    sent = 0
+    for job, why in problem_jobs():
+        if BulkJob.objects.filter(pk=job.pk, alerted_at__isnull=True).update(alerted_at=timezone.now()):
+            verb = "failed" if job.status == BulkJob.Status.FAILED else "is stuck"
+            alert_staff(None, f"{job} {verb}", why)
+            sent += 1
+    return sent
+
+
+def pending_items(job: BulkJob) -> list[dict]:
+    """The orders of an unfinished job not booked yet, and why, for the job page."""
+    stale = _stale_before()
+    rows = []
+    for item in job.items.filter(state__in=[Item.QUEUED, Item.RUNNING]):
+        if item.state == Item.QUEUED:
+            why = "waiting for a worker" + (f" (attempt {item.attempts + 1})" if item.attempts else "")
+        elif item.heartbeat_at and item.heartbeat_at < stale:
+            why = (f"its worker {item.claimed_by} stopped answering at {item.heartbeat_at:%H:%M:%S}; "
+                   "another worker takes it over within a minute or so")
+        else:
+            why = f"being booked by {item.claimed_by} (attempt {item.attempts})"
+        rows.append({"order_id": item.order_id, "order": item.order_label, "state": item.get_state_display(),
+                     "why": why})
+    return rows
 
 
 def _book_one(job: BulkJob, order_id: int, order: Order | None, account, ruleset) -> dict:
@@ -120,11 +287,16 @@ def finish(job_id: int) -> None:
     the order staff selected the orders."""
     job = BulkJob.objects.get(pk=job_id)
     layout = job.params.get("layout", "a6")
-    position = {oid: i for i, oid in enumerate(job.params.get("order_ids") or [])}
-    booked = sorted((r for r in job.results or [] if r.get("ok")), key=lambda r: position.get(r["order_id"], 0))
+    if job.items.exists():
+        booked_ids = list(job.items.filter(state=Item.BOOKED, shipment__isnull=False).order_by("position")
+                          .values_list("shipment_id", flat=True))
+    else:  # a job finished before its orders were kept as items
+        position = {oid: i for i, oid in enumerate(job.params.get("order_ids") or [])}
+        booked_ids = [r["shipment_id"] for r in sorted((r for r in job.results or [] if r.get("ok")),
+                                                         key=lambda r: position.get(r["order_id"], 0))]
     shipments = Shipment.objects.select_related("order__channel", "brand", "sender_address").prefetch_related(
-        "order__lines").in_bulk([r["shipment_id"] for r in booked])
-    ordered = [shipments[r["shipment_id"]] for r in booked if r["shipment_id"] in shipments]
+        "order__lines").in_bulk(booked_ids)
+    ordered = [shipments[pk] for pk in booked_ids if pk in shipments]
     try:
         if ordered:
             documents = []
@@ -133,6 +305,7 @@ def finish(job_id: int) -> None:
                     documents.append(f.read())
             job.output_file.save(f"labels-{job.pk}.pdf", ContentFile(labels.merge_labels(documents, layout=layout)),
                                  save=False)
+            BulkJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())  # still merging
             job.slips_file.save(f"packing-slips-{job.pk}.pdf",
                                 ContentFile(labels.render_packing_slips([slip(s) for s in ordered], layout=layout)),
                                 save=False)

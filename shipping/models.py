@@ -379,6 +379,10 @@ class BulkJob(models.Model):
     source_file = models.FileField(upload_to="jobs/source/%Y/%m/", blank=True)
     output_file = models.FileField(upload_to="jobs/output/%Y/%m/", blank=True, help_text="e.g. merged labels PDF")
     slips_file = models.FileField(upload_to="jobs/output/%Y/%m/", blank=True, help_text="Packing slips PDF")
+    # The merge step's claim (a bulk booking): who merges, and when it last said it was alive.
+    claimed_by = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True, help_text="When staff were emailed it failed or stalled")
 
     class Meta:
         ordering = ["-created_at"]
@@ -392,11 +396,50 @@ class BulkJob(models.Model):
 
     @property
     def failures(self) -> list[dict]:
+        if self.kind == self.Kind.BOOK_ORDERS and self.pk:
+            items = self.items.filter(state=BulkJobItem.State.FAILED).select_related("order")
+            return [{"order_id": i.order_id, "order": i.order_label, "ok": False, "message": i.message}
+                    for i in items]
         return [r for r in self.results or [] if not r.get("ok")]
 
     @property
     def percent(self) -> int:
         return int(100 * (self.done + self.failed) / self.total) if self.total else (100 if self.status == "done" else 0)
+
+
+class BulkJobItem(models.Model):
+    """One order of a bulk booking: the unit of work any worker can claim, and the record of
+    what became of it. A worker claims it with a conditional UPDATE and keeps `heartbeat_at`
+    fresh; an item whose heartbeat went stale (its worker died) is claimed again, and its
+    `reference` (the booking's idempotency key) makes the re-run find the label already bought."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting"
+        RUNNING = "running", "Booking"
+        BOOKED = "booked", "Booked"
+        FAILED = "failed", "Failed"
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    order_label = models.CharField(max_length=100, blank=True, help_text="The order's number, kept if it is deleted")
+    position = models.PositiveIntegerField(help_text="Where staff selected it: the merged PDF follows this order")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveIntegerField(default=0, help_text="How many times a worker claimed it")
+    reference = models.CharField(max_length=100, blank=True, help_text="The booking reference of the last attempt")
+    claimed_by = models.CharField(max_length=100, blank=True, help_text="host:pid of the worker")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.TextField(blank=True, help_text="Why it failed, in the carrier's or Shipdesk's words")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [models.UniqueConstraint(fields=["job", "position"], name="uniq_bulk_job_item")]
+        indexes = [models.Index(fields=["job", "state"], name="bulk_item_state")]
+
+    def __str__(self):
+        return f"{self.order_label or self.order_id} in job #{self.job_id}: {self.get_state_display()}"
 
 
 class EmailTemplate(models.Model):

@@ -15,3 +15,9 @@ def ensure_schedules(sender=None, using=DEFAULT_DB_ALIAS, **kwargs):
         defaults={"func": "shipping.tasks.poll_tracking", "schedule_type": Schedule.MINUTES,
                   "minutes": POLL_MINUTES, "repeats": -1},
     )
+    # Bulk bookings are rows; this re-queues whatever a dead worker left (tasks are only nudges).
+    Schedule.objects.using(using).update_or_create(
+        name="resume_bulk_jobs",
+        defaults={"func": "shipping.tasks.resume_bulk_jobs", "schedule_type": Schedule.MINUTES, "minutes": 1,
+                  "repeats": -1},
+    )

@@ -13,6 +13,14 @@ def book_chunk(job_id: int, order_ids: list[int]) -> dict:
     return bulk.book_chunk(job_id, order_ids)
 
 
+def resume_bulk_jobs() -> int:
+    """Every minute: nudge unfinished bulk bookings (work whose worker died is taken over) and
+    tell staff once about a job that failed or stalled."""
+    nudged = bulk.resume_jobs()
+    bulk.alert_problem_jobs()
+    return nudged
+
+
 def poll_tracking() -> dict:
     return tracking.poll()
 

@@ -1,5 +1,5 @@
-"""Background jobs staff started (bulk bookings): the progress page, its JSON, the print files
-and "retry failed"."""
+"""Background jobs staff started (bulk bookings): the progress page (each order's outcome, and
+for an unfinished job what is pending and why), its JSON, the print files and "retry failed"."""
 
 from django.contrib import admin, messages
 from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
@@ -11,7 +11,8 @@ from django.views.decorators.http import require_POST
 
 from orders.admin import badge
 from shipping import bulk
-from shipping.models import BulkJob
+from shipping.admin.shipments import label_link, tracking_link
+from shipping.models import BulkJob, BulkJobItem
 
 REFRESH_SECONDS = 2
 
@@ -66,9 +67,15 @@ class BulkJobAdmin(admin.ModelAdmin):
         """Works without JavaScript (the page refreshes itself until the job is done); with it,
         the bar follows the JSON endpoint instead of reloading."""
         job = self._job(request, pk)
+        items = list(job.items.select_related("shipment")) if job.kind == BulkJob.Kind.BOOK_ORDERS else []
+        for item in items:
+            if item.shipment_id and item.state == BulkJobItem.State.BOOKED:
+                item.tracking_html, item.label_html = tracking_link(item.shipment), label_link(item.shipment)
         context = {**self.admin_site.each_context(request), "opts": BulkJob._meta, "job": job,
                    "state": job_state(job), "title": str(job), "refresh": REFRESH_SECONDS,
-                   "failures": job.failures, "retry_of": job.params.get("retry_of")}
+                   "failures": job.failures, "retry_of": job.params.get("retry_of"), "items": items,
+                   "pending": bulk.pending_items(job) if items and not job.is_finished else [],
+                   "stuck": dict(bulk.problem_jobs()).get(job) if not job.is_finished else None}
         return TemplateResponse(request, "admin/shipping/bulkjob_progress.html", context)
 
     def status_view(self, request, pk):

@@ -1,5 +1,6 @@
-"""The desk at a glance, on the admin index: per channel what waits, what is stuck and how the
-last sync went, and thirty days of orders imported and shipped. A fixed handful of queries
+"""The desk at a glance, on the admin index: what needs staff now (a sync, job or fulfilment that
+failed or is stuck), per channel what waits, what is stuck and how the last sync went, and
+thirty days of orders imported and shipped. A fixed handful of queries
 (counts are subqueries on indexed columns), whatever the number of orders."""
 
 from datetime import timedelta
@@ -77,8 +78,42 @@ def chart(now=None) -> dict:
             "total_imported": sum(imported.values()), "total_shipped": sum(shipped.values())}
 
 
+def problems() -> list[dict]:
+    """What staff must look at now: syncs that died or failed, bulk bookings that failed or
+    stalled, fulfilments stuck in the outbox or needing a manual step on the channel. The same
+    things are emailed once to subscribers (orders.tasks / shipping.tasks dispatchers)."""
+    from orders.alerts import stuck_fulfilments
+    from shipping.admin.jobs import progress_url
+    from shipping.bulk import problem_jobs
+
+    fulfilments = reverse("admin:orders_fulfilment_changelist")
+    rows = []
+    for c in Channel.objects.stale_syncs():
+        rows.append({"what": f"Sync of {c.name} stalled",
+                     "why": f"running {c.syncing_since}; the next dispatch resumes it from the last saved page",
+                     "url": reverse("admin:channels_channel_change", args=[c.pk])})
+    for c in Channel.objects.filter(is_active=True, last_sync_state=Channel.SyncState.ERROR):
+        rows.append({"what": f"Sync of {c.name} failed", "why": c.last_error,
+                     "url": reverse("admin:channels_channel_change", args=[c.pk])})
+    for job, why in problem_jobs():
+        rows.append({"what": f"{job} {'failed' if job.status == 'failed' else 'is stuck'}", "why": why,
+                     "url": progress_url(job)})
+    stuck = stuck_fulfilments().count()
+    if stuck:
+        rows.append({"what": f"{stuck} fulfilment(s) stuck in the outbox",
+                     "why": "due but not sent for a while; is the task cluster running?",
+                     "url": f"{fulfilments}?" + urlencode({"state__exact": Fulfilment.State.PENDING})})
+    attention = Fulfilment.objects.filter(state=Fulfilment.State.ATTENTION, attention_done_at__isnull=True).count()
+    if attention:
+        rows.append({"what": f"{attention} fulfilment(s) need a manual step on the channel",
+                     "why": "Shipdesk cannot change them through the channel's API",
+                     "url": f"{fulfilments}?" + urlencode({"state__exact": Fulfilment.State.ATTENTION})})
+    return rows
+
+
 @register.inclusion_tag("admin/shipping/desk.html", takes_context=True)
 def desk_at_a_glance(context):
     request = context.get("request")
     allowed = request is not None and request.user.has_perm("orders.view_order")
-    return {"allowed": allowed, "rows": channel_rows() if allowed else [], "chart": chart() if allowed else None}
+    return {"allowed": allowed, "rows": channel_rows() if allowed else [], "chart": chart() if allowed else None,
+            "problems": problems() if allowed else []}

@@ -47,6 +47,9 @@ def test_a_failed_sync_alerts_subscribed_staff(etsy_sandbox):
     send_due_alerts()
 
     assert mail.outbox and "Sync of Etsy-Main failed" in mail.outbox[0].body
+    run_sync(channel)  # failing the same way: not emailed again
+    send_due_alerts(now=timezone.now() + timedelta(hours=1))
+    assert len(mail.outbox) == 1
 
 
 def test_the_dispatcher_syncs_automatic_channels_that_are_due_and_never_manual_ones(etsy_sandbox):
