@@ -26,6 +26,8 @@ Q_CLUSTER = {
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405 - the test database is dropped at the end
 SYNC_HEARTBEAT_STALE_SECONDS = int(os.environ.get("SYNC_HEARTBEAT_STALE_SECONDS", "5"))
 BULK_HEARTBEAT_STALE_SECONDS = int(os.environ.get("BULK_HEARTBEAT_STALE_SECONDS", "5"))
-# The outbox's claim window (orders/pushing.py reads it once it is a setting; see tests/crash).
-PUSH_CLAIM_STALE_SECONDS = int(os.environ.get("PUSH_CLAIM_STALE_SECONDS", "5"))
+# A push's claim outlives one connector call's worst case (orders.pushing.claim_seconds): keep that
+# call short here (10 s timeout, one retry) so a dead worker's push is taken over within a minute.
+CONNECTOR_TIMEOUT = 10.0
+CONNECTOR_MAX_RETRIES = 1
 LOGGING["root"]["level"] = os.environ.get("LOG_LEVEL", "WARNING")  # noqa: F405
