@@ -19,6 +19,9 @@ class ConnectorError(Exception):
         self.status = status
         self.retryable = retryable
         self.auth = auth  # credentials refused: the channel needs reconnecting
+        # The request changed something and may have reached the channel before it failed (a
+        # timeout, a 5xx): ask the channel before sending it again (channels.connectors.http).
+        self.maybe_sent = False
 
 
 class NotSupported(ConnectorError):

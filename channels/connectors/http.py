@@ -1,5 +1,11 @@
 """HTTP for connectors: timeouts on every call, retries with exponential backoff and jitter
-for 429 and 5xx, honouring Retry-After. Errors come out as ConnectorError."""
+for 429 and 5xx, honouring Retry-After. Errors come out as ConnectorError.
+
+At most once toward the channel: a request that changes something (POST, PUT, PATCH, DELETE)
+is repeated here only when the channel certainly did not act on it (a 429, or a connection that
+never opened). After a timeout, a dropped connection or a 5xx it may have been carried out, so
+the error says so (`ConnectorError.maybe_sent`) and the caller (the outbox) asks the channel
+before sending it again."""
 
 from __future__ import annotations
 
@@ -16,6 +22,17 @@ from channels.connectors.base import ConnectorError
 log = logging.getLogger(__name__)
 
 RETRYABLE = {429, 500, 502, 503, 504}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """The connection was refused or never opened: the request did not leave."""
+    import urllib3
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
 
 
 class HttpClient:
@@ -41,16 +58,25 @@ class HttpClient:
         response = None
         for attempt in range(self.max_retries + 1):
             self.calls += 1
+            maybe_sent = False
             try:
                 response = self.session.request(method, url, **kwargs)
+            except requests.ConnectionError as exc:  # ConnectTimeout included: never sent
+                last_error, response = f"{method} {url}: connection failed ({exc.__class__.__name__})", None
+                maybe_sent = not _never_sent(exc)
             except requests.Timeout:
                 last_error, response = f"{method} {url}: timed out after {kwargs['timeout']}s", None
-            except requests.ConnectionError as exc:
-                last_error, response = f"{method} {url}: connection failed ({exc.__class__.__name__})", None
+                maybe_sent = True
             else:
                 if response.status_code not in RETRYABLE:
                     break
                 last_error = f"{method} {url}: HTTP {response.status_code} {_excerpt(response)}"
+                maybe_sent = response.status_code != 429
+            if maybe_sent and method.upper() not in SAFE_METHODS:
+                error = ConnectorError(f"{last_error}; not repeated: the channel may have carried it out",
+                                       status=response.status_code if response is not None else None)
+                error.maybe_sent = True
+                raise error
             if attempt < self.max_retries:
                 delay = self._sleep_for(attempt, response)
                 log.info("retrying %s in %.2fs: %s", url, delay, last_error)
