@@ -101,16 +101,27 @@ class HttpClient:
         return response
 
     def json(self, method: str, url: str, **kwargs):
-        response = self.request(method, url, **kwargs)
-        if response.status_code == 204 or not response.content:
-            return {}
-        try:
-            return response.json()
-        except (ValueError, json.JSONDecodeError) as exc:
-            raise ConnectorError(
-                f"{method} {url}: malformed JSON in the answer ({exc}); body starts {response.text[:80]!r}",
-                status=response.status_code,
-            ) from exc
+        """The answer's JSON. A read whose answer is cut off or garbled is asked again, as a 5xx
+        would be (a proxy or the channel dropped the connection mid-page)."""
+        tries = self.max_retries + 1 if method.upper() in SAFE_METHODS else 1
+        for attempt in range(tries):
+            response = self.request(method, url, **kwargs)
+            if response.status_code == 204 or not response.content:
+                return {}
+            try:
+                return response.json()
+            except (ValueError, json.JSONDecodeError) as exc:
+                error = ConnectorError(
+                    f"{method} {url}: malformed JSON in the answer ({exc}); body starts {response.text[:80]!r}"
+                    + (f" (gave up after {tries} attempts)" if tries > 1 else ""),
+                    status=response.status_code,
+                )
+                if attempt + 1 >= tries:
+                    raise error from exc
+                delay = self._sleep_for(attempt, None)
+                log.info("retrying %s in %.2fs: %s", url, delay, error)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
 
 def _excerpt(response: requests.Response) -> str:

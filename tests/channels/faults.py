@@ -55,8 +55,9 @@ class Marketplace:
             ("429", {"status": 429, **self.throttle, "times": 20}),
             ("500", {"status": 500, "times": 20}),
             ("timeout", {"delay": self.slow, "times": 4}),
-            ("malformed-json", {"malformed": True}),
-            ("truncated-page", {"truncate": True}),
+            # Each retried like a 5xx (a read is asked again): only one that persists fails the sync.
+            ("malformed-json", {"malformed": True, "times": 20}),
+            ("truncated-page", {"truncate": True, "times": 20}),
         ]
 
 

@@ -131,7 +131,7 @@ def test_unknown_carrier_goes_to_etsy_as_other(etsy_sandbox):
 
 
 @pytest.mark.parametrize("fault", [{"status": 500, "times": 10}, {"status": 429, "retry_after": 0, "times": 10},
-                                   {"truncate": True}, {"malformed": True}])
+                                   {"truncate": True, "times": 10}, {"malformed": True, "times": 10}])
 def test_faults_surface_as_connector_errors(etsy_sandbox, fault):
     channel, store = etsy_sandbox
     generate(store, 3, mix=False)
@@ -139,6 +139,20 @@ def test_faults_surface_as_connector_errors(etsy_sandbox, fault):
     store.save()
     with pytest.raises(ConnectorError):
         all_pages(channel.connector())
+
+
+@pytest.mark.parametrize("fault", [{"truncate": True}, {"malformed": True}], ids=["truncated", "malformed"])
+def test_one_cut_off_page_is_read_again_like_a_5xx(etsy_sandbox, fault):
+    channel, store = etsy_sandbox
+    generate(store, 3, mix=False)
+    store.faults = [fault]
+    store.save()
+
+    pages = all_pages(channel.connector())
+
+    assert sum(len(p.orders) for p in pages) == 3
+    store.refresh_from_db()
+    assert store.faults == []  # the fault was met once, and the page asked again
 
 
 def test_a_single_429_is_retried_after_retry_after(etsy_sandbox):
