@@ -7,7 +7,7 @@ import threading
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django_q.tasks import async_task
 
 from channels.connectors.base import ConnectorError
@@ -82,7 +82,7 @@ def run_sync(channel: Channel) -> SyncSummary:
 
 
 def _run_claimed_sync(channel: Channel, summary: SyncSummary, *, failing_with: str | None) -> SyncSummary:
-    error = ""
+    error, retry = "", False
     started = channel.sync_started_at
     try:
         import_orders(channel, summary=summary)
@@ -95,6 +95,13 @@ def _run_claimed_sync(channel: Channel, summary: SyncSummary, *, failing_with: s
         summary.errors.append(error)
         if exc.auth:
             Channel.objects.filter(pk=channel.pk).update(needs_reconnect=True)
+    except IntegrityError:
+        # Another run stored the same orders first (their page committed between our read and our
+        # write): the page was rolled back whole and its cursor not advanced. Run again at once
+        # (once: if the next run meets the same, the dispatcher's next pass tries again).
+        error = "another sync was importing the same orders; nothing was lost"
+        summary.errors.append(error)
+        retry = failing_with != error
     except Exception as exc:  # noqa: BLE001 - a bug must still release the channel and be shown
         log.exception("sync of %s failed", channel)
         error = f"{exc.__class__.__name__}: {exc}"
@@ -112,7 +119,9 @@ def _run_claimed_sync(channel: Channel, summary: SyncSummary, *, failing_with: s
         state=Channel.SyncState.ERROR if error else Channel.SyncState.OK, summary=summary.as_dict(), error=error
     ):
         return summary  # taken over while pushing: the run holding the claim now reports
-    if error and error != failing_with:  # a channel that keeps failing the same way is emailed once
+    if retry:
+        async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}-again")
+    elif error and error != failing_with:  # a channel that keeps failing the same way is emailed once
         transaction.on_commit(lambda: alerts.alert_staff(channel, f"Sync of {channel.name} failed", error))
     elif WebhookEvent.objects.filter(channel=channel, received_at__gte=started).exists():
         # A webhook came in while this sync ran; the sync it queued found the channel busy.

@@ -161,3 +161,33 @@ def test_a_live_sync_keeps_its_claim_fresh_while_it_waits(transactional_db, sett
 
     go_stale(channel)
     assert list(Channel.objects.stale_syncs()) == [channel]  # it stops with the run
+
+
+def test_a_sync_that_loses_a_race_says_nothing_was_lost_and_runs_again(etsy_sandbox, monkeypatch):
+    """Two runs storing the same orders at once: the loser's page is rolled back whole (its cursor
+    not advanced) and it says so in words, not as a raw IntegrityError, then runs once more."""
+    from django.db import IntegrityError
+
+    from orders import tasks
+    from sandbox.generators.etsy import generate
+
+    channel, store = etsy_sandbox
+    generate(store, 5, mix=False)
+    real = tasks.import_orders
+    calls = []
+
+    def first_run_loses(channel, summary):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError('duplicate key value violates unique constraint "uniq_order_per_channel"')
+        return real(channel, summary=summary)
+
+    monkeypatch.setattr(tasks, "import_orders", first_run_loses)
+
+    summary = tasks.run_sync(channel)
+
+    assert summary.errors == ["another sync was importing the same orders; nothing was lost"]
+    assert "IntegrityError" not in str(summary.errors)
+    channel.refresh_from_db()
+    assert len(calls) == 2 and channel.last_sync_state == "ok"  # it ran again (inline here) and imported
+    assert channel.orders.count() == 5
