@@ -32,8 +32,8 @@ class ChannelAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "kind", "is_active", "api_base_url", "shop_id"]}),
         ("Credentials (write-only)", {"fields": ["credentials_set", "new_credentials"]}),
         ("Status mapping", {"fields": ["unmapped"]}),
-        ("Sync", {"fields": ["sync_mode", "sync_interval_minutes", "import_window_days", "requires_tracking",
-                             "notify_customer"]}),
+        ("Sync", {"fields": ["sync_mode", "sync_interval_minutes", "import_window_days"]}),
+        ("Telling the channel", {"fields": ["requires_tracking", "notify_customer", "default_note"]}),
         ("Last sync", {"fields": ["last_sync_state", "last_synced_at", "sync_started_at", "sync_claimed_by",
                                   "sync_heartbeat_at", "last_error", "last_sync_summary", "needs_reconnect", "cursor"]}),
     ]
