@@ -361,7 +361,7 @@ def test_a_shipment_without_tracking_is_blocked_and_never_sent(amazon_sandbox):
     order = Order.objects.get()
 
     f = services.record_fulfilment(order=order, tracking_number="", carrier_name="Royal Mail",
-                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.all()])
+                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)])
 
     f.refresh_from_db()
     assert f.state == Fulfilment.State.BLOCKED and "requires a tracking number" in f.last_error
@@ -376,7 +376,7 @@ def test_a_booked_shipment_reaches_amazon_through_the_outbox(amazon_sandbox):
     order = Order.objects.get()
 
     f = services.record_fulfilment(order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS",
-                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.all()])
+                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)])
 
     f.refresh_from_db()
     assert f.state == Fulfilment.State.SENT and f.remote_id

@@ -336,7 +336,7 @@ def test_a_booked_shipment_reaches_ebay_through_the_outbox(ebay_sandbox):
     order = Order.objects.get()
 
     f = services.record_fulfilment(order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS",
-                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.all()])
+                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)])
 
     f.refresh_from_db()
     assert f.state == Fulfilment.State.SENT and f.remote_id == "1Z999AA10123456784"

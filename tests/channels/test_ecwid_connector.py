@@ -359,7 +359,7 @@ def test_a_booked_shipment_reaches_ecwid_through_the_outbox(ecwid_sandbox):
 
     fulfilment = services.record_fulfilment(
         order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS",
-        lines=[(ln.external_id, ln.quantity) for ln in order.lines.all()],
+        lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)],
     )
 
     fulfilment.refresh_from_db()

@@ -49,7 +49,9 @@ def test_after_the_demo_a_customer_returns_a_british_order_and_gets_a_qr_code(
     # An order with a line we ship ourselves (the others are a dropshipping supplier's to ship).
     order = Order.objects.filter(ship_country="GB", status="awaiting_shipment", lines__dropshipped_by="",
                                  lines__is_physical=True).exclude(ship_postal_code="").order_by("id").first()
-    assert order is not None, "the demo Etsy shop has British customers"
+    assert order is not None, ("the demo Etsy shop has British customers: "
+                               + repr(list(Order.objects.values_list("ship_country", "status", "channel__kind")))
+                               + repr([(c.name, c.last_sync_state, c.last_error[:300]) for c in Channel.objects.all()]))
     line = order.lines.filter(dropshipped_by="", is_physical=True).first()
     book_shipment(order=order)  # staff ship it (the self-printed Royal Mail label); then the customer returns it
 
