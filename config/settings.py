@@ -160,6 +160,13 @@ CONNECTOR_TIMEOUT = env.float("CONNECTOR_TIMEOUT", default=20.0)
 CONNECTOR_MAX_RETRIES = env.int("CONNECTOR_MAX_RETRIES", default=3)
 CONNECTOR_BACKOFF_BASE = env.float("CONNECTOR_BACKOFF_BASE", default=1.0)
 CONNECTOR_MAX_SLEEP = env.float("CONNECTOR_MAX_SLEEP", default=60.0)
+# Every worker shares one rate budget per channel account (channels/ratebudget.py): in Redis when
+# CACHE_URL is Redis, else in the database. RATE_LIMIT_TIME_SCALE speeds the documented rates up
+# (tests: equal to SANDBOX_TIME_SCALE, which speeds up the sandbox's buckets alike); a call whose
+# slot is further away than RATE_LIMIT_MAX_WAIT seconds fails as retryable instead of sleeping.
+RATE_LIMIT_TIME_SCALE = env.float("RATE_LIMIT_TIME_SCALE", default=1.0)
+RATE_LIMIT_MAX_WAIT = env.float("RATE_LIMIT_MAX_WAIT", default=300.0)
+SANDBOX_TIME_SCALE = env.float("SANDBOX_TIME_SCALE", default=1.0)
 # A sync that has not finished after this many minutes is taken as dead and may be claimed again.
 SYNC_STALE_MINUTES = env.int("SYNC_STALE_MINUTES", default=30)
 # Fulfilments that failed to push are retried with backoff up to this many times, then marked failed.
