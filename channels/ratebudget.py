@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,7 +77,6 @@ def max_wait() -> float:
 
 
 _redis_script = None
-_local = threading.local()
 
 # KEYS[1] = the key; ARGV = interval, burst allowance (tau), max wait, all in microseconds.
 # Returns the wait in microseconds, negative when the slot was NOT taken (too far away).
@@ -119,21 +117,19 @@ def _reserve_redis(cache, key: str, interval: float, tau: float, limit: float) -
 
 
 def _db_connection():
-    """SQLite: the default connection (one writer at a time anyway, and a test's in-memory
-    database is only reachable through it). PostgreSQL: a private autocommit connection per
-    thread, outside whatever transaction the caller has open."""
+    """(connection, private): the default connection, unless the caller is inside a transaction
+    on PostgreSQL: then a short-lived connection of our own, in autocommit, so the reservation is
+    seen by the other workers at once, is not rolled back with the caller's work, and holds the
+    row lock only for its statement. (SQLite has one writer at a time anyway, and a test's
+    in-memory database is reachable only through the default connection.)"""
     default = connections[DEFAULT_DB_ALIAS]
-    if default.vendor == "sqlite":
-        return default
-    conn = getattr(_local, "conn", None)
-    if conn is None or conn.settings_dict is not default.settings_dict:
-        conn = connections.create_connection(DEFAULT_DB_ALIAS)
-        _local.conn = conn
-    return conn
+    if default.vendor == "sqlite" or not default.in_atomic_block:
+        return default, False
+    return connections.create_connection(DEFAULT_DB_ALIAS), True
 
 
 def _reserve_db(key: str, interval: float, tau: float, limit: float) -> float:
-    conn = _db_connection()
+    conn, private = _db_connection()
     greatest = "MAX" if conn.vendor == "sqlite" else "GREATEST"
     now = time.time()
     # Each statement is atomic on its own: the UPDATE takes the slot only if it is near enough,
@@ -141,31 +137,24 @@ def _reserve_db(key: str, interval: float, tau: float, limit: float) -> float:
     update = (f"UPDATE {TABLE} SET tat = {greatest}(tat, %s) + %s "
               f"WHERE key = %s AND {greatest}(tat, %s) - %s - %s <= %s RETURNING tat")
     insert = f"INSERT INTO {TABLE} (key, tat) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING RETURNING tat"
-    for attempt in range(2):
-        try:
-            with conn.cursor() as cursor:
-                for _ in range(3):  # a concurrent first use can beat our INSERT: then UPDATE again
-                    cursor.execute(update, [now, interval, key, now, tau, now, limit])
-                    row = cursor.fetchone()
-                    if row:
-                        return max(0.0, row[0] - interval - tau - now)
-                    cursor.execute(insert, [key, now + interval])
-                    if cursor.fetchone():
-                        return 0.0
-                    cursor.execute(f"SELECT tat FROM {TABLE} WHERE key = %s", [key])
-                    row = cursor.fetchone()
-                    if row and row[0] - tau - now > limit:
-                        raise BudgetExhausted(key, row[0] - tau - now)
-            raise RuntimeError(f"rate budget {key}: no slot after three tries")
-        except BudgetExhausted:
-            raise
-        except Exception:
-            if attempt or conn is connections[DEFAULT_DB_ALIAS]:
-                raise
-            conn.close()  # a broken private connection: open a new one, once
-            _local.conn = None
-            conn = _db_connection()
-    raise AssertionError("unreachable")
+    try:
+        with conn.cursor() as cursor:
+            for _ in range(3):  # a concurrent first use can beat our INSERT: then UPDATE again
+                cursor.execute(update, [now, interval, key, now, tau, now, limit])
+                row = cursor.fetchone()
+                if row:
+                    return max(0.0, row[0] - interval - tau - now)
+                cursor.execute(insert, [key, now + interval])
+                if cursor.fetchone():
+                    return 0.0
+                cursor.execute(f"SELECT tat FROM {TABLE} WHERE key = %s", [key])
+                row = cursor.fetchone()
+                if row and row[0] - tau - now > limit:
+                    raise BudgetExhausted(key, row[0] - tau - now)
+        raise RuntimeError(f"rate budget {key}: no slot after three tries")
+    finally:
+        if private:
+            conn.close()
 
 
 def reserve(key: str, limit: Limit) -> float:

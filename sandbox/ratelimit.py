@@ -101,7 +101,7 @@ def take(store: SandboxStore, kind: str, operation: str = "api", *, request=None
 def retry_after(wait: float) -> str:
     """A Retry-After value: whole seconds in real time; tenths when the sandbox runs faster
     (a scaled wait of 0.02 s told as "1" would slow every test that meets one)."""
-    if scale() <= 1:
+    if scale() <= 1 or wait >= 1:
         return str(max(1, math.ceil(wait)))
     return f"{max(0.1, math.ceil(wait * 10) / 10):.1f}"
 
