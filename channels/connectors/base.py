@@ -5,6 +5,7 @@ connector knows a remote field name; nothing inside one touches the ORM."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -182,8 +183,11 @@ class Connector:
         if self.rate_limits and getattr(self.http, "budget", False) is None:
             from channels.ratebudget import Budget
 
+            # A weak reference: the client must not keep its connector alive (a cycle would hold
+            # the keep-alive socket open until the garbage collector runs).
+            operation = weakref.WeakMethod(self.rate_operation)
             self.http.budget = Budget(kind=self.kind, account=self.rate_account(), limits=self.rate_limits,
-                                      classify=self.rate_operation)
+                                      classify=lambda method, url: operation()(method, url) if operation() else None)
 
     # -- the shared rate budget (channels/ratebudget.py); the documented limits of each channel
     # are in channels/connectors/limits.py
