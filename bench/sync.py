@@ -79,7 +79,10 @@ def drain(kind: str, connector, store) -> None:
     client's budget holds no slot, and the sandbox's bucket holds what our client's burst put
     there (the client keeps a margin below the documented burst for network jitter)."""
     from channels.models import RateBudget
-    from channels.ratebudget import time_scale
+    from channels.ratebudget import _redis_cache, time_scale
+
+    if _redis_cache() is not None:
+        raise SystemExit("bench sync drains the budgets in the database: run it without CACHE_URL")
 
     now = time.time()
     buckets = store.settings.setdefault("_buckets", {})
