@@ -13,11 +13,12 @@ makes the reservation a single atomic statement wherever it is kept:
 
 - Redis, when the default cache is Django's RedisCache (CACHE_URL=rediscache://…): a Lua script,
   atomic on the server, using the server's clock, so workers on several machines share it;
-- otherwise the database (`channels.RateBudget`): one `INSERT … ON CONFLICT DO UPDATE …
-  RETURNING` per call. A per-process cache (locmem) would give each worker its own budget, which
-  is the bug this module exists to fix; the database is shared by every worker of a one-machine
-  install. On PostgreSQL the statement runs on a connection of its own, in autocommit, so a
-  caller's open transaction neither holds the row lock for long nor rolls a reservation back.
+- otherwise the database (`channels.RateBudget`): one `UPDATE … RETURNING` per call (an
+  `INSERT … ON CONFLICT DO NOTHING` opens a bucket on first use). A per-process cache (locmem)
+  would give each worker its own budget, which is the bug this module exists to fix; the
+  database is shared by every worker of a one-machine install. A caller inside a transaction on
+  PostgreSQL gets a short-lived connection of its own for the statement, so its open
+  transaction neither holds the row lock for long nor rolls the reservation back.
 
 The client keeps a little below the documented burst (`MARGIN`): the channel's bucket sees our
 calls a network hop later and a little unevenly, and a bucket run exactly to its brim answers
@@ -198,6 +199,7 @@ class Budget:
                     for n, limit in enumerate(limits))
         self.operations.append(operation)
         if delay > 0:
+            log.debug("%s %s: waiting %.2fs for a slot of %s", method, url, delay, self.key(operation))
             time.sleep(delay)
             self.waited += delay
         return delay
