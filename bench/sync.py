@@ -6,8 +6,9 @@ Every call goes over real HTTP to the sandbox (a server thread in this process),
 each account (and each Amazon operation) with the documented rate and burst and answers 429
 when a call comes too soon; the connector paces itself through the shared rate budget
 (channels/ratebudget.py). Both sides run SANDBOX_TIME_SCALE = RATE_LIMIT_TIME_SCALE times faster
-than real time, chosen per channel so its floor is about BENCH_SYNC_SECONDS (45 by default):
-the ratios stay true and the run takes minutes.
+than real time, chosen per channel so its floor is about BENCH_SYNC_SECONDS (45 by default), but
+never so fast that a listing call comes less than BENCH_SYNC_PAGE_SECONDS (2 by default) after
+the one before (the real limits leave minutes): the ratios stay true and the run takes minutes.
 
 The scenario is steady state: every bucket of the account starts empty (other work of the same
 account has spent it), so the sync gets exactly the documented sustained rate and the floor is
@@ -33,6 +34,7 @@ from bench.common import report, rss_mb, serve_in_thread, setup_django, timed
 ORDERS = int(os.environ.get("BENCH_SYNC_ORDERS", 10_000))
 KINDS = [k for k in os.environ.get("BENCH_SYNC_KINDS", "etsy,shopify,ebay,amazon,ecwid").split(",") if k]
 TARGET_SECONDS = float(os.environ.get("BENCH_SYNC_SECONDS", 45))
+PAGE_SECONDS = float(os.environ.get("BENCH_SYNC_PAGE_SECONDS", 2.0))
 GOAL = 1.2
 PAGE = {"etsy": 100, "shopify": 250, "ebay": 200, "amazon": 100, "ecwid": 100}
 LISTING = {"amazon": "searchOrders"}  # the operation that lists orders (elsewhere "api")
@@ -114,7 +116,12 @@ def bench_channel(kind: str, count: int, base: str) -> dict:
     with timed() as t_fill:
         bench_import.fill_sandbox(kind, store, count, seed=KINDS.index(kind) + 11)
 
-    scale = max(0.05, predicted_floor(kind, count) / TARGET_SECONDS)
+    # Fast enough to finish in minutes, slow enough that each listing call still leaves at least
+    # PAGE_SECONDS for reading and storing a page (as the real limits leave far more): a scale at
+    # which the sandbox's and our own work per page outlasts the interval would measure them.
+    pages = math.ceil(count / PAGE[kind])
+    scale = max(0.05, min(predicted_floor(kind, count) / TARGET_SECONDS,
+                          predicted_floor(kind, count) / pages / PAGE_SECONDS))
     settings.SANDBOX_TIME_SCALE = settings.RATE_LIMIT_TIME_SCALE = scale
     settings.RATE_LIMIT_MAX_WAIT = 3600
     connector = connector_class(kind)(base_url=channel.api_base_url, credentials=channel.credentials,
