@@ -208,3 +208,15 @@ class WebhookEvent(models.Model):
 
     def __str__(self):
         return f"{self.channel} {self.topic} {self.event_id}"
+
+
+class RateBudget(models.Model):
+    """The shared rate budget of one channel account and operation (see channels/ratebudget.py):
+    `tat` is the GCRA's theoretical arrival time, in UNIX seconds. Used when the cache is not
+    shared (no Redis): the database is what every worker of the install shares."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    tat = models.FloatField()
+
+    def __str__(self):
+        return self.key

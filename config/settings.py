@@ -204,6 +204,13 @@ BULK_HEARTBEAT_STALE_SECONDS = env.int("BULK_HEARTBEAT_STALE_SECONDS", default=1
 # A job, sync or fulfilment that has made no progress for this long is shown on the desk as stuck
 # and emailed (once) to subscribed staff.
 STUCK_ALERT_MINUTES = env.int("STUCK_ALERT_MINUTES", default=15)
+# Every worker shares one rate budget per channel account (channels/ratebudget.py): in Redis when
+# CACHE_URL is Redis, else in the database. RATE_LIMIT_TIME_SCALE speeds the documented rates up
+# (tests: equal to SANDBOX_TIME_SCALE, which speeds up the sandbox's buckets alike); a call whose
+# slot is further away than RATE_LIMIT_MAX_WAIT seconds fails as retryable instead of sleeping.
+RATE_LIMIT_TIME_SCALE = env.float("RATE_LIMIT_TIME_SCALE", default=1.0)
+RATE_LIMIT_MAX_WAIT = env.float("RATE_LIMIT_MAX_WAIT", default=300.0)
+SANDBOX_TIME_SCALE = env.float("SANDBOX_TIME_SCALE", default=1.0)
 # Fulfilments that failed to push are retried with backoff up to this many times, then marked failed.
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
 # A push's claim on its fulfilment lasts at least this long (never less than one connector call's

@@ -14,6 +14,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CONNECTOR_BACKOFF_BASE = 0.01
 CONNECTOR_MAX_SLEEP = 0.05
 CONNECTOR_TIMEOUT = 5.0
+# The sandbox enforces the channels' documented rate limits; 50 times faster here, and the
+# connectors' shared budgets alike, so ratios stay true and the suite stays fast.
+SANDBOX_TIME_SCALE = RATE_LIMIT_TIME_SCALE = 50.0
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 WHITENOISE_USE_FINDERS = True

@@ -27,6 +27,7 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import ratelimit
 from sandbox.faults import fault_response, mangle, record, take_fault
 from sandbox.models import SandboxOrder, SandboxProduct, SandboxRequest, SandboxStore
 
@@ -34,7 +35,7 @@ KIND = "amazon"
 TOKEN_LIFETIME = 3600
 DEFAULT_MARKETPLACE = "ATVPDKIKX0DER"
 RATES = {"searchOrders": "0.0056", "getOrder": "0.5", "getOrders": "0.0167", "confirmShipment": "2.0",
-         "getCatalogItem": "2.0"}
+         "getCatalogItem": "2.0", "getOrderV0": "0.5", "getOrderItems": "0.5"}
 ORDER_DATASETS = {"BUYER": "buyer", "RECIPIENT": "recipient", "PROCEEDS": "proceeds", "PAYMENT": "payment",
                   "TAX": "tax", "FULFILLMENT": "fulfillment", "PACKAGES": "packages",
                   "FULFILLMENT_ORDERS": "fulfillmentOrders"}
@@ -171,6 +172,8 @@ def _guard(request, operation: str):
     store, why = _store_for_token(request.headers.get("x-amz-access-token", ""))
     if store is None:
         return _error(403, "Unauthorized", "Access to requested resource is denied.", why, operation), None, None
+    if not ratelimit.take(store, KIND, operation, request=request).allowed:  # per operation: sandbox/ratelimit.py
+        return _error(429, *DEFAULT_FAULT_BODIES[429], operation=operation), store, None
     fault = take_fault(store, request.path)
     if fault and fault.get("status") and "body" not in fault and int(fault["status"]) in DEFAULT_FAULT_BODIES:
         code, message = DEFAULT_FAULT_BODIES[int(fault["status"])]
@@ -247,12 +250,13 @@ def search_orders(request):
         qs = qs.filter(**{f"{field}__lte": int(before)})
     if wanted_statuses:
         qs = qs.filter(status__in=wanted_statuses)
-    rows = [o.data for o in qs.order_by("created_ts", "id").only("data")]
     if fulfilled_by:
-        rows = [r for r in rows if (r.get("fulfillment") or {}).get("fulfilledBy") in fulfilled_by]
-    page = rows[offset: offset + size]
-    body = {"orders": [shape(r, included) for r in page]}
-    if offset + size < len(rows):
+        qs = qs.filter(data__fulfillment__fulfilledBy__in=sorted(fulfilled_by))
+    # One page (and one more row, to know whether another page follows) read from the database,
+    # not the whole account: a page costs the same whether the store holds 100 orders or 100,000.
+    rows = [o.data for o in qs.order_by("created_ts", "id").only("data")[offset: offset + size + 1]]
+    body = {"orders": [shape(r, included) for r in rows[:size]]}
+    if len(rows) > size:
         body["pagination"] = {"nextToken": _token_for(fingerprint, offset + size)}
     body["createdBefore" if created_after else "lastUpdatedBefore"] = iso(before or time.time())
     return _finish(mangle(JsonResponse(body), fault), op)
@@ -313,8 +317,13 @@ def v0_order(d: dict) -> dict:
     return out
 
 
+V0_STATUSES = {v: k for k, v in V0_STATUS.items()} | {"InvoiceUnconfirmed": None}
+
+
 def v0_get_orders(request):
-    """GET /orders/v0/orders: getOrders (deprecated for reading, kept for ShipServiceLevel)."""
+    """GET /orders/v0/orders: getOrders (deprecated for reading, kept for ShipServiceLevel), with
+    its filters: OrderStatuses, FulfillmentChannels, AmazonOrderIds, Created/LastUpdated After and
+    Before, MaxResultsPerPage 1-100, NextToken."""
     op = "getOrders"
     early, store, fault = _guard(request, op)
     if early:
@@ -328,21 +337,42 @@ def v0_get_orders(request):
     created, updated = q.get("CreatedAfter"), q.get("LastUpdatedAfter")
     if bool(created) == bool(updated):
         return _invalid("Exactly one of CreatedAfter and LastUpdatedAfter is required.", op)
+    if (created and q.get("LastUpdatedBefore")) or (updated and q.get("CreatedBefore")):
+        return _invalid("CreatedAfter/CreatedBefore cannot be combined with LastUpdatedAfter/LastUpdatedBefore.", op)
     after = parse_time(created or updated)
-    if after is None:
-        return _invalid("CreatedAfter/LastUpdatedAfter must be an ISO 8601 date-time.", op)
+    before_param = q.get("CreatedBefore") if created else q.get("LastUpdatedBefore")
+    before = parse_time(before_param) if before_param else None
+    if after is None or (before_param and before is None):
+        return _invalid("CreatedAfter/LastUpdatedAfter and the Before dates must be ISO 8601 date-times.", op)
+    statuses = _csv(q, "OrderStatuses")
+    bad = [v for v in statuses if v not in V0_STATUSES]
+    if bad:
+        return _invalid(f"Invalid OrderStatuses: {', '.join(bad)}. Valid values: {', '.join(V0_STATUSES)}.", op)
+    channels = set(_csv(q, "FulfillmentChannels"))
+    if channels - {"MFN", "AFN"}:
+        return _invalid(f"Invalid FulfillmentChannels: {', '.join(sorted(channels - {'MFN', 'AFN'}))}.", op)
     ids = _csv(q, "AmazonOrderIds")
     if len(ids) > 50:
         return _invalid("AmazonOrderIds accepts at most 50 ids.", op)
-    qs = SandboxOrder.objects.filter(store=store, **{"created_ts__gte" if created else "updated_ts__gte": int(after)})
-    if ids:
-        qs = qs.filter(external_id__in=ids)
     try:
         size, offset = int(q.get("MaxResultsPerPage", 100)), int(q.get("NextToken") or 0)
     except ValueError:
         return _invalid("Invalid MaxResultsPerPage or NextToken.", op)
+    if not 1 <= size <= 100:
+        return _invalid("MaxResultsPerPage must be between 1 and 100.", op)
+    field = "created_ts" if created else "updated_ts"
+    qs = SandboxOrder.objects.filter(store=store, **{f"{field}__gte": int(after)})
+    if before is not None:
+        qs = qs.filter(**{f"{field}__lte": int(before)})
+    if ids:
+        qs = qs.filter(external_id__in=ids)
+    if statuses:
+        qs = qs.filter(status__in=[V0_STATUSES[v] for v in statuses if V0_STATUSES[v]])
     rows = [v0_order(o.data) for o in qs.order_by("created_ts", "id")]
-    payload = {"Orders": rows[offset: offset + size], "CreatedBefore": iso(time.time())}
+    if channels:
+        rows = [r for r in rows if r["FulfillmentChannel"] in channels]
+    payload = {"Orders": rows[offset: offset + size]}
+    payload["CreatedBefore" if created else "LastUpdatedBefore"] = iso(before or time.time())
     if offset + size < len(rows):
         payload["NextToken"] = str(offset + size)
     return _finish(mangle(JsonResponse({"payload": payload}), fault), op)
@@ -374,6 +404,53 @@ def _refuse_items(data: dict, detail: dict, op: str) -> HttpResponse | None:
             return _invalid(f"Invalid quantity for orderItemId {item_id}: {quantity} exceeds the {max(left, 0)} "
                             "not yet shipped", op)
     return None
+
+def v0_get_order(request, order_id):
+    """GET /orders/v0/orders/{orderId}: getOrder (v0)."""
+    op = "getOrderV0"
+    early, store, fault = _guard(request, op)
+    if early:
+        return early
+    found, missing = _order_or_404(store, order_id, op)
+    if missing:
+        return missing
+    return _finish(mangle(JsonResponse({"payload": v0_order(found.data)}), fault), op)
+
+
+def v0_order_item(item: dict) -> dict:
+    """A 2026-01-01 order item as v0 getOrderItems lists it (ItemPrice is price x quantity)."""
+    product = item.get("product") or {}
+    unit = (product.get("price") or {}).get("unitPrice") or {}
+    done = (item.get("fulfillment") or {}).get("quantityFulfilled", 0)
+    gift = ((item.get("fulfillment") or {}).get("packing") or {}).get("giftOption")
+    out = {
+        "OrderItemId": item["orderItemId"], "ASIN": product.get("asin", ""), "SellerSKU": product.get("sellerSku", ""),
+        "Title": product.get("title", ""), "QuantityOrdered": item["quantityOrdered"], "QuantityShipped": done,
+        "PromotionIds": [b["promotionId"] for b in (item.get("promotion") or {}).get("breakdowns") or []
+                         if b.get("promotionId")],
+        "IsGift": "true" if gift is not None else "false",
+    }
+    if unit:
+        out["ItemPrice"] = {"CurrencyCode": unit["currencyCode"],
+                            "Amount": f"{float(unit['amount']) * item['quantityOrdered']:.2f}"}
+    if gift and gift.get("giftMessage"):
+        out["BuyerInfo"] = {"GiftMessageText": gift["giftMessage"]}
+    if item.get("measurement"):
+        out["Measurement"] = {"Unit": item["measurement"].get("unit"), "Value": item["measurement"].get("value")}
+    return out
+
+
+def v0_get_order_items(request, order_id):
+    """GET /orders/v0/orders/{orderId}/orderItems: getOrderItems (v0), one page of them."""
+    op = "getOrderItems"
+    early, store, fault = _guard(request, op)
+    if early:
+        return early
+    found, missing = _order_or_404(store, order_id, op)
+    if missing:
+        return missing
+    payload = {"AmazonOrderId": order_id, "OrderItems": [v0_order_item(i) for i in found.data["orderItems"]]}
+    return _finish(mangle(JsonResponse({"payload": payload}), fault), op)
 
 
 @csrf_exempt
@@ -503,6 +580,8 @@ urlpatterns = [
     path("orders/2026-01-01/orders", search_orders),
     path("orders/2026-01-01/orders/<str:order_id>", get_order),
     path("orders/v0/orders", v0_get_orders),
+    path("orders/v0/orders/<str:order_id>", v0_get_order),
+    path("orders/v0/orders/<str:order_id>/orderItems", v0_get_order_items),
     path("orders/v0/orders/<str:order_id>/shipmentConfirmation", confirm_shipment),
     path("catalog/2022-04-01/items/<str:asin>", catalog_item),
 ]

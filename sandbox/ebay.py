@@ -29,6 +29,7 @@ from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import ratelimit
 from sandbox.faults import fault_response, mangle, record, take_fault
 from sandbox.models import SandboxOrder, SandboxProduct, SandboxRequest, SandboxStore
 
@@ -156,6 +157,8 @@ def _guard(request):
     if store is None:
         return _errors(401, 1001, "OAuth", "REQUEST", "Invalid access token",
                        "Invalid access token. Check the value of the Authorization HTTP request header."), None, None
+    if not ratelimit.take(store, "ebay", request=request).allowed:  # the app's daily quota (sandbox/ratelimit.py)
+        return _errors(429, *DEFAULT_FAULT_BODIES[429]), store, None
     fault = take_fault(store, request.path)
     if fault and fault.get("status") and "body" not in fault and int(fault["status"]) in DEFAULT_FAULT_BODIES:
         error_id, domain, category, message = DEFAULT_FAULT_BODIES[int(fault["status"])]

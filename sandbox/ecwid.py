@@ -18,12 +18,12 @@ import re
 import time
 from datetime import UTC, datetime
 
-from django.db import transaction
 from django.db.models import Q
 from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import ratelimit
 from sandbox.faults import fault_response, mangle, record, take_fault
 from sandbox.models import SandboxOrder, SandboxStore
 
@@ -121,20 +121,13 @@ def _error(status: int, message: str, **headers) -> JsonResponse:
     return response
 
 
-def _count_call(store: SandboxStore) -> int:
-    """Fixed one-minute window per store token. Returns seconds to wait (0 = allowed)."""
-    limit = int((store.settings or {}).get("rate_limit_per_minute", 600))
-    now = time.time()
-    with transaction.atomic():
-        locked = SandboxStore.objects.select_for_update().only("settings").get(pk=store.pk)
-        window, count = (locked.settings or {}).get("_window", [now, 0])
-        if now - float(window) >= 60:
-            window, count = now, 0
-        if count >= limit:
-            return max(1, int(60 - (now - float(window))) + 1)
-        locked.settings["_window"] = [window, count + 1]
-        locked.save(update_fields=["settings"])
-    return 0
+def _count_call(store: SandboxStore, request=None) -> float:
+    """The store token's bucket (sandbox/ratelimit.py: 600 a minute, burst 100, sped up by
+    SANDBOX_TIME_SCALE; `rate_limit_per_minute` sets a store's own). Seconds to wait (0 = allowed)."""
+    own = (store.settings or {}).get("rate_limit_per_minute")
+    d = ratelimit.take(store, KIND, request=request, rate=int(own) / 60 if own else None,
+                       burst=int(own) if own else None)
+    return d.wait
 
 
 def _guard(request, store_id):
@@ -145,10 +138,10 @@ def _guard(request, store_id):
         return _error(404, f"Store {store_id} not found"), None, None
     if not token or token != (store.credentials or {}).get("access_token"):
         return _error(403, "Token doesn't have access to this store or is invalid"), None, None
-    wait = _count_call(store)
+    wait = _count_call(store, request)
     if wait:
         return (
-            _error(429, "Too many requests: 600 requests per minute allowed", Retry_After=str(wait)),
+            _error(429, "Too many requests: 600 requests per minute allowed", Retry_After=ratelimit.retry_after(wait)),
             None,
             None,
         )

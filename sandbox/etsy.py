@@ -17,6 +17,7 @@ from django.db import transaction
 from django.http import HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import ratelimit
 from sandbox.faults import fault_response, mangle, record, take_fault
 from sandbox.models import SandboxOrder, SandboxProduct, SandboxRequest, SandboxStore
 
@@ -162,6 +163,9 @@ def _guard(request, store):
         return denied, None
     if store is None:
         return JsonResponse({"error": "Shop not found"}, status=404), None
+    throttled = ratelimit.etsy_refusal(store, request)  # 10 a second, 10,000 a day (sandbox/ratelimit.py)
+    if throttled:
+        return throttled, None
     fault = take_fault(store, request.path)
     early = fault_response(fault)
     return early, fault

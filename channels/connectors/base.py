@@ -5,6 +5,7 @@ connector knows a remote field name; nothing inside one touches the ORM."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -182,6 +183,36 @@ class Connector:
         # Returns the credentials as stored now: another worker may have refreshed the token since
         # this connector was built (and, where the provider rotates refresh tokens, spent ours).
         self._load_credentials = load_credentials
+        if self.rate_limits and getattr(self.http, "budget", False) is None:
+            from channels.ratebudget import Budget
+
+            # A weak reference: the client must not keep its connector alive (a cycle would hold
+            # the keep-alive socket open until the garbage collector runs).
+            operation = weakref.WeakMethod(self.rate_operation)
+            self.http.budget = Budget(kind=self.kind, account=self.rate_account(), limits=self.rate_limits,
+                                      classify=lambda method, url: operation()(method, url) if operation() else None)
+
+    # -- the shared rate budget (channels/ratebudget.py); the documented limits of each channel
+    # are in channels/connectors/limits.py
+    @property
+    def rate_limits(self) -> dict:
+        """Operation -> Limit (or a tuple: per second and per day). Empty: calls are not paced."""
+        from channels.connectors.limits import LIMITS
+
+        return LIMITS.get(self.kind, {})
+
+    def rate_operation(self, method: str, url: str) -> str | None:
+        """The operation of `rate_limits` a request spends; None for calls outside the metered
+        API (e.g. the OAuth token endpoint)."""
+        from channels.connectors.limits import operation
+
+        return operation(self, method, url)
+
+    def rate_account(self) -> str:
+        """Whose budget the limits count: the shop, store or seller (Etsy and eBay: the app)."""
+        from channels.connectors.limits import account
+
+        return account(self)
 
     def stored_credentials(self) -> dict | None:
         return dict(self._load_credentials() or {}) if self._load_credentials is not None else None

@@ -5,7 +5,11 @@ At most once toward the channel: a request that changes something (POST, PUT, PA
 is repeated here only when the channel certainly did not act on it (a 429, or a connection that
 never opened). After a timeout, a dropped connection or a 5xx it may have been carried out, so
 the error says so (`ConnectorError.maybe_sent`) and the caller (the outbox) asks the channel
-before sending it again."""
+before sending it again.
+
+Before every attempt the client waits for a slot of the channel account's shared rate budget
+(`budget`, set by the connector from its documented limits: channels/ratebudget.py), so the
+workers together stay inside the channel's limits and a 429 is the exception, not the pacing."""
 
 from __future__ import annotations
 
@@ -43,6 +47,22 @@ class HttpClient:
         self.max_sleep = max_sleep if max_sleep is not None else settings.CONNECTOR_MAX_SLEEP
         self.session = session or requests.Session()
         self.calls = 0
+        self.budget = None  # a channels.ratebudget.Budget: the connector sets it
+
+    def _take_slot(self, method: str, url: str) -> None:
+        if self.budget is None:
+            return
+        from channels.ratebudget import BudgetExhausted
+
+        try:
+            self.budget.wait(method, url)
+        except BudgetExhausted as exc:
+            # Every worker's calls are queued that far ahead: give up this run (the sync keeps
+            # its cursor, a push is retried) rather than sleep past the task's timeout.
+            raise ConnectorError(
+                f"{method} {url}: the channel's shared rate budget is spent for the next {exc.wait:.0f}s; "
+                "trying again later",
+            ) from None
 
     def _sleep_for(self, attempt: int, response: requests.Response | None) -> float:
         delay = self.backoff_base * (2**attempt) * (0.5 + random.random())  # full jitter around the exponential
@@ -57,6 +77,7 @@ class HttpClient:
         last_error = ""
         response = None
         for attempt in range(self.max_retries + 1):
+            self._take_slot(method, url)
             self.calls += 1
             maybe_sent = False
             try:

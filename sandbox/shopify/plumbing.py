@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
-from django.db import transaction
 from django.http import JsonResponse
 
+from sandbox import ratelimit
 from sandbox.faults import fault_response, mangle, record, take_fault
 from sandbox.models import SandboxStore
 
@@ -23,22 +22,13 @@ def _error(status: int, errors, **headers) -> JsonResponse:
     return response
 
 
-def _drip(store: SandboxStore) -> tuple[bool, float, int, float]:
-    """One call into the store's leaky bucket: (allowed, level, size, seconds to wait)."""
-    size = int((store.settings or {}).get("bucket_size", 40))
-    leak = float((store.settings or {}).get("leak_rate", 2.0))
-    now = time.time()
-    with transaction.atomic():
-        locked = SandboxStore.objects.select_for_update().only("settings").get(pk=store.pk)
-        level, last = (locked.settings or {}).get("_bucket", [0.0, now])
-        level = max(0.0, float(level) - (now - float(last)) * leak)
-        allowed = level + 1 <= size
-        wait = 0.0 if allowed else (level + 1 - size) / leak
-        if allowed:
-            level += 1
-        locked.settings["_bucket"] = [level, now]
-        locked.save(update_fields=["settings"])
-    return allowed, level, size, wait
+def _drip(store: SandboxStore, request=None) -> tuple[bool, float, int, float]:
+    """One call into the store's leaky bucket (sandbox/ratelimit.py: 40 calls, 2 a second, sped
+    up by SANDBOX_TIME_SCALE; a store's own `bucket_size` / `leak_rate` as they are):
+    (allowed, level, size, seconds to wait)."""
+    own = store.settings or {}
+    d = ratelimit.take(store, KIND, request=request, rate=own.get("leak_rate"), burst=own.get("bucket_size"))
+    return d.allowed, d.level, int(d.size), d.wait
 
 
 def _guard(request):
@@ -52,7 +42,7 @@ def _guard(request):
             None,
             "",
         )
-    allowed, level, size, wait = _drip(store)
+    allowed, level, size, wait = _drip(store, request)
     call_limit = f"{math.ceil(level)}/{size}"
     if not allowed:
         retry_after = f"{max(0.1, math.ceil(wait * 10) / 10):.1f}"

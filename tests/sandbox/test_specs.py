@@ -324,11 +324,6 @@ def test_amazon_error_answers_fit_the_specs(amazon_sandbox):
     ],
     ids=["max-results-500", "order-status-bogus"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="sandbox fault: v0 getOrders accepts a MaxResultsPerPage above 100 and an "
-    "OrderStatuses value outside the spec's enum (and ignores the filter); fixed on branch rate",
-)
 def test_amazon_v0_get_orders_refuses_what_the_spec_does_not_allow(amazon_sandbox, refused):
     channel, store = amazon_sandbox
     amazon_gen.generate(store, 1, mix=False, seed=4)
