@@ -10,6 +10,8 @@ its `expires_at` (for ever without one), so a channel with a static token keeps 
 
 from __future__ import annotations
 
+import json
+
 import secrets
 import time
 
@@ -235,13 +237,24 @@ def tracking(request, shop_id, receipt_id):
     early, fault = _guard(request, store)
     if early:
         return early
-    if not request.content_type.startswith("application/x-www-form-urlencoded"):
-        return JsonResponse({"error": "Expected application/x-www-form-urlencoded"}, status=400)
+    # The spec documents the form encoding; live v3 takes JSON bodies on its writes as well
+    # (etsy/open-api #524, #897), and clients such as etsyv3 send JSON.
+    if request.content_type.startswith("application/json"):
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return JsonResponse({"error": "Invalid JSON body"}, status=400)
+        if not isinstance(data, dict):
+            return JsonResponse({"error": "Invalid JSON body"}, status=400)
+        form = {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.items()}
+    elif request.content_type.startswith("application/x-www-form-urlencoded"):
+        form = QueryDict(request.body).dict()
+    else:
+        return JsonResponse({"error": "Expected application/x-www-form-urlencoded or application/json"}, status=400)
     order = SandboxOrder.objects.filter(store=store, external_id=str(receipt_id)).first()
     if order is None:
         return JsonResponse({"error": f"Receipt {receipt_id} not found"}, status=404)
-    form = QueryDict(request.body)
-    record(store, request, parsed=form.dict())
+    record(store, request, parsed=form)
     code, carrier = form.get("tracking_code", ""), form.get("carrier_name", "")
     if bool(code) != bool(carrier):
         return JsonResponse({"error": "tracking_code and carrier_name must be given together"}, status=400)

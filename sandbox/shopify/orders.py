@@ -257,16 +257,19 @@ def order_cancel(request, version, order_id):
         body = json.loads(request.body or b"{}")
     except ValueError:
         return _error(400, "Invalid JSON")
-    record(store, request, parsed=body if isinstance(body, dict) else {})
+    # Shopify (Rails) reads parameters from the query string as well as the body; ShopifyAPI's
+    # Order.cancel(reason=…) sends them in the query string.
+    body = {**request.GET.dict(), **(body if isinstance(body, dict) else {})}
+    record(store, request, parsed=body)
     if found.data.get("cancelled_at"):
         return _error(422, {"base": ["Order has already been cancelled"]})
     if any(f.get("status") == "success" for f in found.data.get("fulfillments") or []):
         return _error(422, {"base": ["Cannot cancel an order that has fulfillments"]})
-    reason = body.get("reason", "other") if isinstance(body, dict) else "other"
+    reason = body.get("reason", "other")
     if reason not in ("customer", "inventory", "fraud", "declined", "staff", "other"):
         return _error(422, {"reason": ["is not included in the list"]})
-    cancel(store, found, reason=reason, refund=bool(isinstance(body, dict) and body.get("refund")))
-    return _answer({"order": _fields(found.data, ""), "notice": "Order has been cancelled"}, fault, call_limit)
+    cancel(store, found, reason=reason, refund=str(body.get("refund", "")).lower() in ("true", "1"))
+    return _answer({"order": _fields(found.data, "")}, fault, call_limit)
 
 
 def product(request, version, product_id):

@@ -69,16 +69,6 @@ def test_shopify_api_lists_reads_and_fulfils_an_order(shopify_client):
     assert shopify.Order.find(order.id).fulfillment_status == "fulfilled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sandbox fault (sandbox/shopify/orders.py order_cancel; branch chan1 owns it, to fix): it reads the cancel "
-        "parameters from the JSON body only, while Shopify (a Rails app) reads the query string too and ShopifyAPI's "
-        "Order.cancel(reason=...) sends them there: the order is cancelled with reason 'other'. It also answers "
-        "{'order': ..., 'notice': ...}; Shopify's documented answer has the single root 'order', the only shape "
-        "ShopifyAPI can load back into the object (to confirm)"
-    ),
-)
 def test_shopify_api_cancels_an_order(shopify_client):
     channel, store = shopify_client
     made = shopify_gen.generate(store, 1, mix=False, seed=8)[0]
@@ -137,14 +127,6 @@ def test_etsyv3_lists_and_reads_receipts_and_listings(etsy_client):
     assert image["url_170x135"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sandbox fault (sandbox/etsy.py tracking; branch chan1 owns it, to fix): it refuses a JSON body with 400 "
-        "'Expected application/x-www-form-urlencoded'. The spec lists only the form encoding, but live Etsy v3 takes "
-        "JSON bodies on its writes (etsy/open-api issues #524 and #897), and etsyv3 sends createReceiptShipment as JSON"
-    ),
-)
 def test_etsyv3_ships_a_receipt(etsy_client):
     client, channel, store = etsy_client
     receipt = etsy_gen.generate(store, 1, mix=False, seed=7)[0]
