@@ -11,7 +11,6 @@ its `expires_at` (for ever without one), so a channel with a static token keeps 
 from __future__ import annotations
 
 import json
-
 import secrets
 import time
 
