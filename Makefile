@@ -43,6 +43,7 @@ lint: install
 # What CI checks besides the tests: lint, migrations in step with the models, the French catalogue.
 check: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.test_settings $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python scripts/check_locale.py
 

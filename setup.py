@@ -15,13 +15,17 @@ MOVED = {"config.templates": "templates", "config.locale": "locale"}
 
 def folders(package: str, directory: str) -> list[str]:
     base = ROOT / directory
-    return [package] + [f"{package}.{'.'.join(p.relative_to(base).parts)}"
-                        for p in sorted(base.rglob("*")) if p.is_dir() and p.name != "__pycache__"]
+    return [package] + [
+        f"{package}.{'.'.join(p.relative_to(base).parts)}"
+        for p in sorted(base.rglob("*"))
+        if p.is_dir() and p.name != "__pycache__"
+    ]
 
 
 setup(
-    packages=find_namespace_packages(include=[n for app in APPS for n in (app, f"{app}.*")],
-                                     exclude=["*.__pycache__"])
+    packages=find_namespace_packages(
+        include=[n for app in APPS for n in (app, f"{app}.*")], exclude=["*.__pycache__"]
+    )
     + [name for package, directory in MOVED.items() for name in folders(package, directory)],
     package_dir=MOVED,
 )

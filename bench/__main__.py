@@ -18,8 +18,11 @@ SKIP = {"common", "readme"}
 
 
 def names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name not in SKIP
-                  and not m.name.startswith("_"))
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if m.name not in SKIP and not m.name.startswith("_")
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -49,8 +52,10 @@ def main(argv: list[str]) -> int:
     for name in wanted:
         for database in databases:
             print(f"== bench {name} on {database} (run {RUN_ID})", flush=True)
-            child = subprocess.run([sys.executable, "-m", "bench", "--child", name],
-                                   env={**os.environ, "BENCH_DB": database, "BENCH_RUN_ID": RUN_ID})
+            child = subprocess.run(
+                [sys.executable, "-m", "bench", "--child", name],
+                env={**os.environ, "BENCH_DB": database, "BENCH_RUN_ID": RUN_ID},
+            )
             if child.returncode:
                 failed.append(f"{name} on {database}")
     if failed:

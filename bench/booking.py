@@ -40,14 +40,29 @@ TIMEOUT = int(os.environ.get("BENCH_BOOKING_TIMEOUT", 1200))
 def run() -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-booking-"))
     env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "bench-booking",
-        "DEBUG": "false", "HTTPS": "false", "SANDBOX_ENABLED": "true", "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "bench-booking",
+        "DEBUG": "false",
+        "HTTPS": "false",
+        "SANDBOX_ENABLED": "true",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database_url("booking"),
-        "MEDIA_ROOT": str(tmp / "media"), "Q_WORKERS": str(WORKERS), "Q_BROKER": "orm", "LOG_LEVEL": "WARNING",
-        "EMAIL_URL": "consolemail://", "PYTHONPATH": str(ROOT),
+        "MEDIA_ROOT": str(tmp / "media"),
+        "Q_WORKERS": str(WORKERS),
+        "Q_BROKER": "orm",
+        "LOG_LEVEL": "WARNING",
+        "EMAIL_URL": "consolemail://",
+        "PYTHONPATH": str(ROOT),
     }
-    child = subprocess.run([sys.executable, "-m", "bench.booking", "--child"], cwd=ROOT, env=env, text=True,
-                           capture_output=True, timeout=TIMEOUT)
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.booking", "--child"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=TIMEOUT,
+    )
     lines = [ln for ln in child.stdout.splitlines() if ln.startswith("{")]
     if child.returncode != 0 or not lines:
         print(child.stdout[-3000:], child.stderr[-5000:], sep="\n")
@@ -65,14 +80,25 @@ def run() -> dict:
         f"{r['merge_a4_seconds']:.2f}s. Etsy had every tracking number {r['pushed_seconds']:.1f}s after the start."
     )
     return report(
-        "booking", value=r["booked"] / r["total_seconds"], unit="orders/s",
-        baseline=r["orders"] / r["carrier_seconds"], ratio=ratio, goal="total / carrier-alone < 2; merge < 10% of total",
-        peak_mb=r["peak_mb"], sentence=sentence, total_seconds=round(r["total_seconds"], 2),
-        carrier_seconds=round(r["carrier_seconds"], 2), carrier_before=round(r["carrier_before"], 2),
-        carrier_after=round(r["carrier_after"], 2), merge_seconds=round(r["merge_seconds"], 3),
-        merge_share=round(merge_share, 4), merge_a4_seconds=round(r["merge_a4_seconds"], 3),
-        pushed_seconds=round(r["pushed_seconds"], 2), booked_seconds=round(r["booked_seconds"], 2),
-        failed=r["failed"], workers=r["workers"],
+        "booking",
+        value=r["booked"] / r["total_seconds"],
+        unit="orders/s",
+        baseline=r["orders"] / r["carrier_seconds"],
+        ratio=ratio,
+        goal="total / carrier-alone < 2; merge < 10% of total",
+        peak_mb=r["peak_mb"],
+        sentence=sentence,
+        total_seconds=round(r["total_seconds"], 2),
+        carrier_seconds=round(r["carrier_seconds"], 2),
+        carrier_before=round(r["carrier_before"], 2),
+        carrier_after=round(r["carrier_after"], 2),
+        merge_seconds=round(r["merge_seconds"], 3),
+        merge_share=round(merge_share, 4),
+        merge_a4_seconds=round(r["merge_a4_seconds"], 3),
+        pushed_seconds=round(r["pushed_seconds"], 2),
+        booked_seconds=round(r["booked_seconds"], 2),
+        failed=r["failed"],
+        workers=r["workers"],
         goal_met=bool(ratio < 2 and merge_share < 0.1),
     )
 
@@ -88,9 +114,13 @@ def _serve_elsewhere(env: dict) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                               cwd=ROOT, env={**env, "CONN_MAX_AGE": "0"}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env={**env, "CONN_MAX_AGE": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -112,18 +142,34 @@ def _setup(carrier_base: str, etsy_base: str):
     from sandbox.stores import store_for_channel
     from shipping.models import Address, Brand, CarrierAccount
 
-    leeds = Address.objects.create(label="Leeds warehouse", name="Northern Goods Ltd", line1="Unit 4, Canal Wharf",
-                                   city="Leeds", postal_code="LS11 5PS", country="GB", email="ship@example.com")
+    leeds = Address.objects.create(
+        label="Leeds warehouse",
+        name="Northern Goods Ltd",
+        line1="Unit 4, Canal Wharf",
+        city="Leeds",
+        postal_code="LS11 5PS",
+        country="GB",
+        email="ship@example.com",
+    )
     Brand.objects.create(name="Northern Goods", slug="northern-goods", sender_address=leeds, is_default=True)
     account = CarrierAccount.objects.create(
-        name="Sendcloud", kind="sendcloud", api_base_url=f"{carrier_base}/sandbox/sendcloud/api/v2", is_default=True,
+        name="Sendcloud",
+        kind="sendcloud",
+        api_base_url=f"{carrier_base}/sandbox/sendcloud/api/v2",
+        is_default=True,
         credentials={"public_key": "bench-public", "secret_key": "bench-secret"},
-        default_service="UPS Standard 0-70kg")  # ships to every country the Etsy sandbox sells to
+        default_service="UPS Standard 0-70kg",
+    )  # ships to every country the Etsy sandbox sells to
     store_for_account(account, post_per_minute=0, burst_per_second=0, get_per_minute=0)
     channel = Channel.objects.create(
-        name="Etsy-Main", kind="etsy", api_base_url=f"{etsy_base}/sandbox/etsy/v3/application", shop_id="10001",
+        name="Etsy-Main",
+        kind="etsy",
+        api_base_url=f"{etsy_base}/sandbox/etsy/v3/application",
+        shop_id="10001",
         credentials={"keystring": "bench-ks", "shared_secret": "bench-secret", "access_token": "bench-token"},
-        sync_mode=Channel.SyncMode.MANUAL, notify_customer=True)
+        sync_mode=Channel.SyncMode.MANUAL,
+        notify_customer=True,
+    )
     generate(store_for_channel(channel), ORDERS, mix=False, seed=11)
     import_orders(channel)
     ids = list(Order.objects.awaiting_shipment().order_by("id").values_list("pk", flat=True))
@@ -142,12 +188,20 @@ def _parcel_bodies(account, ids: list[int]) -> list[dict]:
     ruleset = rules.RuleSet()
     adapter = account.adapter()
     bodies = []
-    for order in Order.objects.select_related("channel").prefetch_related("lines").filter(pk__in=ids).order_by("pk"):
+    for order in (
+        Order.objects.select_related("channel").prefetch_related("lines").filter(pk__in=ids).order_by("pk")
+    ):
         decision = rules.resolve(order, ruleset=ruleset)
         request = BookingRequest(
-            reference=booking_reference(order)[0], order_number=str(order), sender=party(decision.sender_address),
-            recipient=recipient(order), weight_g=rules.order_weight(order), service=decision.service,
-            value=order.total, currency=order.currency)
+            reference=booking_reference(order)[0],
+            order_number=str(order),
+            sender=party(decision.sender_address),
+            recipient=recipient(order),
+            weight_g=rules.order_weight(order),
+            service=decision.service,
+            value=order.total,
+            currency=order.currency,
+        )
         options = adapter.shipping_methods(sender_address_id=None, to_country=order.ship_country)
         method = m.pick_method(options, request.service, request.weight_g)
         bodies.append(m.parcel_body(request, method_id=int(method.code), sender_address_id=None))
@@ -157,9 +211,13 @@ def _parcel_bodies(account, ids: list[int]) -> list[dict]:
 def _start_cluster(env: dict) -> subprocess.Popen:
     from django_q.tasks import async_task, fetch
 
-    cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT,
-                               env={**env, "CONN_MAX_AGE": "60"}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env={**env, "CONN_MAX_AGE": "60"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     task_id = async_task("math.floor", 1.5)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -186,13 +244,30 @@ def _carrier_alone(base: str, bodies: list[dict], key: str) -> float:
     a time as the cluster has workers."""
     from sandbox.models import SandboxStore
 
-    SandboxStore.objects.create(kind="sendcloud", key=key, credentials={"secret_key": f"{key}-secret"},
-                                settings={"post_per_minute": 0, "burst_per_second": 0, "get_per_minute": 0})
+    SandboxStore.objects.create(
+        kind="sendcloud",
+        key=key,
+        credentials={"secret_key": f"{key}-secret"},
+        settings={"post_per_minute": 0, "burst_per_second": 0, "get_per_minute": 0},
+    )
     path = Path(tempfile.mkstemp(suffix=".json")[1])
-    path.write_text(json.dumps({"url": f"{base}/sandbox/sendcloud/api/v2/parcels", "auth": [key, f"{key}-secret"],
-                                "bodies": bodies, "workers": WORKERS}))
-    out = subprocess.run([sys.executable, "-m", "bench.booking", "--replay", str(path)], cwd=ROOT, text=True,
-                         capture_output=True, check=True)
+    path.write_text(
+        json.dumps(
+            {
+                "url": f"{base}/sandbox/sendcloud/api/v2/parcels",
+                "auth": [key, f"{key}-secret"],
+                "bodies": bodies,
+                "workers": WORKERS,
+            }
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.booking", "--replay", str(path)],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=True,
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -209,7 +284,9 @@ def replay_main(path: str) -> None:
         local.session = session
         answer = session.post(spec["url"], json=body, auth=tuple(spec["auth"]), timeout=60)
         answer.raise_for_status()
-        label = session.get(answer.json()["parcel"]["label"]["label_printer"], auth=tuple(spec["auth"]), timeout=60)
+        label = session.get(
+            answer.json()["parcel"]["label"]["label_printer"], auth=tuple(spec["auth"]), timeout=60
+        )
         assert label.content.startswith(b"%PDF")
 
     start = time.perf_counter()
@@ -246,11 +323,17 @@ def child_main() -> None:
             start = time.perf_counter()
             with transaction.atomic():
                 job = bulk.start_bulk_booking(order_ids=ids, layout="a6")
-            _wait(lambda: BulkJob.objects.filter(pk=job.pk, status__in=["merging", "done", "failed"]).exists(),
-                  timeout=900, step=0.05)
+            _wait(
+                lambda: BulkJob.objects.filter(pk=job.pk, status__in=["merging", "done", "failed"]).exists(),
+                timeout=900,
+                step=0.05,
+            )
             booked_at = time.perf_counter() - start  # every chunk done; the print files are being joined
-            job = _wait(lambda: BulkJob.objects.filter(pk=job.pk, status__in=["done", "failed"]).first(),
-                        timeout=900, step=0.05)
+            job = _wait(
+                lambda: BulkJob.objects.filter(pk=job.pk, status__in=["done", "failed"]).first(),
+                timeout=900,
+                step=0.05,
+            )
             total = time.perf_counter() - start
             _wait(lambda: not Fulfilment.objects.filter(state="pending").exists(), timeout=900, step=0.25)
             pushed = time.perf_counter() - start
@@ -274,14 +357,28 @@ def child_main() -> None:
     labels.merge_labels(documents, layout="a4")
     merge_a4 = time.perf_counter() - t
     assert merged.startswith(b"%PDF")
-    print(json.dumps({
-        "orders": len(ids), "booked": job.done, "failed": job.failed, "labels": len(documents),
-        "total_seconds": total, "booked_seconds": booked_at, "pushed_seconds": pushed,
-        "carrier_seconds": (carrier_before + carrier_after) / 2, "carrier_before": carrier_before,
-        "carrier_after": carrier_after, "merge_seconds": merge_seconds, "merge_a4_seconds": merge_a4,
-        "workers": WORKERS, "peak_mb": rss_mb(), "job_message": job.message,
-        "sent": Fulfilment.objects.filter(state="sent").count(),
-    }))
+    print(
+        json.dumps(
+            {
+                "orders": len(ids),
+                "booked": job.done,
+                "failed": job.failed,
+                "labels": len(documents),
+                "total_seconds": total,
+                "booked_seconds": booked_at,
+                "pushed_seconds": pushed,
+                "carrier_seconds": (carrier_before + carrier_after) / 2,
+                "carrier_before": carrier_before,
+                "carrier_after": carrier_after,
+                "merge_seconds": merge_seconds,
+                "merge_a4_seconds": merge_a4,
+                "workers": WORKERS,
+                "peak_mb": rss_mb(),
+                "job_message": job.message,
+                "sent": Fulfilment.objects.filter(state="sent").count(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

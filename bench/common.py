@@ -26,7 +26,9 @@ from pathlib import Path
 
 RESULTS = Path(os.environ.get("BENCH_RESULTS") or Path(__file__).with_name("results.jsonl"))
 ROOT = Path(__file__).resolve().parent.parent
-RUN_ID = os.environ.setdefault("BENCH_RUN_ID", time.strftime("%Y%m%d%H%M%S", time.gmtime()) + f"p{os.getpid()}")
+RUN_ID = os.environ.setdefault(
+    "BENCH_RUN_ID", time.strftime("%Y%m%d%H%M%S", time.gmtime()) + f"p{os.getpid()}"
+)
 POSTGRES_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 LOAD_BEFORE = os.getloadavg()
 _current: dict[str, str] = {}
@@ -126,10 +128,16 @@ def rss_mb() -> float:
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (out.stdout.strip() or "unknown") + ("+changes" if dirty else "")
@@ -143,18 +151,40 @@ def database_label(url: str | None = None) -> tuple[str, str]:
     return "sqlite", url.rsplit("/", 1)[-1] if url else "?"
 
 
-def report(name: str, *, value: float, unit: str, baseline: float, ratio: float, goal: str,
-           sentence: str, peak_mb: float | None = None, **extra) -> dict:
+def report(
+    name: str,
+    *,
+    value: float,
+    unit: str,
+    baseline: float,
+    ratio: float,
+    goal: str,
+    sentence: str,
+    peak_mb: float | None = None,
+    **extra,
+) -> dict:
     """Print the sentence and append one JSON line to bench/results.jsonl. `peak_mb` is the
     whole process's peak resident set (this process's unless the caller measured a child)."""
     engine, db_name = database_label()
     extra.pop("database", None)  # the line says which database really ran, whatever the caller thought
-    row = {"name": name, "value": round(value, 3), "unit": unit, "baseline": round(baseline, 3),
-           "ratio": round(ratio, 3), "goal": goal,
-           "peak_mb": round(peak_mb if peak_mb is not None else rss_mb(), 1),
-           "database": engine, "database_name": db_name, "commit": git_commit(), "cores": os.cpu_count(),
-           "load_before": [round(x, 2) for x in LOAD_BEFORE], "load_after": [round(x, 2) for x in os.getloadavg()],
-           "run_id": RUN_ID, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra}
+    row = {
+        "name": name,
+        "value": round(value, 3),
+        "unit": unit,
+        "baseline": round(baseline, 3),
+        "ratio": round(ratio, 3),
+        "goal": goal,
+        "peak_mb": round(peak_mb if peak_mb is not None else rss_mb(), 1),
+        "database": engine,
+        "database_name": db_name,
+        "commit": git_commit(),
+        "cores": os.cpu_count(),
+        "load_before": [round(x, 2) for x in LOAD_BEFORE],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "run_id": RUN_ID,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **extra,
+    }
     print(sentence)
     with RESULTS.open("a") as f:
         f.write(json.dumps(row) + "\n")

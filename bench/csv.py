@@ -39,13 +39,25 @@ def _orders(channel_name: str, first: int, count: int = ROWS) -> None:
     from channels.models import Channel
     from orders.models import Order
 
-    channel = Channel.objects.create(name=channel_name, kind="etsy", api_base_url="http://127.0.0.1:9/none",
-                                     shop_id=channel_name)
+    channel = Channel.objects.create(
+        name=channel_name, kind="etsy", api_base_url="http://127.0.0.1:9/none", shop_id=channel_name
+    )
     now = timezone.now()
     for start in range(first, first + count, 5000):
-        batch = [Order(channel=channel, external_id=str(n), order_number=str(n), ordered_at=now, currency="GBP",
-                       ship_line1="1 High Street", ship_city="Leeds", ship_postal_code="LS1 4AB", ship_country="GB")
-                 for n in range(start, min(start + 5000, first + count))]
+        batch = [
+            Order(
+                channel=channel,
+                external_id=str(n),
+                order_number=str(n),
+                ordered_at=now,
+                currency="GBP",
+                ship_line1="1 High Street",
+                ship_city="Leeds",
+                ship_postal_code="LS1 4AB",
+                ship_country="GB",
+            )
+            for n in range(start, min(start + 5000, first + count))
+        ]
         for o in batch:
             o.fill_normal_forms()
         Order.objects.bulk_create(batch)
@@ -67,7 +79,10 @@ def _ours(path: Path, user) -> dict:
     with path.open("rb") as f:
         job = csv_import.start_import(mode="record", upload=File(f, name=path.name), actor=user)
     job.refresh_from_db()
-    assert job.params["phase"] == "preview" and job.params["counts"] == {"new": ROWS}, (job.message, job.params)
+    assert job.params["phase"] == "preview" and job.params["counts"] == {"new": ROWS}, (
+        job.message,
+        job.params,
+    )
     csv_import.confirm_job(job, actor=user)
     job.refresh_from_db()
     assert job.params["phase"] == "done" and job.params["recorded"] == ROWS, job.message
@@ -85,8 +100,9 @@ def _default(path: Path, rows: range) -> float:
 
     class ShipmentResource(resources.ModelResource):
         # by the indexed normal form (plain digits here, the same as the number): a fair lookup
-        order = fields.Field(attribute="order", column_name="order_number",
-                             widget=ForeignKeyWidget(Order, "order_number_norm"))
+        order = fields.Field(
+            attribute="order", column_name="order_number", widget=ForeignKeyWidget(Order, "order_number_norm")
+        )
         tracking_company = fields.Field(attribute="tracking_company", column_name="carrier")
 
         class Meta:
@@ -156,18 +172,31 @@ def _run(url: str, tmp: Path) -> None:
     ours_rate = ROWS / t_ours["seconds"]
     default_rate = DEFAULT_ROWS / default_seconds
     ratio = default_full / t_ours["seconds"]
-    measured = "measured" if DEFAULT_ROWS == ROWS else (
-        f"measured on {DEFAULT_ROWS:,} rows and extrapolated linearly to {default_full:,.0f} s")
+    measured = (
+        "measured"
+        if DEFAULT_ROWS == ROWS
+        else (f"measured on {DEFAULT_ROWS:,} rows and extrapolated linearly to {default_full:,.0f} s")
+    )
     report(
-        "csv", value=ours_rate, unit="rows/s", baseline=default_rate, ratio=ratio,
-        goal="ratio (default time / ours) >= 10; peak RSS < 150 MB", heap_mb=round(memory["peak_mb"], 1),
-        sentence=(f"Recorded {ROWS:,} shipments from one CSV file (checked, confirmed, imported, pushes queued) in "
-                  f"{t_ours['seconds']:.1f} s, {ours_rate:,.0f} rows/s, against {default_rate:,.0f} rows/s for "
-                  f"django-import-export's default row-by-row ModelResource ({measured}): {ratio:.1f}x faster "
-                  f"(goal >= 10x). The whole process peaked at {rss_mb():.0f} MB resident (goal < 150 MB; Python heap "
-                  f"{memory['peak_mb']:.0f} MB); it grew by {rss_growth:.0f} MB during the timed import. "
-                  f"Database: {connection.vendor}."),
-        rows=ROWS, default_rows=DEFAULT_ROWS, ours_seconds=round(t_ours["seconds"], 2),
-        default_seconds_measured=round(default_seconds, 2), default_seconds_full=round(default_full, 1),
+        "csv",
+        value=ours_rate,
+        unit="rows/s",
+        baseline=default_rate,
+        ratio=ratio,
+        goal="ratio (default time / ours) >= 10; peak RSS < 150 MB",
+        heap_mb=round(memory["peak_mb"], 1),
+        sentence=(
+            f"Recorded {ROWS:,} shipments from one CSV file (checked, confirmed, imported, pushes queued) in "
+            f"{t_ours['seconds']:.1f} s, {ours_rate:,.0f} rows/s, against {default_rate:,.0f} rows/s for "
+            f"django-import-export's default row-by-row ModelResource ({measured}): {ratio:.1f}x faster "
+            f"(goal >= 10x). The whole process peaked at {rss_mb():.0f} MB resident (goal < 150 MB; Python heap "
+            f"{memory['peak_mb']:.0f} MB); it grew by {rss_growth:.0f} MB during the timed import. "
+            f"Database: {connection.vendor}."
+        ),
+        rows=ROWS,
+        default_rows=DEFAULT_ROWS,
+        ours_seconds=round(t_ours["seconds"], 2),
+        default_seconds_measured=round(default_seconds, 2),
+        default_seconds_full=round(default_full, 1),
         rss_growth_mb=round(rss_growth, 1),
     )

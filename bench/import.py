@@ -91,7 +91,9 @@ def fill_sandbox(kind: str, store, count: int, seed: int) -> None:
 
     with transaction.atomic():
         for _ in range(count):
-            order = gen.make_order(ids, kind="ok", rng=rng) if kind != "etsy" else gen.make_receipt(ids, rng=rng)
+            order = (
+                gen.make_order(ids, kind="ok", rng=rng) if kind != "etsy" else gen.make_receipt(ids, rng=rng)
+            )
             order[key] = _two_physical_lines(order[key], physical, id_key, new_id)
             gen.add_order(store, order) if kind != "etsy" else gen.add_receipt(store, order)
         store.counter = ids.counter
@@ -104,8 +106,9 @@ def fill_sandbox(kind: str, store, count: int, seed: int) -> None:
 def request_key(method: str, url: str, kwargs: dict) -> str:
     import requests
 
-    prepared = requests.Request(method, url, params=kwargs.get("params"), data=kwargs.get("data"),
-                                json=kwargs.get("json")).prepare()
+    prepared = requests.Request(
+        method, url, params=kwargs.get("params"), data=kwargs.get("data"), json=kwargs.get("json")
+    ).prepare()
     body = prepared.body.decode() if isinstance(prepared.body, bytes) else (prepared.body or "")
     return f"{method} {prepared.url} {body}"
 
@@ -122,8 +125,11 @@ def recording_client():
 
         def request(self, method, url, **kwargs):
             response = super().request(method, url, **kwargs)
-            self.answers[request_key(method, url, kwargs)] = (response.status_code, dict(response.headers),
-                                                              response.content)
+            self.answers[request_key(method, url, kwargs)] = (
+                response.status_code,
+                dict(response.headers),
+                response.content,
+            )
             return response
 
     session = RecordingSession()
@@ -168,20 +174,45 @@ def channel_settings(kind: str, base: str) -> dict:
     """api_base_url, shop id and credentials the sandbox of `kind` accepts."""
     far = int(time.time()) + 86_400
     return {
-        "etsy": dict(api_base_url=f"{base}/sandbox/etsy/v3/application", shop_id="77001",
-                     credentials={"keystring": "benchks", "shared_secret": "s", "access_token": "77.t"}),
-        "shopify": dict(api_base_url=f"{base}/sandbox/shopify/admin/api/2024-07", shop_id="bench.myshopify.com",
-                        credentials={"access_token": "shpat_bench"}),
-        "ebay": dict(api_base_url=f"{base}/sandbox/ebay/sell/fulfillment/v1", shop_id="",
-                     credentials={"client_id": "bench-id", "client_secret": "bench-secret", "refresh_token": "r",
-                                  "access_token": "v^1.1#bench", "expires_at": far,
-                                  "token_url": f"{base}/sandbox/ebay/identity/v1/oauth2/token"}),
-        "amazon": dict(api_base_url=f"{base}/sandbox/amazon", shop_id="A1F83G8C2ARO7P",
-                       credentials={"client_id": "amzn1.application-oa2-client.bench", "client_secret": "x",
-                                    "refresh_token": "Atzr|bench", "access_token": "Atza|bench", "expires_at": far,
-                                    "token_url": f"{base}/sandbox/amazon/auth/o2/token"}),
-        "ecwid": dict(api_base_url=f"{base}/sandbox/ecwid/api/v3", shop_id="770077",
-                      credentials={"access_token": "secret_bench"}),
+        "etsy": dict(
+            api_base_url=f"{base}/sandbox/etsy/v3/application",
+            shop_id="77001",
+            credentials={"keystring": "benchks", "shared_secret": "s", "access_token": "77.t"},
+        ),
+        "shopify": dict(
+            api_base_url=f"{base}/sandbox/shopify/admin/api/2024-07",
+            shop_id="bench.myshopify.com",
+            credentials={"access_token": "shpat_bench"},
+        ),
+        "ebay": dict(
+            api_base_url=f"{base}/sandbox/ebay/sell/fulfillment/v1",
+            shop_id="",
+            credentials={
+                "client_id": "bench-id",
+                "client_secret": "bench-secret",
+                "refresh_token": "r",
+                "access_token": "v^1.1#bench",
+                "expires_at": far,
+                "token_url": f"{base}/sandbox/ebay/identity/v1/oauth2/token",
+            },
+        ),
+        "amazon": dict(
+            api_base_url=f"{base}/sandbox/amazon",
+            shop_id="A1F83G8C2ARO7P",
+            credentials={
+                "client_id": "amzn1.application-oa2-client.bench",
+                "client_secret": "x",
+                "refresh_token": "Atzr|bench",
+                "access_token": "Atza|bench",
+                "expires_at": far,
+                "token_url": f"{base}/sandbox/amazon/auth/o2/token",
+            },
+        ),
+        "ecwid": dict(
+            api_base_url=f"{base}/sandbox/ecwid/api/v3",
+            shop_id="770077",
+            credentials={"access_token": "secret_bench"},
+        ),
     }[kind]
 
 
@@ -202,8 +233,9 @@ def bench_channel(kind: str, count: int, base: str, now: datetime) -> dict:
         return Channel.objects.create(name=f"bench-{kind}-{role}", kind=kind, import_window_days=30, **config)
 
     def connector(ch: Channel, http):
-        return connector_class(kind)(base_url=ch.api_base_url, credentials=ch.credentials, shop_id=ch.shop_id,
-                                     http=http)
+        return connector_class(kind)(
+            base_url=ch.api_base_url, credentials=ch.credentials, shop_id=ch.shop_id, http=http
+        )
 
     # 0. the sandbox's orders, and a sync over HTTP that records what the connector received
     over_http = channel("http")
@@ -225,28 +257,46 @@ def bench_channel(kind: str, count: int, base: str, now: datetime) -> dict:
     # 2. the bare bulk_create of the same orders and lines (parsing excluded: the connector's job)
     # (timed apart too: how much of the pipeline is the connector decoding and parsing JSON)
     with timed() as t_parse:
-        parsed = [o for p in connector(ours, ReplayHttp(answers)).iter_pages({}, now=now, window_days=30)
-                  for o in p.orders]
-    page_size = len(parsed[:1]) and len(next(iter(
-        connector(ours, ReplayHttp(answers)).iter_pages({}, now=now, window_days=30))).orders)
+        parsed = [
+            o
+            for p in connector(ours, ReplayHttp(answers)).iter_pages({}, now=now, window_days=30)
+            for o in p.orders
+        ]
+    page_size = len(parsed[:1]) and len(
+        next(iter(connector(ours, ReplayHttp(answers)).iter_pages({}, now=now, window_days=30))).orders
+    )
     bare = channel("bare")
     with timed() as t_bare:
         for i in range(0, len(parsed), page_size):
-            chunk = parsed[i:i + page_size]
+            chunk = parsed[i : i + page_size]
             orders = [Order(channel=bare, external_id=r.external_id, **order_values(r)) for r in chunk]
             for o in orders:
                 o.fill_normal_forms()
             Order.objects.bulk_create(orders)
-            OrderLine.objects.bulk_create([
-                OrderLine(order=o, external_id=ln.external_id, sku=ln.sku, title=ln.title, quantity=ln.quantity,
-                          unit_price=ln.unit_price, options=ln.options) for o, r in zip(orders, chunk, strict=True) for ln in r.lines
-            ])
+            OrderLine.objects.bulk_create(
+                [
+                    OrderLine(
+                        order=o,
+                        external_id=ln.external_id,
+                        sku=ln.sku,
+                        title=ln.title,
+                        quantity=ln.quantity,
+                        unit_price=ln.unit_price,
+                        options=ln.options,
+                    )
+                    for o, r in zip(orders, chunk, strict=True)
+                    for ln in r.lines
+                ]
+            )
 
     # 3. replay: the same answers again; nothing may change
     def state():
-        return (Order.objects.filter(channel=ours).count(), OrderLine.objects.filter(order__channel=ours).count(),
-                OrderEvent.objects.filter(order__channel=ours).count(),
-                sorted(Order.objects.filter(channel=ours).values_list("payload_hash", flat=True)))
+        return (
+            Order.objects.filter(channel=ours).count(),
+            OrderLine.objects.filter(order__channel=ours).count(),
+            OrderEvent.objects.filter(order__channel=ours).count(),
+            sorted(Order.objects.filter(channel=ours).values_list("payload_hash", flat=True)),
+        )
 
     before = state()
     ours.cursor = {}
@@ -260,7 +310,9 @@ def bench_channel(kind: str, count: int, base: str, now: datetime) -> dict:
 
     def queries_for(size: int) -> int:
         ch = channel(f"q{size}")
-        RemoteProductCache.objects.bulk_create([RemoteProductCache(channel=ch, key=k, data=d) for k, d in cache_rows])
+        RemoteProductCache.objects.bulk_create(
+            [RemoteProductCache(channel=ch, key=k, data=d) for k, d in cache_rows]
+        )
         page = Page(orders=first_page.orders[:size], cursor={"bench": size})
         conn = connector(ch, ReplayHttp({}))  # every fact is cached: an HTTP call would fail loudly
         with CaptureQueriesContext(connection) as ctx:
@@ -271,16 +323,26 @@ def bench_channel(kind: str, count: int, base: str, now: datetime) -> dict:
 
     q_small, q_large = queries_for(SMALL_PAGE), queries_for(len(first_page.orders))
     return {
-        "orders": count, "pages": pages, "page_size": page_size, "http_calls": http_calls,
+        "orders": count,
+        "pages": pages,
+        "page_size": page_size,
+        "http_calls": http_calls,
         "replay_calls": replay.calls,
-        "pipeline_seconds": round(t_pipeline["seconds"], 3), "bare_seconds": round(t_bare["seconds"], 3),
+        "pipeline_seconds": round(t_pipeline["seconds"], 3),
+        "bare_seconds": round(t_bare["seconds"], 3),
         "parse_seconds": round(t_parse["seconds"], 3),
-        "replay_seconds": round(t_replay["seconds"], 3), "http_seconds": round(t_http["seconds"], 3),
-        "rate": round(count / t_pipeline["seconds"], 1), "bare_rate": round(count / t_bare["seconds"], 1),
+        "replay_seconds": round(t_replay["seconds"], 3),
+        "http_seconds": round(t_http["seconds"], 3),
+        "rate": round(count / t_pipeline["seconds"], 1),
+        "bare_rate": round(count / t_bare["seconds"], 1),
         "ratio": round(t_pipeline["seconds"] / t_bare["seconds"], 3),
-        "replay_rate": round(count / t_replay["seconds"], 1), "http_rate": round(count / t_http["seconds"], 1),
-        "queries_small_page": q_small, "queries_large_page": q_large, "small_page": SMALL_PAGE,
-        "large_page": len(first_page.orders), "replay_unchanged": unchanged,
+        "replay_rate": round(count / t_replay["seconds"], 1),
+        "http_rate": round(count / t_http["seconds"], 1),
+        "queries_small_page": q_small,
+        "queries_large_page": q_large,
+        "small_page": SMALL_PAGE,
+        "large_page": len(first_page.orders),
+        "replay_unchanged": unchanged,
         "replay_no_slower": t_replay["seconds"] <= t_pipeline["seconds"],
     }
 
@@ -305,14 +367,16 @@ def run():
     try:
         for kind in KINDS:
             results[kind] = r = bench_channel(kind, per_channel, base, now)
-            print(f"  {kind:8} {r['orders']} orders in {r['pages']} pages of {r['page_size']}: pipeline "
-                  f"{r['rate']:,.0f}/s, bare {r['bare_rate']:,.0f}/s, ratio {r['ratio']:.2f}; queries per page "
-                  f"{r['queries_small_page']} ({SMALL_PAGE} orders) / {r['queries_large_page']} "
-                  f"({r['large_page']}); replay {r['replay_rate']:,.0f}/s "
-                  f"({'no slower' if r['replay_no_slower'] else 'SLOWER'}), "
-                  f"{'changed nothing' if r['replay_unchanged'] else 'CHANGED ROWS'}; parsing alone "
-                  f"{r['parse_seconds']:.2f} s of {r['pipeline_seconds']:.2f} s; over HTTP {r['http_rate']:,.0f}/s",
-                  flush=True)
+            print(
+                f"  {kind:8} {r['orders']} orders in {r['pages']} pages of {r['page_size']}: pipeline "
+                f"{r['rate']:,.0f}/s, bare {r['bare_rate']:,.0f}/s, ratio {r['ratio']:.2f}; queries per page "
+                f"{r['queries_small_page']} ({SMALL_PAGE} orders) / {r['queries_large_page']} "
+                f"({r['large_page']}); replay {r['replay_rate']:,.0f}/s "
+                f"({'no slower' if r['replay_no_slower'] else 'SLOWER'}), "
+                f"{'changed nothing' if r['replay_unchanged'] else 'CHANGED ROWS'}; parsing alone "
+                f"{r['parse_seconds']:.2f} s of {r['pipeline_seconds']:.2f} s; over HTTP {r['http_rate']:,.0f}/s",
+                flush=True,
+            )
     finally:
         server.shutdown()
 
@@ -326,25 +390,50 @@ def run():
     unchanged = all(r["replay_unchanged"] for r in results.values())
     no_slower = all(r["replay_no_slower"] for r in results.values())
     worst = max(results, key=lambda k: results[k]["ratio"])
-    queries = ", ".join(f"{k} {r['queries_small_page']}/{r['queries_large_page']}" for k, r in results.items())
+    queries = ", ".join(
+        f"{k} {r['queries_small_page']}/{r['queries_large_page']}" for k, r in results.items()
+    )
     report(
-        "import", value=total / pipeline, unit="orders/s", baseline=total / bare, ratio=ratio,
-        goal="ratio <= 3; constant queries per page; replay no slower", peak_mb=rss_mb(),
-        sentence=(f"Imported {total} orders (2 lines each; {per_channel} per channel from its own JSON) at "
-                  f"{total / pipeline:,.0f} orders/s against {total / bare:,.0f} for a bare bulk_create: ratio "
-                  f"{ratio:.2f} (goal <= 3; worst {worst} {results[worst]['ratio']:.2f}). Queries per page "
-                  f"({SMALL_PAGE} / full page): {queries} ({'constant' if constant else 'NOT constant'}). Replay: "
-                  f"{total / replay:,.0f} orders/s, {'nothing changed' if unchanged else 'ROWS CHANGED'} "
-                  f"({'each channel at least as fast' if no_slower else 'SLOWER for some channel'})."),
-        orders=total, replay_seconds=round(replay, 2), queries_constant=constant, replay_unchanged=unchanged,
-        replay_no_slower=no_slower, goal_met=ratio <= 3 and constant and unchanged and no_slower
+        "import",
+        value=total / pipeline,
+        unit="orders/s",
+        baseline=total / bare,
+        ratio=ratio,
+        goal="ratio <= 3; constant queries per page; replay no slower",
+        peak_mb=rss_mb(),
+        sentence=(
+            f"Imported {total} orders (2 lines each; {per_channel} per channel from its own JSON) at "
+            f"{total / pipeline:,.0f} orders/s against {total / bare:,.0f} for a bare bulk_create: ratio "
+            f"{ratio:.2f} (goal <= 3; worst {worst} {results[worst]['ratio']:.2f}). Queries per page "
+            f"({SMALL_PAGE} / full page): {queries} ({'constant' if constant else 'NOT constant'}). Replay: "
+            f"{total / replay:,.0f} orders/s, {'nothing changed' if unchanged else 'ROWS CHANGED'} "
+            f"({'each channel at least as fast' if no_slower else 'SLOWER for some channel'})."
+        ),
+        orders=total,
+        replay_seconds=round(replay, 2),
+        queries_constant=constant,
+        replay_unchanged=unchanged,
+        replay_no_slower=no_slower,
+        goal_met=ratio <= 3
+        and constant
+        and unchanged
+        and no_slower
         and all(r["ratio"] <= 3 for r in results.values()),
         channels=results,
     )
     report(
-        "import_http", value=total / http, unit="orders/s", baseline=0, ratio=0, goal="information only",
+        "import_http",
+        value=total / http,
+        unit="orders/s",
+        baseline=0,
+        ratio=0,
+        goal="information only",
         peak_mb=rss_mb(),
-        sentence=(f"End to end over HTTP against the sandbox: {total} orders in {http:.1f} s ({total / http:,.0f} "
-                  f"orders/s; " + ", ".join(f"{k} {r['http_rate']:,.0f}/s" for k, r in results.items()) + ")."),
-        channels={k: {"http_rate": r["http_rate"], "http_calls": r["http_calls"]} for k, r in results.items()},
+        sentence=(
+            f"End to end over HTTP against the sandbox: {total} orders in {http:.1f} s ({total / http:,.0f} "
+            f"orders/s; " + ", ".join(f"{k} {r['http_rate']:,.0f}/s" for k, r in results.items()) + ")."
+        ),
+        channels={
+            k: {"http_rate": r["http_rate"], "http_calls": r["http_calls"]} for k, r in results.items()
+        },
     )

@@ -23,7 +23,18 @@ from bench.common import database_url, report, rss_mb, setup_django, wanted_data
 ORDERS = int(os.environ.get("BENCH_PORTAL_ORDERS", 1_000_000))
 LOOKUPS = int(os.environ.get("BENCH_PORTAL_LOOKUPS", 1_000))
 CHUNK = 200_000
-POSTAL_CODES = ["LS1 4AB", "M1 1AE", "75011", "69002", "1011 AB", "10115", "SW1A 1AA", "EH1 1YZ", "13001", "3511 AB"]
+POSTAL_CODES = [
+    "LS1 4AB",
+    "M1 1AE",
+    "75011",
+    "69002",
+    "1011 AB",
+    "10115",
+    "SW1A 1AA",
+    "EH1 1YZ",
+    "13001",
+    "3511 AB",
+]
 
 # Values for the columns the lookup cares about, as SQL over g (the row number); every other
 # column gets its model default, so fields added to Order later need no change here.
@@ -79,7 +90,10 @@ def insert_sql(model, table_alias_sql: dict[str, str], source: str) -> tuple[str
             params.append((f"d_{f.column}", f.get_db_prep_save(default, connection)))
         else:
             values.append("NULL")
-    return f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(values)} {source}", params
+    return (
+        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(values)} {source}",
+        params,
+    )
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -96,10 +110,16 @@ def load(brand, carrier, channel) -> float:
 
     started = time.perf_counter()
     order_sql, order_defaults = insert_sql(Order, ORDER_SQL, "FROM generate_series(%(start)s, %(stop)s) AS g")
-    ship_sql, ship_defaults = insert_sql(Shipment, SHIPMENT_SQL,
-                                         "FROM orders_order o WHERE o.id BETWEEN %(start)s AND %(stop)s")
-    base = {"channel": channel.pk, "brand": brand.pk, "carrier": carrier.pk, "postal": POSTAL_CODES,
-            "postal_norm": [normalise.postal_code(p) for p in POSTAL_CODES]}
+    ship_sql, ship_defaults = insert_sql(
+        Shipment, SHIPMENT_SQL, "FROM orders_order o WHERE o.id BETWEEN %(start)s AND %(stop)s"
+    )
+    base = {
+        "channel": channel.pk,
+        "brand": brand.pk,
+        "carrier": carrier.pk,
+        "postal": POSTAL_CODES,
+        "postal_norm": [normalise.postal_code(p) for p in POSTAL_CODES],
+    }
     with connection.cursor() as cursor:
         for start in range(1, ORDERS + 1, CHUNK):
             stop = min(start + CHUNK - 1, ORDERS)
@@ -115,7 +135,9 @@ def load(brand, carrier, channel) -> float:
 
 def run():
     if wanted_database() != "postgres":
-        print("The portal benchmark loads its million orders with PostgreSQL SQL; on SQLite no result is recorded.")
+        print(
+            "The portal benchmark loads its million orders with PostgreSQL SQL; on SQLite no result is recorded."
+        )
         return None
     url = database_url("portal")
     setup_django(url)
@@ -134,7 +156,9 @@ def run():
     brand = BrandFactory(name="Bench Brand", slug="bench", is_default=True)
     carrier = CarrierAccountFactory(name="Bench carrier")
     ReturnPolicy.objects.create(brand=brand, return_carrier=carrier)
-    print(f"Loading {ORDERS:,} orders (each with a Shipdesk shipment) into {url.rsplit('/', 1)[1]}…", flush=True)
+    print(
+        f"Loading {ORDERS:,} orders (each with a Shipdesk shipment) into {url.rsplit('/', 1)[1]}…", flush=True
+    )
     load_seconds = load(brand, carrier, ChannelFactory(name="Bench shop"))
 
     # The limits stay in the path (each lookup still counts in the cache) but never trip here.
@@ -145,16 +169,19 @@ def run():
     rng = random.Random(42)
     picks = [rng.randint(1, ORDERS) for _ in range(LOOKUPS)]
     # Typed as customers type them: "#100042" or " 100042 ", postal code in lower case without its space.
-    typed = [(rng.choice(["#{}", "{}", " {} "]).format(100000 + g), POSTAL_CODES[g % 10].lower().replace(" ", ""))
-             for g in picks]
+    typed = [
+        (rng.choice(["#{}", "{}", " {} "]).format(100000 + g), POSTAL_CODES[g % 10].lower().replace(" ", ""))
+        for g in picks
+    ]
     client = Client(HTTP_HOST="localhost")
     url = "/returns/bench/"
 
     def lookup(number, postal):
         response = client.post(url, {"order_number": number, "postal_code": postal})
         if response.status_code != 303 or not response["Location"].endswith("/items/"):
-            raise SystemExit(f"Lookup of {number!r} / {postal!r} failed: {response.status_code} "
-                             f"{response.get('Location')}")
+            raise SystemExit(
+                f"Lookup of {number!r} / {postal!r} failed: {response.status_code} {response.get('Location')}"
+            )
 
     for number, postal in typed[:50]:  # warm up: connections, templates, caches
         lookup(number, postal)
@@ -178,12 +205,16 @@ def run():
     with connection.cursor() as cursor:
         for number, postal in typed:
             started = time.perf_counter()
-            cursor.execute("SELECT id FROM orders_order WHERE order_number_norm = %s AND postal_code_norm = %s",
-                           [normalise.order_number(number), normalise.postal_code(postal)])
+            cursor.execute(
+                "SELECT id FROM orders_order WHERE order_number_norm = %s AND postal_code_norm = %s",
+                [normalise.order_number(number), normalise.postal_code(postal)],
+            )
             assert cursor.fetchone()
             bare.append((time.perf_counter() - started) * 1000)
-        cursor.execute("EXPLAIN SELECT id FROM orders_order WHERE order_number_norm = %s AND postal_code_norm = %s",
-                       ["100042", "LS14AB"])
+        cursor.execute(
+            "EXPLAIN SELECT id FROM orders_order WHERE order_number_norm = %s AND postal_code_norm = %s",
+            ["100042", "LS14AB"],
+        )
         plan = " ".join(row[0] for row in cursor.fetchall())
 
     used = re.search(r"using (\S+)", plan)
@@ -199,14 +230,29 @@ def run():
         f"Load average {load_before:.1f} on {os.cpu_count()} cores. Loading took {load_seconds:.0f} s."
     )
     return report(
-        "portal", value=p99, unit="ms (p99)", baseline=bare_p99, ratio=p99 / bare_p99 if bare_p99 else 0,
-        goal="p99 < 20 ms with at most 3 queries per lookup, at 1,000,000 orders", peak_mb=rss_mb(),
-        sentence=sentence, median_ms=round(median, 3), p99_ms=round(p99, 3), queries_per_lookup=queries_per_lookup,
-        baseline_median_ms=round(bare_median, 4), baseline_p99_ms=round(bare_p99, 4), orders=ORDERS,
-        lookups=LOOKUPS, goal_met=met, index=index, plan=plan[:300],
+        "portal",
+        value=p99,
+        unit="ms (p99)",
+        baseline=bare_p99,
+        ratio=p99 / bare_p99 if bare_p99 else 0,
+        goal="p99 < 20 ms with at most 3 queries per lookup, at 1,000,000 orders",
+        peak_mb=rss_mb(),
+        sentence=sentence,
+        median_ms=round(median, 3),
+        p99_ms=round(p99, 3),
+        queries_per_lookup=queries_per_lookup,
+        baseline_median_ms=round(bare_median, 4),
+        baseline_p99_ms=round(bare_p99, 4),
+        orders=ORDERS,
+        lookups=LOOKUPS,
+        goal_met=met,
+        index=index,
+        plan=plan[:300],
         load_seconds=round(load_seconds, 1),
-        cpu_median_ms=round(statistics.median(cpu), 3), cpu_p99_ms=round(percentile(cpu, 99), 3),
-        load_average=round(load_before, 2), cores=os.cpu_count(),
+        cpu_median_ms=round(statistics.median(cpu), 3),
+        cpu_p99_ms=round(percentile(cpu, 99), 3),
+        load_average=round(load_before, 2),
+        cores=os.cpu_count(),
     )
 
 

@@ -44,8 +44,10 @@ def _number(x) -> str:
 
 
 def table(rows: dict[tuple[str, str], dict]) -> str:
-    out = ["| benchmark | database | result | ratio | goal | met | peak RSS | commit, date, load |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| benchmark | database | result | ratio | goal | met | peak RSS | commit, date, load |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for (name, database), r in sorted(rows.items()):
         if r.get("unit") and r.get("goal") == "information only":
             met = "–"
@@ -54,12 +56,16 @@ def table(rows: dict[tuple[str, str], dict]) -> str:
         load = r.get("load_before")
         load_text = f", load {load[0]:.1f}" if isinstance(load, list) and load else ""
         if "commit" in r:
-            peak, when = f"{_number(r.get('peak_mb', 0))} MB", f"{r['commit']}, {r.get('at', '?')[:10]}{load_text}"
+            peak, when = (
+                f"{_number(r.get('peak_mb', 0))} MB",
+                f"{r['commit']}, {r.get('at', '?')[:10]}{load_text}",
+            )
         else:  # written before lines said what ran: its peak may be the Python heap, its database a guess
             peak, when = "not recorded", f"older harness, {r.get('at', '?')[:10]}"
         out.append(
             f"| `{name}`: {what(name.split('_')[0])} | {database} | {_number(r['value'])} {r['unit']} "
-            f"| {_number(r['ratio'])} | {r['goal']} | {met} | {peak} | {when} |")
+            f"| {_number(r['ratio'])} | {r['goal']} | {met} | {peak} | {when} |"
+        )
     return "\n".join(out)
 
 

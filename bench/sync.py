@@ -39,9 +39,13 @@ GOAL = 1.2
 PAGE = {"etsy": 100, "shopify": 250, "ebay": 200, "amazon": 100, "ecwid": 100}
 LISTING = {"amazon": "searchOrders"}  # the operation that lists orders (elsewhere "api")
 # the sandbox's name for each client operation (Amazon) and bucket (Etsy's per-day is "day")
-SANDBOX_OPS = {("amazon", "v0.getOrders"): "getOrders", ("amazon", "v0.getOrder"): "getOrderV0",
-               ("amazon", "v0.getOrderItems"): "getOrderItems", ("amazon", "v0.confirmShipment"): "confirmShipment",
-               ("etsy", "api", 1): "day"}
+SANDBOX_OPS = {
+    ("amazon", "v0.getOrders"): "getOrders",
+    ("amazon", "v0.getOrder"): "getOrderV0",
+    ("amazon", "v0.getOrderItems"): "getOrderItems",
+    ("amazon", "v0.confirmShipment"): "confirmShipment",
+    ("etsy", "api", 1): "day",
+}
 
 
 def limits_of(kind: str) -> dict[str, tuple]:
@@ -93,7 +97,9 @@ def drain(kind: str, connector, store) -> None:
         for n, limit in enumerate(limits):
             interval = 1 / (limit.rate * time_scale())
             key = budget.key(op) + (f":{n}" if n else "")
-            RateBudget.objects.update_or_create(key=key, defaults={"tat": now + limit.client_burst() * interval})
+            RateBudget.objects.update_or_create(
+                key=key, defaults={"tat": now + limit.client_burst() * interval}
+            )
             sandbox_op = SANDBOX_OPS.get((kind, op, n)) or SANDBOX_OPS.get((kind, op)) or op
             buckets[sandbox_op] = [float(limit.client_burst()), now]
     store.save(update_fields=["settings"])
@@ -120,12 +126,17 @@ def bench_channel(kind: str, count: int, base: str) -> dict:
     # PAGE_SECONDS for reading and storing a page (as the real limits leave far more): a scale at
     # which the sandbox's and our own work per page outlasts the interval would measure them.
     pages = math.ceil(count / PAGE[kind])
-    scale = max(0.05, min(predicted_floor(kind, count) / TARGET_SECONDS,
-                          predicted_floor(kind, count) / pages / PAGE_SECONDS))
+    scale = max(
+        0.05,
+        min(
+            predicted_floor(kind, count) / TARGET_SECONDS, predicted_floor(kind, count) / pages / PAGE_SECONDS
+        ),
+    )
     settings.SANDBOX_TIME_SCALE = settings.RATE_LIMIT_TIME_SCALE = scale
     settings.RATE_LIMIT_MAX_WAIT = 3600
-    connector = connector_class(kind)(base_url=channel.api_base_url, credentials=channel.credentials,
-                                      shop_id=channel.shop_id)
+    connector = connector_class(kind)(
+        base_url=channel.api_base_url, credentials=channel.credentials, shop_id=channel.shop_id
+    )
     store.refresh_from_db()
     drain(kind, connector, store)
 
@@ -144,9 +155,15 @@ def bench_channel(kind: str, count: int, base: str) -> dict:
         calls[op] = calls.get(op, 0) + 1
     SandboxRequest.objects.filter(store=store).delete()
     return {
-        "orders": count, "time_scale": round(scale, 3), "seconds": round(t_sync["seconds"], 2),
-        "floor_seconds": round(floor, 2), "ratio": round(ratio, 3), "calls": calls, "http_calls": connector.http.calls,
-        "throttled_429": throttled, "waited_seconds": round(connector.http.budget.waited, 2),
+        "orders": count,
+        "time_scale": round(scale, 3),
+        "seconds": round(t_sync["seconds"], 2),
+        "floor_seconds": round(floor, 2),
+        "ratio": round(ratio, 3),
+        "calls": calls,
+        "http_calls": connector.http.calls,
+        "throttled_429": throttled,
+        "waited_seconds": round(connector.http.budget.waited, 2),
         "floor_real_seconds": round(floor_seconds(kind, operations), 1),
         "first_sync_floor_real_seconds": round(floor_seconds(kind, operations, full=True), 1),
         "fill_seconds": round(t_fill["seconds"], 1),
@@ -166,8 +183,13 @@ def amazon_first_sync_seconds(count: int) -> float:
 
 def commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True, cwd=os.path.dirname(__file__)).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=os.path.dirname(__file__),
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
 
@@ -186,10 +208,13 @@ def run():
     try:
         for kind in KINDS:
             results[kind] = r = bench_channel(kind, ORDERS, base)
-            print(f"  {kind:8} {r['orders']} orders in {r['seconds']:.1f} s at time scale {r['time_scale']} "
-                  f"against a floor of {r['floor_seconds']:.1f} s: ratio {r['ratio']:.2f}; calls {r['calls']}; "
-                  f"429s {r['throttled_429']}; at real speed the floor is {r['floor_real_seconds']:,.0f} s "
-                  f"(buckets full: {r['first_sync_floor_real_seconds']:,.0f} s)", flush=True)
+            print(
+                f"  {kind:8} {r['orders']} orders in {r['seconds']:.1f} s at time scale {r['time_scale']} "
+                f"against a floor of {r['floor_seconds']:.1f} s: ratio {r['ratio']:.2f}; calls {r['calls']}; "
+                f"429s {r['throttled_429']}; at real speed the floor is {r['floor_real_seconds']:,.0f} s "
+                f"(buckets full: {r['first_sync_floor_real_seconds']:,.0f} s)",
+                flush=True,
+            )
     finally:
         server.shutdown()
 
@@ -199,15 +224,30 @@ def run():
     floors = sum(r["floor_seconds"] for r in results.values())
     amazon_1k, amazon_10k = amazon_first_sync_seconds(1_000), amazon_first_sync_seconds(10_000)
     report(
-        "sync", value=total, unit="s", baseline=floors, ratio=results[worst]["ratio"],
-        goal=f"ratio <= {GOAL} on every channel; no 429", peak_mb=rss_mb(),
-        sentence=(f"A first sync of {ORDERS} orders per channel against the rate-enforcing sandbox, every bucket "
-                  f"starting empty: worst ratio to the documented-limit floor {results[worst]['ratio']:.2f} ({worst}; "
-                  f"goal <= {GOAL}), " + ", ".join(f"{k} {r['ratio']:.2f}" for k, r in results.items())
-                  + f"; {throttled} 429s. At the documented limits a first Amazon sync of 1,000 orders needs "
-                  f"{amazon_1k:,.0f} s of waiting (within the bursts) and of 10,000 orders {amazon_10k:,.0f} s "
-                  f"({amazon_10k / 3600:.1f} h)."),
-        orders=ORDERS, worst=worst, throttled_429=throttled, goal_met=results[worst]["ratio"] <= GOAL and not throttled,
-        amazon_first_sync_1000_seconds=round(amazon_1k), amazon_first_sync_10000_seconds=round(amazon_10k),
-        channels=results, database=connection.vendor, commit=commit(), load=round(os.getloadavg()[0], 2),
+        "sync",
+        value=total,
+        unit="s",
+        baseline=floors,
+        ratio=results[worst]["ratio"],
+        goal=f"ratio <= {GOAL} on every channel; no 429",
+        peak_mb=rss_mb(),
+        sentence=(
+            f"A first sync of {ORDERS} orders per channel against the rate-enforcing sandbox, every bucket "
+            f"starting empty: worst ratio to the documented-limit floor {results[worst]['ratio']:.2f} ({worst}; "
+            f"goal <= {GOAL}), "
+            + ", ".join(f"{k} {r['ratio']:.2f}" for k, r in results.items())
+            + f"; {throttled} 429s. At the documented limits a first Amazon sync of 1,000 orders needs "
+            f"{amazon_1k:,.0f} s of waiting (within the bursts) and of 10,000 orders {amazon_10k:,.0f} s "
+            f"({amazon_10k / 3600:.1f} h)."
+        ),
+        orders=ORDERS,
+        worst=worst,
+        throttled_429=throttled,
+        goal_met=results[worst]["ratio"] <= GOAL and not throttled,
+        amazon_first_sync_1000_seconds=round(amazon_1k),
+        amazon_first_sync_10000_seconds=round(amazon_10k),
+        channels=results,
+        database=connection.vendor,
+        commit=commit(),
+        load=round(os.getloadavg()[0], 2),
     )

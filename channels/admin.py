@@ -22,28 +22,65 @@ class StatusMappingInline(admin.TabularInline):
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     form = ChannelForm
-    list_display = ["name", "kind", "sync_mode", "sync_state", "last_synced_at", "awaiting", "skipped", "is_active"]
+    list_display = [
+        "name",
+        "kind",
+        "sync_mode",
+        "sync_state",
+        "last_synced_at",
+        "awaiting",
+        "skipped",
+        "is_active",
+    ]
     list_filter = ["kind", "sync_mode", "is_active", "last_sync_state"]
     search_fields = ["name", "shop_id"]
-    readonly_fields = ["credentials_set", "unmapped", "last_synced_at", "last_sync_state", "sync_started_at",
-                       "sync_claimed_by", "sync_heartbeat_at", "last_error", "last_sync_summary", "needs_reconnect",
-                       "cursor"]
+    readonly_fields = [
+        "credentials_set",
+        "unmapped",
+        "last_synced_at",
+        "last_sync_state",
+        "sync_started_at",
+        "sync_claimed_by",
+        "sync_heartbeat_at",
+        "last_error",
+        "last_sync_summary",
+        "needs_reconnect",
+        "cursor",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "kind", "is_active", "api_base_url", "shop_id"]}),
         ("Credentials (write-only)", {"fields": ["credentials_set", "new_credentials"]}),
         ("Status mapping", {"fields": ["unmapped"]}),
         ("Sync", {"fields": ["sync_mode", "sync_interval_minutes", "import_window_days"]}),
         ("Telling the channel", {"fields": ["requires_tracking", "notify_customer", "default_note"]}),
-        ("Last sync", {"fields": ["last_sync_state", "last_synced_at", "sync_started_at", "sync_claimed_by",
-                                  "sync_heartbeat_at", "last_error", "last_sync_summary", "needs_reconnect", "cursor"]}),
+        (
+            "Last sync",
+            {
+                "fields": [
+                    "last_sync_state",
+                    "last_synced_at",
+                    "sync_started_at",
+                    "sync_claimed_by",
+                    "sync_heartbeat_at",
+                    "last_error",
+                    "last_sync_summary",
+                    "needs_reconnect",
+                    "cursor",
+                ]
+            },
+        ),
     ]
     inlines = [StatusMappingInline]
     actions = ["sync_now"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            n_awaiting=Count("orders", filter=Q(orders__status="awaiting_shipment"), distinct=True),
-            n_skipped=Count("skipped_orders", distinct=True),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_awaiting=Count("orders", filter=Q(orders__status="awaiting_shipment"), distinct=True),
+                n_skipped=Count("skipped_orders", distinct=True),
+            )
         )
 
     @admin.display(description="Statuses waiting for a mapping")
@@ -63,10 +100,13 @@ class ChannelAdmin(admin.ModelAdmin):
             from orders.services import apply_status_mapping
 
             for mapping in formset.new_objects + [obj for obj, _ in formset.changed_objects]:
-                released = apply_status_mapping(mapping.channel, mapping.remote_status, mapping.maps_to,
-                                                actor=request.user)
+                released = apply_status_mapping(
+                    mapping.channel, mapping.remote_status, mapping.maps_to, actor=request.user
+                )
                 if released:
-                    self.message_user(request, f"{released} order(s) held for “{mapping.remote_status}” updated.")
+                    self.message_user(
+                        request, f"{released} order(s) held for “{mapping.remote_status}” updated."
+                    )
 
     @admin.display(description="Credentials stored")
     def credentials_set(self, obj):
@@ -89,12 +129,20 @@ class ChannelAdmin(admin.ModelAdmin):
             detail = f"{obj.syncing_since}" + ("; resumed at the next dispatch" if stalled else "")
         elif obj.last_sync_state == "error" and obj.last_error:
             detail = obj.last_error if len(obj.last_error) <= 160 else obj.last_error[:157] + "…"
-        return format_html('<span style="color:{};font-weight:bold" title="{}">{}</span>{}', colour, obj.last_error,
-                           text, format_html('<br><span class="help">{}</span>', detail) if detail else "")
+        return format_html(
+            '<span style="color:{};font-weight:bold" title="{}">{}</span>{}',
+            colour,
+            obj.last_error,
+            text,
+            format_html('<br><span class="help">{}</span>', detail) if detail else "",
+        )
 
     @admin.display(description="Awaiting shipment", ordering="n_awaiting")
     def awaiting(self, obj):
-        url = reverse("admin:orders_order_changelist") + f"?channel__id__exact={obj.pk}&status__exact=awaiting_shipment"
+        url = (
+            reverse("admin:orders_order_changelist")
+            + f"?channel__id__exact={obj.pk}&status__exact=awaiting_shipment"
+        )
         return format_html('<a href="{}">{}</a>', url, obj.n_awaiting)
 
     @admin.display(description="Not imported", ordering="n_skipped")
@@ -110,8 +158,11 @@ class ChannelAdmin(admin.ModelAdmin):
         for channel in queryset:
             async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}")
             count += 1
-        self.message_user(request, f"Sync started for {count} channel(s); results appear under “Last sync”.",
-                          messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Sync started for {count} channel(s); results appear under “Last sync”.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(WebhookEvent)

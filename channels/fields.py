@@ -17,7 +17,9 @@ def _fernet() -> Fernet | None:
     try:
         return Fernet(key.encode())
     except ValueError as exc:  # a key that is not 32 url-safe base64 bytes
-        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be a Fernet key (Fernet.generate_key()).") from exc
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY must be a Fernet key (Fernet.generate_key())."
+        ) from exc
 
 
 class EncryptedJSONField(models.TextField):
@@ -37,7 +39,9 @@ class EncryptedJSONField(models.TextField):
             try:
                 value = fernet.decrypt(value[len(PREFIX) :].encode()).decode()
             except InvalidToken as exc:
-                raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY does not decrypt the stored credentials.") from exc
+                raise ImproperlyConfigured(
+                    "FIELD_ENCRYPTION_KEY does not decrypt the stored credentials."
+                ) from exc
         return json.loads(value or "{}")
 
     def get_prep_value(self, value):

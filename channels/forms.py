@@ -10,7 +10,9 @@ class WriteOnlyCredentialsForm(forms.ModelForm):
     new_credentials = forms.CharField(
         label="Credentials",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "placeholder": '{"access_token": "…"}'}),
+        widget=forms.Textarea(
+            attrs={"rows": 4, "autocomplete": "off", "placeholder": '{"access_token": "…"}'}
+        ),
         help_text="JSON object of text values. Leave empty to keep what is stored.",
     )
 
@@ -22,8 +24,12 @@ class WriteOnlyCredentialsForm(forms.ModelForm):
             value = json.loads(raw)
         except ValueError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
-        if not isinstance(value, dict) or not all(isinstance(v, str | int | float | bool) for v in value.values()):
-            raise forms.ValidationError('Give an object of text or number values, e.g. {"access_token": "abc"}.')
+        if not isinstance(value, dict) or not all(
+            isinstance(v, str | int | float | bool) for v in value.values()
+        ):
+            raise forms.ValidationError(
+                'Give an object of text or number values, e.g. {"access_token": "abc"}.'
+            )
         return value
 
     def save(self, commit=True):

@@ -24,7 +24,8 @@ def worker_name() -> str:
 
 def _stale_claim(stale) -> Q:
     return Q(sync_started_at__isnull=False) & (
-        Q(sync_heartbeat_at__lt=stale) | Q(sync_heartbeat_at__isnull=True, sync_started_at__lt=stale))
+        Q(sync_heartbeat_at__lt=stale) | Q(sync_heartbeat_at__isnull=True, sync_started_at__lt=stale)
+    )
 
 
 class ChannelQuerySet(models.QuerySet):
@@ -35,7 +36,9 @@ class ChannelQuerySet(models.QuerySet):
         now = now or timezone.now()
         # A dead sync is finished whatever the mode: staff who pressed "Sync now" expect it done.
         candidates = self.filter(is_active=True).filter(
-            Q(sync_mode=Channel.SyncMode.AUTO, sync_started_at__isnull=True) | _stale_claim(sync_stale_before(now)))
+            Q(sync_mode=Channel.SyncMode.AUTO, sync_started_at__isnull=True)
+            | _stale_claim(sync_stale_before(now))
+        )
         return [
             c
             for c in candidates
@@ -73,7 +76,10 @@ class Channel(models.Model):
         "API base URL", max_length=500, help_text="e.g. https://openapi.etsy.com/v3/application"
     )
     shop_id = models.CharField(
-        "shop / store id", max_length=100, blank=True, help_text="Etsy shop_id, Ecwid store id, Amazon marketplace id"
+        "shop / store id",
+        max_length=100,
+        blank=True,
+        help_text="Etsy shop_id, Ecwid store id, Amazon marketplace id",
     )
     credentials = EncryptedJSONField(default=dict, blank=True)
     sync_mode = models.CharField(max_length=10, choices=SyncMode.choices, default=SyncMode.AUTO)
@@ -81,14 +87,19 @@ class Channel(models.Model):
     requires_tracking = models.BooleanField(
         default=False, help_text="Never tell the channel an order shipped without a tracking number."
     )
-    notify_customer = models.BooleanField(default=True, help_text="Ask the channel to email the buyer on shipment.")
+    notify_customer = models.BooleanField(
+        default=True, help_text="Ask the channel to email the buyer on shipment."
+    )
     import_window_days = models.PositiveIntegerField(
         default=30, help_text="On the first sync, orders created this many days back are read."
     )
     is_active = models.BooleanField(default=True)
     default_note = models.CharField(
-        "default note to buyer", max_length=500, blank=True,
-        help_text="Sent with every shipment where the channel shows the buyer a note, unless staff write one.")
+        "default note to buyer",
+        max_length=500,
+        blank=True,
+        help_text="Sent with every shipment where the channel shows the buyer a note, unless staff write one.",
+    )
 
     # Sync state: written by orders.importing / orders.tasks only.
     cursor = models.JSONField(default=dict, blank=True, editable=False)
@@ -120,8 +131,12 @@ class Channel(models.Model):
         claimed = (
             Channel.objects.filter(pk=self.pk)
             .filter(Q(sync_started_at__isnull=True) | _stale_claim(sync_stale_before(now)))
-            .update(sync_started_at=now, sync_heartbeat_at=now, sync_claimed_by=worker,
-                    last_sync_state=Channel.SyncState.RUNNING)
+            .update(
+                sync_started_at=now,
+                sync_heartbeat_at=now,
+                sync_claimed_by=worker,
+                last_sync_state=Channel.SyncState.RUNNING,
+            )
         )
         if claimed:
             self.sync_started_at, self.sync_heartbeat_at, self.sync_claimed_by = now, now, worker
@@ -148,8 +163,13 @@ class Channel(models.Model):
         now = timezone.now()
         own = self._own_claim() if self.sync_started_at else Q(pk=self.pk)
         released = Channel.objects.filter(own).update(
-            sync_started_at=None, sync_heartbeat_at=None, sync_claimed_by="", last_synced_at=now,
-            last_sync_state=state, last_sync_summary=summary, last_error=error
+            sync_started_at=None,
+            sync_heartbeat_at=None,
+            sync_claimed_by="",
+            last_synced_at=now,
+            last_sync_state=state,
+            last_sync_summary=summary,
+            last_error=error,
         )
         self.sync_started_at, self.sync_heartbeat_at, self.sync_claimed_by = None, None, ""
         if released:
@@ -159,13 +179,15 @@ class Channel(models.Model):
 
     @property
     def syncing_since(self) -> str:
-        """"since 14:02:11 UTC by web-1:4242, last heartbeat 8 s ago", for "already syncing"."""
+        """ "since 14:02:11 UTC by web-1:4242, last heartbeat 8 s ago", for "already syncing"."""
         if not self.sync_started_at:
             return ""
         beat = self.sync_heartbeat_at or self.sync_started_at
         age = max(0, int((timezone.now() - beat).total_seconds()))
-        return (f"since {self.sync_started_at:%Y-%m-%d %H:%M:%S} UTC by {self.sync_claimed_by or 'an unknown worker'}, "
-                f"last heartbeat {age} s ago")
+        return (
+            f"since {self.sync_started_at:%Y-%m-%d %H:%M:%S} UTC by {self.sync_claimed_by or 'an unknown worker'}, "
+            f"last heartbeat {age} s ago"
+        )
 
     def connector(self, **kwargs):
         from channels.connectors import get_connector
@@ -188,7 +210,9 @@ class StatusMapping(models.Model):
     maps_to = models.CharField(max_length=20, choices=Target.choices)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["channel", "remote_status"], name="uniq_status_mapping")]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "remote_status"], name="uniq_status_mapping")
+        ]
 
     def __str__(self):
         return f"{self.remote_status} → {self.get_maps_to_display()}"

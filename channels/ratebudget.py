@@ -110,8 +110,13 @@ def _reserve_redis(cache, key: str, interval: float, tau: float, limit: float) -
     client = cache._cache.get_client(key, write=True)
     if _redis_script is None:
         _redis_script = client.register_script(LUA)
-    wait_us = int(_redis_script(keys=[cache.make_and_validate_key(key)],
-                                args=[int(interval * 1e6), int(tau * 1e6), int(limit * 1e6)], client=client))
+    wait_us = int(
+        _redis_script(
+            keys=[cache.make_and_validate_key(key)],
+            args=[int(interval * 1e6), int(tau * 1e6), int(limit * 1e6)],
+            client=client,
+        )
+    )
     if wait_us < 0:
         raise BudgetExhausted(key, -wait_us / 1e6)
     return wait_us / 1e6
@@ -135,8 +140,10 @@ def _reserve_db(key: str, interval: float, tau: float, limit: float) -> float:
     now = time.time()
     # Each statement is atomic on its own: the UPDATE takes the slot only if it is near enough,
     # the INSERT opens the bucket on first use, the SELECT says how far the queue reaches.
-    update = (f"UPDATE {TABLE} SET tat = {greatest}(tat, %s) + %s "
-              f"WHERE key = %s AND {greatest}(tat, %s) - %s - %s <= %s RETURNING tat")
+    update = (
+        f"UPDATE {TABLE} SET tat = {greatest}(tat, %s) + %s "
+        f"WHERE key = %s AND {greatest}(tat, %s) - %s - %s <= %s RETURNING tat"
+    )
     insert = f"INSERT INTO {TABLE} (key, tat) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING RETURNING tat"
     try:
         with conn.cursor() as cursor:
@@ -177,8 +184,14 @@ class Budget:
     """The shared budget of one channel account. `classify(method, url)` names the operation a
     request spends (None: not one of the API's metered calls, e.g. the OAuth token endpoint)."""
 
-    def __init__(self, *, kind: str, account: str, limits: dict[str, Limit | tuple[Limit, ...]],
-                 classify: Callable[[str, str], str | None]):
+    def __init__(
+        self,
+        *,
+        kind: str,
+        account: str,
+        limits: dict[str, Limit | tuple[Limit, ...]],
+        classify: Callable[[str, str], str | None],
+    ):
         self.kind, self.account, self.limits, self.classify = kind, account, limits, classify
         self.waited = 0.0  # seconds this client slept for slots, for logs and benchmarks
         self.operations: list[str] = []  # the operations spent, in order (benchmarks replay them)
@@ -195,8 +208,9 @@ class Budget:
             return 0.0
         if isinstance(limits, Limit):
             limits = (limits,)
-        delay = max(reserve(self.key(operation) + (f":{n}" if n else ""), limit)
-                    for n, limit in enumerate(limits))
+        delay = max(
+            reserve(self.key(operation) + (f":{n}" if n else ""), limit) for n, limit in enumerate(limits)
+        )
         self.operations.append(operation)
         if delay > 0:
             log.debug("%s %s: waiting %.2fs for a slot of %s", method, url, delay, self.key(operation))

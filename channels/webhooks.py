@@ -88,8 +88,12 @@ def verify_shopify(channel: Channel, request) -> Delivery | None:
     topic = request.headers.get("X-Shopify-Topic", "")
     # The event id headers are not signed: the key is what is (the body), with the topic.
     event_id = "sha256:" + hashlib.sha256(topic.encode("utf-8", "replace") + b"\n" + request.body).hexdigest()
-    return Delivery(event_id=event_id, topic=topic, wants_sync=topic in SHOPIFY_ORDER_TOPICS,
-                    sent_at=_header_time(request.headers.get("X-Shopify-Triggered-At", "")))
+    return Delivery(
+        event_id=event_id,
+        topic=topic,
+        wants_sync=topic in SHOPIFY_ORDER_TOPICS,
+        sent_at=_header_time(request.headers.get("X-Shopify-Triggered-At", "")),
+    )
 
 
 def _header_time(value: str) -> datetime | None:
@@ -123,8 +127,9 @@ def verify_ecwid(channel: Channel, request) -> Delivery | None:
         created = datetime.fromtimestamp(int(event.get("eventCreated")), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
-    return Delivery(event_id=str(event["eventId"]), topic=topic, wants_sync=topic.startswith("order."),
-                    sent_at=created)
+    return Delivery(
+        event_id=str(event["eventId"]), topic=topic, wants_sync=topic.startswith("order."), sent_at=created
+    )
 
 
 VERIFIERS = {Channel.Kind.SHOPIFY: verify_shopify, Channel.Kind.ECWID: verify_ecwid}
@@ -143,8 +148,12 @@ def receive(request, channel_id: int, kind: str):
         log.warning("webhook for %s refused: bad or missing signature", channel)
         return JsonResponse({"error": "invalid signature"}, status=401)
     if is_stale(delivery):
-        log.warning("webhook for %s ignored: sent at %s, older than %s s", channel, delivery.sent_at,
-                    settings.WEBHOOK_MAX_AGE_SECONDS)
+        log.warning(
+            "webhook for %s ignored: sent at %s, older than %s s",
+            channel,
+            delivery.sent_at,
+            settings.WEBHOOK_MAX_AGE_SECONDS,
+        )
         return JsonResponse({"status": "stale", "max_age_seconds": settings.WEBHOOK_MAX_AGE_SECONDS})
     try:
         with transaction.atomic():

@@ -37,8 +37,9 @@ def stop_seconds() -> float:
 def supervise() -> int:
     """Start the cluster in its own session and stop it within Q_STOP_SECONDS of a signal."""
     grace = stop_seconds()
-    child = subprocess.Popen([sys.executable, "-m", "config.cluster", "--serve", str(os.getpid())],
-                             start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "config.cluster", "--serve", str(os.getpid())], start_new_session=True
+    )
     stopping: list[float] = []
     interrupts: list[int] = []
 
@@ -60,8 +61,12 @@ def supervise() -> int:
     while child.poll() is None:
         if len(stopping) == 1 and time.monotonic() - stopping[0] > grace:
             stopping.append(time.monotonic())
-            print(f"Task cluster still busy after {grace:g} s: killed (its work is queued again "
-                  "by the dispatcher)", file=sys.stderr, flush=True)
+            print(
+                f"Task cluster still busy after {grace:g} s: killed (its work is queued again "
+                "by the dispatcher)",
+                file=sys.stderr,
+                flush=True,
+            )
             _kill_group(child.pid)
         time.sleep(0.1)
     _kill_group(child.pid)  # a sentinel or worker left behind by an unclean exit

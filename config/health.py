@@ -50,11 +50,17 @@ def check_broker() -> dict:
         broker.ping()
         return {"broker": broker.__class__.__name__, "queued": broker.queue_size()}
     finally:
-        if hasattr(broker.connection, "connection_pool"):  # Redis: a pool per get_broker(); the ORM's is Django's
+        if hasattr(
+            broker.connection, "connection_pool"
+        ):  # Redis: a pool per get_broker(); the ORM's is Django's
             broker.connection.close()
 
 
-CHECKS: dict[str, Callable[[], dict]] = {"database": check_database, "cache": check_cache, "broker": check_broker}
+CHECKS: dict[str, Callable[[], dict]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "broker": check_broker,
+}
 
 
 def run_checks() -> dict[str, dict]:

@@ -44,9 +44,13 @@ class Beat:
     stale: bool
 
     def as_dict(self) -> dict:
-        return {"last_run": self.at.isoformat() if self.at else None, "where": self.where,
-                "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 1),
-                "stale_after_seconds": settings.CLUSTER_STALE_SECONDS, "stale": self.stale}
+        return {
+            "last_run": self.at.isoformat() if self.at else None,
+            "where": self.where,
+            "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 1),
+            "stale_after_seconds": settings.CLUSTER_STALE_SECONDS,
+            "stale": self.stale,
+        }
 
 
 def dispatcher_beat(now: datetime | None = None) -> Beat:

@@ -29,12 +29,20 @@ class RejectControlCharactersMiddleware:
             _QUERY_CONTROLS.search(key) or any(_QUERY_CONTROLS.search(v) for v in values)
             for key, values in request.GET.lists()
         ):
-            return HttpResponseBadRequest("The address holds control characters; remove them and try again.",
-                                          content_type="text/plain; charset=utf-8")
-        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded" and any(
-            _QUERY_CONTROLS.search(key) or any(_QUERY_CONTROLS.search(v) for v in values)
-            for key, values in request.POST.lists()
+            return HttpResponseBadRequest(
+                "The address holds control characters; remove them and try again.",
+                content_type="text/plain; charset=utf-8",
+            )
+        if (
+            request.method == "POST"
+            and request.content_type == "application/x-www-form-urlencoded"
+            and any(
+                _QUERY_CONTROLS.search(key) or any(_QUERY_CONTROLS.search(v) for v in values)
+                for key, values in request.POST.lists()
+            )
         ):
-            return HttpResponseBadRequest("The form holds control characters; remove them and try again.",
-                                          content_type="text/plain; charset=utf-8")
+            return HttpResponseBadRequest(
+                "The form holds control characters; remove them and try again.",
+                content_type="text/plain; charset=utf-8",
+            )
         return self.get_response(request)

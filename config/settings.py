@@ -38,7 +38,9 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
+)
 # Load balancers probe /healthz over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -225,7 +227,9 @@ WEBHOOK_MAX_AGE_SECONDS = env.int("WEBHOOK_MAX_AGE_SECONDS", default=900)
 
 # Called by orders.importing after commit with the ids of newly imported orders
 # (dropshipping routes supplier lines from here, so orders never imports suppliers).
-ORDER_IMPORTED_HANDLERS = env.list("ORDER_IMPORTED_HANDLERS", default=["suppliers.routing.route_imported_orders"])
+ORDER_IMPORTED_HANDLERS = env.list(
+    "ORDER_IMPORTED_HANDLERS", default=["suppliers.routing.route_imported_orders"]
+)
 # Called by orders.services after commit with the ids of orders just cancelled (by staff or on
 # the channel): dropshipping cancels or flags their supplier orders from here.
 ORDER_CANCELLED_HANDLERS = env.list(

@@ -28,8 +28,17 @@ def _one_line(value: str) -> str:
     return ", ".join(_parts(value))
 
 
-def address_lines(*, name: str = "", company: str = "", line1: str = "", line2: str = "", city: str = "",
-                  state: str = "", postal_code: str = "", country: str = "") -> list[str]:
+def address_lines(
+    *,
+    name: str = "",
+    company: str = "",
+    line1: str = "",
+    line2: str = "",
+    city: str = "",
+    state: str = "",
+    postal_code: str = "",
+    country: str = "",
+) -> list[str]:
     """The non-empty lines of an address: name, company, street lines, the town line(s) in the
     destination country's order, and the country code last (carriers and staff read it there)."""
     country = _one_line(country).upper()

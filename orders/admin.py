@@ -14,16 +14,25 @@ from orders.pagination import EstimatedCountPaginator
 from orders.resources import OrderExportResource, export_file
 
 STATUS_COLOURS = {
-    "awaiting_shipment": "#1565c0", "on_hold": "#ef6c00", "partly_shipped": "#00838f", "shipped": "#2e7d32",
-    "delivered": "#1b5e20", "cancelled": "#777", "pending": "#1565c0", "sent": "#2e7d32", "blocked": "#c62828",
-    "failed": "#c62828", "attention": "#c62828",
+    "awaiting_shipment": "#1565c0",
+    "on_hold": "#ef6c00",
+    "partly_shipped": "#00838f",
+    "shipped": "#2e7d32",
+    "delivered": "#1b5e20",
+    "cancelled": "#777",
+    "pending": "#1565c0",
+    "sent": "#2e7d32",
+    "blocked": "#c62828",
+    "failed": "#c62828",
+    "attention": "#c62828",
 }
 
 
 def badge(value: str, label: str):
     return format_html(
         '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;white-space:nowrap">{}</span>',
-        STATUS_COLOURS.get(value, "#555"), label,
+        STATUS_COLOURS.get(value, "#555"),
+        label,
     )
 
 
@@ -43,8 +52,20 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ["thumbnail", "sku", "title", "quantity", "open_qty", "in_parcels", "with_supplier", "unit_price",
-              "weight_g", "options_display", "stock_location", "is_physical"]
+    fields = [
+        "thumbnail",
+        "sku",
+        "title",
+        "quantity",
+        "open_qty",
+        "in_parcels",
+        "with_supplier",
+        "unit_price",
+        "weight_g",
+        "options_display",
+        "stock_location",
+        "is_physical",
+    ]
 
     def _position(self, line):
         """Where this line's units are (services.line_positions, computed once per order)."""
@@ -76,7 +97,9 @@ class OrderLineInline(ReadOnlyInline):
     def thumbnail(self, obj):
         if not obj.image_url:
             return "—"
-        return format_html('<img src="{}" alt="" style="height:48px;width:48px;object-fit:cover">', obj.image_url)
+        return format_html(
+            '<img src="{}" alt="" style="height:48px;width:48px;object-fit:cover">', obj.image_url
+        )
 
     @admin.display(description="Options")
     def options_display(self, obj):
@@ -85,14 +108,27 @@ class OrderLineInline(ReadOnlyInline):
 
 class FulfilmentInline(ReadOnlyInline):
     model = Fulfilment
-    fields = ["tracking_number", "carrier_name", "service", "covers", "supplier", "note", "fee_display", "state_badge",
-              "attempts", "last_error", "sent_at"]
+    fields = [
+        "tracking_number",
+        "carrier_name",
+        "service",
+        "covers",
+        "supplier",
+        "note",
+        "fee_display",
+        "state_badge",
+        "attempts",
+        "last_error",
+        "sent_at",
+    ]
     verbose_name_plural = "Sent to the channel"
 
     @admin.display(description="State")
     def state_badge(self, obj):
         if obj.needs_attention and obj.state != Fulfilment.State.ATTENTION:
-            return format_html("{} {}", badge(obj.state, obj.get_state_display()), badge("attention", "Needs attention"))
+            return format_html(
+                "{} {}", badge(obj.state, obj.get_state_display()), badge("attention", "Needs attention")
+            )
         return badge(obj.state, obj.get_state_display())
 
     @admin.display(description="Lines")
@@ -131,7 +167,9 @@ class SpreadsheetExportMixin(ExportMixin):
     import_export_change_list_template = None  # the admin's own change_list_template includes the link
 
     def get_export_filename(self, request, queryset, file_format):
-        return f"{self.opts.verbose_name_plural}-{timezone.localdate():%Y-%m-%d}.{file_format.get_extension()}"
+        return (
+            f"{self.opts.verbose_name_plural}-{timezone.localdate():%Y-%m-%d}.{file_format.get_extension()}"
+        )
 
     def _do_file_export(self, file_format, request, queryset, export_form=None):
         # django-import-export's step from the submitted export page to the file (4.x): the page,
@@ -140,12 +178,22 @@ class SpreadsheetExportMixin(ExportMixin):
         if not self.has_export_permission(request):
             raise PermissionDenied
         resource = self.choose_export_resource_class(export_form, request)(
-            **self.get_export_resource_kwargs(request))
+            **self.get_export_resource_kwargs(request)
+        )
         selected = self.get_export_resource_fields_from_form(export_form)
-        file = export_file(resource, queryset, xlsx=file_format.is_binary(), selected_fields=selected,
-                           encoding=self.to_encoding or "utf-8")
-        response = FileResponse(file, as_attachment=True, content_type=file_format.get_content_type(),
-                                filename=self.get_export_filename(request, queryset, file_format))
+        file = export_file(
+            resource,
+            queryset,
+            xlsx=file_format.is_binary(),
+            selected_fields=selected,
+            encoding=self.to_encoding or "utf-8",
+        )
+        response = FileResponse(
+            file,
+            as_attachment=True,
+            content_type=file_format.get_content_type(),
+            filename=self.get_export_filename(request, queryset, file_format),
+        )
         post_export.send(sender=None, model=self.model)
         return response
 
@@ -159,8 +207,16 @@ class FastChangeList(ChangeList):
 class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     resource_classes = [OrderExportResource]
     change_list_template = "admin/orders/order/change_list.html"
-    list_display = ["number", "channel", "status_badge", "customer_name", "ship_country", "requested_service",
-                    "total_display", "ordered_at"]
+    list_display = [
+        "number",
+        "channel",
+        "status_badge",
+        "customer_name",
+        "ship_country",
+        "requested_service",
+        "total_display",
+        "ordered_at",
+    ]
     list_filter = ["status", "channel", ("ordered_at", admin.DateFieldListFilter)]
     list_select_related = ["channel"]
     search_fields = ["order_number"]  # the search box; the real search is OrderQuerySet.search
@@ -171,19 +227,77 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     list_per_page = 50
     ordering = ["-ordered_at", "-id"]
     readonly_fields = [
-        "channel", "external_id", "order_number", "status_badge", "remote_status", "hold_reason", "customer_name",
-        "email", "phone", "requested_service", "payment_method", "total_display", "discount_total", "coupon_codes",
-        "is_gift", "gift_message", "customer_note", "total_weight_g", "ordered_at", "imported_at", "shipped_at",
+        "channel",
+        "external_id",
+        "order_number",
+        "status_badge",
+        "remote_status",
+        "hold_reason",
+        "customer_name",
+        "email",
+        "phone",
+        "requested_service",
+        "payment_method",
+        "total_display",
+        "discount_total",
+        "coupon_codes",
+        "is_gift",
+        "gift_message",
+        "customer_note",
+        "total_weight_g",
+        "ordered_at",
+        "imported_at",
+        "shipped_at",
         "address_locked",
     ]
     fieldsets = [
-        (None, {"fields": ["channel", "order_number", "external_id", "status_badge", "remote_status", "hold_reason",
-                           "ordered_at", "imported_at", "shipped_at"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "channel",
+                    "order_number",
+                    "external_id",
+                    "status_badge",
+                    "remote_status",
+                    "hold_reason",
+                    "ordered_at",
+                    "imported_at",
+                    "shipped_at",
+                ]
+            },
+        ),
         ("Customer", {"fields": ["customer_name", "email", "phone", "customer_note"]}),
-        ("Ship to", {"fields": ["address_locked", "ship_name", "ship_company", "ship_line1", "ship_line2", "ship_city",
-                                "ship_state", "ship_postal_code", "ship_country", "ship_phone"]}),
-        ("Shipping and payment", {"fields": ["requested_service", "total_weight_g", "payment_method", "total_display",
-                                             "discount_total", "coupon_codes"]}),
+        (
+            "Ship to",
+            {
+                "fields": [
+                    "address_locked",
+                    "ship_name",
+                    "ship_company",
+                    "ship_line1",
+                    "ship_line2",
+                    "ship_city",
+                    "ship_state",
+                    "ship_postal_code",
+                    "ship_country",
+                    "ship_phone",
+                ]
+            },
+        ),
+        (
+            "Shipping and payment",
+            {
+                "fields": [
+                    "requested_service",
+                    "total_weight_g",
+                    "payment_method",
+                    "total_display",
+                    "discount_total",
+                    "coupon_codes",
+                ]
+            },
+        ),
         ("Gift and notes", {"fields": ["is_gift", "gift_message", "internal_note"]}),
     ]
     inlines = [OrderLineInline, FulfilmentInline, OrderEventInline]
@@ -197,7 +311,8 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         from channels.models import Channel
 
         channels = Channel.objects.filter(is_active=True).only(
-            "name", "sync_mode", "last_synced_at", "last_sync_state", "last_error", "needs_reconnect")
+            "name", "sync_mode", "last_synced_at", "last_sync_state", "last_error", "needs_reconnect"
+        )
         return super().changelist_view(request, {**(extra_context or {}), "channels_sync": channels})
 
     def get_search_results(self, request, queryset, search_term):
@@ -253,15 +368,48 @@ class SkippedOrderAdmin(admin.ModelAdmin):
 
 @admin.register(Fulfilment)
 class FulfilmentAdmin(admin.ModelAdmin):
-    list_display = ["order", "channel", "tracking_number", "carrier_name", "state_badge", "attempts", "last_error",
-                    "created_at", "sent_at"]
+    list_display = [
+        "order",
+        "channel",
+        "tracking_number",
+        "carrier_name",
+        "state_badge",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ]
     list_filter = ["state", "order__channel"]
     list_select_related = ["order__channel"]
     search_fields = ["=tracking_number", "=order__order_number"]
-    readonly_fields = ["order", "tracking_number", "carrier_name", "service", "tracking_url", "note",
-                       "notify_customer", "lines", "supplier", "fee", "fee_currency", "replaces", "state", "attention",
-                       "attention_done_at", "retract_requested_at", "attempts", "next_attempt_at", "last_error",
-                       "remote_id", "sent_payload", "created_at", "sent_at", "claimed_at", "claimed_by", "preview"]
+    readonly_fields = [
+        "order",
+        "tracking_number",
+        "carrier_name",
+        "service",
+        "tracking_url",
+        "note",
+        "notify_customer",
+        "lines",
+        "supplier",
+        "fee",
+        "fee_currency",
+        "replaces",
+        "state",
+        "attention",
+        "attention_done_at",
+        "retract_requested_at",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "remote_id",
+        "sent_payload",
+        "created_at",
+        "sent_at",
+        "claimed_at",
+        "claimed_by",
+        "preview",
+    ]
     actions = ["retry", "attention_done"]
     show_facets = admin.ShowFacets.NEVER
 
@@ -285,27 +433,40 @@ class FulfilmentAdmin(admin.ModelAdmin):
         rows = [(k, v) for k, v in data["fulfilment"].items() if v not in ("", None, [], ())]
         rows.insert(0, ("carrier as the channel names it", data["carrier_for_channel"]))
         rows.insert(1, ("tracking required", "yes" if data["requires_tracking"] else "no"))
-        return format_html("<table>{}</table>",
-                           format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows)))
+        return format_html(
+            "<table>{}</table>",
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows)),
+        )
 
     @admin.action(description="Done on the channel (needs attention)")
     def attention_done(self, request, queryset):
-        done = sum(pushing.mark_attention_done(f, actor=request.user)
-                   for f in queryset.filter(state=Fulfilment.State.ATTENTION).select_related("order__channel"))
+        done = sum(
+            pushing.mark_attention_done(f, actor=request.user)
+            for f in queryset.filter(state=Fulfilment.State.ATTENTION).select_related("order__channel")
+        )
         skipped = queryset.count() - done
-        self.message_user(request, f"{done} fulfilment(s) marked done on the channel"
-                          + (f"; {skipped} did not need attention, left alone" if skipped else ""), messages.SUCCESS)
+        self.message_user(
+            request,
+            f"{done} fulfilment(s) marked done on the channel"
+            + (f"; {skipped} did not need attention, left alone" if skipped else ""),
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Send again")
     def retry(self, request, queryset):
         done = 0
-        for f in queryset.filter(state__in=[Fulfilment.State.BLOCKED, Fulfilment.State.FAILED],
-                                 retract_requested_at__isnull=True).select_related("order"):
+        for f in queryset.filter(
+            state__in=[Fulfilment.State.BLOCKED, Fulfilment.State.FAILED], retract_requested_at__isnull=True
+        ).select_related("order"):
             services.retry_fulfilment(f, actor=request.user)
             done += 1
         skipped = queryset.count() - done
-        self.message_user(request, f"{done} fulfilment(s) queued again"
-                          + (f"; {skipped} not blocked or failed, left alone" if skipped else ""), messages.SUCCESS)
+        self.message_user(
+            request,
+            f"{done} fulfilment(s) queued again"
+            + (f"; {skipped} not blocked or failed, left alone" if skipped else ""),
+            messages.SUCCESS,
+        )
 
 
 @admin.register(AlertSubscription)

@@ -22,8 +22,10 @@ def alert_staff(channel, subject: str, body: str) -> int:
         get_user_model()
         .objects.filter(is_active=True, is_staff=True)
         # Not about one channel (a bulk job): those subscribed to all channels.
-        .filter(Q(alert_subscriptions__all_channels=True) | (Q(alert_subscriptions__channel=channel)
-                                                              if channel is not None else Q(pk__in=[])))
+        .filter(
+            Q(alert_subscriptions__all_channels=True)
+            | (Q(alert_subscriptions__channel=channel) if channel is not None else Q(pk__in=[]))
+        )
         .distinct()
     )
     alerts = [StaffAlert(user=u, channel=channel, subject=subject[:200], body=body) for u in users]
@@ -56,7 +58,8 @@ def stuck_fulfilments(now=None):
 
     before = (now or timezone.now()) - timedelta(minutes=settings.STUCK_ALERT_MINUTES)
     return Fulfilment.objects.filter(state=Fulfilment.State.PENDING, created_at__lt=before).exclude(
-        next_attempt_at__gt=before)
+        next_attempt_at__gt=before
+    )
 
 
 def alert_stuck_fulfilments(limit: int = 50) -> int:
@@ -64,9 +67,11 @@ def alert_stuck_fulfilments(limit: int = 50) -> int:
     raised = 0
     for f in stuck_fulfilments().select_related("order__channel").order_by("created_at")[:limit]:
         raised += alert_staff_once(
-            f.order.channel, f"Fulfilment stuck for {f.order}",
+            f.order.channel,
+            f"Fulfilment stuck for {f.order}",
             f"Tracking {f.tracking_number or '(none)'} has waited to be sent to {f.order.channel.name} since "
-            f"{(f.next_attempt_at or f.created_at):%Y-%m-%d %H:%M} UTC. Is the task cluster running?")
+            f"{(f.next_attempt_at or f.created_at):%Y-%m-%d %H:%M} UTC. Is the task cluster running?",
+        )
     return raised
 
 
@@ -80,7 +85,11 @@ def send_due_alerts(now=None) -> int:
 
     now = now or timezone.now()
     sent = 0
-    pending = StaffAlert.objects.filter(sent_at__isnull=True).select_related("user", "channel").order_by("created_at")
+    pending = (
+        StaffAlert.objects.filter(sent_at__isnull=True)
+        .select_related("user", "channel")
+        .order_by("created_at")
+    )
     by_user: dict = {}
     for alert in pending:
         by_user.setdefault(alert.user, []).append(alert)

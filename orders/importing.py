@@ -27,16 +27,48 @@ from orders.models import Order, OrderEvent, OrderLine, RemoteProductCache, Skip
 log = logging.getLogger(__name__)
 
 ORDER_FIELDS = [
-    "order_number", "remote_status", "customer_name", "email", "phone", "ship_name", "ship_company", "ship_line1",
-    "ship_line2", "ship_city", "ship_state", "ship_postal_code", "ship_country", "ship_phone", "requested_service",
-    "payment_method", "currency", "total", "discount_total", "coupon_codes", "is_gift", "gift_message",
-    "customer_note", "internal_note", "total_weight_g", "ordered_at", "remote_updated_at",
+    "order_number",
+    "remote_status",
+    "customer_name",
+    "email",
+    "phone",
+    "ship_name",
+    "ship_company",
+    "ship_line1",
+    "ship_line2",
+    "ship_city",
+    "ship_state",
+    "ship_postal_code",
+    "ship_country",
+    "ship_phone",
+    "requested_service",
+    "payment_method",
+    "currency",
+    "total",
+    "discount_total",
+    "coupon_codes",
+    "is_gift",
+    "gift_message",
+    "customer_note",
+    "internal_note",
+    "total_weight_g",
+    "ordered_at",
+    "remote_updated_at",
 ]
 ADDRESS_FIELDS = [f for f in ORDER_FIELDS if f.startswith("ship_")]
 NORMAL_FORMS = ["order_number_norm", "email_norm", "postal_code_norm"]
 UNMAPPED_PREFIX = "unmapped channel status: "
-LINE_FIELDS = ["sku", "title", "quantity", "unit_price", "weight_g", "image_url", "options", "stock_location",
-               "is_physical"]
+LINE_FIELDS = [
+    "sku",
+    "title",
+    "quantity",
+    "unit_price",
+    "weight_g",
+    "image_url",
+    "options",
+    "stock_location",
+    "is_physical",
+]
 
 
 class SyncTakenOver(Exception):
@@ -78,11 +110,16 @@ def payload_hash(remote: RemoteOrder) -> str:
     return hashlib.sha256(json.dumps(asdict(remote), sort_keys=True, default=str).encode()).hexdigest()
 
 
-def skip_reason(remote: RemoteOrder, *, mapping: str | None, window_start: datetime) -> tuple[str, str] | None:
+def skip_reason(
+    remote: RemoteOrder, *, mapping: str | None, window_start: datetime
+) -> tuple[str, str] | None:
     """Why a new order is not imported, or None to import it."""
     R = SkippedOrder.Reason
     if remote.needs_mapping and mapping is None and not remote.is_paid:
-        return R.UNMAPPED_STATUS, f"custom status “{remote.remote_status}” has no mapping; map it on the channel page"
+        return (
+            R.UNMAPPED_STATUS,
+            f"custom status “{remote.remote_status}” has no mapping; map it on the channel page",
+        )
     if mapping == StatusMapping.Target.IGNORE:
         return R.UNMAPPED_STATUS, f"status “{remote.remote_status}” is mapped to “do not import”"
     if mapping == StatusMapping.Target.CANCELLED or (remote.is_cancelled and mapping is None):
@@ -125,14 +162,22 @@ def order_values(remote: RemoteOrder) -> dict:
     }
     if a:
         values.update(
-            ship_name=a.name[:200], ship_company=a.company[:200], ship_line1=a.line1[:200], ship_line2=a.line2[:200],
-            ship_city=a.city[:100], ship_state=a.state[:100], ship_postal_code=a.postal_code[:20],
-            ship_country=a.country[:2], ship_phone=a.phone[:50],
+            ship_name=a.name[:200],
+            ship_company=a.company[:200],
+            ship_line1=a.line1[:200],
+            ship_line2=a.line2[:200],
+            ship_city=a.city[:100],
+            ship_state=a.state[:100],
+            ship_postal_code=a.postal_code[:20],
+            ship_country=a.country[:2],
+            ship_phone=a.phone[:50],
         )
     return values
 
 
-def import_page(channel: Channel, page: Page, *, summary: SyncSummary, now: datetime | None = None) -> list[int]:
+def import_page(
+    channel: Channel, page: Page, *, summary: SyncSummary, now: datetime | None = None
+) -> list[int]:
     """Store one page of remote orders and advance the channel's cursor. Returns new order ids."""
     now = now or timezone.now()
     window_start = now - timedelta(days=channel.import_window_days)
@@ -158,12 +203,20 @@ def import_page(channel: Channel, page: Page, *, summary: SyncSummary, now: date
                 reason = skip_reason(remote, mapping=mapping, window_start=window_start)
                 if reason:
                     skipped_rows.append(
-                        SkippedOrder(channel=channel, external_id=ext_id, order_number=remote.order_number[:100],
-                                     reason=reason[0], detail=reason[1][:500], remote_status=remote.remote_status[:100])
+                        SkippedOrder(
+                            channel=channel,
+                            external_id=ext_id,
+                            order_number=remote.order_number[:100],
+                            reason=reason[0],
+                            detail=reason[1][:500],
+                            remote_status=remote.remote_status[:100],
+                        )
                     )
                     summary.skipped[reason[0]] += 1
                     continue
-                order = Order(channel=channel, external_id=ext_id, payload_hash=digest, **order_values(remote))
+                order = Order(
+                    channel=channel, external_id=ext_id, payload_hash=digest, **order_values(remote)
+                )
                 if mapping == StatusMapping.Target.ON_HOLD:
                     order.status = Order.Status.ON_HOLD
                     order.hold_reason = f"channel status “{remote.remote_status}” is mapped to on hold"
@@ -190,72 +243,122 @@ def import_page(channel: Channel, page: Page, *, summary: SyncSummary, now: date
             summary.updated += 1
             interesting = [c for c in changed if c not in ("remote_updated_at", "remote_status")]
             if interesting:
-                events.append(OrderEvent(order=order, kind=OrderEvent.Kind.UPDATED,
-                                         message="Updated from the channel: " + ", ".join(interesting),
-                                         data={"fields": interesting}))
-            if (remote.is_cancelled or mapping == StatusMapping.Target.CANCELLED) and order.status != Order.Status.CANCELLED:
+                events.append(
+                    OrderEvent(
+                        order=order,
+                        kind=OrderEvent.Kind.UPDATED,
+                        message="Updated from the channel: " + ", ".join(interesting),
+                        data={"fields": interesting},
+                    )
+                )
+            if (
+                remote.is_cancelled or mapping == StatusMapping.Target.CANCELLED
+            ) and order.status != Order.Status.CANCELLED:
                 status_changes.append((order, remote, "cancelled"))
             elif (remote.is_shipped or mapping == StatusMapping.Target.SHIPPED) and order.status in (
-                Order.Status.AWAITING_SHIPMENT, Order.Status.ON_HOLD, Order.Status.PARTLY_SHIPPED
+                Order.Status.AWAITING_SHIPMENT,
+                Order.Status.ON_HOLD,
+                Order.Status.PARTLY_SHIPPED,
             ):
                 status_changes.append((order, remote, "shipped"))
 
         if to_create:
             Order.objects.bulk_create([o for o, _ in to_create])
             if any(o.pk is None for o, _ in to_create):  # backends without RETURNING
-                ids = dict(Order.objects.filter(channel=channel, external_id__in=[o.external_id for o, _ in to_create])
-                           .values_list("external_id", "id"))
+                ids = dict(
+                    Order.objects.filter(
+                        channel=channel, external_id__in=[o.external_id for o, _ in to_create]
+                    ).values_list("external_id", "id")
+                )
                 for o, _ in to_create:
                     o.pk = o.id = ids[o.external_id]
             summary.imported += len(to_create)
             for o, remote in to_create:
-                events.append(OrderEvent(
-                    order=o, kind=OrderEvent.Kind.IMPORTED,
-                    message=f"Imported from {channel.name}: {len(remote.lines)} line(s), "
-                            f"{o.total} {o.currency}, status “{remote.remote_status}”",
-                ))
+                events.append(
+                    OrderEvent(
+                        order=o,
+                        kind=OrderEvent.Kind.IMPORTED,
+                        message=f"Imported from {channel.name}: {len(remote.lines)} line(s), "
+                        f"{o.total} {o.currency}, status “{remote.remote_status}”",
+                    )
+                )
         if to_update:
-            Order.objects.bulk_update([o for o, _ in to_update], ORDER_FIELDS + NORMAL_FORMS + ["payload_hash"])
+            Order.objects.bulk_update(
+                [o for o, _ in to_update], ORDER_FIELDS + NORMAL_FORMS + ["payload_hash"]
+            )
 
         lines = [
-            OrderLine(order=o, external_id=ln.external_id[:100], sku=ln.sku[:100], title=ln.title[:300],
-                      quantity=ln.quantity, unit_price=ln.unit_price, weight_g=ln.weight_g,
-                      image_url=ln.image_url[:500], options=ln.options, stock_location=ln.stock_location[:100],
-                      is_physical=ln.is_physical)
+            OrderLine(
+                order=o,
+                external_id=ln.external_id[:100],
+                sku=ln.sku[:100],
+                title=ln.title[:300],
+                quantity=ln.quantity,
+                unit_price=ln.unit_price,
+                weight_g=ln.weight_g,
+                image_url=ln.image_url[:500],
+                options=ln.options,
+                stock_location=ln.stock_location[:100],
+                is_physical=ln.is_physical,
+            )
             for o, remote in to_create + to_update
             for ln in remote.lines
         ]
         if lines:
-            OrderLine.objects.bulk_create(lines, update_conflicts=True, unique_fields=["order", "external_id"],
-                                          update_fields=LINE_FIELDS)
+            OrderLine.objects.bulk_create(
+                lines,
+                update_conflicts=True,
+                unique_fields=["order", "external_id"],
+                update_fields=LINE_FIELDS,
+            )
         if events:
             OrderEvent.objects.bulk_create(events)
 
         for ext_id, number, why in page.skipped:
-            skipped_rows.append(SkippedOrder(channel=channel, external_id=ext_id[:100], order_number=number[:100],
-                                             reason=SkippedOrder.Reason.MALFORMED, detail=why[:500]))
+            skipped_rows.append(
+                SkippedOrder(
+                    channel=channel,
+                    external_id=ext_id[:100],
+                    order_number=number[:100],
+                    reason=SkippedOrder.Reason.MALFORMED,
+                    detail=why[:500],
+                )
+            )
             summary.skipped[SkippedOrder.Reason.MALFORMED] += 1
         if skipped_rows:
             SkippedOrder.objects.bulk_create(
-                skipped_rows, update_conflicts=True, unique_fields=["channel", "external_id"],
+                skipped_rows,
+                update_conflicts=True,
+                unique_fields=["channel", "external_id"],
                 update_fields=["order_number", "reason", "detail", "remote_status", "last_seen_at"],
             )
         if to_create:  # an order that now qualifies leaves the skipped list
-            SkippedOrder.objects.filter(channel=channel, external_id__in=[o.external_id for o, _ in to_create]).delete()
+            SkippedOrder.objects.filter(
+                channel=channel, external_id__in=[o.external_id for o, _ in to_create]
+            ).delete()
 
         for order, remote, change in status_changes:
             if change == "cancelled":
                 services.cancel_from_channel(order, remote_status=remote.remote_status)
                 summary.cancelled_on_channel += 1
             else:
-                services.ship_from_channel(order, tracking=[(t.tracking_number, t.carrier) for t in remote.tracking])
+                services.ship_from_channel(
+                    order, tracking=[(t.tracking_number, t.carrier) for t in remote.tracking]
+                )
                 summary.shipped_on_channel += 1
 
         # The cursor moves with the page, and says this sync is alive (if it still holds the claim).
-        claimed = Q(sync_started_at=channel.sync_started_at, sync_claimed_by=channel.sync_claimed_by) \
-            if channel.sync_started_at else Q()
-        if not Channel.objects.filter(claimed, pk=channel.pk).update(cursor=page.cursor, sync_heartbeat_at=timezone.now()):
-            raise SyncTakenOver(f"the sync of {channel.name} was taken over by another worker; this run stopped")
+        claimed = (
+            Q(sync_started_at=channel.sync_started_at, sync_claimed_by=channel.sync_claimed_by)
+            if channel.sync_started_at
+            else Q()
+        )
+        if not Channel.objects.filter(claimed, pk=channel.pk).update(
+            cursor=page.cursor, sync_heartbeat_at=timezone.now()
+        ):
+            raise SyncTakenOver(
+                f"the sync of {channel.name} was taken over by another worker; this run stopped"
+            )
         channel.cursor = page.cursor
 
         new_ids = [o.pk for o, _ in to_create]
@@ -277,8 +380,9 @@ def enrich_page(channel: Channel, connector, page: Page) -> None:
         RemoteProductCache.objects.bulk_create(fresh, ignore_conflicts=True)
 
 
-def import_orders(channel: Channel, *, connector=None, summary: SyncSummary | None = None,
-                  now: datetime | None = None) -> SyncSummary:
+def import_orders(
+    channel: Channel, *, connector=None, summary: SyncSummary | None = None, now: datetime | None = None
+) -> SyncSummary:
     """Read every page the channel has for us and store it. Raises ConnectorError on a failed
     page; the pages before it are stored and the cursor points after them."""
     summary = summary or SyncSummary()
@@ -286,7 +390,9 @@ def import_orders(channel: Channel, *, connector=None, summary: SyncSummary | No
     now = now or timezone.now()
     for page in connector.iter_pages(channel.cursor or {}, now=now, window_days=channel.import_window_days):
         if not channel.renew_sync_heartbeat():  # fetched: alive (enriching may take a while)
-            raise SyncTakenOver(f"the sync of {channel.name} was taken over by another worker; this run stopped")
+            raise SyncTakenOver(
+                f"the sync of {channel.name} was taken over by another worker; this run stopped"
+            )
         enrich_page(channel, connector, page)
         import_page(channel, page, summary=summary, now=now)
     return summary

@@ -80,8 +80,11 @@ def positions_of(order_ids) -> dict[int, list[LinePosition]]:
     for ln in OrderLine.objects.filter(order_id__in=ids, is_physical=True).order_by("id"):
         lines[ln.order_id].append(ln)
     fulfilments: dict[int, list] = {}
-    for order_id, covered, supplier, state in Fulfilment.objects.filter(order_id__in=ids).live().values_list(
-            "order_id", "lines", "supplier", "state"):
+    for order_id, covered, supplier, state in (
+        Fulfilment.objects.filter(order_id__in=ids)
+        .live()
+        .values_list("order_id", "lines", "supplier", "state")
+    ):
         fulfilments.setdefault(order_id, []).append((covered, supplier, state))
     return {pk: _positions(lines[pk], fulfilments.get(pk, [])) for pk in ids}
 
@@ -94,7 +97,9 @@ def nothing_to_ship_reason(order: Order | str, positions: list[LinePosition] | N
     suppliers = sorted({p.line.dropshipped_by for p in positions if p.open and p.line.dropshipped_by})
     if suppliers:
         who = ", ".join(suppliers)
-        return f"{order}: all remaining lines are shipped by supplier{'s' if len(suppliers) > 1 else ''} {who}"
+        return (
+            f"{order}: all remaining lines are shipped by supplier{'s' if len(suppliers) > 1 else ''} {who}"
+        )
     return f"{order}: every line is already in a parcel"
 
 
@@ -102,8 +107,9 @@ def as_json(picked: list[tuple[OrderLine, int]]) -> list[list]:
     return [[line.external_id, int(quantity)] for line, quantity in picked]
 
 
-def check_lines(order: Order, lines, *, open_only: bool = False, exclude: Fulfilment | None = None
-                ) -> list[tuple[OrderLine, int]]:
+def check_lines(
+    order: Order, lines, *, open_only: bool = False, exclude: Fulfilment | None = None
+) -> list[tuple[OrderLine, int]]:
     """(OrderLine, quantity) for `lines` given as (OrderLine or external id, quantity), checked:
     not empty, each a physical line of this order named once, a whole quantity of at least one
     and at most the line's (`open_only`: at most what no live fulfilment covers yet, not counting
@@ -111,7 +117,9 @@ def check_lines(order: Order, lines, *, open_only: bool = False, exclude: Fulfil
     if not lines:
         raise InvalidLines(f"{order}: a parcel must hold at least one line")
     by_id = {ln.external_id: ln for ln in order.lines.all()}
-    open_qty = {p.line.external_id: p.open for p in line_positions(order, exclude=exclude)} if open_only else {}
+    open_qty = (
+        {p.line.external_id: p.open for p in line_positions(order, exclude=exclude)} if open_only else {}
+    )
     picked: list[tuple[OrderLine, int]] = []
     problems: list[str] = []
     seen: set[str] = set()
@@ -146,8 +154,11 @@ def check_lines(order: Order, lines, *, open_only: bool = False, exclude: Fulfil
             continue
         limit = open_qty.get(line.external_id, 0) if open_only else line.quantity
         if quantity > limit:
-            problems.append(f"{name}: {quantity} is more than the {limit} still open" if open_only
-                            else f"{name}: {quantity} is more than the {line.quantity} ordered")
+            problems.append(
+                f"{name}: {quantity} is more than the {limit} still open"
+                if open_only
+                else f"{name}: {quantity} is more than the {line.quantity} ordered"
+            )
             continue
         picked.append((line, quantity))
     if problems:

@@ -22,7 +22,9 @@ class OrderQuerySet(models.QuerySet):
             return self
         from django.db import connections
 
-        limit = self.SEARCH_LIMIT if connections[self.db].features.supports_slicing_ordering_in_compound else None
+        limit = (
+            self.SEARCH_LIMIT if connections[self.db].features.supports_slicing_ordering_in_compound else None
+        )
         base = Order.objects.using(self.db).order_by()
         number = normalise.order_number(term)
         branches = [base.filter(order_number_norm=number).values("id")[:limit]] if number else []
@@ -35,9 +37,14 @@ class OrderQuerySet(models.QuerySet):
             for variant in {term, term.title()}:
                 branches.append(base.filter(customer_name__startswith=variant).values("id")[:limit])
             codes = list({term, term.upper()})
-            branches.append(OrderLine.objects.using(self.db).order_by().filter(sku__in=codes).values("order_id")[:limit])
             branches.append(
-                Fulfilment.objects.using(self.db).order_by().filter(tracking_number__in=codes).values("order_id")[:limit]
+                OrderLine.objects.using(self.db).order_by().filter(sku__in=codes).values("order_id")[:limit]
+            )
+            branches.append(
+                Fulfilment.objects.using(self.db)
+                .order_by()
+                .filter(tracking_number__in=codes)
+                .values("order_id")[:limit]
             )
         if not branches:
             return self.none()
@@ -106,7 +113,9 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-ordered_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="uniq_order_per_channel")]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="uniq_order_per_channel")
+        ]
         permissions = [("import_shipments", "Can import shipments from a spreadsheet")]
         indexes = [
             models.Index(fields=["-ordered_at", "-id"], name="order_list_default"),
@@ -130,8 +139,15 @@ class Order(models.Model):
     @property
     def address_lines(self) -> list[str]:
         return addresses.address_lines(
-            name=self.ship_name, company=self.ship_company, line1=self.ship_line1, line2=self.ship_line2,
-            city=self.ship_city, state=self.ship_state, postal_code=self.ship_postal_code, country=self.ship_country)
+            name=self.ship_name,
+            company=self.ship_company,
+            line1=self.ship_line1,
+            line2=self.ship_line2,
+            city=self.ship_city,
+            state=self.ship_state,
+            postal_code=self.ship_postal_code,
+            country=self.ship_country,
+        )
 
 
 class OrderLine(models.Model):
@@ -222,7 +238,9 @@ class SkippedOrder(models.Model):
 
     class Meta:
         ordering = ["-last_seen_at"]
-        constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="uniq_skipped_per_channel")]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="uniq_skipped_per_channel")
+        ]
 
     def __str__(self):
         return f"{self.order_number}: {self.get_reason_display()}"
@@ -255,13 +273,19 @@ class Fulfilment(models.Model):
     tracking_url = models.URLField(max_length=500, blank=True)
     note = models.CharField("note to buyer", max_length=500, blank=True)
     notify_customer = models.BooleanField(default=True)
-    lines = models.JSONField(default=list, blank=True, help_text="[[line external id, quantity], …]: what the parcel holds")
-    supplier = models.CharField(max_length=200, blank=True, help_text="The dropshipping supplier who shipped it")
+    lines = models.JSONField(
+        default=list, blank=True, help_text="[[line external id, quantity], …]: what the parcel holds"
+    )
+    supplier = models.CharField(
+        max_length=200, blank=True, help_text="The dropshipping supplier who shipped it"
+    )
     fee = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     fee_currency = models.CharField(max_length=3, blank=True)
     # A relabel: this fulfilment replaces that one on the channel (update its tracking where the API can).
     replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    retract_requested_at = models.DateTimeField(null=True, blank=True, help_text="Its label was cancelled after it was sent")
+    retract_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="Its label was cancelled after it was sent"
+    )
     attention = models.TextField(blank=True, help_text="What staff must do on the channel")
     attention_done_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
@@ -288,11 +312,16 @@ class Fulfilment(models.Model):
     def needs_attention(self) -> bool:
         """The channel was not (or could not be) told: staff must act."""
         return self.state in (self.State.BLOCKED, self.State.FAILED) or (
-            self.state == self.State.ATTENTION and self.attention_done_at is None)
+            self.state == self.State.ATTENTION and self.attention_done_at is None
+        )
 
 
-Fulfilment.LIVE_STATES = (Fulfilment.State.PENDING, Fulfilment.State.SENT, Fulfilment.State.BLOCKED,
-                          Fulfilment.State.FAILED)
+Fulfilment.LIVE_STATES = (
+    Fulfilment.State.PENDING,
+    Fulfilment.State.SENT,
+    Fulfilment.State.BLOCKED,
+    Fulfilment.State.FAILED,
+)
 
 
 class RemoteProductCache(models.Model):
@@ -313,7 +342,9 @@ class RemoteProductCache(models.Model):
 class AlertSubscription(models.Model):
     """A staff member who wants email about errors on some channels, or on all of them."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_subscriptions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_subscriptions"
+    )
     channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE)
     all_channels = models.BooleanField(default=False)
 

@@ -59,7 +59,9 @@ def worker_id() -> str:
 def claim_seconds() -> int:
     """How long a claim lasts without renewal. Never shorter than one connector call can take
     (timeouts and backoff sleeps of every retry), or a live worker could be taken for dead."""
-    one_call = (settings.CONNECTOR_TIMEOUT + settings.CONNECTOR_MAX_SLEEP) * (settings.CONNECTOR_MAX_RETRIES + 1)
+    one_call = (settings.CONNECTOR_TIMEOUT + settings.CONNECTOR_MAX_SLEEP) * (
+        settings.CONNECTOR_MAX_RETRIES + 1
+    )
     configured = getattr(settings, "PUSH_CLAIM_SECONDS", None) or 0
     return int(max(configured, one_call + 15))
 
@@ -84,8 +86,10 @@ class Claim:
         """Write on the row, before the call leaves, that an attempt started: if this worker dies
         now, the next one knows the channel may have heard and asks before sending."""
         f.attempts += 1
-        f.last_error = (f"attempt {f.attempts} ({what}) started {timezone.now():%Y-%m-%d %H:%M:%S} UTC by "
-                        f"{self.by}; no answer recorded yet")
+        f.last_error = (
+            f"attempt {f.attempts} ({what}) started {timezone.now():%Y-%m-%d %H:%M:%S} UTC by "
+            f"{self.by}; no answer recorded yet"
+        )
         self.renew(attempts=F("attempts") + 1, last_error=f.last_error)
 
 
@@ -109,11 +113,22 @@ def _renewing(connector, claim: Claim):
 def remote_fulfilment(f: Fulfilment) -> RemoteFulfilment:
     order = f.order
     return RemoteFulfilment(
-        order_external_id=order.external_id, tracking_number=f.tracking_number, carrier=f.carrier_name,
-        service=f.service, tracking_url=f.tracking_url, note=f.note or order.channel.default_note,
-        notify_customer=f.notify_customer, shipped_at=f.created_at, lines=lines_of(f),
-        country=order.ship_country, order_total=order.total, fee=f.fee, fee_currency=f.fee_currency,
-        remote_id=f.remote_id, reference=f"shipdesk-f{f.pk}", completes_order=completes_order(f),
+        order_external_id=order.external_id,
+        tracking_number=f.tracking_number,
+        carrier=f.carrier_name,
+        service=f.service,
+        tracking_url=f.tracking_url,
+        note=f.note or order.channel.default_note,
+        notify_customer=f.notify_customer,
+        shipped_at=f.created_at,
+        lines=lines_of(f),
+        country=order.ship_country,
+        order_total=order.total,
+        fee=f.fee,
+        fee_currency=f.fee_currency,
+        remote_id=f.remote_id,
+        reference=f"shipdesk-f{f.pk}",
+        completes_order=completes_order(f),
     )
 
 
@@ -129,25 +144,29 @@ def completes_order(f: Fulfilment) -> bool:
     """Whether every physical line of the order is covered once this fulfilment is sent: by it,
     and by the order's other fulfilments already sent or on their way (pending, kept included).
     Blocked and failed ones are not on their way; withdrawn ones cover nothing."""
-    others = f.order.fulfilments.exclude(pk=f.pk).filter(state__in=[S.PENDING, S.SENT],
-                                                           retract_requested_at__isnull=True)
+    others = f.order.fulfilments.exclude(pk=f.pk).filter(
+        state__in=[S.PENDING, S.SENT], retract_requested_at__isnull=True
+    )
     covered: dict[str, int] = {}
     for lines in [f.lines, *others.values_list("lines", flat=True)]:
         if not lines:
             return True  # recorded before lines were named: the whole order
         for line_id, quantity in lines:
             covered[str(line_id)] = covered.get(str(line_id), 0) + int(quantity)
-    return all(covered.get(line.external_id, 0) >= line.quantity
-               for line in f.order.lines.filter(is_physical=True))
+    return all(
+        covered.get(line.external_id, 0) >= line.quantity for line in f.order.lines.filter(is_physical=True)
+    )
 
 
 def preview_push(f: Fulfilment) -> dict:
     """Exactly what the channel would receive, without sending it."""
     connector = f.order.channel.connector()
     rf = remote_fulfilment(f)
-    return {"carrier_for_channel": connector.carrier_name(rf.carrier) if rf.carrier else "",
-            "requires_tracking": f.order.channel.requires_tracking or connector.requires_tracking(rf),
-            "fulfilment": rf.__dict__}
+    return {
+        "carrier_for_channel": connector.carrier_name(rf.carrier) if rf.carrier else "",
+        "requires_tracking": f.order.channel.requires_tracking or connector.requires_tracking(rf),
+        "fulfilment": rf.__dict__,
+    }
 
 
 # -- the queue
@@ -160,7 +179,8 @@ def _due_q(now) -> Q:
     retract = Q(state__in=LIVE_STATES, retract_requested_at__isnull=False)
     # A claim nobody renewed: its worker died (or lost the database) mid-way.
     return ((send | retract) & ready & Q(claimed_at__isnull=True)) | (
-        (Q(state=S.PENDING) | retract) & Q(claimed_at__lt=stale))
+        (Q(state=S.PENDING) | retract) & Q(claimed_at__lt=stale)
+    )
 
 
 def due_fulfilment_ids(channel=None) -> list[int]:
@@ -174,7 +194,11 @@ def due_fulfilment_ids(channel=None) -> list[int]:
 def _claim(fulfilment_id: int) -> tuple[Fulfilment, Claim] | None:
     """Take a due fulfilment; None if it is not due or another worker holds it."""
     now, me = timezone.now(), worker_id()
-    if not Fulfilment.objects.filter(pk=fulfilment_id).filter(_due_q(now)).update(claimed_at=now, claimed_by=me):
+    if (
+        not Fulfilment.objects.filter(pk=fulfilment_id)
+        .filter(_due_q(now))
+        .update(claimed_at=now, claimed_by=me)
+    ):
         return None
     f = Fulfilment.objects.select_related("order__channel", "replaces").get(pk=fulfilment_id)
     return f, Claim(f.pk, now, me)
@@ -237,8 +261,12 @@ def _send(f: Fulfilment, connector, claim: Claim) -> str:
         return _keep(f)
     if not f.tracking_number and (channel.requires_tracking or connector.requires_tracking(rf)):
         with transaction.atomic():
-            release(f, fields=["state", "last_error"], state=S.BLOCKED,
-                    last_error=f"{channel.name} requires a tracking number for this order; nothing was sent.")
+            release(
+                f,
+                fields=["state", "last_error"],
+                state=S.BLOCKED,
+                last_error=f"{channel.name} requires a tracking number for this order; nothing was sent.",
+            )
             record_event(order, OrderEvent.Kind.PUSH_BLOCKED, f.last_error)
             refresh(f, reason="a shipment without tracking was not sent")
         from orders.alerts import alert_staff
@@ -278,9 +306,12 @@ def _keep(f: Fulfilment) -> str:
         was_kept = f.last_error.startswith(KEPT)
         release(f, fields=["last_error", "next_attempt_at"], last_error=message, next_attempt_at=None)
         if not was_kept:
-            record_event(f.order, OrderEvent.Kind.NOTE,
-                         f"Tracking {f.tracking_number or '(none)'} kept: {channel.name} can only mark the whole "
-                         "order shipped, so it is sent with the parcel that completes the order")
+            record_event(
+                f.order,
+                OrderEvent.Kind.NOTE,
+                f"Tracking {f.tracking_number or '(none)'} kept: {channel.name} can only mark the whole "
+                "order shipped, so it is sent with the parcel that completes the order",
+            )
     return "kept"
 
 
@@ -289,16 +320,30 @@ def _record_sent(f: Fulfilment, result: PushResult, connector, *, already: bool 
 
     order, channel = f.order, f.order.channel
     with transaction.atomic():
-        release(f, fields=["state", "sent_at", "remote_id", "sent_payload", "last_error"], state=S.SENT,
-                sent_at=timezone.now(), remote_id=result.remote_id[:100], sent_payload=result.request, last_error="")
+        release(
+            f,
+            fields=["state", "sent_at", "remote_id", "sent_payload", "last_error"],
+            state=S.SENT,
+            sent_at=timezone.now(),
+            remote_id=result.remote_id[:100],
+            sent_payload=result.request,
+            last_error="",
+        )
         if already:
-            message = (f"Tracking {f.tracking_number or '(none)'} was already on {channel.name} (an earlier attempt "
-                       "reached it); recorded as sent, not sent again")
+            message = (
+                f"Tracking {f.tracking_number or '(none)'} was already on {channel.name} (an earlier attempt "
+                "reached it); recorded as sent, not sent again"
+            )
         else:
-            message = (f"Sent to {channel.name}: tracking {f.tracking_number or '(none)'}"
-                       + (f" via {f.carrier_name}" if f.carrier_name else ""))
-        record_event(order, OrderEvent.Kind.PUSHED, message,
-                     data={"request": result.request, "remote_id": result.remote_id})
+            message = f"Sent to {channel.name}: tracking {f.tracking_number or '(none)'}" + (
+                f" via {f.carrier_name}" if f.carrier_name else ""
+            )
+        record_event(
+            order,
+            OrderEvent.Kind.PUSHED,
+            message,
+            data={"request": result.request, "remote_id": result.remote_id},
+        )
         if f.replaces_id:
             retracting.replaced(f, already=already)
         if not connector.partial_shipments:
@@ -311,8 +356,14 @@ def _settle_kept(f: Fulfilment, connector) -> None:
     """The parcel that completes the order was sent: the parcels kept for it go now. A channel
     that records each parcel's tracking (`tells_each_parcel`, Etsy) is sent each one; any other
     is told nothing more, and the kept ones are marked sent with this one."""
-    kept = list(f.order.fulfilments.filter(state=S.PENDING, last_error__startswith=KEPT,
-                                           retract_requested_at__isnull=True, claimed_at__isnull=True))
+    kept = list(
+        f.order.fulfilments.filter(
+            state=S.PENDING,
+            last_error__startswith=KEPT,
+            retract_requested_at__isnull=True,
+            claimed_at__isnull=True,
+        )
+    )
     if not kept:
         return
     channel, now = f.order.channel, timezone.now()
@@ -325,9 +376,12 @@ def _settle_kept(f: Fulfilment, connector) -> None:
         k.state, k.sent_at, k.remote_id, k.last_error = S.SENT, now, f.remote_id, ""
         k.sent_payload = {"sent_with": f.pk, "tracking_number": f.tracking_number}
         k.save(update_fields=["state", "sent_at", "remote_id", "last_error", "sent_payload"])
-        record_event(f.order, OrderEvent.Kind.PUSHED,
-                     f"Tracking {k.tracking_number or '(none)'} marked sent with the last parcel: {channel.name} "
-                     f"was told the whole order shipped, with tracking {f.tracking_number or '(none)'}")
+        record_event(
+            f.order,
+            OrderEvent.Kind.PUSHED,
+            f"Tracking {k.tracking_number or '(none)'} marked sent with the last parcel: {channel.name} "
+            f"was told the whole order shipped, with tracking {f.tracking_number or '(none)'}",
+        )
 
 
 def push_failed(f: Fulfilment, exc: ConnectorError) -> str:
@@ -342,9 +396,12 @@ def push_failed(f: Fulfilment, exc: ConnectorError) -> str:
             delay = 60 * (2 ** (max(f.attempts, 1) - 1)) * (0.5 + random.random())
             changes["next_attempt_at"] = timezone.now() + timedelta(seconds=delay)
         release(f, fields=["attempts"], **changes)
-        record_event(f.order, OrderEvent.Kind.PUSH_FAILED,
-                     f"Could not send tracking {f.tracking_number or '(none)'} to {f.order.channel.name}: {exc}"
-                     + ("" if final else f" (attempt {f.attempts}; will retry)"))
+        record_event(
+            f.order,
+            OrderEvent.Kind.PUSH_FAILED,
+            f"Could not send tracking {f.tracking_number or '(none)'} to {f.order.channel.name}: {exc}"
+            + ("" if final else f" (attempt {f.attempts}; will retry)"),
+        )
         if final:
             refresh(f, reason=f"tracking {f.tracking_number or '(none)'} could not be sent")
     if final:

@@ -47,8 +47,9 @@ class FormulaSafeExport:
         return neutralise(super().export_field(field, instance, **kwargs))
 
 
-def export_file(resource: resources.Resource, queryset, *, xlsx: bool, selected_fields=None,
-                encoding: str = "utf-8-sig"):
+def export_file(
+    resource: resources.Resource, queryset, *, xlsx: bool, selected_fields=None, encoding: str = "utf-8-sig"
+):
     """`queryset` through `resource` (its columns, or `selected_fields`) as a CSV or XLSX file,
     positioned at its start. One query whatever the row count (add the select_related the
     columns need), read EXPORT_CHUNK_ROWS at a time, and written as it is read into a temporary
@@ -58,8 +59,10 @@ def export_file(resource: resources.Resource, queryset, *, xlsx: bool, selected_
     prepare = getattr(resource, "prepare_export_queryset", None)
     if prepare is not None:
         queryset = prepare(queryset)
-    rows = (resource.export_resource(obj, selected_fields=selected_fields, force_native_type=xlsx)
-            for obj in queryset.iterator(chunk_size=EXPORT_CHUNK_ROWS))
+    rows = (
+        resource.export_resource(obj, selected_fields=selected_fields, force_native_type=xlsx)
+        for obj in queryset.iterator(chunk_size=EXPORT_CHUNK_ROWS)
+    )
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the caller's to close
     try:
         if xlsx:
@@ -119,8 +122,12 @@ def _write_xlsx(spool, headers: list[str], rows, *, title: str) -> None:
 # unchanged records nothing twice: recording is idempotent on (order, tracking number).
 RECORD_COLUMNS = ("carrier", "tracking_number", "ship_date")
 # The fulfilments whose parcel still stands: not withdrawn, not retracted after a cancelled label.
-LIVE_FULFILMENT_STATES = (Fulfilment.State.PENDING, Fulfilment.State.SENT, Fulfilment.State.BLOCKED,
-                          Fulfilment.State.FAILED)
+LIVE_FULFILMENT_STATES = (
+    Fulfilment.State.PENDING,
+    Fulfilment.State.SENT,
+    Fulfilment.State.BLOCKED,
+    Fulfilment.State.FAILED,
+)
 
 
 def latest_parcels(queryset):
@@ -128,9 +135,9 @@ def latest_parcels(queryset):
     tracking number, when it shipped) as annotations `export_carrier`, `export_tracking_number`,
     `export_shipped_at`: three correlated subqueries on the fulfilments' order index, in the same
     single query, so a million-row export costs what one row does."""
-    latest = (Fulfilment.objects.filter(order=OuterRef("pk"), state__in=LIVE_FULFILMENT_STATES,
-                                        retract_requested_at__isnull=True)
-              .order_by("-created_at", "-id"))
+    latest = Fulfilment.objects.filter(
+        order=OuterRef("pk"), state__in=LIVE_FULFILMENT_STATES, retract_requested_at__isnull=True
+    ).order_by("-created_at", "-id")
     return queryset.annotate(
         export_carrier=Subquery(latest.values("carrier_name")[:1]),
         export_tracking_number=Subquery(latest.values("tracking_number")[:1]),
@@ -150,9 +157,25 @@ class OrderExportResource(FormulaSafeExport, resources.ModelResource):
         model = Order
         name = "Orders (fill carrier, tracking_number and ship_date to record shipments)"
         fields = (
-            "order_number", "channel", "status", "ordered_at", "customer_name", "email", "ship_name", "ship_company",
-            "ship_line1", "ship_line2", "ship_city", "ship_state", "ship_postal_code", "ship_country",
-            "requested_service", "total", "currency", "total_weight_g", *RECORD_COLUMNS,
+            "order_number",
+            "channel",
+            "status",
+            "ordered_at",
+            "customer_name",
+            "email",
+            "ship_name",
+            "ship_company",
+            "ship_line1",
+            "ship_line2",
+            "ship_city",
+            "ship_state",
+            "ship_postal_code",
+            "ship_country",
+            "requested_service",
+            "total",
+            "currency",
+            "total_weight_g",
+            *RECORD_COLUMNS,
         )
         export_order = fields
 
@@ -164,8 +187,12 @@ class OrderExportResource(FormulaSafeExport, resources.ModelResource):
 
     def _latest(self, order: Order, name: str):
         if not hasattr(order, "export_tracking_number"):  # exported without prepare_export_queryset
-            annotated = latest_parcels(Order.objects.filter(pk=order.pk)).values(
-                "export_carrier", "export_tracking_number", "export_shipped_at").first() or {}
+            annotated = (
+                latest_parcels(Order.objects.filter(pk=order.pk))
+                .values("export_carrier", "export_tracking_number", "export_shipped_at")
+                .first()
+                or {}
+            )
             for key, value in annotated.items():
                 setattr(order, key, value)
         return getattr(order, name, None)

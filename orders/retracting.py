@@ -43,28 +43,38 @@ def retract_fulfilment(f: Fulfilment, *, reason: str, actor=None, relabel: bool 
     the tracking on the channel instead of cancelling it; if none comes, this one is taken back."""
     now = timezone.now()
     with transaction.atomic():
-        locked = Fulfilment.objects.select_for_update().select_related("order__channel").filter(pk=f.pk).first()
+        locked = (
+            Fulfilment.objects.select_for_update().select_related("order__channel").filter(pk=f.pk).first()
+        )
         if locked is None:
             return f"Tracking {_tracking(f)} was already withdrawn."
         order, channel = locked.order, locked.order.channel
         if locked.state not in (*UNSENT, S.SENT) or locked.retract_requested_at:
             return f"Tracking {_tracking(locked)} is already being withdrawn from {channel.name} ({locked.get_state_display().lower()})."
-        being_sent = locked.claimed_at is not None and locked.claimed_at >= now - timedelta(seconds=claim_seconds())
+        being_sent = locked.claimed_at is not None and locked.claimed_at >= now - timedelta(
+            seconds=claim_seconds()
+        )
         if locked.state != S.SENT and locked.attempts == 0 and not being_sent:
             locked.delete()
-            record_event(order, OrderEvent.Kind.NOTE,
-                         f"Tracking {_tracking(locked)} withdrawn before it was sent to {channel.name}: {reason}",
-                         actor=actor)
+            record_event(
+                order,
+                OrderEvent.Kind.NOTE,
+                f"Tracking {_tracking(locked)} withdrawn before it was sent to {channel.name}: {reason}",
+                actor=actor,
+            )
             refresh(locked, reason=f"tracking {_tracking(locked)} withdrawn", actor=actor)
             return f"Tracking {_tracking(locked)} had not been sent to {channel.name}; it never will be."
         grace = settings.PUSH_RELABEL_GRACE_SECONDS if relabel else 0
         locked.retract_requested_at, locked.next_attempt_at = now, now + timedelta(seconds=grace)
         locked.save(update_fields=["retract_requested_at", "next_attempt_at"])
         heard = "was told of it" if locked.state == S.SENT else "may have heard of it"
-        record_event(order, OrderEvent.Kind.NOTE,
-                     f"Tracking {_tracking(locked)}: {reason}. {channel.name} {heard}; "
-                     + ("the new label's tracking replaces it there." if relabel else "Shipdesk takes it back there."),
-                     actor=actor)
+        record_event(
+            order,
+            OrderEvent.Kind.NOTE,
+            f"Tracking {_tracking(locked)}: {reason}. {channel.name} {heard}; "
+            + ("the new label's tracking replaces it there." if relabel else "Shipdesk takes it back there."),
+            actor=actor,
+        )
         refresh(locked, reason=f"tracking {_tracking(locked)} withdrawn", actor=actor)
         if not relabel:
             transaction.on_commit(lambda: enqueue_push(locked.pk))
@@ -79,7 +89,9 @@ def keep_fulfilment(f: Fulfilment, *, reason: str, actor=None) -> bool:
     channel already took it back (or a worker is doing so now), and the caller tells it anew."""
     now = timezone.now()
     with transaction.atomic():
-        locked = Fulfilment.objects.select_for_update().select_related("order__channel").filter(pk=f.pk).first()
+        locked = (
+            Fulfilment.objects.select_for_update().select_related("order__channel").filter(pk=f.pk).first()
+        )
         if locked is None or locked.retract_requested_at is None:
             return locked is not None and locked.state in (*UNSENT, S.SENT)
         if locked.state not in (*UNSENT, S.SENT):
@@ -88,8 +100,12 @@ def keep_fulfilment(f: Fulfilment, *, reason: str, actor=None) -> bool:
             return False
         locked.retract_requested_at, locked.next_attempt_at = None, now
         locked.save(update_fields=["retract_requested_at", "next_attempt_at"])
-        record_event(locked.order, OrderEvent.Kind.NOTE,
-                     f"Tracking {_tracking(locked)} stays on {locked.order.channel.name}: {reason}", actor=actor)
+        record_event(
+            locked.order,
+            OrderEvent.Kind.NOTE,
+            f"Tracking {_tracking(locked)} stays on {locked.order.channel.name}: {reason}",
+            actor=actor,
+        )
         refresh(locked, reason=f"tracking {_tracking(locked)} kept: {reason}", actor=actor)
         if locked.state in UNSENT:
             transaction.on_commit(lambda: enqueue_push(locked.pk))
@@ -110,8 +126,11 @@ def process_retraction(f: Fulfilment, connector, claim: Claim) -> str:
     if f.state != S.SENT:
         return _settle_unsent(f, rf, connector, claim)
     if f.sent_payload.get("sent_with"):
-        return withdrawn(f, f"nothing to take back: {channel.name} never had tracking {_tracking(f)} (it was told the "
-                            f"whole order shipped with tracking {f.sent_payload.get('tracking_number') or '(none)'})")
+        return withdrawn(
+            f,
+            f"nothing to take back: {channel.name} never had tracking {_tracking(f)} (it was told the "
+            f"whole order shipped with tracking {f.sent_payload.get('tracking_number') or '(none)'})",
+        )
     return _cancel_there(f, rf, connector)
 
 
@@ -151,8 +170,12 @@ def _settle_unsent(f: Fulfilment, rf: RemoteFulfilment, connector, claim: Claim)
 def withdrawn(f: Fulfilment, message: str, *, data: dict | None = None) -> str:
     with transaction.atomic():
         release(f, fields=["state", "remote_id", "last_error"], state=S.CANCELLED, last_error="")
-        record_event(f.order, OrderEvent.Kind.NOTE, f"Withdrawn from {f.order.channel.name}: {message}",
-                     data=data or {})
+        record_event(
+            f.order,
+            OrderEvent.Kind.NOTE,
+            f"Withdrawn from {f.order.channel.name}: {message}",
+            data=data or {},
+        )
         refresh(f, reason=f"tracking {_tracking(f)} withdrawn from {f.order.channel.name}")
     return f.state
 
@@ -161,14 +184,22 @@ def needs_attention(f: Fulfilment, step: str) -> str:
     """The channel cannot be put right through its API: staff must do `step` there. One alert."""
     order, channel = f.order, f.order.channel
     with transaction.atomic():
-        release(f, fields=["state", "attention", "last_error"], state=S.ATTENTION, attention=step,
-                last_error=f"Needs attention: {step}")
-        record_event(order, OrderEvent.Kind.ERROR,
-                     f"Tracking {_tracking(f)} needs attention on {channel.name}: {step}")
+        release(
+            f,
+            fields=["state", "attention", "last_error"],
+            state=S.ATTENTION,
+            attention=step,
+            last_error=f"Needs attention: {step}",
+        )
+        record_event(
+            order, OrderEvent.Kind.ERROR, f"Tracking {_tracking(f)} needs attention on {channel.name}: {step}"
+        )
         refresh(f, reason=f"tracking {_tracking(f)} withdrawn here; {channel.name} needs a manual step")
         from orders.alerts import alert_staff
 
-        transaction.on_commit(lambda: alert_staff(channel, f"Needs attention on {channel.name}: {order}", step))
+        transaction.on_commit(
+            lambda: alert_staff(channel, f"Needs attention on {channel.name}: {order}", step)
+        )
     return f.state
 
 
@@ -177,16 +208,26 @@ def _retract_failed(f: Fulfilment, exc: ConnectorError) -> str:
     tries = int(f.sent_payload.get("retract_tries", 0)) + 1 if isinstance(f.sent_payload, dict) else 1
     if not exc.retryable or tries >= settings.PUSH_MAX_ATTEMPTS:
         return needs_attention(
-            f, f"{channel.name} would not take back tracking {_tracking(f)} ({exc}). Remove it from order "
-               f"{f.order.order_number} on {channel.name} yourself.")
+            f,
+            f"{channel.name} would not take back tracking {_tracking(f)} ({exc}). Remove it from order "
+            f"{f.order.order_number} on {channel.name} yourself.",
+        )
     delay = 60 * (2 ** (tries - 1))
     with transaction.atomic():
         payload = {**(f.sent_payload or {}), "retract_tries": tries}
-        release(f, fields=["sent_payload", "last_error"], sent_payload=payload, last_error=str(exc)[:2000],
-                next_attempt_at=timezone.now() + timedelta(seconds=delay))
-        record_event(f.order, OrderEvent.Kind.PUSH_FAILED,
-                     f"Could not take tracking {_tracking(f)} back from {channel.name}: {exc} (attempt {tries}; "
-                     "will retry)")
+        release(
+            f,
+            fields=["sent_payload", "last_error"],
+            sent_payload=payload,
+            last_error=str(exc)[:2000],
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        )
+        record_event(
+            f.order,
+            OrderEvent.Kind.PUSH_FAILED,
+            f"Could not take tracking {_tracking(f)} back from {channel.name}: {exc} (attempt {tries}; "
+            "will retry)",
+        )
     return "skipped"
 
 
@@ -194,8 +235,11 @@ def _retract_failed(f: Fulfilment, exc: ConnectorError) -> str:
 
 
 def _replacement_pending(old: Fulfilment) -> bool:
-    return Fulfilment.objects.filter(replaces=old, state=S.PENDING, retract_requested_at__isnull=True).exclude(
-        last_error__startswith=KEPT).exists()
+    return (
+        Fulfilment.objects.filter(replaces=old, state=S.PENDING, retract_requested_at__isnull=True)
+        .exclude(last_error__startswith=KEPT)
+        .exists()
+    )
 
 
 def replacement_must_wait(f: Fulfilment) -> bool:
@@ -224,8 +268,11 @@ def send_replacement(f: Fulfilment, rf: RemoteFulfilment, connector) -> PushResu
     except NotSupported:
         pass
     else:
-        _old_done(old, f"tracking {_tracking(old)} replaced by {_tracking(f)} on {old.order.channel.name}",
-                  result.request)
+        _old_done(
+            old,
+            f"tracking {_tracking(old)} replaced by {_tracking(f)} on {old.order.channel.name}",
+            result.request,
+        )
         return result
     try:
         cancelled = connector.cancel_fulfilment(old_rf)
@@ -235,8 +282,11 @@ def send_replacement(f: Fulfilment, rf: RemoteFulfilment, connector) -> PushResu
         # Taken back later by the outbox, on its own; the new tracking goes now.
         _old_later(old, exc)
     else:
-        _old_done(old, f"{old.order.channel.name} cancelled tracking {_tracking(old)}; {_tracking(f)} replaces it",
-                  cancelled.request)
+        _old_done(
+            old,
+            f"{old.order.channel.name} cancelled tracking {_tracking(old)}; {_tracking(f)} replaces it",
+            cancelled.request,
+        )
     return connector.push_fulfilment(rf)
 
 
@@ -248,8 +298,11 @@ def _claim_old(old: Fulfilment) -> Claim | None:
     from orders.pushing import worker_id
 
     me = worker_id()
-    if not Fulfilment.objects.filter(pk=old.pk, state=S.SENT).filter(
-            Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale)).update(claimed_at=now, claimed_by=me):
+    if (
+        not Fulfilment.objects.filter(pk=old.pk, state=S.SENT)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
+        .update(claimed_at=now, claimed_by=me)
+    ):
         return None
     return Claim(old.pk, now, me)
 
@@ -267,8 +320,13 @@ def _old_needs_attention(old: Fulfilment, step: str) -> None:
 def _old_later(old: Fulfilment, exc: ConnectorError) -> None:
     if _claim_old(old):
         now = timezone.now()
-        release(old, fields=["retract_requested_at", "last_error"], retract_requested_at=old.retract_requested_at or now,
-                last_error=f"Could not take it back yet: {exc}"[:2000], next_attempt_at=now + timedelta(seconds=60))
+        release(
+            old,
+            fields=["retract_requested_at", "last_error"],
+            retract_requested_at=old.retract_requested_at or now,
+            last_error=f"Could not take it back yet: {exc}"[:2000],
+            next_attempt_at=now + timedelta(seconds=60),
+        )
 
 
 def replaced(f: Fulfilment, *, already: bool) -> None:
@@ -280,9 +338,13 @@ def replaced(f: Fulfilment, *, already: bool) -> None:
         return
     old_ids = set(filter(None, old.remote_id.split(",")))
     if old_ids & set(filter(None, f.remote_id.split(","))):
-        _old_done(old, f"tracking {_tracking(old)} replaced by {_tracking(f)} on {old.order.channel.name}", {})
+        _old_done(
+            old, f"tracking {_tracking(old)} replaced by {_tracking(f)} on {old.order.channel.name}", {}
+        )
     elif not old.retract_requested_at:
-        Fulfilment.objects.filter(pk=old.pk).update(retract_requested_at=timezone.now(), next_attempt_at=timezone.now())
+        Fulfilment.objects.filter(pk=old.pk).update(
+            retract_requested_at=timezone.now(), next_attempt_at=timezone.now()
+        )
         transaction.on_commit(lambda: enqueue_push(old.pk))
 
 
@@ -293,12 +355,21 @@ def mark_attention_done(f: Fulfilment, *, actor) -> bool:
     """Staff did the step on the channel. Returns False if there was nothing to do."""
     with transaction.atomic():
         done = Fulfilment.objects.filter(pk=f.pk, state=S.ATTENTION, attention_done_at__isnull=True).update(
-            state=S.CANCELLED, attention_done_at=timezone.now(), last_error="")
+            state=S.CANCELLED, attention_done_at=timezone.now(), last_error=""
+        )
         if done:
             f.refresh_from_db()
-            record_event(f.order, OrderEvent.Kind.NOTE,
-                         f"Done on {f.order.channel.name} by staff: {f.attention}", actor=actor)
-            refresh(f, reason=f"tracking {_tracking(f)} withdrawn from {f.order.channel.name} by staff", actor=actor)
+            record_event(
+                f.order,
+                OrderEvent.Kind.NOTE,
+                f"Done on {f.order.channel.name} by staff: {f.attention}",
+                actor=actor,
+            )
+            refresh(
+                f,
+                reason=f"tracking {_tracking(f)} withdrawn from {f.order.channel.name} by staff",
+                actor=actor,
+            )
     return bool(done)
 
 

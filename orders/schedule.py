@@ -8,6 +8,10 @@ def ensure_schedules(sender=None, using=DEFAULT_DB_ALIAS, **kwargs):
 
     Schedule.objects.using(using).update_or_create(
         name="dispatch_due_syncs",
-        defaults={"func": "orders.tasks.dispatch_due_syncs", "schedule_type": Schedule.MINUTES, "minutes": 1,
-                  "repeats": -1},
+        defaults={
+            "func": "orders.tasks.dispatch_due_syncs",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
     )

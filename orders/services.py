@@ -48,7 +48,9 @@ class InvalidTransition(Exception):
     pass
 
 
-def record_event(order: Order, kind: str, message: str, *, data: dict | None = None, actor=None) -> OrderEvent:
+def record_event(
+    order: Order, kind: str, message: str, *, data: dict | None = None, actor=None
+) -> OrderEvent:
     return OrderEvent.objects.create(order=order, kind=kind, message=message, data=data or {}, actor=actor)
 
 
@@ -74,8 +76,13 @@ def set_status(order: Order, status: str, *, reason: str, actor=None) -> Order:
             order.hold_reason = ""
             fields.append("hold_reason")
         order.save(update_fields=fields)
-        record_event(order, OrderEvent.Kind.STATUS, _status_message(previous, status, reason),
-                     data={"status": status}, actor=actor)
+        record_event(
+            order,
+            OrderEvent.Kind.STATUS,
+            _status_message(previous, status, reason),
+            data={"status": status},
+            actor=actor,
+        )
     return order
 
 
@@ -83,8 +90,13 @@ def _status_message(previous: str, status: str, reason: str) -> str:
     return f"{S(previous).label} → {S(status).label}: {reason}"
 
 
-def ship_orders_in_bulk(reasons: Mapping[int, str], *, actor=None, now: datetime | None = None,
-                        targets: Mapping[int, str] | None = None) -> list[int]:
+def ship_orders_in_bulk(
+    reasons: Mapping[int, str],
+    *,
+    actor=None,
+    now: datetime | None = None,
+    targets: Mapping[int, str] | None = None,
+) -> list[int]:
     """What refresh_status does to the status of each of many orders, for a bulk import of
     recorded shipments (a spreadsheet of 100,000 rows): an order awaiting shipment, on hold or
     partly shipped moves to `targets[order id]` (shipped when omitted; `statuses_from_lines`
@@ -113,7 +125,7 @@ def ship_orders_in_bulk(reasons: Mapping[int, str], *, actor=None, now: datetime
         for status, ids in by_target.items():
             for previous in (s for s in SHIPS_ON_FULFILMENT if status in TRANSITIONS[s] and s != status):
                 for i in range(0, len(ids), per_statement):
-                    batch = ids[i:i + per_statement]
+                    batch = ids[i : i + per_statement]
                     # Written out: Django's update() has no RETURNING, and its `__in` prepares every id
                     # through the field API (a second per 100,000 ids).
                     cursor.execute(
@@ -122,18 +134,30 @@ def ship_orders_in_bulk(reasons: Mapping[int, str], *, actor=None, now: datetime
                         f"{qn(field['hold_reason'].column)} = '', {qn(field['updated_at'].column)} = %s "
                         f"WHERE {qn(field['id'].column)} IN ({', '.join(['%s'] * len(batch))}) "
                         f"AND {qn(field['status'].column)} = %s RETURNING {qn(field['id'].column)}",
-                        [str(status), when, when, *batch, str(previous)])
+                        [str(status), when, when, *batch, str(previous)],
+                    )
                     moved += [(pk, previous, status) for (pk,) in cursor.fetchall()]
         moved.sort(key=lambda item: position[item[0]])  # events in the caller's order
         event = {f.name: f for f in OrderEvent._meta.concrete_fields}
         created = event["created_at"].get_db_prep_save(now, connection)
         actor_id = actor.pk if actor else None
-        columns = ", ".join(qn(event[n].column) for n in ("order", "kind", "message", "data", "actor", "created_at"))
+        columns = ", ".join(
+            qn(event[n].column) for n in ("order", "kind", "message", "data", "actor", "created_at")
+        )
         cursor.executemany(
             f"INSERT INTO {qn(OrderEvent._meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",
-            [(pk, OrderEvent.Kind.STATUS.value, _status_message(previous, status, "") + reasons[pk],
-              event["data"].get_db_prep_save({"status": str(status)}, connection), actor_id, created)
-             for pk, previous, status in moved])
+            [
+                (
+                    pk,
+                    OrderEvent.Kind.STATUS.value,
+                    _status_message(previous, status, "") + reasons[pk],
+                    event["data"].get_db_prep_save({"status": str(status)}, connection),
+                    actor_id,
+                    created,
+                )
+                for pk, previous, status in moved
+            ],
+        )
     return [pk for pk, _, _ in moved]
 
 
@@ -154,9 +178,15 @@ def ship_from_channel(order: Order, *, tracking: list[tuple[str, str]]) -> None:
         detail = ", ".join(f"{number} ({carrier})" if carrier else number for number, carrier in tracking)
         for number, carrier in tracking or [("", "")]:
             # The channel does not say which parcel held which line: each covers what was open.
-            Fulfilment.objects.create(order=order, tracking_number=number, carrier_name=carrier,
-                                      state=Fulfilment.State.SENT, sent_at=timezone.now(),
-                                      note="fulfilled on the channel", lines=as_json(open_lines))
+            Fulfilment.objects.create(
+                order=order,
+                tracking_number=number,
+                carrier_name=carrier,
+                state=Fulfilment.State.SENT,
+                sent_at=timezone.now(),
+                note="fulfilled on the channel",
+                lines=as_json(open_lines),
+            )
         refresh_status(order, reason="fulfilled on the channel" + (f", tracking {detail}" if detail else ""))
 
 
@@ -167,9 +197,12 @@ def cancel_from_channel(order: Order, *, remote_status: str) -> None:
             return
         order.status = S.CANCELLED
         order.save(update_fields=["status", "updated_at"])
-        record_event(order, OrderEvent.Kind.STATUS,
-                     f"Cancelled on the channel (status “{remote_status}”). Void any label booked for it.",
-                     data={"status": S.CANCELLED})
+        record_event(
+            order,
+            OrderEvent.Kind.STATUS,
+            f"Cancelled on the channel (status “{remote_status}”). Void any label booked for it.",
+            data={"status": S.CANCELLED},
+        )
         _on_cancelled(order.pk)
 
 
@@ -193,9 +226,20 @@ def run_handlers(setting: str, order_ids: list[int]) -> None:
 
 
 def record_fulfilment(
-    *, order: Order, lines: list[tuple[OrderLine | str, int]], tracking_number: str, carrier_name: str,
-    service: str = "", tracking_url: str = "", note: str = "", supplier: str = "", fee=None, fee_currency: str = "",
-    replaces: Fulfilment | None = None, notify_customer: bool | None = None, actor=None,
+    *,
+    order: Order,
+    lines: list[tuple[OrderLine | str, int]],
+    tracking_number: str,
+    carrier_name: str,
+    service: str = "",
+    tracking_url: str = "",
+    note: str = "",
+    supplier: str = "",
+    fee=None,
+    fee_currency: str = "",
+    replaces: Fulfilment | None = None,
+    notify_customer: bool | None = None,
+    actor=None,
 ) -> Fulfilment:
     """A parcel exists holding `lines` ((OrderLine or its external id, quantity), never empty):
     create what the channel will be told, bring the order's status up to date, and send it to
@@ -205,14 +249,26 @@ def record_fulfilment(
     picked = check_lines(order, lines)
     with transaction.atomic():
         fulfilment = Fulfilment.objects.create(
-            order=order, tracking_number=tracking_number, carrier_name=carrier_name, service=service,
-            tracking_url=tracking_url, note=note[:500], lines=as_json(picked), supplier=supplier, fee=fee,
-            fee_currency=fee_currency if fee is not None else "", replaces=replaces,
+            order=order,
+            tracking_number=tracking_number,
+            carrier_name=carrier_name,
+            service=service,
+            tracking_url=tracking_url,
+            note=note[:500],
+            lines=as_json(picked),
+            supplier=supplier,
+            fee=fee,
+            fee_currency=fee_currency if fee is not None else "",
+            replaces=replaces,
             notify_customer=order.channel.notify_customer if notify_customer is None else notify_customer,
             next_attempt_at=timezone.now(),
         )
-        refresh_status(order, reason=f"shipment {tracking_number or '(no tracking)'} booked"
-                       + (f" by {supplier}" if supplier else ""), actor=actor)
+        refresh_status(
+            order,
+            reason=f"shipment {tracking_number or '(no tracking)'} booked"
+            + (f" by {supplier}" if supplier else ""),
+            actor=actor,
+        )
         transaction.on_commit(lambda: _enqueue_push(fulfilment.pk))
     return fulfilment
 
@@ -228,14 +284,27 @@ def retry_fulfilment(f: Fulfilment, *, actor=None) -> None:
     with transaction.atomic():
         f.state, f.next_attempt_at, f.claimed_at = Fulfilment.State.PENDING, timezone.now(), None
         f.save(update_fields=["state", "next_attempt_at", "claimed_at"])
-        record_event(f.order, OrderEvent.Kind.NOTE, f"Fulfilment {f.tracking_number or '(no tracking)'} queued again",
-                     actor=actor)
+        record_event(
+            f.order,
+            OrderEvent.Kind.NOTE,
+            f"Fulfilment {f.tracking_number or '(no tracking)'} queued again",
+            actor=actor,
+        )
         refresh_status(f.order, reason=f"tracking {f.tracking_number or '(none)'} queued again", actor=actor)
         transaction.on_commit(lambda: _enqueue_push(f.pk))
 
 
-ADDRESS_FIELDS = ["ship_name", "ship_company", "ship_line1", "ship_line2", "ship_city", "ship_state",
-                  "ship_postal_code", "ship_country", "ship_phone"]
+ADDRESS_FIELDS = [
+    "ship_name",
+    "ship_company",
+    "ship_line1",
+    "ship_line2",
+    "ship_city",
+    "ship_state",
+    "ship_postal_code",
+    "ship_country",
+    "ship_phone",
+]
 
 
 class AddressLocked(Exception):
@@ -247,12 +316,19 @@ def edit_order(order: Order, *, changed: list[str], actor=None) -> Order:
     if not changed:
         return order
     if order.address_locked and set(changed) & set(ADDRESS_FIELDS):
-        raise AddressLocked(f"The address of {order} is locked: a supplier already has the order. "
-                            "Contact the supplier to change it.")
+        raise AddressLocked(
+            f"The address of {order} is locked: a supplier already has the order. "
+            "Contact the supplier to change it."
+        )
     with transaction.atomic():
         order.save()
-        record_event(order, OrderEvent.Kind.NOTE, "Edited by staff: " + ", ".join(changed), actor=actor,
-                     data={"fields": changed})
+        record_event(
+            order,
+            OrderEvent.Kind.NOTE,
+            "Edited by staff: " + ", ".join(changed),
+            actor=actor,
+            data={"fields": changed},
+        )
     return order
 
 
@@ -261,7 +337,9 @@ def apply_status_mapping(channel, remote_status: str, maps_to: str, *, actor=Non
     from orders.importing import UNMAPPED_PREFIX
 
     target = {"import": S.AWAITING_SHIPMENT, "shipped": S.SHIPPED, "cancelled": S.CANCELLED}.get(maps_to)
-    held = Order.objects.filter(channel=channel, status=S.ON_HOLD, hold_reason=f"{UNMAPPED_PREFIX}{remote_status}")
+    held = Order.objects.filter(
+        channel=channel, status=S.ON_HOLD, hold_reason=f"{UNMAPPED_PREFIX}{remote_status}"
+    )
     changed = 0
     for order in held:
         if target is None:  # mapped to "on hold" or "do not import": keep it held, say why
@@ -281,10 +359,16 @@ def unmapped_statuses(channel) -> list[tuple[str, int]]:
     from orders.importing import UNMAPPED_PREFIX
     from orders.models import SkippedOrder
 
-    held = (Order.objects.filter(channel=channel, status=S.ON_HOLD, hold_reason__startswith=UNMAPPED_PREFIX)
-            .values("remote_status").annotate(n=Count("id")))
-    skipped = (SkippedOrder.objects.filter(channel=channel, reason=SkippedOrder.Reason.UNMAPPED_STATUS)
-               .values("remote_status").annotate(n=Count("id")))
+    held = (
+        Order.objects.filter(channel=channel, status=S.ON_HOLD, hold_reason__startswith=UNMAPPED_PREFIX)
+        .values("remote_status")
+        .annotate(n=Count("id"))
+    )
+    skipped = (
+        SkippedOrder.objects.filter(channel=channel, reason=SkippedOrder.Reason.UNMAPPED_STATUS)
+        .values("remote_status")
+        .annotate(n=Count("id"))
+    )
     counts: dict[str, int] = {}
     for row in [*held, *skipped]:
         counts[row["remote_status"]] = counts.get(row["remote_status"], 0) + row["n"]
@@ -294,12 +378,14 @@ def unmapped_statuses(channel) -> list[tuple[str, int]]:
 
 # -- dropshipping (called by suppliers; orders never imports suppliers)
 
+
 def lock_address(order: Order, *, reason: str, actor=None) -> bool:
     """Freeze the shipping address because a supplier has the order: imports stop changing it
     and staff edits are refused. Returns True if it was unlocked before (and records why)."""
     with transaction.atomic():
-        locked = Order.objects.filter(pk=order.pk, address_locked=False).update(address_locked=True,
-                                                                                 updated_at=timezone.now())
+        locked = Order.objects.filter(pk=order.pk, address_locked=False).update(
+            address_locked=True, updated_at=timezone.now()
+        )
         order.address_locked = True
         if locked:
             record_event(order, OrderEvent.Kind.SUPPLIER, f"Shipping address locked: {reason}", actor=actor)
@@ -318,8 +404,9 @@ def route_lines_to_supplier(order: Order, lines: list[OrderLine], *, supplier: s
             ln.dropshipped_by = supplier
 
 
-def release_lines_from_supplier(order: Order, lines: list[OrderLine], *, supplier: str, reason: str,
-                                actor=None) -> list[OrderLine]:
+def release_lines_from_supplier(
+    order: Order, lines: list[OrderLine], *, supplier: str, reason: str, actor=None
+) -> list[OrderLine]:
     """The supplier will not ship these lines after all (its order was cancelled): they are
     Shipdesk's to ship again while the store order is open. Returns the lines released."""
     with transaction.atomic():
@@ -333,8 +420,12 @@ def release_lines_from_supplier(order: Order, lines: list[OrderLine], *, supplie
         for ln in released:
             ln.dropshipped_by = ""
         what = ", ".join(f"{ln.quantity} × {ln.sku or ln.title}" for ln in released)
-        record_event(order, OrderEvent.Kind.SUPPLIER, f"{what} no longer shipped by {supplier} ({reason}): "
-                     "back with the shipping desk", actor=actor)
+        record_event(
+            order,
+            OrderEvent.Kind.SUPPLIER,
+            f"{what} no longer shipped by {supplier} ({reason}): back with the shipping desk",
+            actor=actor,
+        )
     return released
 
 
@@ -369,8 +460,11 @@ def refresh_status(order: Order, *, reason: str, actor=None) -> Order:
         if target == order.status:
             return order
         if target == S.PARTLY_SHIPPED:
-            still = ", ".join(f"{p.line.quantity - p.shipped} × {p.line.sku or p.line.title}"
-                              for p in positions if p.shipped < p.line.quantity)
+            still = ", ".join(
+                f"{p.line.quantity - p.shipped} × {p.line.sku or p.line.title}"
+                for p in positions
+                if p.shipped < p.line.quantity
+            )
             reason = f"{reason}; still to ship: {still}"
         set_status(order, target, reason=reason, actor=actor)
     return order
@@ -391,18 +485,24 @@ def ship_when_complete(order: Order, *, reason: str, actor=None) -> bool:
 
 # -- shipping desk (called by shipping; orders never imports shipping)
 
+
 def withdraw_fulfilment(f: Fulfilment, *, reason: str, actor=None) -> bool:
     """Take back a fulfilment the channel has not been sent yet (its label was cancelled).
     Returns False when it is too late: it was sent, or a worker is sending it right now."""
     with transaction.atomic():
         deleted, _ = Fulfilment.objects.filter(
-            pk=f.pk, state__in=[Fulfilment.State.PENDING, Fulfilment.State.BLOCKED, Fulfilment.State.FAILED],
+            pk=f.pk,
+            state__in=[Fulfilment.State.PENDING, Fulfilment.State.BLOCKED, Fulfilment.State.FAILED],
             claimed_at__isnull=True,
         ).delete()
         if deleted:
-            record_event(f.order, OrderEvent.Kind.NOTE,
-                         f"Tracking {f.tracking_number or '(none)'} withdrawn before it was sent to "
-                         f"{f.order.channel.name}: {reason}", actor=actor)
+            record_event(
+                f.order,
+                OrderEvent.Kind.NOTE,
+                f"Tracking {f.tracking_number or '(none)'} withdrawn before it was sent to "
+                f"{f.order.channel.name}: {reason}",
+                actor=actor,
+            )
     return bool(deleted)
 
 

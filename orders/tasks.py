@@ -29,9 +29,12 @@ def dispatch_due_syncs() -> int:
     for channel in channels:
         if channel.sync_started_at is not None:
             alerts.alert_staff_once(
-                channel, f"Sync of {channel.name} stalled",
+                channel,
+                f"Sync of {channel.name} stalled",
                 f"The sync running {channel.syncing_since} stopped (its worker died or hangs). "
-                "It is resumed from the last saved page.", since=channel.sync_started_at)
+                "It is resumed from the last saved page.",
+                since=channel.sync_started_at,
+            )
         async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}")
     for pk in pushing.due_fulfilment_ids():
         async_task("orders.tasks.push_fulfilment", pk, task_name=f"push-fulfilment-{pk}")
@@ -74,8 +77,10 @@ def run_sync(channel: Channel) -> SyncSummary:
     failing_with = channel.last_error if channel.last_sync_state == Channel.SyncState.ERROR else None
     if not channel.claim_sync():
         channel.refresh_from_db(fields=["sync_started_at", "sync_heartbeat_at", "sync_claimed_by"])
-        summary.errors.append(f"{channel.name} is already syncing ({channel.syncing_since or 'just finished'}); "
-                              "this run did nothing")
+        summary.errors.append(
+            f"{channel.name} is already syncing ({channel.syncing_since or 'just finished'}); "
+            "this run did nothing"
+        )
         return summary
     with keep_alive(channel):
         return _run_claimed_sync(channel, summary, failing_with=failing_with)
@@ -111,12 +116,16 @@ def _run_claimed_sync(channel: Channel, summary: SyncSummary, *, failing_with: s
             Channel.objects.filter(pk=channel.pk).update(needs_reconnect=False)
     # Push even after a failed import: the two are independent.
     if not channel.renew_sync_heartbeat():
-        summary.errors.append(f"the sync of {channel.name} was taken over by another worker; this run stopped")
+        summary.errors.append(
+            f"the sync of {channel.name} was taken over by another worker; this run stopped"
+        )
         return summary
     sent, failed = pushing.push_due(channel)
     summary.pushed, summary.push_errors = sent, failed
     if not channel.release_sync(
-        state=Channel.SyncState.ERROR if error else Channel.SyncState.OK, summary=summary.as_dict(), error=error
+        state=Channel.SyncState.ERROR if error else Channel.SyncState.OK,
+        summary=summary.as_dict(),
+        error=error,
     ):
         return summary  # taken over while pushing: the run holding the claim now reports
     if retry:

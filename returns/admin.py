@@ -22,47 +22,78 @@ from shipping.models import Brand
 
 RS = ReturnRequest.Status
 STATUS_COLOURS = {
-    RS.AWAITING_APPROVAL: "#b35900", RS.APPROVED: "#1565c0", RS.LABEL_ISSUED: "#0d47a1", RS.REJECTED: "#c62828",
-    RS.RECEIVED: "#2e7d32", RS.REFUNDED: "#4a4a4a",
+    RS.AWAITING_APPROVAL: "#b35900",
+    RS.APPROVED: "#1565c0",
+    RS.LABEL_ISSUED: "#0d47a1",
+    RS.REJECTED: "#c62828",
+    RS.RECEIVED: "#2e7d32",
+    RS.REFUNDED: "#4a4a4a",
 }
 
 
 def status_badge(ret: ReturnRequest):
     return format_html(
         '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;white-space:nowrap">{}</span>',
-        STATUS_COLOURS.get(ret.status, "#555"), ret.get_status_display(),
+        STATUS_COLOURS.get(ret.status, "#555"),
+        ret.get_status_display(),
     )
 
 
 def label_link(ret: ReturnRequest):
     if not ret.pk or not ret.label:
         return "—"
-    return format_html('<a href="{}">Label PDF</a>', reverse("admin:returns_returnrequest_label", args=[ret.pk]))
+    return format_html(
+        '<a href="{}">Label PDF</a>', reverse("admin:returns_returnrequest_label", args=[ret.pk])
+    )
 
 
 def tracking_link(ret: ReturnRequest):
     if ret.tracking_url:
-        return format_html('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', ret.tracking_url,
-                           ret.tracking_number)
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
+            ret.tracking_url,
+            ret.tracking_number,
+        )
     return ret.tracking_number or "—"
 
 
 class ReturnPolicyForm(forms.ModelForm):
-    reasons = forms.MultipleChoiceField(choices=Reason.choices, widget=forms.CheckboxSelectMultiple,
-                                        help_text="The reasons the portal offers.")
+    reasons = forms.MultipleChoiceField(
+        choices=Reason.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The reasons the portal offers.",
+    )
 
     class Meta:
         model = ReturnPolicy
-        fields = ["brand", "portal_enabled", "window_days", "non_returnable_skus", "reasons", "requires_approval",
-                  "label_fee", "label_fee_currency", "allow_not_shipped_with_shipdesk",
-                  "allow_without_outbound_shipment", "return_carrier"]
+        fields = [
+            "brand",
+            "portal_enabled",
+            "window_days",
+            "non_returnable_skus",
+            "reasons",
+            "requires_approval",
+            "label_fee",
+            "label_fee_currency",
+            "allow_not_shipped_with_shipdesk",
+            "allow_without_outbound_shipment",
+            "return_carrier",
+        ]
 
 
 @admin.register(ReturnPolicy)
 class ReturnPolicyAdmin(admin.ModelAdmin):
     form = ReturnPolicyForm
-    list_display = ["brand", "portal_enabled", "window_days", "requires_approval", "label_fee",
-                    "allow_not_shipped_with_shipdesk", "allow_without_outbound_shipment", "return_carrier"]
+    list_display = [
+        "brand",
+        "portal_enabled",
+        "window_days",
+        "requires_approval",
+        "label_fee",
+        "allow_not_shipped_with_shipdesk",
+        "allow_without_outbound_shipment",
+        "return_carrier",
+    ]
     list_select_related = ["brand", "return_carrier"]
 
 
@@ -110,8 +141,9 @@ class ReasonFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(Exists(ReturnLine.objects.filter(return_request=OuterRef("pk"),
-                                                                    reason=self.value())))
+            return queryset.filter(
+                Exists(ReturnLine.objects.filter(return_request=OuterRef("pk"), reason=self.value()))
+            )
         return queryset
 
 
@@ -134,25 +166,90 @@ class AgeFilter(admin.SimpleListFilter):
 
 @admin.register(ReturnRequest)
 class ReturnRequestAdmin(admin.ModelAdmin):
-    list_display = ["number", "order_link", "brand", "badge", "items", "reasons", "age", "label_pdf", "tracking"]
+    list_display = [
+        "number",
+        "order_link",
+        "brand",
+        "badge",
+        "items",
+        "reasons",
+        "age",
+        "label_pdf",
+        "tracking",
+    ]
     list_filter = ["status", "brand", ReasonFilter, AgeFilter]
     list_select_related = ["order", "brand"]
     search_fields = ["=tracking_number"]
     search_help_text = "Return number (R000123), order number or return tracking number"
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
-    readonly_fields = ["number", "order_link", "brand", "badge", "source", "language", "customer_email",
-                       "customer_note", "carrier_account", "service", "tracking", "label_pdf", "qr", "label_fee",
-                       "carrier_fee", "currency", "label_booked_at", "label_error", "rejection_reason",
-                       "refund_amount", "items_value", "created_by", "created_at", "status_changed_at",
-                       "received_at", "refunded_at", "timeline"]
+    readonly_fields = [
+        "number",
+        "order_link",
+        "brand",
+        "badge",
+        "source",
+        "language",
+        "customer_email",
+        "customer_note",
+        "carrier_account",
+        "service",
+        "tracking",
+        "label_pdf",
+        "qr",
+        "label_fee",
+        "carrier_fee",
+        "currency",
+        "label_booked_at",
+        "label_error",
+        "rejection_reason",
+        "refund_amount",
+        "items_value",
+        "created_by",
+        "created_at",
+        "status_changed_at",
+        "received_at",
+        "refunded_at",
+        "timeline",
+    ]
     fieldsets = [
-        (None, {"fields": ["number", "order_link", "brand", "badge", "source", "created_by", "created_at",
-                           "status_changed_at"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "number",
+                    "order_link",
+                    "brand",
+                    "badge",
+                    "source",
+                    "created_by",
+                    "created_at",
+                    "status_changed_at",
+                ]
+            },
+        ),
         ("Customer", {"fields": ["customer_email", "language", "customer_note"]}),
-        ("Label", {"fields": ["carrier_account", "service", "tracking", "label_pdf", "qr", "label_booked_at",
-                              "label_error", "label_fee", "carrier_fee", "currency"]}),
-        ("Outcome", {"fields": ["rejection_reason", "received_at", "refunded_at", "items_value", "refund_amount"]}),
+        (
+            "Label",
+            {
+                "fields": [
+                    "carrier_account",
+                    "service",
+                    "tracking",
+                    "label_pdf",
+                    "qr",
+                    "label_booked_at",
+                    "label_error",
+                    "label_fee",
+                    "carrier_fee",
+                    "currency",
+                ]
+            },
+        ),
+        (
+            "Outcome",
+            {"fields": ["rejection_reason", "received_at", "refunded_at", "items_value", "refund_amount"]},
+        ),
         ("Timeline", {"fields": ["timeline"]}),
     ]
     inlines = [ReturnLineInline]
@@ -175,7 +272,8 @@ class ReturnRequestAdmin(admin.ModelAdmin):
         if term.upper().startswith("R") and term[1:].isdigit():
             return queryset.filter(pk=int(term[1:])), False
         return queryset.filter(order__in=Order.objects.search(term)) | queryset.filter(
-            tracking_number=term.upper()), False
+            tracking_number=term.upper()
+        ), False
 
     # ------------------------------------------------------------ columns
 
@@ -185,7 +283,9 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="Order", ordering="order__order_number")
     def order_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[obj.order_id]), obj.order)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[obj.order_id]), obj.order
+        )
 
     @admin.display(description="Status", ordering="status")
     def badge(self, obj):
@@ -214,8 +314,13 @@ class ReturnRequestAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("returns:qr_code", args=[obj.brand.slug, obj.public_token])
         # The code the customer shows at the drop-off point, as they see it (staff can check it scans).
-        return format_html('<a href="{}"><img src="{}" alt="QR code for label-free drop-off of {}" width="160" '
-                           'height="160" style="image-rendering: pixelated"></a>', url, url, obj.number)
+        return format_html(
+            '<a href="{}"><img src="{}" alt="QR code for label-free drop-off of {}" width="160" '
+            'height="160" style="image-rendering: pixelated"></a>',
+            url,
+            url,
+            obj.number,
+        )
 
     @admin.display(description="Tracking")
     def tracking(self, obj):
@@ -227,13 +332,19 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="Events of this return")
     def timeline(self, obj):
-        events = OrderEvent.objects.filter(order_id=obj.order_id, data__return_id=obj.pk).select_related("actor")
+        events = OrderEvent.objects.filter(order_id=obj.order_id, data__return_id=obj.pk).select_related(
+            "actor"
+        )
         if not events:
             return "—"
-        return format_html("<table>{}</table>", format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((e.created_at.strftime("%Y-%m-%d %H:%M"), e.message, e.actor or "") for e in events),
-        ))
+        return format_html(
+            "<table>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((e.created_at.strftime("%Y-%m-%d %H:%M"), e.message, e.actor or "") for e in events),
+            ),
+        )
 
     # ------------------------------------------------------------ actions (each calls a service)
 
@@ -248,7 +359,9 @@ class ReturnRequestAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"{done} return(s) {verb}.", messages.SUCCESS)
         if problems:
-            self.message_user(request, f"{len(problems)} not {verb}: " + "; ".join(problems[:20]), messages.ERROR)
+            self.message_user(
+                request, f"{len(problems)} not {verb}: " + "; ".join(problems[:20]), messages.ERROR
+            )
 
     @admin.action(description="Approve (books and emails the label)")
     def approve(self, request, queryset):
@@ -260,10 +373,19 @@ class ReturnRequestAdmin(admin.ModelAdmin):
         if form.is_valid():
             self._apply(request, queryset, "rejected", services.reject, reason=form.cleaned_data["reason"])
             return None
-        return TemplateResponse(request, "admin/returns/reject.html", {
-            **self.admin_site.each_context(request), "title": "Reject returns", "queryset": queryset, "form": form,
-            "opts": self.model._meta, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "action": "reject",
-        })
+        return TemplateResponse(
+            request,
+            "admin/returns/reject.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Reject returns",
+                "queryset": queryset,
+                "form": form,
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "action": "reject",
+            },
+        )
 
     @admin.action(description="Mark received")
     def mark_received(self, request, queryset):
@@ -285,8 +407,9 @@ class ReturnRequestAdmin(admin.ModelAdmin):
         if booked:
             self.message_user(request, f"{booked} return(s) have a label.", messages.SUCCESS)
         if problems:
-            self.message_user(request, f"{len(problems)} without a label: " + "; ".join(problems[:20]),
-                              messages.ERROR)
+            self.message_user(
+                request, f"{len(problems)} without a label: " + "; ".join(problems[:20]), messages.ERROR
+            )
 
     # ------------------------------------------------------------ extra views
 
@@ -296,19 +419,26 @@ class ReturnRequestAdmin(admin.ModelAdmin):
             path("<int:pk>/label/", view(self.label_view), name="returns_returnrequest_label"),
             path("<int:pk>/do/<str:verb>/", view(self.transition_view), name="returns_returnrequest_do"),
             path("<int:pk>/reject/", view(self.reject_view), name="returns_returnrequest_reject"),
-            path("view-as-customer/<int:order_id>/", view(self.view_as_customer),
-                 name="returns_view_as_customer"),
+            path(
+                "view-as-customer/<int:order_id>/",
+                view(self.view_as_customer),
+                name="returns_view_as_customer",
+            ),
         ] + super().get_urls()
 
     def label_view(self, request, pk):
         ret = get_object_or_404(ReturnRequest, pk=pk)
         if not self.has_view_permission(request, ret) or not ret.label:
             raise Http404("No label")
-        return FileResponse(ret.label.open("rb"), content_type="application/pdf",
-                            filename=f"return-label-{ret.number}.pdf")
+        return FileResponse(
+            ret.label.open("rb"), content_type="application/pdf", filename=f"return-label-{ret.number}.pdf"
+        )
 
-    VERBS = {"approve": ("approved", services.approve), "receive": ("marked received", services.receive),
-             "refund": ("marked refunded", services.refund)}
+    VERBS = {
+        "approve": ("approved", services.approve),
+        "receive": ("marked received", services.receive),
+        "refund": ("marked refunded", services.refund),
+    }
 
     def transition_view(self, request, pk, verb):
         if request.method != "POST" or verb not in self.VERBS:
@@ -325,13 +455,26 @@ class ReturnRequestAdmin(admin.ModelAdmin):
             raise Http404
         form = RejectForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            self._apply(request, ReturnRequest.objects.filter(pk=pk), "rejected", services.reject,
-                        reason=form.cleaned_data["reason"])
+            self._apply(
+                request,
+                ReturnRequest.objects.filter(pk=pk),
+                "rejected",
+                services.reject,
+                reason=form.cleaned_data["reason"],
+            )
             return HttpResponseRedirect(reverse("admin:returns_returnrequest_change", args=[pk]))
-        return TemplateResponse(request, "admin/returns/reject.html", {
-            **self.admin_site.each_context(request), "title": f"Reject return {ret.number}",
-            "queryset": [ret], "form": form, "opts": self.model._meta, "single": ret,
-        })
+        return TemplateResponse(
+            request,
+            "admin/returns/reject.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Reject return {ret.number}",
+                "queryset": [ret],
+                "form": form,
+                "opts": self.model._meta,
+                "single": ret,
+            },
+        )
 
     def view_as_customer(self, request, order_id):
         """Open the portal on this order as its customer would see it (staff on the phone
@@ -345,12 +488,14 @@ class ReturnRequestAdmin(admin.ModelAdmin):
             self.message_user(request, "Add a brand under Shipping › Brands first.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order_id]))
         response = HttpResponseRedirect(reverse("returns:items", args=[brand.slug]))
-        portal_session.save(response, PortalSession(order_id=order.pk, brand_id=brand.pk,
-                                                    staff_user_id=request.user.pk))
+        portal_session.save(
+            response, PortalSession(order_id=order.pk, brand_id=brand.pk, staff_user_id=request.user.pk)
+        )
         return response
 
 
 # ---------------------------------------------------------------- on the order page (UI layer only)
+
 
 class ReturnRequestInline(ReadOnlyInline):
     model = ReturnRequest
@@ -362,8 +507,9 @@ class ReturnRequestInline(ReadOnlyInline):
 
     @admin.display(description="Return")
     def number_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:returns_returnrequest_change", args=[obj.pk]),
-                           obj.number)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:returns_returnrequest_change", args=[obj.pk]), obj.number
+        )
 
     @admin.display(description="Status")
     def badge(self, obj):
@@ -387,10 +533,14 @@ def return_eligibility(self, obj):
     if obj is None or not obj.pk:
         return "—"
     elig = eligibility.eligibility_for_order(obj)
-    return render_to_string("admin/returns/eligibility_panel.html", {
-        "elig": elig, "order": obj,
-        "view_as_customer": reverse("admin:returns_view_as_customer", args=[obj.pk]),
-    })
+    return render_to_string(
+        "admin/returns/eligibility_panel.html",
+        {
+            "elig": elig,
+            "order": obj,
+            "view_as_customer": reverse("admin:returns_view_as_customer", args=[obj.pk]),
+        },
+    )
 
 
 OrderAdmin.return_eligibility = return_eligibility

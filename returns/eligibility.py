@@ -25,8 +25,12 @@ from shipping.models import Brand, Shipment
 # Order.Status.PARTLY_SHIPPED once line-level statuses land (named by its value until then).
 PARTLY_SHIPPED = "partly_shipped"
 NOT_ALL_SENT = (Order.Status.AWAITING_SHIPMENT, PARTLY_SHIPPED)
-LIVE_FULFILMENT_STATES = (Fulfilment.State.PENDING, Fulfilment.State.SENT, Fulfilment.State.BLOCKED,
-                          Fulfilment.State.FAILED)
+LIVE_FULFILMENT_STATES = (
+    Fulfilment.State.PENDING,
+    Fulfilment.State.SENT,
+    Fulfilment.State.BLOCKED,
+    Fulfilment.State.FAILED,
+)
 
 
 def default_brand() -> Brand | None:
@@ -53,7 +57,9 @@ def brand_id_of(order: Order, *, shipped_brand_id=_UNKNOWN) -> int | None:
     one the shipping rules would choose for it. (find_order passes the shipment's brand in.)"""
     shipped = shipped_brand_id
     if shipped is _UNKNOWN:
-        shipped = _shipdesk_shipments(order).order_by("-created_at").values_list("brand_id", flat=True).first()
+        shipped = (
+            _shipdesk_shipments(order).order_by("-created_at").values_list("brand_id", flat=True).first()
+        )
     if shipped:
         return shipped
     try:
@@ -65,6 +71,7 @@ def brand_id_of(order: Order, *, shipped_brand_id=_UNKNOWN) -> int | None:
 
 
 # ---------------------------------------------------------------- eligibility
+
 
 @dataclass
 class LineEligibility:
@@ -149,7 +156,9 @@ def eligibility(order: Order, *, brand: Brand, now: datetime | None = None) -> E
         result.lines.append(item)
     if not result.reasons and not any(x.returnable for x in result.lines):
         if any(x.being_returned for x in result.lines):
-            result.reasons.append(_("Everything on this order that can be returned is already being returned."))
+            result.reasons.append(
+                _("Everything on this order that can be returned is already being returned.")
+            )
         else:
             result.reasons.append(_("Nothing on this order can be returned."))
     return result
@@ -161,8 +170,9 @@ def sent_quantities(order: Order, lines: list[OrderLine]) -> dict[int, int] | No
     (every parcel has a fulfilment, whose `lines` say what it holds; an older one with no lines
     held the whole order). None when no parcel is recorded at all: the goods left by a route
     Shipdesk does not see (a 3PL, a shop counter), and every physical line may come back."""
-    live = Fulfilment.objects.filter(order=order, state__in=LIVE_FULFILMENT_STATES,
-                                     retract_requested_at__isnull=True).values_list("lines", flat=True)
+    live = Fulfilment.objects.filter(
+        order=order, state__in=LIVE_FULFILMENT_STATES, retract_requested_at__isnull=True
+    ).values_list("lines", flat=True)
     parcels = list(live)
     if not parcels:
         return None

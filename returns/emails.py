@@ -27,17 +27,26 @@ def send(return_id: int, kind: str) -> bool:
     if kind not in KINDS:
         raise ValueError(f"unknown return email {kind!r}")
     ret = ReturnRequest.objects.select_related("order", "brand__return_address", "brand__sender_address").get(
-        pk=return_id)
+        pk=return_id
+    )
     order, brand = ret.order, ret.brand
     if not ret.customer_email:
-        record_event(order, OrderEvent.Kind.EMAIL, f"Return {ret.number}: no {kind} email sent (no email address)",
-                     data={"return_id": ret.pk})
+        record_event(
+            order,
+            OrderEvent.Kind.EMAIL,
+            f"Return {ret.number}: no {kind} email sent (no email address)",
+            data={"return_id": ret.pk},
+        )
         return False
     status_url = _absolute(reverse("returns:status", args=[brand.slug, ret.public_token]))
     with translation.override(ret.language or "en"):
         context = {
-            "ret": ret, "order": order, "brand": brand, "theme": theme.for_brand(brand),
-            "lines": list(ret.lines.select_related("order_line")), "status_url": status_url,
+            "ret": ret,
+            "order": order,
+            "brand": brand,
+            "theme": theme.for_brand(brand),
+            "lines": list(ret.lines.select_related("order_line")),
+            "status_url": status_url,
             "label_url": _absolute(reverse("returns:label", args=[brand.slug, ret.public_token])),
             "return_address": (brand.return_address or brand.sender_address),
         }
@@ -46,8 +55,11 @@ def send(return_id: int, kind: str) -> bool:
         html = render_to_string(f"emails/returns/{kind}.html", context)
     address = (brand.return_address or brand.sender_address).email
     message = EmailMultiAlternatives(
-        subject, text, from_email=formataddr((brand.name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1])),
-        to=[ret.customer_email], reply_to=[address] if address else None,
+        subject,
+        text,
+        from_email=formataddr((brand.name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1])),
+        to=[ret.customer_email],
+        reply_to=[address] if address else None,
     )
     message.attach_alternative(html, "text/html")
     if kind == "label" and ret.label:
@@ -57,8 +69,12 @@ def send(return_id: int, kind: str) -> bool:
         with ret.qr_code.open("rb") as f:
             message.attach(f"return-qr-code-{ret.number}.png", f.read(), "image/png")
     message.send()
-    record_event(order, OrderEvent.Kind.EMAIL, f"Return {ret.number}: {kind} email sent to {ret.customer_email}",
-                 data={"return_id": ret.pk, "email": kind})
+    record_event(
+        order,
+        OrderEvent.Kind.EMAIL,
+        f"Return {ret.number}: {kind} email sent to {ret.customer_email}",
+        data={"return_id": ret.pk, "email": kind},
+    )
     return True
 
 
@@ -67,14 +83,29 @@ def send_portal_link(order, brand, *, language: str = "en") -> None:
     address on the order, and is recorded on the order's timeline."""
     from returns.portal_session import link_token
 
-    url = _absolute(reverse("returns:link", args=[brand.slug, link_token(order_id=order.pk, brand_id=brand.pk)]))
+    url = _absolute(
+        reverse("returns:link", args=[brand.slug, link_token(order_id=order.pk, brand_id=brand.pk)])
+    )
     with translation.override(language or "en"):
-        context = {"order": order, "brand": brand, "theme": theme.for_brand(brand), "link_url": url,
-                   "minutes": settings.RETURNS_LINK_MINUTES}
+        context = {
+            "order": order,
+            "brand": brand,
+            "theme": theme.for_brand(brand),
+            "link_url": url,
+            "minutes": settings.RETURNS_LINK_MINUTES,
+        }
         subject = " ".join(render_to_string("emails/returns/link_subject.txt", context).split())
         text = render_to_string("emails/returns/link.txt", context)
     message = EmailMultiAlternatives(
-        subject, text, from_email=formataddr((brand.name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1])), to=[order.email])
+        subject,
+        text,
+        from_email=formataddr((brand.name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1])),
+        to=[order.email],
+    )
     message.send()
-    record_event(order, OrderEvent.Kind.EMAIL, f"Returns portal: a sign-in link was emailed to {order.email}",
-                 data={"email": "portal_link"})
+    record_event(
+        order,
+        OrderEvent.Kind.EMAIL,
+        f"Returns portal: a sign-in link was emailed to {order.email}",
+        data={"email": "portal_link"},
+    )

@@ -74,9 +74,13 @@ def orders_of_brand(*, brand: Brand, order_number: str) -> list[Order]:
         return []
     found = []
     for order in Order.objects.filter(order_number_norm=number).order_by("-ordered_at")[:5]:
-        shipped_brand_id = (order.shipments.filter(carrier_account__isnull=False)
-                            .exclude(status=Shipment.Status.CANCELLED).order_by("-created_at")
-                            .values_list("brand_id", flat=True).first())
+        shipped_brand_id = (
+            order.shipments.filter(carrier_account__isnull=False)
+            .exclude(status=Shipment.Status.CANCELLED)
+            .order_by("-created_at")
+            .values_list("brand_id", flat=True)
+            .first()
+        )
         owner = brand_id_of(order, shipped_brand_id=shipped_brand_id)
         if owner == brand.pk or (owner is None and brand.is_default):
             found.append(order)

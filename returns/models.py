@@ -44,31 +44,44 @@ class ReturnPolicy(models.Model):
     window_days = models.PositiveIntegerField(
         default=30,
         help_text="Days a customer has to start a return: counted from delivery for orders shipped with "
-                  "Shipdesk, from the order date otherwise.",
+        "Shipdesk, from the order date otherwise.",
     )
     non_returnable_skus = models.TextField(
-        "non-returnable SKUs", blank=True, help_text="One SKU per line (or separated by commas): final-sale items."
+        "non-returnable SKUs",
+        blank=True,
+        help_text="One SKU per line (or separated by commas): final-sale items.",
     )
     reasons = models.JSONField(default=default_reasons, help_text="The reasons the portal offers, in order.")
     requires_approval = models.BooleanField(
-        "staff approve before the label", default=False,
+        "staff approve before the label",
+        default=False,
         help_text="On: the customer gets the label only after staff approve the return.",
     )
-    label_fee = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"),
-                                    help_text="Deducted from the refund; 0 for free returns.")
+    label_fee = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text="Deducted from the refund; 0 for free returns.",
+    )
     label_fee_currency = models.CharField(max_length=3, blank=True, help_text="Empty: the order's currency.")
     allow_not_shipped_with_shipdesk = models.BooleanField(
-        "allow returns for orders not shipped with Shipdesk", default=False,
+        "allow returns for orders not shipped with Shipdesk",
+        default=False,
         help_text="On: any imported order can be returned. Off: only orders with a Shipdesk shipment.",
     )
     allow_without_outbound_shipment = models.BooleanField(
-        "allow returns without an outbound shipment", default=False,
+        "allow returns without an outbound shipment",
+        default=False,
         help_text="On: an order still awaiting shipment or partly shipped here can be returned (its goods left "
-                  "through a 3PL, a supplier, a shop counter). Returnable: what its recorded parcels hold, or, "
-                  "with no parcel recorded, its physical items. Off: such orders are refused.",
+        "through a 3PL, a supplier, a shop counter). Returnable: what its recorded parcels hold, or, "
+        "with no parcel recorded, its physical items. Off: such orders are refused.",
     )
     return_carrier = models.ForeignKey(
-        CarrierAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        CarrierAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Books the return labels. Empty: the default active carrier account.",
     )
 
@@ -131,19 +144,27 @@ class ReturnRequest(models.Model):
     # The confirm form carries this key: pressing "Confirm" twice finds the first return.
     idempotency_key = models.CharField(max_length=64, unique=True, default=_new_key, editable=False)
     public_token = models.CharField(max_length=32, unique=True, default=_public_token, editable=False)
-    language = models.CharField(max_length=10, default="en", help_text="The customer's portal language (emails)")
+    language = models.CharField(
+        max_length=10, default="en", help_text="The customer's portal language (emails)"
+    )
     customer_email = models.EmailField(blank=True)
     customer_note = models.TextField(blank=True)
 
-    carrier_account = models.ForeignKey(CarrierAccount, null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="+")
+    carrier_account = models.ForeignKey(
+        CarrierAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     service = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True, db_index=True)
     tracking_url = models.URLField(max_length=500, blank=True)
-    external_id = models.CharField(max_length=100, blank=True, help_text="The carrier's id for the return parcel")
+    external_id = models.CharField(
+        max_length=100, blank=True, help_text="The carrier's id for the return parcel"
+    )
     label = models.FileField(upload_to="returns/labels/%Y/%m/", blank=True)
-    qr_code = models.FileField(upload_to="returns/qr/%Y/%m/", blank=True,
-                               help_text="Label-free drop-off code, when the carrier offers one")
+    qr_code = models.FileField(
+        upload_to="returns/qr/%Y/%m/",
+        blank=True,
+        help_text="Label-free drop-off code, when the carrier offers one",
+    )
     label_fee = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"))
     carrier_fee = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, blank=True)
@@ -154,8 +175,14 @@ class ReturnRequest(models.Model):
 
     rejection_reason = models.TextField(blank=True)
     refund_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", help_text="Staff who started it with “view as customer”")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Staff who started it with “view as customer”",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
     received_at = models.DateTimeField(null=True, blank=True)
@@ -203,8 +230,10 @@ class ReturnLine(models.Model):
 
 def quantities_being_returned(order: Order) -> dict[int, int]:
     """{order line id: quantity in returns that still count (not rejected)}."""
-    rows = (ReturnLine.objects.filter(order_line__order=order)
-            .exclude(return_request__status=ReturnRequest.Status.REJECTED)
-            .values("order_line_id").annotate(total=Sum("quantity")))
+    rows = (
+        ReturnLine.objects.filter(order_line__order=order)
+        .exclude(return_request__status=ReturnRequest.Status.REJECTED)
+        .values("order_line_id")
+        .annotate(total=Sum("quantity"))
+    )
     return {r["order_line_id"]: r["total"] for r in rows}
-

@@ -43,17 +43,30 @@ class PortalSession:
 
     def dumps(self) -> str:
         return signing.dumps(
-            {"o": self.order_id, "b": self.brand_id, "u": self.staff_user_id, "s": self.selection, "n": self.note,
-             "k": self.key},
-            salt=SALT, compress=True,
+            {
+                "o": self.order_id,
+                "b": self.brand_id,
+                "u": self.staff_user_id,
+                "s": self.selection,
+                "n": self.note,
+                "k": self.key,
+            },
+            salt=SALT,
+            compress=True,
         )
 
     @classmethod
     def loads(cls, value: str) -> PortalSession | None:
         try:
             data = signing.loads(value, salt=SALT, max_age=_max_age())
-            return cls(order_id=int(data["o"]), brand_id=int(data["b"]), staff_user_id=data.get("u"),
-                       selection=list(data.get("s") or []), note=str(data.get("n") or ""), key=str(data.get("k") or ""))
+            return cls(
+                order_id=int(data["o"]),
+                brand_id=int(data["b"]),
+                staff_user_id=data.get("u"),
+                selection=list(data.get("s") or []),
+                note=str(data.get("n") or ""),
+                key=str(data.get("k") or ""),
+            )
         except (signing.BadSignature, KeyError, TypeError, ValueError):
             return None
 
@@ -65,8 +78,13 @@ def load(request) -> PortalSession | None:
 
 def save(response, session: PortalSession) -> None:
     response.set_cookie(
-        COOKIE, session.dumps(), max_age=_max_age(), path=COOKIE_PATH, secure=settings.SESSION_COOKIE_SECURE,
-        httponly=True, samesite="Lax",
+        COOKIE,
+        session.dumps(),
+        max_age=_max_age(),
+        path=COOKIE_PATH,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
     )
 
 

@@ -48,6 +48,7 @@ class ReturnError(Exception):
 
 # ---------------------------------------------------------------- the return
 
+
 @dataclass
 class Choice:
     line_id: int
@@ -56,8 +57,14 @@ class Choice:
 
 
 def create_return(
-    *, order: Order, brand: Brand, choices: list[Choice], note: str = "", language: str = "en",
-    idempotency_key: str = "", actor=None,
+    *,
+    order: Order,
+    brand: Brand,
+    choices: list[Choice],
+    note: str = "",
+    language: str = "en",
+    idempotency_key: str = "",
+    actor=None,
 ) -> ReturnRequest:
     """Start a return of `choices` (order line, quantity, reason). The same idempotency key
     always gives back the first return made with it, so a form sent twice makes one return."""
@@ -73,8 +80,15 @@ def create_return(
                 existing = ReturnRequest.objects.filter(idempotency_key=idempotency_key, order=order).first()
                 if existing:
                     return existing
-            ret = _create(order=order, brand=brand, choices=choices, note=note, language=language,
-                          idempotency_key=idempotency_key, actor=actor)
+            ret = _create(
+                order=order,
+                brand=brand,
+                choices=choices,
+                note=note,
+                language=language,
+                idempotency_key=idempotency_key,
+                actor=actor,
+            )
     except IntegrityError:
         existing = ReturnRequest.objects.filter(idempotency_key=idempotency_key, order=order).first()
         if existing is None:
@@ -98,8 +112,8 @@ def _create(*, order, brand, choices, note, language, idempotency_key, actor) ->
             raise ReturnError(_("That item is not part of this order."))
         if choice.quantity > item.returnable:
             raise ReturnError(
-                _("You can return at most %(count)s of “%(item)s”.") % {"count": item.returnable,
-                                                                       "item": item.line.title}
+                _("You can return at most %(count)s of “%(item)s”.")
+                % {"count": item.returnable, "item": item.line.title}
             )
         if choice.reason not in reasons:
             raise ReturnError(_("Choose a reason for “%(item)s”.") % {"item": item.line.title})
@@ -109,37 +123,67 @@ def _create(*, order, brand, choices, note, language, idempotency_key, actor) ->
 
     policy = elig.policy
     ret = ReturnRequest.objects.create(
-        order=order, brand=brand, status=RS.AWAITING_APPROVAL if policy.requires_approval else RS.APPROVED,
+        order=order,
+        brand=brand,
+        status=RS.AWAITING_APPROVAL if policy.requires_approval else RS.APPROVED,
         source=ReturnRequest.Source.STAFF if actor else ReturnRequest.Source.PORTAL,
         **({"idempotency_key": idempotency_key} if idempotency_key else {}),
-        language=(language or "en")[:10], customer_email=order.email, customer_note=(note or "")[:2000],
-        label_fee=policy.label_fee, currency=policy.label_fee_currency or order.currency, created_by=actor,
+        language=(language or "en")[:10],
+        customer_email=order.email,
+        customer_note=(note or "")[:2000],
+        label_fee=policy.label_fee,
+        currency=policy.label_fee_currency or order.currency,
+        created_by=actor,
     )
     ReturnLine.objects.bulk_create(
         ReturnLine(return_request=ret, order_line_id=c.line_id, quantity=c.quantity, reason=c.reason)
         for c in wanted.values()
     )
-    items = ", ".join(f"{c.quantity} × {by_line[c.line_id].line.sku or by_line[c.line_id].line.title} ({c.reason})"
-                      for c in wanted.values())
-    record_event(order, OrderEvent.Kind.RETURN,
-                 f"Return {ret.number} requested {'by staff for the customer' if actor else 'in the portal'}: "
-                 f"{items}" + ("; awaiting approval" if ret.status == RS.AWAITING_APPROVAL else ""),
-                 data={"return_id": ret.pk, "status": ret.status}, actor=actor)
+    items = ", ".join(
+        f"{c.quantity} × {by_line[c.line_id].line.sku or by_line[c.line_id].line.title} ({c.reason})"
+        for c in wanted.values()
+    )
+    record_event(
+        order,
+        OrderEvent.Kind.RETURN,
+        f"Return {ret.number} requested {'by staff for the customer' if actor else 'in the portal'}: "
+        f"{items}" + ("; awaiting approval" if ret.status == RS.AWAITING_APPROVAL else ""),
+        data={"return_id": ret.pk, "status": ret.status},
+        actor=actor,
+    )
     if ret.status == RS.AWAITING_APPROVAL:
         _email_on_commit(ret, "requested")
     return ret
 
 
 def _party_from_order(order: Order) -> Party:
-    return Party(name=order.ship_name or order.customer_name, company=order.ship_company, line1=order.ship_line1,
-                 line2=order.ship_line2, city=order.ship_city, state=order.ship_state,
-                 postal_code=order.ship_postal_code, country=order.ship_country, email=order.email,
-                 phone=order.ship_phone or order.phone)
+    return Party(
+        name=order.ship_name or order.customer_name,
+        company=order.ship_company,
+        line1=order.ship_line1,
+        line2=order.ship_line2,
+        city=order.ship_city,
+        state=order.ship_state,
+        postal_code=order.ship_postal_code,
+        country=order.ship_country,
+        email=order.email,
+        phone=order.ship_phone or order.phone,
+    )
 
 
 def _party_from_address(a: Address) -> Party:
-    return Party(name=a.name, company=a.company, line1=a.line1, line2=a.line2, city=a.city, state=a.state,
-                 postal_code=a.postal_code, country=a.country, email=a.email, phone=a.phone)
+    return Party(
+        name=a.name,
+        company=a.company,
+        line1=a.line1,
+        line2=a.line2,
+        city=a.city,
+        state=a.state,
+        postal_code=a.postal_code,
+        country=a.country,
+        email=a.email,
+        phone=a.phone,
+    )
 
 
 def return_carrier(policy: ReturnPolicy) -> CarrierAccount | None:
@@ -159,24 +203,32 @@ def book_return_label(ret: ReturnRequest, *, actor=None) -> ReturnRequest:
     if ret.status != RS.APPROVED or ret.label:
         return ret
     now = timezone.now()
-    claimed = ReturnRequest.objects.filter(pk=ret.pk, status=RS.APPROVED, label="").filter(
-        Q(label_claimed_at__isnull=True) | Q(label_claimed_at__lt=now - LABEL_CLAIM_STALE)
-    ).update(label_claimed_at=now)
+    claimed = (
+        ReturnRequest.objects.filter(pk=ret.pk, status=RS.APPROVED, label="")
+        .filter(Q(label_claimed_at__isnull=True) | Q(label_claimed_at__lt=now - LABEL_CLAIM_STALE))
+        .update(label_claimed_at=now)
+    )
     if not claimed:
         ret.refresh_from_db()
         return ret
     ret = ReturnRequest.objects.select_related("order", "brand__return_address", "brand__sender_address").get(
-        pk=ret.pk)
+        pk=ret.pk
+    )
     order, brand = ret.order, ret.brand
     account = return_carrier(policy_for(brand))
     lines = list(ret.lines.select_related("order_line"))
     weight = sum((ln.order_line.weight_g or 0) * ln.quantity for ln in lines) or DEFAULT_WEIGHT_G
     request = BookingRequest(
-        reference=f"shipdesk-return-{ret.pk}", order_number=str(order), sender=_party_from_order(order),
-        recipient=_party_from_address(return_address(brand)), weight_g=weight,
+        reference=f"shipdesk-return-{ret.pk}",
+        order_number=str(order),
+        sender=_party_from_order(order),
+        recipient=_party_from_address(return_address(brand)),
+        weight_g=weight,
         # The account's return service; empty lets the adapter choose (never the outbound service).
-        service=getattr(account, "return_service", "") or "", brand_name=brand.name,
-        value=sum((ln.quantity * ln.order_line.unit_price for ln in lines), Decimal("0")), currency=order.currency,
+        service=getattr(account, "return_service", "") or "",
+        brand_name=brand.name,
+        value=sum((ln.quantity * ln.order_line.unit_price for ln in lines), Decimal("0")),
+        currency=order.currency,
         items=[(ln.order_line.sku or ln.order_line.title, ln.quantity) for ln in lines],
     )
     try:
@@ -185,8 +237,14 @@ def book_return_label(ret: ReturnRequest, *, actor=None) -> ReturnRequest:
         booking = account.adapter().book_return(request)  # HTTP, outside any transaction
     except CarrierError as exc:
         ReturnRequest.objects.filter(pk=ret.pk).update(label_claimed_at=None, label_error=str(exc)[:2000])
-        record_event(order, OrderEvent.Kind.ERROR, f"Return {ret.number}: the return label could not be booked"
-                     f"{' with ' + account.name if account else ''}: {exc}", data={"return_id": ret.pk}, actor=actor)
+        record_event(
+            order,
+            OrderEvent.Kind.ERROR,
+            f"Return {ret.number}: the return label could not be booked"
+            f"{' with ' + account.name if account else ''}: {exc}",
+            data={"return_id": ret.pk},
+            actor=actor,
+        )
         ret.refresh_from_db()
         return ret
     with transaction.atomic():
@@ -195,41 +253,64 @@ def book_return_label(ret: ReturnRequest, *, actor=None) -> ReturnRequest:
         ret.tracking_url, ret.external_id = booking.tracking_url, booking.external_id
         ret.service, ret.carrier_fee = booking.service or request.service, booking.fee
         ret.label_error, ret.label_booked_at, ret.label_claimed_at = "", timezone.now(), None
-        ret.label.save(f"return-{ret.pk}-{booking.tracking_number or 'label'}.pdf", ContentFile(booking.label_pdf),
-                       save=False)
+        ret.label.save(
+            f"return-{ret.pk}-{booking.tracking_number or 'label'}.pdf",
+            ContentFile(booking.label_pdf),
+            save=False,
+        )
         if booking.qr_code:  # carriers with label-free drop-off give a PNG
             ret.qr_code.save(f"return-{ret.pk}-qr.png", ContentFile(booking.qr_code), save=False)
         ret.save()
-        message = (f"Return {ret.number}: label booked with {account.name}, tracking {ret.tracking_number}"
-                   + (f", fee {booking.fee} {booking.currency}" if booking.fee else "")
-                   + (", with a QR code for label-free drop-off" if booking.qr_code else ""))
+        message = (
+            f"Return {ret.number}: label booked with {account.name}, tracking {ret.tracking_number}"
+            + (f", fee {booking.fee} {booking.currency}" if booking.fee else "")
+            + (", with a QR code for label-free drop-off" if booking.qr_code else "")
+        )
         if ret.status == RS.APPROVED:
             _transition(ret, RS.LABEL_ISSUED, actor=actor, message=message)
             _email_on_commit(ret, "label")
         else:  # staff rejected it while the carrier answered: keep the label on file, tell nobody
-            record_event(order, OrderEvent.Kind.RETURN, f"{message} (the return is {ret.status} now)",
-                         data={"return_id": ret.pk}, actor=actor)
+            record_event(
+                order,
+                OrderEvent.Kind.RETURN,
+                f"{message} (the return is {ret.status} now)",
+                data={"return_id": ret.pk},
+                actor=actor,
+            )
         if booking.qr_error:
             # Not an error for staff to act on: the label is bought and usable, only the label-free
             # drop-off code is missing, and the customer prints the label instead.
-            record_event(order, OrderEvent.Kind.RETURN,
-                         f"Return {ret.number}: no QR code for label-free drop-off, the label still works "
-                         f"({booking.qr_error})", data={"return_id": ret.pk}, actor=actor)
+            record_event(
+                order,
+                OrderEvent.Kind.RETURN,
+                f"Return {ret.number}: no QR code for label-free drop-off, the label still works "
+                f"({booking.qr_error})",
+                data={"return_id": ret.pk},
+                actor=actor,
+            )
     return ret
 
 
 # ---------------------------------------------------------------- staff
 
+
 def _transition(ret: ReturnRequest, status: str, *, message: str, actor=None, fields: tuple = ()) -> None:
     if status not in TRANSITIONS[ret.status]:
         with translation.override("en"):  # for staff, whatever language the request ran in
-            raise ReturnError(f"Return {ret.number} is {ret.get_status_display().lower()}; "
-                              f"it cannot become {RS(status).label.lower()}.")
+            raise ReturnError(
+                f"Return {ret.number} is {ret.get_status_display().lower()}; "
+                f"it cannot become {RS(status).label.lower()}."
+            )
     with transaction.atomic():
         ret.status, ret.status_changed_at = status, timezone.now()
         ret.save(update_fields=["status", "status_changed_at", *fields])
-        record_event(ret.order, OrderEvent.Kind.RETURN, message, data={"return_id": ret.pk, "status": status},
-                     actor=actor)
+        record_event(
+            ret.order,
+            OrderEvent.Kind.RETURN,
+            message,
+            data={"return_id": ret.pk, "status": status},
+            actor=actor,
+        )
 
 
 def _locked(ret: ReturnRequest) -> ReturnRequest:
@@ -254,8 +335,13 @@ def reject(ret: ReturnRequest, *, reason: str, actor=None) -> ReturnRequest:
     with transaction.atomic():
         ret = _locked(ret)
         ret.rejection_reason = reason
-        _transition(ret, RS.REJECTED, actor=actor, fields=("rejection_reason",),
-                    message=f"Return {ret.number} rejected: {reason}")
+        _transition(
+            ret,
+            RS.REJECTED,
+            actor=actor,
+            fields=("rejection_reason",),
+            message=f"Return {ret.number} rejected: {reason}",
+        )
         _email_on_commit(ret, "rejected")
     if ret.label and ret.carrier_account_id:
         try:
@@ -263,8 +349,13 @@ def reject(ret: ReturnRequest, *, reason: str, actor=None) -> ReturnRequest:
             note = result.message or ("voided" if result.cancelled else "void requested")
         except CarrierError as exc:
             note = f"could not be voided: {exc}"
-        record_event(ret.order, OrderEvent.Kind.RETURN, f"Return {ret.number}: label {ret.tracking_number} {note}",
-                     data={"return_id": ret.pk}, actor=actor)
+        record_event(
+            ret.order,
+            OrderEvent.Kind.RETURN,
+            f"Return {ret.number}: label {ret.tracking_number} {note}",
+            data={"return_id": ret.pk},
+            actor=actor,
+        )
     return ret
 
 
@@ -272,8 +363,13 @@ def receive(ret: ReturnRequest, *, actor=None) -> ReturnRequest:
     with transaction.atomic():
         ret = _locked(ret)
         ret.received_at = timezone.now()
-        _transition(ret, RS.RECEIVED, actor=actor, fields=("received_at",),
-                    message=f"Return {ret.number} received at the warehouse")
+        _transition(
+            ret,
+            RS.RECEIVED,
+            actor=actor,
+            fields=("received_at",),
+            message=f"Return {ret.number} received at the warehouse",
+        )
     return ret
 
 
@@ -285,8 +381,13 @@ def refund(ret: ReturnRequest, *, amount: Decimal | None = None, actor=None) -> 
         if amount is None:
             amount = max(ret.items_value - ret.label_fee, Decimal("0"))
         ret.refund_amount, ret.refunded_at = amount, timezone.now()
-        _transition(ret, RS.REFUNDED, actor=actor, fields=("refund_amount", "refunded_at"),
-                    message=f"Return {ret.number} refunded: {amount} {ret.currency}")
+        _transition(
+            ret,
+            RS.REFUNDED,
+            actor=actor,
+            fields=("refund_amount", "refunded_at"),
+            message=f"Return {ret.number} refunded: {amount} {ret.currency}",
+        )
     return ret
 
 

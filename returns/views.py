@@ -37,9 +37,14 @@ def _brand(slug: str | None) -> Brand:
 
 
 def _context(request, brand: Brand, **extra) -> dict:
-    return {"brand": brand, "theme": theme.for_brand(brand), "policy": eligibility.policy_for(brand),
-            "lookup_url": reverse("returns:lookup", args=[brand.slug]),
-            "policy_link_minutes": settings.RETURNS_LINK_MINUTES, **extra}
+    return {
+        "brand": brand,
+        "theme": theme.for_brand(brand),
+        "policy": eligibility.policy_for(brand),
+        "lookup_url": reverse("returns:lookup", args=[brand.slug]),
+        "policy_link_minutes": settings.RETURNS_LINK_MINUTES,
+        **extra,
+    }
 
 
 def _private(response):
@@ -76,9 +81,12 @@ def lookup(request, brand: str | None = None):
     form = LookupForm(request.POST or None)
     limited = None
     if request.method == "POST" and policy.portal_enabled and form.is_valid():
-        result = order_lookup.lookup(brand=brand, order_number=form.cleaned_data["order_number"],
-                                 postal_code=form.cleaned_data["postal_code"],
-                                 client=ratelimit.client_address(request))
+        result = order_lookup.lookup(
+            brand=brand,
+            order_number=form.cleaned_data["order_number"],
+            postal_code=form.cleaned_data["postal_code"],
+            client=ratelimit.client_address(request),
+        )
         if result.limited:
             limited = result
             form = LookupForm()
@@ -88,10 +96,16 @@ def lookup(request, brand: str | None = None):
             response = SeeOther(reverse("returns:items", args=[brand.slug]))
             portal_session.save(response, PortalSession(order_id=result.order_id, brand_id=brand.pk))
             return response
-    context = _context(request, brand, form=form, limited=limited, link_form=LinkForm(),
-                       failed=request.method == "GET" and request.GET.get("retry") == "1",
-                       expired=request.method == "GET" and request.GET.get("expired") == "1",
-                       link_sent=request.method == "GET" and request.GET.get("link") == "sent")
+    context = _context(
+        request,
+        brand,
+        form=form,
+        limited=limited,
+        link_form=LinkForm(),
+        failed=request.method == "GET" and request.GET.get("retry") == "1",
+        expired=request.method == "GET" and request.GET.get("expired") == "1",
+        link_sent=request.method == "GET" and request.GET.get("link") == "sent",
+    )
     response = render(request, "returns/lookup.html", context, status=429 if limited else 200)
     if limited:
         response["Retry-After"] = str(limited.retry_after)
@@ -100,17 +114,25 @@ def lookup(request, brand: str | None = None):
 
 @require_http_methods(["POST"])
 def email_link(request, brand: str):
-    """"Email me a link": for a customer who cannot pass the postal code check (or whose order
+    """ "Email me a link": for a customer who cannot pass the postal code check (or whose order
     number met its limit because a stranger guessed at it). Always the same answer."""
     brand = _brand(brand)
     form = LinkForm(request.POST)
     if not (eligibility.policy_for(brand).portal_enabled and form.is_valid()):
         return SeeOther(reverse("returns:lookup", args=[brand.slug]))
-    result = order_lookup.request_link(brand=brand, order_number=form.cleaned_data["link_order_number"],
-                                       client=ratelimit.client_address(request), language=get_language() or "en")
+    result = order_lookup.request_link(
+        brand=brand,
+        order_number=form.cleaned_data["link_order_number"],
+        client=ratelimit.client_address(request),
+        language=get_language() or "en",
+    )
     if result.limited:
-        response = render(request, "returns/lookup.html", _context(request, brand, form=LookupForm(), limited=result,
-                                                                   link_form=LinkForm()), status=429)
+        response = render(
+            request,
+            "returns/lookup.html",
+            _context(request, brand, form=LookupForm(), limited=result, link_form=LinkForm()),
+            status=429,
+        )
         response["Retry-After"] = str(result.retry_after)
         return response
     return SeeOther(reverse("returns:lookup", args=[brand.slug]) + "?link=sent")
@@ -121,7 +143,11 @@ def link(request, brand: str, token: str):
     """The emailed link: opens the portal on its order, as a matching lookup would."""
     brand = _brand(brand)
     session = portal_session.read_link(token)
-    if session is None or session.brand_id != brand.pk or not Order.objects.filter(pk=session.order_id).exists():
+    if (
+        session is None
+        or session.brand_id != brand.pk
+        or not Order.objects.filter(pk=session.order_id).exists()
+    ):
         return SeeOther(reverse("returns:lookup", args=[brand.slug]) + "?expired=1")
     response = _private(SeeOther(reverse("returns:items", args=[brand.slug])))
     portal_session.save(response, session)
@@ -133,15 +159,20 @@ def link(request, brand: str, token: str):
 def items(request, brand, session: PortalSession, order: Order):
     """Step 2: which items, how many, and why."""
     elig = eligibility.eligibility(order, brand=brand)
-    form = ItemsForm(request.POST or None, eligibility=elig, initial=ItemsForm.initial_from(session.selection))
+    form = ItemsForm(
+        request.POST or None, eligibility=elig, initial=ItemsForm.initial_from(session.selection)
+    )
     if request.method == "POST" and elig.eligible and form.is_valid():
         session.choose([[c.line_id, c.quantity, c.reason] for c in form.choices()], form.cleaned_data["note"])
         response = SeeOther(reverse("returns:confirm", args=[brand.slug]))
         portal_session.save(response, session)
         return response
     previous = order.returns.exclude(status=ReturnRequest.Status.REJECTED).order_by("-created_at")
-    return render(request, "returns/items.html", _context(request, brand, order=order, eligibility=elig, form=form,
-                                                          previous=previous))
+    return render(
+        request,
+        "returns/items.html",
+        _context(request, brand, order=order, eligibility=elig, form=form, previous=previous),
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -157,8 +188,15 @@ def confirm(request, brand, session: PortalSession, order: Order):
         error = None
         try:
             ret = existing or services.create_return(
-                order=order, brand=brand, note=session.note, language=get_language() or "en", idempotency_key=key,
-                choices=[services.Choice(int(line), int(qty), str(reason)) for line, qty, reason in session.selection],
+                order=order,
+                brand=brand,
+                note=session.note,
+                language=get_language() or "en",
+                idempotency_key=key,
+                choices=[
+                    services.Choice(int(line), int(qty), str(reason))
+                    for line, qty, reason in session.selection
+                ],
                 actor=_staff_actor(request, session),
             )
         except services.ReturnError as exc:
@@ -175,25 +213,46 @@ def confirm(request, brand, session: PortalSession, order: Order):
             return SeeOther(reverse("returns:items", args=[brand.slug]))
     lines = {ln.pk: ln for ln in order.lines.all()}
     reasons = dict(eligibility.policy_for(brand).reason_choices)
-    chosen = [(lines[line_id], qty, reasons.get(reason, reason)) for line_id, qty, reason in session.selection
-              if line_id in lines]
-    return render(request, "returns/confirm.html", _context(
-        request, brand, order=order, chosen=chosen, session=session, error=error,
-        return_address=services.return_address(brand),
-    ), status=409 if error else 200)
+    chosen = [
+        (lines[line_id], qty, reasons.get(reason, reason))
+        for line_id, qty, reason in session.selection
+        if line_id in lines
+    ]
+    return render(
+        request,
+        "returns/confirm.html",
+        _context(
+            request,
+            brand,
+            order=order,
+            chosen=chosen,
+            session=session,
+            error=error,
+            return_address=services.return_address(brand),
+        ),
+        status=409 if error else 200,
+    )
 
 
 def _staff_actor(request, session: PortalSession):
     user = getattr(request, "user", None)
-    if session.staff_user_id and user is not None and user.is_authenticated and user.is_staff \
-            and user.pk == session.staff_user_id:
+    if (
+        session.staff_user_id
+        and user is not None
+        and user.is_authenticated
+        and user.is_staff
+        and user.pk == session.staff_user_id
+    ):
         return user
     return None
 
 
 def _return(brand: str, token: str) -> ReturnRequest:
-    return get_object_or_404(ReturnRequest.objects.select_related("order", "brand__return_policy"),
-                             public_token=token, brand__slug=brand)
+    return get_object_or_404(
+        ReturnRequest.objects.select_related("order", "brand__return_policy"),
+        public_token=token,
+        brand__slug=brand,
+    )
 
 
 @require_http_methods(["GET"])
@@ -202,10 +261,21 @@ def status(request, brand: str, token: str):
     ret = _return(brand, token)
     preparing = ret.status == ReturnRequest.Status.APPROVED and not ret.label and not ret.label_error
     lines = ret.lines.select_related("order_line")
-    return _private(render(request, "returns/status.html", _context(
-        request, ret.brand, ret=ret, order=ret.order, lines=lines, preparing=preparing,
-        return_address=services.return_address(ret.brand),
-    )))
+    return _private(
+        render(
+            request,
+            "returns/status.html",
+            _context(
+                request,
+                ret.brand,
+                ret=ret,
+                order=ret.order,
+                lines=lines,
+                preparing=preparing,
+                return_address=services.return_address(ret.brand),
+            ),
+        )
+    )
 
 
 @require_http_methods(["GET"])
@@ -213,8 +283,14 @@ def label(request, brand: str, token: str):
     ret = _return(brand, token)
     if not ret.label:
         raise Http404("No label yet")
-    return _private(FileResponse(ret.label.open("rb"), content_type="application/pdf", as_attachment=True,
-                                 filename=f"return-label-{ret.number}.pdf"))
+    return _private(
+        FileResponse(
+            ret.label.open("rb"),
+            content_type="application/pdf",
+            as_attachment=True,
+            filename=f"return-label-{ret.number}.pdf",
+        )
+    )
 
 
 @require_http_methods(["GET"])

@@ -34,26 +34,96 @@ from sandbox.models import SandboxOrder, SandboxProduct, SandboxRequest, Sandbox
 KIND = "amazon"
 TOKEN_LIFETIME = 3600
 DEFAULT_MARKETPLACE = "ATVPDKIKX0DER"
-RATES = {"searchOrders": "0.0056", "getOrder": "0.5", "getOrders": "0.0167", "confirmShipment": "2.0",
-         "getCatalogItem": "2.0", "getOrderV0": "0.5", "getOrderItems": "0.5"}
-ORDER_DATASETS = {"BUYER": "buyer", "RECIPIENT": "recipient", "PROCEEDS": "proceeds", "PAYMENT": "payment",
-                  "TAX": "tax", "FULFILLMENT": "fulfillment", "PACKAGES": "packages",
-                  "FULFILLMENT_ORDERS": "fulfillmentOrders"}
-ITEM_DATASETS = {"PROCEEDS": "proceeds", "EXPENSE": "expense", "PROMOTION": "promotion",
-                 "CANCELLATION": "cancellation", "FULFILLMENT": "fulfillment", "TAX": "tax"}
-STATUSES = {"PENDING_AVAILABILITY", "PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED",
-            "UNFULFILLABLE"}
-V0_STATUS = {"PENDING_AVAILABILITY": "PendingAvailability", "PENDING": "Pending", "UNSHIPPED": "Unshipped",
-             "PARTIALLY_SHIPPED": "PartiallyShipped", "SHIPPED": "Shipped", "CANCELLED": "Canceled",
-             "UNFULFILLABLE": "Unfulfillable"}
-V0_CATEGORY = {"STANDARD": "Standard", "EXPEDITED": "Expedited", "FREE_ECONOMY": "FreeEconomy", "NEXT_DAY": "NextDay",
-               "PRIORITY": "Priority", "SAME_DAY": "SameDay", "SECOND_DAY": "SecondDay", "SCHEDULED": "Scheduled"}
+RATES = {
+    "searchOrders": "0.0056",
+    "getOrder": "0.5",
+    "getOrders": "0.0167",
+    "confirmShipment": "2.0",
+    "getCatalogItem": "2.0",
+    "getOrderV0": "0.5",
+    "getOrderItems": "0.5",
+}
+ORDER_DATASETS = {
+    "BUYER": "buyer",
+    "RECIPIENT": "recipient",
+    "PROCEEDS": "proceeds",
+    "PAYMENT": "payment",
+    "TAX": "tax",
+    "FULFILLMENT": "fulfillment",
+    "PACKAGES": "packages",
+    "FULFILLMENT_ORDERS": "fulfillmentOrders",
+}
+ITEM_DATASETS = {
+    "PROCEEDS": "proceeds",
+    "EXPENSE": "expense",
+    "PROMOTION": "promotion",
+    "CANCELLATION": "cancellation",
+    "FULFILLMENT": "fulfillment",
+    "TAX": "tax",
+}
+STATUSES = {
+    "PENDING_AVAILABILITY",
+    "PENDING",
+    "UNSHIPPED",
+    "PARTIALLY_SHIPPED",
+    "SHIPPED",
+    "CANCELLED",
+    "UNFULFILLABLE",
+}
+V0_STATUS = {
+    "PENDING_AVAILABILITY": "PendingAvailability",
+    "PENDING": "Pending",
+    "UNSHIPPED": "Unshipped",
+    "PARTIALLY_SHIPPED": "PartiallyShipped",
+    "SHIPPED": "Shipped",
+    "CANCELLED": "Canceled",
+    "UNFULFILLABLE": "Unfulfillable",
+}
+V0_CATEGORY = {
+    "STANDARD": "Standard",
+    "EXPEDITED": "Expedited",
+    "FREE_ECONOMY": "FreeEconomy",
+    "NEXT_DAY": "NextDay",
+    "PRIORITY": "Priority",
+    "SAME_DAY": "SameDay",
+    "SECOND_DAY": "SecondDay",
+    "SCHEDULED": "Scheduled",
+}
 # A subset of Amazon's CarrierCode list (the values confirmShipment and the fulfilment feeds accept).
 CARRIER_CODES = {
-    "Amazon Shipping", "Aramex", "Australia Post", "Blue Package", "Canada Post", "Chronopost", "Colissimo",
-    "Correos", "DHL", "DHL eCommerce", "DPD", "Delhivery", "Deutsche Post", "Evri", "FedEx", "GLS", "Hermes",
-    "InPost", "Japan Post", "La Poste", "OnTrac", "Other", "Parcelforce", "PostNL", "Poste Italiane", "Purolator",
-    "Royal Mail", "Startrack", "TNT", "UPS", "USPS", "YAMATO", "Yodel",
+    "Amazon Shipping",
+    "Aramex",
+    "Australia Post",
+    "Blue Package",
+    "Canada Post",
+    "Chronopost",
+    "Colissimo",
+    "Correos",
+    "DHL",
+    "DHL eCommerce",
+    "DPD",
+    "Delhivery",
+    "Deutsche Post",
+    "Evri",
+    "FedEx",
+    "GLS",
+    "Hermes",
+    "InPost",
+    "Japan Post",
+    "La Poste",
+    "OnTrac",
+    "Other",
+    "Parcelforce",
+    "PostNL",
+    "Poste Italiane",
+    "Purolator",
+    "Royal Mail",
+    "Startrack",
+    "TNT",
+    "UPS",
+    "USPS",
+    "YAMATO",
+    "Yodel",
 }
 DEFAULT_FAULT_BODIES = {
     429: ("QuotaExceeded", "You exceeded your quota for the requested resource."),
@@ -86,9 +156,13 @@ def _finish(response: HttpResponse, operation: str | None = None) -> HttpRespons
     return response
 
 
-def _error(status: int, code: str, message: str, details: str = "", operation: str | None = None) -> HttpResponse:
-    return _finish(JsonResponse({"errors": [{"code": code, "message": message, "details": details}]}, status=status),
-                   operation)
+def _error(
+    status: int, code: str, message: str, details: str = "", operation: str | None = None
+) -> HttpResponse:
+    return _finish(
+        JsonResponse({"errors": [{"code": code, "message": message, "details": details}]}, status=status),
+        operation,
+    )
 
 
 def _invalid(message: str, operation: str) -> HttpResponse:
@@ -132,15 +206,23 @@ def token(request):
     if request.method != "POST":
         return _lwa_error(405, "invalid_request", "The request method must be POST")
     if not request.content_type.startswith("application/x-www-form-urlencoded"):
-        return _lwa_error(400, "invalid_request", "The Content-Type must be application/x-www-form-urlencoded")
+        return _lwa_error(
+            400, "invalid_request", "The Content-Type must be application/x-www-form-urlencoded"
+        )
     form = request.POST
     missing = [k for k in ("grant_type", "refresh_token", "client_id", "client_secret") if not form.get(k)]
     if missing:
-        return _lwa_error(400, "invalid_request", f"The request is missing a required parameter : {missing[0]}")
+        return _lwa_error(
+            400, "invalid_request", f"The request is missing a required parameter : {missing[0]}"
+        )
     if form["grant_type"] != "refresh_token":
         return _lwa_error(400, "unsupported_grant_type", "The authorization grant type is not supported")
-    clients = [s for s in SandboxStore.objects.filter(kind=KIND) if s.credentials.get("client_id") == form["client_id"]
-               and s.credentials.get("client_secret") == form["client_secret"]]
+    clients = [
+        s
+        for s in SandboxStore.objects.filter(kind=KIND)
+        if s.credentials.get("client_id") == form["client_id"]
+        and s.credentials.get("client_secret") == form["client_secret"]
+    ]
     if not clients:
         return _lwa_error(401, "invalid_client", "Client authentication failed")
     store = next((s for s in clients if s.credentials.get("refresh_token") == form["refresh_token"]), None)
@@ -155,14 +237,28 @@ def token(request):
     tokens[access] = now + TOKEN_LIFETIME
     store.settings = {**store.settings, "tokens": tokens}
     refresh = form["refresh_token"]
-    if store.settings.get("rotate_refresh_token"):  # an OAuth server may rotate; the old one then stops working
+    if store.settings.get(
+        "rotate_refresh_token"
+    ):  # an OAuth server may rotate; the old one then stops working
         refresh = f"Atzr|{secrets.token_urlsafe(32)}"
         store.credentials = {**store.credentials, "refresh_token": refresh}
     store.save(update_fields=["settings", "credentials"])
-    SandboxRequest.objects.create(store=store, method="POST", path=request.path, content_type=request.content_type,
-                                  body="", parsed={"grant_type": form["grant_type"], "client_id": form["client_id"]})
-    return JsonResponse({"access_token": access, "refresh_token": refresh, "token_type": "bearer",
-                         "expires_in": TOKEN_LIFETIME})
+    SandboxRequest.objects.create(
+        store=store,
+        method="POST",
+        path=request.path,
+        content_type=request.content_type,
+        body="",
+        parsed={"grant_type": form["grant_type"], "client_id": form["client_id"]},
+    )
+    return JsonResponse(
+        {
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "bearer",
+            "expires_in": TOKEN_LIFETIME,
+        }
+    )
 
 
 # -- the API
@@ -171,8 +267,14 @@ def token(request):
 def _guard(request, operation: str):
     store, why = _store_for_token(request.headers.get("x-amz-access-token", ""))
     if store is None:
-        return _error(403, "Unauthorized", "Access to requested resource is denied.", why, operation), None, None
-    if not ratelimit.take(store, KIND, operation, request=request).allowed:  # per operation: sandbox/ratelimit.py
+        return (
+            _error(403, "Unauthorized", "Access to requested resource is denied.", why, operation),
+            None,
+            None,
+        )
+    if not ratelimit.take(
+        store, KIND, operation, request=request
+    ).allowed:  # per operation: sandbox/ratelimit.py
         return _error(429, *DEFAULT_FAULT_BODIES[429], operation=operation), store, None
     fault = take_fault(store, request.path)
     if fault and fault.get("status") and "body" not in fault and int(fault["status"]) in DEFAULT_FAULT_BODIES:
@@ -191,7 +293,9 @@ def shape(data: dict, included: set[str]) -> dict:
     hidden = {key for dataset, key in ORDER_DATASETS.items() if dataset not in included}
     out = {k: v for k, v in data.items() if not k.startswith("_") and k not in hidden}
     item_hidden = {key for dataset, key in ITEM_DATASETS.items() if dataset not in included}
-    out["orderItems"] = [{k: v for k, v in item.items() if k not in item_hidden} for item in data["orderItems"]]
+    out["orderItems"] = [
+        {k: v for k, v in item.items() if k not in item_hidden} for item in data["orderItems"]
+    ]
     return out
 
 
@@ -210,7 +314,9 @@ def search_orders(request):
     if bool(created_after) == bool(updated_after):
         return _invalid("Exactly one of createdAfter and lastUpdatedAfter must be provided.", op)
     if (created_after and q.get("lastUpdatedBefore")) or (updated_after and q.get("createdBefore")):
-        return _invalid("createdAfter/createdBefore cannot be combined with lastUpdatedAfter/lastUpdatedBefore.", op)
+        return _invalid(
+            "createdAfter/createdBefore cannot be combined with lastUpdatedAfter/lastUpdatedBefore.", op
+        )
     field = "created_ts" if created_after else "updated_ts"
     after = parse_time(created_after or updated_after)
     before_param = q.get("createdBefore") if created_after else q.get("lastUpdatedBefore")
@@ -227,14 +333,20 @@ def search_orders(request):
     wanted_statuses = set(_csv(q, "fulfillmentStatuses"))
     fulfilled_by = set(_csv(q, "fulfilledBy"))
     marketplaces = set(_csv(q, "marketplaceIds"))
-    unknown = (included - set(ORDER_DATASETS) - set(ITEM_DATASETS) - {"FULFILLMENT_ORDERS"}) | \
-        (wanted_statuses - STATUSES) | (fulfilled_by - {"MERCHANT", "AMAZON"})
+    unknown = (
+        (included - set(ORDER_DATASETS) - set(ITEM_DATASETS) - {"FULFILLMENT_ORDERS"})
+        | (wanted_statuses - STATUSES)
+        | (fulfilled_by - {"MERCHANT", "AMAZON"})
+    )
     if unknown:
         return _invalid(f"Invalid value(s): {', '.join(sorted(unknown))}", op)
     if marketplaces and marketplace_of(store) not in marketplaces:
         return _invalid(f"Invalid marketplaceIds: {', '.join(sorted(marketplaces))}", op)
-    fingerprint = hashlib.sha256(json.dumps(sorted((k, q.getlist(k)) for k in q if k not in (
-        "paginationToken", "maxResultsPerPage"))).encode()).hexdigest()[:16]
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            sorted((k, q.getlist(k)) for k in q if k not in ("paginationToken", "maxResultsPerPage"))
+        ).encode()
+    ).hexdigest()[:16]
     offset = 0
     if q.get("paginationToken"):
         try:
@@ -254,7 +366,7 @@ def search_orders(request):
         qs = qs.filter(data__fulfillment__fulfilledBy__in=sorted(fulfilled_by))
     # One page (and one more row, to know whether another page follows) read from the database,
     # not the whole account: a page costs the same whether the store holds 100 orders or 100,000.
-    rows = [o.data for o in qs.order_by("created_ts", "id").only("data")[offset: offset + size + 1]]
+    rows = [o.data for o in qs.order_by("created_ts", "id").only("data")[offset : offset + size + 1]]
     body = {"orders": [shape(r, included) for r in rows[:size]]}
     if len(rows) > size:
         body["pagination"] = {"nextToken": _token_for(fingerprint, offset + size)}
@@ -293,27 +405,42 @@ def v0_order(d: dict) -> dict:
     ordered = sum(i["quantityOrdered"] for i in d["orderItems"])
     grand = (d.get("proceeds") or {}).get("grandTotal") or {}
     out = {
-        "AmazonOrderId": d["orderId"], "PurchaseDate": d["createdTime"], "LastUpdateDate": d["lastUpdatedTime"],
-        "OrderStatus": V0_STATUS[status], "FulfillmentChannel": "AFN" if f.get("fulfilledBy") == "AMAZON" else "MFN",
+        "AmazonOrderId": d["orderId"],
+        "PurchaseDate": d["createdTime"],
+        "LastUpdateDate": d["lastUpdatedTime"],
+        "OrderStatus": V0_STATUS[status],
+        "FulfillmentChannel": "AFN" if f.get("fulfilledBy") == "AMAZON" else "MFN",
         "SalesChannel": d["salesChannel"].get("marketplaceName", "Amazon.com"),
         "ShipServiceLevel": v0.get("ShipServiceLevel", "Std US D2D Dom"),
         "ShipmentServiceLevelCategory": V0_CATEGORY.get(f.get("fulfillmentServiceLevel", ""), "Standard"),
-        "NumberOfItemsShipped": shipped, "NumberOfItemsUnshipped": ordered - shipped,
-        "PaymentMethod": v0.get("PaymentMethod", "Other"), "PaymentMethodDetails": v0.get("PaymentMethodDetails", []),
-        "MarketplaceId": d["salesChannel"]["marketplaceId"], "OrderType": "StandardOrder",
+        "NumberOfItemsShipped": shipped,
+        "NumberOfItemsUnshipped": ordered - shipped,
+        "PaymentMethod": v0.get("PaymentMethod", "Other"),
+        "PaymentMethodDetails": v0.get("PaymentMethodDetails", []),
+        "MarketplaceId": d["salesChannel"]["marketplaceId"],
+        "OrderType": "StandardOrder",
         "EarliestShipDate": (f.get("shipByWindow") or {}).get("earliestDateTime"),
         "LatestShipDate": (f.get("shipByWindow") or {}).get("latestDateTime"),
-        "IsBusinessOrder": "AMAZON_BUSINESS" in d.get("programs", []), "IsPrime": "PRIME" in d.get("programs", []),
-        "IsPremiumOrder": "PREMIUM" in d.get("programs", []), "IsGlobalExpressEnabled": False,
-        "IsReplacementOrder": False, "IsSoldByAB": False, "IsISPU": False, "IsAccessPointOrder": False,
+        "IsBusinessOrder": "AMAZON_BUSINESS" in d.get("programs", []),
+        "IsPrime": "PRIME" in d.get("programs", []),
+        "IsPremiumOrder": "PREMIUM" in d.get("programs", []),
+        "IsGlobalExpressEnabled": False,
+        "IsReplacementOrder": False,
+        "IsSoldByAB": False,
+        "IsISPU": False,
+        "IsAccessPointOrder": False,
         "HasRegulatedItems": False,
     }
     if grand:
         out["OrderTotal"] = {"CurrencyCode": grand["currencyCode"], "Amount": grand["amount"]}
     address = (d.get("recipient") or {}).get("deliveryAddress")
     if address and status not in ("PENDING", "PENDING_AVAILABILITY"):
-        out["ShippingAddress"] = {"City": address.get("city"), "StateOrRegion": address.get("stateOrRegion"),
-                                  "PostalCode": address.get("postalCode"), "CountryCode": address.get("countryCode")}
+        out["ShippingAddress"] = {
+            "City": address.get("city"),
+            "StateOrRegion": address.get("stateOrRegion"),
+            "PostalCode": address.get("postalCode"),
+            "CountryCode": address.get("countryCode"),
+        }
     return out
 
 
@@ -338,7 +465,9 @@ def v0_get_orders(request):
     if bool(created) == bool(updated):
         return _invalid("Exactly one of CreatedAfter and LastUpdatedAfter is required.", op)
     if (created and q.get("LastUpdatedBefore")) or (updated and q.get("CreatedBefore")):
-        return _invalid("CreatedAfter/CreatedBefore cannot be combined with LastUpdatedAfter/LastUpdatedBefore.", op)
+        return _invalid(
+            "CreatedAfter/CreatedBefore cannot be combined with LastUpdatedAfter/LastUpdatedBefore.", op
+        )
     after = parse_time(created or updated)
     before_param = q.get("CreatedBefore") if created else q.get("LastUpdatedBefore")
     before = parse_time(before_param) if before_param else None
@@ -347,7 +476,9 @@ def v0_get_orders(request):
     statuses = _csv(q, "OrderStatuses")
     bad = [v for v in statuses if v not in V0_STATUSES]
     if bad:
-        return _invalid(f"Invalid OrderStatuses: {', '.join(bad)}. Valid values: {', '.join(V0_STATUSES)}.", op)
+        return _invalid(
+            f"Invalid OrderStatuses: {', '.join(bad)}. Valid values: {', '.join(V0_STATUSES)}.", op
+        )
     channels = set(_csv(q, "FulfillmentChannels"))
     if channels - {"MFN", "AFN"}:
         return _invalid(f"Invalid FulfillmentChannels: {', '.join(sorted(channels - {'MFN', 'AFN'}))}.", op)
@@ -371,7 +502,7 @@ def v0_get_orders(request):
     rows = [v0_order(o.data) for o in qs.order_by("created_ts", "id")]
     if channels:
         rows = [r for r in rows if r["FulfillmentChannel"] in channels]
-    payload = {"Orders": rows[offset: offset + size]}
+    payload = {"Orders": rows[offset : offset + size]}
     payload["CreatedBefore" if created else "LastUpdatedBefore"] = iso(before or time.time())
     if offset + size < len(rows):
         payload["NextToken"] = str(offset + size)
@@ -386,8 +517,10 @@ def _refuse_items(data: dict, detail: dict, op: str) -> HttpResponse | None:
     reference = str(detail["packageReferenceId"])
     shipped: dict[str, int] = {}
     for package in data.get("packages") or []:
-        if package["packageReferenceId"] == reference or (package.get("packageStatus") or {}).get("status") == \
-                "CANCELLED":
+        if (
+            package["packageReferenceId"] == reference
+            or (package.get("packageStatus") or {}).get("status") == "CANCELLED"
+        ):
             continue
         for i in package.get("packageItems") or []:
             shipped[i["orderItemId"]] = shipped.get(i["orderItemId"], 0) + int(i["quantity"])
@@ -401,9 +534,13 @@ def _refuse_items(data: dict, detail: dict, op: str) -> HttpResponse | None:
     for item_id, quantity in asked.items():
         left = items[item_id]["quantityOrdered"] - shipped.get(item_id, 0)
         if quantity > left:
-            return _invalid(f"Invalid quantity for orderItemId {item_id}: {quantity} exceeds the {max(left, 0)} "
-                            "not yet shipped", op)
+            return _invalid(
+                f"Invalid quantity for orderItemId {item_id}: {quantity} exceeds the {max(left, 0)} "
+                "not yet shipped",
+                op,
+            )
     return None
+
 
 def v0_get_order(request, order_id):
     """GET /orders/v0/orders/{orderId}: getOrder (v0)."""
@@ -424,19 +561,31 @@ def v0_order_item(item: dict) -> dict:
     done = (item.get("fulfillment") or {}).get("quantityFulfilled", 0)
     gift = ((item.get("fulfillment") or {}).get("packing") or {}).get("giftOption")
     out = {
-        "OrderItemId": item["orderItemId"], "ASIN": product.get("asin", ""), "SellerSKU": product.get("sellerSku", ""),
-        "Title": product.get("title", ""), "QuantityOrdered": item["quantityOrdered"], "QuantityShipped": done,
-        "PromotionIds": [b["promotionId"] for b in (item.get("promotion") or {}).get("breakdowns") or []
-                         if b.get("promotionId")],
+        "OrderItemId": item["orderItemId"],
+        "ASIN": product.get("asin", ""),
+        "SellerSKU": product.get("sellerSku", ""),
+        "Title": product.get("title", ""),
+        "QuantityOrdered": item["quantityOrdered"],
+        "QuantityShipped": done,
+        "PromotionIds": [
+            b["promotionId"]
+            for b in (item.get("promotion") or {}).get("breakdowns") or []
+            if b.get("promotionId")
+        ],
         "IsGift": "true" if gift is not None else "false",
     }
     if unit:
-        out["ItemPrice"] = {"CurrencyCode": unit["currencyCode"],
-                            "Amount": f"{float(unit['amount']) * item['quantityOrdered']:.2f}"}
+        out["ItemPrice"] = {
+            "CurrencyCode": unit["currencyCode"],
+            "Amount": f"{float(unit['amount']) * item['quantityOrdered']:.2f}",
+        }
     if gift and gift.get("giftMessage"):
         out["BuyerInfo"] = {"GiftMessageText": gift["giftMessage"]}
     if item.get("measurement"):
-        out["Measurement"] = {"Unit": item["measurement"].get("unit"), "Value": item["measurement"].get("value")}
+        out["Measurement"] = {
+            "Unit": item["measurement"].get("unit"),
+            "Value": item["measurement"].get("value"),
+        }
     return out
 
 
@@ -475,30 +624,46 @@ def confirm_shipment(request, order_id):
         return _invalid("marketplaceId and packageDetail are required.", op)
     if body["marketplaceId"] != marketplace_of(store):
         return _invalid(f"Invalid marketplaceId: {body['marketplaceId']}", op)
-    missing_fields = [k for k in ("packageReferenceId", "carrierCode", "trackingNumber", "shipDate", "orderItems")
-                      if not detail.get(k)]
+    missing_fields = [
+        k
+        for k in ("packageReferenceId", "carrierCode", "trackingNumber", "shipDate", "orderItems")
+        if not detail.get(k)
+    ]
     if missing_fields:
         return _invalid(f"Missing required field(s) in packageDetail: {', '.join(missing_fields)}", op)
     if not str(detail["packageReferenceId"]).isdigit() or int(detail["packageReferenceId"]) < 1:
         return _invalid("packageReferenceId must be a positive number.", op)
     if detail["carrierCode"] not in CARRIER_CODES:
-        return _invalid(f"Invalid carrierCode: {detail['carrierCode']}. Use a value from the CarrierCode list, or "
-                        "Other with carrierName.", op)
+        return _invalid(
+            f"Invalid carrierCode: {detail['carrierCode']}. Use a value from the CarrierCode list, or "
+            "Other with carrierName.",
+            op,
+        )
     if detail["carrierCode"] == "Other" and not detail.get("carrierName"):
         return _invalid("carrierName is required when carrierCode is Other.", op)
     if parse_time(detail["shipDate"]) is None:
         return _invalid("shipDate must be an ISO 8601 date-time.", op)
     status = (found.data.get("fulfillment") or {}).get("fulfillmentStatus")
-    editing = any(p["packageReferenceId"] == str(detail["packageReferenceId"]) for p in found.data.get("packages", []))
+    editing = any(
+        p["packageReferenceId"] == str(detail["packageReferenceId"]) for p in found.data.get("packages", [])
+    )
     if status not in ("UNSHIPPED", "PARTIALLY_SHIPPED") and not (editing and status == "SHIPPED"):
-        return _invalid(f"The order is {V0_STATUS.get(status, status)}; its shipment cannot be confirmed.", op)
+        return _invalid(
+            f"The order is {V0_STATUS.get(status, status)}; its shipment cannot be confirmed.", op
+        )
     refusal = _refuse_items(found.data, detail, op)
     if refusal:
         return refusal
-    ship(found, tracking_number=detail["trackingNumber"], carrier_code=detail["carrierCode"],
-         carrier_name=detail.get("carrierName", ""), service=detail.get("shippingMethod", ""),
-         items=[{"orderItemId": i["orderItemId"], "quantity": i["quantity"]} for i in detail["orderItems"]],
-         reference=str(detail["packageReferenceId"]), ship_date=detail["shipDate"])
+    ship(
+        found,
+        tracking_number=detail["trackingNumber"],
+        carrier_code=detail["carrierCode"],
+        carrier_name=detail.get("carrierName", ""),
+        service=detail.get("shippingMethod", ""),
+        items=[{"orderItemId": i["orderItemId"], "quantity": i["quantity"]} for i in detail["orderItems"]],
+        reference=str(detail["packageReferenceId"]),
+        ship_date=detail["shipDate"],
+    )
     return _finish(mangle(HttpResponse(status=204), fault), op)
 
 
@@ -516,8 +681,12 @@ def catalog_item(request, asin):
         return _invalid("marketplaceIds is required.", op)
     product = SandboxProduct.objects.filter(store=store, external_id=asin).first()
     if product is None:
-        return _error(404, "NotFound", f"Requested item '{asin}' not found in marketplace(s) "
-                                       f"{','.join(marketplaces)}.", operation=op)
+        return _error(
+            404,
+            "NotFound",
+            f"Requested item '{asin}' not found in marketplace(s) {','.join(marketplaces)}.",
+            operation=op,
+        )
     included = set(_csv(request.GET, "includedData") or ["summaries"])
     body = {"asin": asin, **{k: v for k, v in product.data.items() if k in included}}
     return _finish(mangle(JsonResponse(body), fault), op)
@@ -534,23 +703,40 @@ def touch(order: SandboxOrder) -> None:
     order.save(update_fields=["data", "updated_ts", "status"])
 
 
-def ship(order: SandboxOrder, *, tracking_number: str, carrier_code: str = "USPS", carrier_name: str = "",
-         service: str = "", items: list | None = None, reference: str | None = None,
-         ship_date: str | None = None) -> dict:
+def ship(
+    order: SandboxOrder,
+    *,
+    tracking_number: str,
+    carrier_code: str = "USPS",
+    carrier_name: str = "",
+    service: str = "",
+    items: list | None = None,
+    reference: str | None = None,
+    ship_date: str | None = None,
+) -> dict:
     """A package confirmed for some (default: all unshipped) items; the same reference edits it."""
     data = order.data
     packages = data.setdefault("packages", [])
     if items is None:
-        items = [{"orderItemId": i["orderItemId"],
-                  "quantity": (i.get("fulfillment") or {}).get("quantityUnfulfilled", i["quantityOrdered"])}
-                 for i in data["orderItems"]]
+        items = [
+            {
+                "orderItemId": i["orderItemId"],
+                "quantity": (i.get("fulfillment") or {}).get("quantityUnfulfilled", i["quantityOrdered"]),
+            }
+            for i in data["orderItems"]
+        ]
         items = [i for i in items if i["quantity"]]
     reference = reference or str(len(packages) + 1)
-    package = {"packageReferenceId": reference, "createdTime": iso(time.time()),
-               "packageStatus": {"status": "IN_TRANSIT", "detailedStatus": "IN_TRANSIT"},
-               "carrier": carrier_name if carrier_code == "Other" else carrier_code,
-               "shipTime": ship_date or iso(time.time()), "shippingService": service,
-               "trackingNumber": tracking_number, "packageItems": items}
+    package = {
+        "packageReferenceId": reference,
+        "createdTime": iso(time.time()),
+        "packageStatus": {"status": "IN_TRANSIT", "detailedStatus": "IN_TRANSIT"},
+        "carrier": carrier_name if carrier_code == "Other" else carrier_code,
+        "shipTime": ship_date or iso(time.time()),
+        "shippingService": service,
+        "trackingNumber": tracking_number,
+        "packageItems": items,
+    }
     data["packages"] = [p for p in packages if p["packageReferenceId"] != reference] + [package]
     sent: dict[str, int] = {}
     for p in data["packages"]:
@@ -558,8 +744,9 @@ def ship(order: SandboxOrder, *, tracking_number: str, carrier_code: str = "USPS
             sent[i["orderItemId"]] = sent.get(i["orderItemId"], 0) + int(i["quantity"])
     for item in data["orderItems"]:
         done = min(sent.get(item["orderItemId"], 0), item["quantityOrdered"])
-        item.setdefault("fulfillment", {}).update(quantityFulfilled=done,
-                                                  quantityUnfulfilled=item["quantityOrdered"] - done)
+        item.setdefault("fulfillment", {}).update(
+            quantityFulfilled=done, quantityUnfulfilled=item["quantityOrdered"] - done
+        )
     left = sum(i["fulfillment"]["quantityUnfulfilled"] for i in data["orderItems"])
     data.setdefault("fulfillment", {})["fulfillmentStatus"] = "SHIPPED" if left == 0 else "PARTIALLY_SHIPPED"
     touch(order)
@@ -570,8 +757,10 @@ def cancel(order: SandboxOrder, *, reason: str = "Buyer cancelled") -> None:
     """The order is cancelled on Amazon."""
     order.data.setdefault("fulfillment", {})["fulfillmentStatus"] = "CANCELLED"
     for item in order.data["orderItems"]:
-        item["cancellation"] = {"cancellationRequest": {"requester": "BUYER", "cancelReason": reason},
-                                "cancellationExecution": {"cancelledBy": "MERCHANT", "cancelReason": reason}}
+        item["cancellation"] = {
+            "cancellationRequest": {"requester": "BUYER", "cancelReason": reason},
+            "cancellationExecution": {"cancelledBy": "MERCHANT", "cancelReason": reason},
+        }
     touch(order)
 
 

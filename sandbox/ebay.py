@@ -38,15 +38,42 @@ TOKEN_LIFETIME = 7200
 PUBLIC_BASE = "https://api.ebay.com/sell/fulfillment/v1"
 # ShippingCarrierCodeType values (Trading API GeteBayDetails, ShippingCarrierDetails), a subset.
 CARRIERS = {
-    "USPS", "UPS", "FedEx", "DHL", "DHLGlobalMail", "RoyalMail", "ParcelForce", "CanadaPost", "Purolator", "DPD",
-    "Colissimo", "LaPoste", "Chronopost", "PostNL", "DeutschePost", "Hermes", "Yodel", "TNT", "AustraliaPost",
-    "StarTrack", "GLS", "OnTrac", "Other",
+    "USPS",
+    "UPS",
+    "FedEx",
+    "DHL",
+    "DHLGlobalMail",
+    "RoyalMail",
+    "ParcelForce",
+    "CanadaPost",
+    "Purolator",
+    "DPD",
+    "Colissimo",
+    "LaPoste",
+    "Chronopost",
+    "PostNL",
+    "DeutschePost",
+    "Hermes",
+    "Yodel",
+    "TNT",
+    "AustraliaPost",
+    "StarTrack",
+    "GLS",
+    "OnTrac",
+    "Other",
 }
 DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z")
-STATUS_SETS = {"{NOT_STARTED|IN_PROGRESS}": {"NOT_STARTED", "IN_PROGRESS"},
-               "{FULFILLED|IN_PROGRESS}": {"FULFILLED", "IN_PROGRESS"}}
+STATUS_SETS = {
+    "{NOT_STARTED|IN_PROGRESS}": {"NOT_STARTED", "IN_PROGRESS"},
+    "{FULFILLED|IN_PROGRESS}": {"FULFILLED", "IN_PROGRESS"},
+}
 DEFAULT_FAULT_BODIES = {
-    429: (2001, "ACCESS", "REQUEST", "Too many requests. The request limit has been reached for the resource."),
+    429: (
+        2001,
+        "ACCESS",
+        "REQUEST",
+        "Too many requests. The request limit has been reached for the resource.",
+    ),
     500: (30500, "API_FULFILLMENT", "APPLICATION", "System error"),
     503: (30500, "API_FULFILLMENT", "APPLICATION", "System error"),
     401: (1001, "OAuth", "REQUEST", "Invalid access token"),
@@ -58,8 +85,15 @@ def iso(ts: float) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _errors(status: int, error_id: int, domain: str, category: str, message: str, long_message: str = "",
-            parameters: list | None = None) -> JsonResponse:
+def _errors(
+    status: int,
+    error_id: int,
+    domain: str,
+    category: str,
+    message: str,
+    long_message: str = "",
+    parameters: list | None = None,
+) -> JsonResponse:
     error = {"errorId": error_id, "domain": domain, "category": category, "message": message}
     if long_message:
         error["longMessage"] = long_message
@@ -69,8 +103,15 @@ def _errors(status: int, error_id: int, domain: str, category: str, message: str
 
 
 def _request_error(error_id: int, message: str, long_message: str = "", **params) -> JsonResponse:
-    return _errors(400, error_id, "API_FULFILLMENT", "REQUEST", message, long_message,
-                   [{"name": k, "value": str(v)} for k, v in params.items()] or None)
+    return _errors(
+        400,
+        error_id,
+        "API_FULFILLMENT",
+        "REQUEST",
+        message,
+        long_message,
+        [{"name": k, "value": str(v)} for k, v in params.items()] or None,
+    )
 
 
 # -- tokens
@@ -107,7 +148,9 @@ def token(request):
     if request.method != "POST":
         return _oauth_error(405, "invalid_request", "request method must be POST")
     if not request.content_type.startswith("application/x-www-form-urlencoded"):
-        return _oauth_error(400, "invalid_request", "request content type must be application/x-www-form-urlencoded")
+        return _oauth_error(
+            400, "invalid_request", "request content type must be application/x-www-form-urlencoded"
+        )
     auth = request.headers.get("Authorization", "")
     try:
         if not auth.startswith("Basic "):
@@ -117,23 +160,42 @@ def token(request):
         return _oauth_error(401, "invalid_client", "client authentication failed")
     form = request.POST
     if form.get("grant_type") != "refresh_token":
-        return _oauth_error(400, "unsupported_grant_type", "grant type in request is not supported by the "
-                                                           "authorization server")
-    clients = [s for s in SandboxStore.objects.filter(kind=KIND) if s.credentials.get("client_id") == client_id]
+        return _oauth_error(
+            400,
+            "unsupported_grant_type",
+            "grant type in request is not supported by the authorization server",
+        )
+    clients = [
+        s for s in SandboxStore.objects.filter(kind=KIND) if s.credentials.get("client_id") == client_id
+    ]
     if not clients or all(s.credentials.get("client_secret") != client_secret for s in clients):
         return _oauth_error(401, "invalid_client", "client authentication failed")
-    store = next((s for s in clients if s.credentials.get("client_secret") == client_secret
-                  and s.credentials.get("refresh_token") == form.get("refresh_token")), None)
+    store = next(
+        (
+            s
+            for s in clients
+            if s.credentials.get("client_secret") == client_secret
+            and s.credentials.get("refresh_token") == form.get("refresh_token")
+        ),
+        None,
+    )
     if store is None or store.settings.get("revoked"):
-        return _oauth_error(400, "invalid_grant", "the provided authorization refresh token is invalid or was "
-                                                  "issued to another client")
+        return _oauth_error(
+            400,
+            "invalid_grant",
+            "the provided authorization refresh token is invalid or was issued to another client",
+        )
     early = fault_response(take_fault(store, request.path))
     if early:
         return early
-    if form.get("scope") and not all(s.startswith("https://api.ebay.com/oauth/api_scope")
-                                     for s in form["scope"].split()):
-        return _oauth_error(400, "invalid_scope", "the requested scope is invalid, unknown, malformed, or exceeds "
-                                                  "the scope granted to the client")
+    if form.get("scope") and not all(
+        s.startswith("https://api.ebay.com/oauth/api_scope") for s in form["scope"].split()
+    ):
+        return _oauth_error(
+            400,
+            "invalid_scope",
+            "the requested scope is invalid, unknown, malformed, or exceeds the scope granted to the client",
+        )
     access = f"v^1.1#i^1#p^3#r^1#{secrets.token_urlsafe(24)}"
     now = time.time()
     tokens = {t: exp for t, exp in store.settings.get("tokens", {}).items() if exp > now}
@@ -141,10 +203,17 @@ def token(request):
     store.settings = {**store.settings, "tokens": tokens}
     store.save(update_fields=["settings"])
     # Kept without the secrets: the remote side's log, not a credential store.
-    SandboxRequest.objects.create(store=store, method="POST", path=request.path, content_type=request.content_type,
-                                  body="", parsed={"grant_type": form["grant_type"], "client_id": client_id,
-                                                   "scope": form.get("scope", "")})
-    return JsonResponse({"access_token": access, "expires_in": TOKEN_LIFETIME, "token_type": "User Access Token"})
+    SandboxRequest.objects.create(
+        store=store,
+        method="POST",
+        path=request.path,
+        content_type=request.content_type,
+        body="",
+        parsed={"grant_type": form["grant_type"], "client_id": client_id, "scope": form.get("scope", "")},
+    )
+    return JsonResponse(
+        {"access_token": access, "expires_in": TOKEN_LIFETIME, "token_type": "User Access Token"}
+    )
 
 
 # -- the API
@@ -155,14 +224,28 @@ def _guard(request):
     auth = request.headers.get("Authorization", "")
     store = _store_for_token(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
     if store is None:
-        return _errors(401, 1001, "OAuth", "REQUEST", "Invalid access token",
-                       "Invalid access token. Check the value of the Authorization HTTP request header."), None, None
-    if not ratelimit.take(store, "ebay", request=request).allowed:  # the app's daily quota (sandbox/ratelimit.py)
+        return (
+            _errors(
+                401,
+                1001,
+                "OAuth",
+                "REQUEST",
+                "Invalid access token",
+                "Invalid access token. Check the value of the Authorization HTTP request header.",
+            ),
+            None,
+            None,
+        )
+    if not ratelimit.take(
+        store, "ebay", request=request
+    ).allowed:  # the app's daily quota (sandbox/ratelimit.py)
         return _errors(429, *DEFAULT_FAULT_BODIES[429]), store, None
     fault = take_fault(store, request.path)
     if fault and fault.get("status") and "body" not in fault and int(fault["status"]) in DEFAULT_FAULT_BODIES:
         error_id, domain, category, message = DEFAULT_FAULT_BODIES[int(fault["status"])]
-        fault["body"] = {"errors": [{"errorId": error_id, "domain": domain, "category": category, "message": message}]}
+        fault["body"] = {
+            "errors": [{"errorId": error_id, "domain": domain, "category": category, "message": message}]
+        }
     return fault_response(fault), store, fault
 
 
@@ -198,8 +281,12 @@ def orders(request):
         return early
     raw = request.META.get("QUERY_STRING", "")
     if re.search(r"[\[\]{}|]", raw):
-        return _request_error(30800, "Invalid filter value", "Special characters in the filter ([ ] { } |) must be "
-                              "percent-encoded (%5B %5D %7B %7D %7C).", fieldvalue=request.GET.get("filter", ""))
+        return _request_error(
+            30800,
+            "Invalid filter value",
+            "Special characters in the filter ([ ] { } |) must be percent-encoded (%5B %5D %7B %7D %7C).",
+            fieldvalue=request.GET.get("filter", ""),
+        )
     q = request.GET
     qs = SandboxOrder.objects.filter(store=store)
     if q.get("orderIds"):
@@ -207,8 +294,18 @@ def orders(request):
         if len(ids) > 50:
             return _request_error(30900, "Exceeded maximum number of order IDs (the current limit is 50)")
         rows = [public(o.data) for o in qs.filter(external_id__in=ids)]
-        return mangle(JsonResponse({"href": request.build_absolute_uri(), "total": len(rows), "limit": len(rows),
-                                    "offset": 0, "orders": rows}), fault)
+        return mangle(
+            JsonResponse(
+                {
+                    "href": request.build_absolute_uri(),
+                    "total": len(rows),
+                    "limit": len(rows),
+                    "offset": 0,
+                    "orders": rows,
+                }
+            ),
+            fault,
+        )
     try:
         limit, offset = int(q.get("limit", 50)), int(q.get("offset", 0))
     except ValueError:
@@ -227,7 +324,9 @@ def orders(request):
             ranges[name] = parsed
         elif name == "orderfulfillmentstatus":
             if value not in STATUS_SETS:
-                return _request_error(30800, f"Invalid filter value {value} for filter {name}", fieldvalue=value)
+                return _request_error(
+                    30800, f"Invalid filter value {value} for filter {name}", fieldvalue=value
+                )
             statuses = STATUS_SETS[value]
         else:
             return _request_error(30700, f"Invalid filter name: {name}", fieldname=name)
@@ -242,15 +341,21 @@ def orders(request):
         qs = qs.filter(status__in=statuses)
     qs = qs.order_by("-created_ts", "-id")  # newest first (U)
     total = qs.count()
-    rows = [public(o.data) for o in qs[offset: offset + limit]]
+    rows = [public(o.data) for o in qs[offset : offset + limit]]
     base = request.build_absolute_uri(request.path)
 
     def page_url(at: int) -> str:
         query = re.sub(r"(^|&)offset=\d*", "", raw).lstrip("&")
         return f"{base}?{query}&offset={at}" if query else f"{base}?offset={at}"
 
-    body = {"href": page_url(offset), "total": total, "limit": limit, "offset": offset, "orders": rows,
-            "warnings": []}
+    body = {
+        "href": page_url(offset),
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "orders": rows,
+        "warnings": [],
+    }
     if offset + limit < total:
         body["next"] = page_url(offset + limit)
     if offset > 0:
@@ -275,8 +380,17 @@ def order(request, order_id):
 
 
 def _fulfilment_view(f: dict) -> dict:
-    return {k: f[k] for k in ("fulfillmentId", "lineItems", "shipmentTrackingNumber", "shippedDate",
-                              "shippingCarrierCode") if k in f}
+    return {
+        k: f[k]
+        for k in (
+            "fulfillmentId",
+            "lineItems",
+            "shipmentTrackingNumber",
+            "shippedDate",
+            "shippingCarrierCode",
+        )
+        if k in f
+    }
 
 
 @csrf_exempt
@@ -305,20 +419,31 @@ def shipping_fulfillments(request, order_id):
     for item in items:
         if not isinstance(item, dict) or item.get("lineItemId") not in quantities:
             return _request_error(32200, "Invalid line item id", lineItemId=(item or {}).get("lineItemId"))
-        if not isinstance(item.get("quantity"), int) or not 1 <= item["quantity"] <= quantities[item["lineItemId"]]:
+        if (
+            not isinstance(item.get("quantity"), int)
+            or not 1 <= item["quantity"] <= quantities[item["lineItemId"]]
+        ):
             return _request_error(32600, "Invalid input data", "quantity out of range")
     tracking, carrier = body.get("trackingNumber") or "", body.get("shippingCarrierCode") or ""
     if (tracking and not carrier) or (carrier and carrier not in CARRIERS):
-        return _request_error(32300, "Invalid shipment tracking number or carrier", shippingCarrierCode=carrier)
+        return _request_error(
+            32300, "Invalid shipment tracking number or carrier", shippingCarrierCode=carrier
+        )
     shipped = body.get("shippedDate")
     if shipped and not DATE.fullmatch(shipped):
         return _request_error(32500, "Invalid shipped date")
-    if found.data.get("orderPaymentStatus") not in ("PAID", "PARTIALLY_REFUNDED") or \
-            (found.data.get("cancelStatus") or {}).get("cancelState") == "CANCELED":
+    if (
+        found.data.get("orderPaymentStatus") not in ("PAID", "PARTIALLY_REFUNDED")
+        or (found.data.get("cancelStatus") or {}).get("cancelState") == "CANCELED"
+    ):
         return _request_error(32100, "Invalid order Id", "The order is not paid or has been cancelled.")
-    fulfilment = ship(found, tracking_number=tracking, carrier=carrier, line_items=items, shipped_date=shipped)
+    fulfilment = ship(
+        found, tracking_number=tracking, carrier=carrier, line_items=items, shipped_date=shipped
+    )
     response = JsonResponse({}, status=201)
-    response["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/{fulfilment['fulfillmentId']}")
+    response["Location"] = request.build_absolute_uri(
+        f"{request.path.rstrip('/')}/{fulfilment['fulfillmentId']}"
+    )
     return mangle(response, fault)
 
 
@@ -330,9 +455,13 @@ def shipping_fulfillment(request, order_id, fulfillment_id):
     found, missing = _order_or_404(store, order_id)
     if missing:
         return missing
-    match = next((f for f in found.data.get("_fulfillments", []) if f["fulfillmentId"] == fulfillment_id), None)
+    match = next(
+        (f for f in found.data.get("_fulfillments", []) if f["fulfillmentId"] == fulfillment_id), None
+    )
     if match is None:
-        return _errors(404, 32110, "API_FULFILLMENT", "REQUEST", f"Invalid shipping fulfillment ID: {fulfillment_id}")
+        return _errors(
+            404, 32110, "API_FULFILLMENT", "REQUEST", f"Invalid shipping fulfillment ID: {fulfillment_id}"
+        )
     return mangle(JsonResponse(_fulfilment_view(match)), fault)
 
 
@@ -343,12 +472,23 @@ def inventory_item(request, sku):
     if early:
         return early
     if store.settings.get("no_inventory_scope"):
-        return _errors(403, 1100, "ACCESS", "REQUEST", "Access denied",
-                       "Insufficient permissions to fulfill the request.")
+        return _errors(
+            403,
+            1100,
+            "ACCESS",
+            "REQUEST",
+            "Access denied",
+            "Insufficient permissions to fulfill the request.",
+        )
     product = SandboxProduct.objects.filter(store=store, external_id=sku).first()
     if product is None:
-        return _errors(404, 25710, "API_INVENTORY", "REQUEST", "We didn't find the resource/entity you are "
-                       "requesting. Please verify the request")
+        return _errors(
+            404,
+            25710,
+            "API_INVENTORY",
+            "REQUEST",
+            "We didn't find the resource/entity you are requesting. Please verify the request",
+        )
     return mangle(JsonResponse(product.data), fault)
 
 
@@ -363,29 +503,43 @@ def touch(order: SandboxOrder) -> None:
     order.save(update_fields=["data", "updated_ts", "status"])
 
 
-def ship(order: SandboxOrder, *, tracking_number: str = "", carrier: str = "", line_items: list | None = None,
-         shipped_date: str | None = None) -> dict:
+def ship(
+    order: SandboxOrder,
+    *,
+    tracking_number: str = "",
+    carrier: str = "",
+    line_items: list | None = None,
+    shipped_date: str | None = None,
+) -> dict:
     """A shipping fulfilment for some (default: all) line items, as Seller Hub or the API makes it."""
     data = order.data
-    items = line_items or [{"lineItemId": li["lineItemId"], "quantity": li["quantity"]} for li in data["lineItems"]]
+    items = line_items or [
+        {"lineItemId": li["lineItemId"], "quantity": li["quantity"]} for li in data["lineItems"]
+    ]
     existing = {f["fulfillmentId"] for f in data.get("_fulfillments", [])}
     fulfilment_id = tracking_number or str(9_400_000_000 + order.store.next_id())
     while fulfilment_id in existing:
         fulfilment_id += "-1"
-    fulfilment = {"fulfillmentId": fulfilment_id, "lineItems": items, "shippedDate": shipped_date or iso(time.time())}
+    fulfilment = {
+        "fulfillmentId": fulfilment_id,
+        "lineItems": items,
+        "shippedDate": shipped_date or iso(time.time()),
+    }
     if tracking_number:
         fulfilment.update(shipmentTrackingNumber=tracking_number, shippingCarrierCode=carrier)
     data.setdefault("_fulfillments", []).append(fulfilment)
     data.setdefault("fulfillmentHrefs", []).append(
-        f"{PUBLIC_BASE}/order/{data['orderId']}/shipping_fulfillment/{fulfilment_id}")
+        f"{PUBLIC_BASE}/order/{data['orderId']}/shipping_fulfillment/{fulfilment_id}"
+    )
     sent: dict[str, int] = {}
     for f in data["_fulfillments"]:
         for li in f["lineItems"]:
             sent[li["lineItemId"]] = sent.get(li["lineItemId"], 0) + int(li["quantity"])
     for li in data["lineItems"]:
         done = sent.get(li["lineItemId"], 0)
-        li["lineItemFulfillmentStatus"] = "FULFILLED" if done >= li["quantity"] else "IN_PROGRESS" if done else \
-            "NOT_STARTED"
+        li["lineItemFulfillmentStatus"] = (
+            "FULFILLED" if done >= li["quantity"] else "IN_PROGRESS" if done else "NOT_STARTED"
+        )
     states = {li["lineItemFulfillmentStatus"] for li in data["lineItems"]}
     data["orderFulfillmentStatus"] = "FULFILLED" if states == {"FULFILLED"} else "IN_PROGRESS"
     touch(order)
@@ -395,9 +549,20 @@ def ship(order: SandboxOrder, *, tracking_number: str = "", carrier: str = "", l
 def cancel(order: SandboxOrder, *, reason: str = "BUYER_ASKED_CANCEL") -> None:
     """The order is cancelled on eBay (and the buyer refunded)."""
     now = iso(time.time())
-    order.data["cancelStatus"] = {"cancelState": "CANCELED", "cancelledDate": now, "cancelRequests": [{
-        "cancelCompletedDate": now, "cancelInitiator": "BUYER", "cancelReason": reason, "cancelRequestedDate": now,
-        "cancelRequestId": str(5_000_000_000 + order.store.next_id()), "cancelRequestState": "COMPLETED"}]}
+    order.data["cancelStatus"] = {
+        "cancelState": "CANCELED",
+        "cancelledDate": now,
+        "cancelRequests": [
+            {
+                "cancelCompletedDate": now,
+                "cancelInitiator": "BUYER",
+                "cancelReason": reason,
+                "cancelRequestedDate": now,
+                "cancelRequestId": str(5_000_000_000 + order.store.next_id()),
+                "cancelRequestState": "COMPLETED",
+            }
+        ],
+    }
     order.data["orderPaymentStatus"] = "FULLY_REFUNDED"
     touch(order)
 

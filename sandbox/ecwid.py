@@ -125,8 +125,9 @@ def _count_call(store: SandboxStore, request=None) -> float:
     """The store token's bucket (sandbox/ratelimit.py: 600 a minute, burst 100, sped up by
     SANDBOX_TIME_SCALE; `rate_limit_per_minute` sets a store's own). Seconds to wait (0 = allowed)."""
     own = (store.settings or {}).get("rate_limit_per_minute")
-    d = ratelimit.take(store, KIND, request=request, rate=int(own) / 60 if own else None,
-                       burst=int(own) if own else None)
+    d = ratelimit.take(
+        store, KIND, request=request, rate=int(own) / 60 if own else None, burst=int(own) if own else None
+    )
     return d.wait
 
 
@@ -141,7 +142,11 @@ def _guard(request, store_id):
     wait = _count_call(store, request)
     if wait:
         return (
-            _error(429, "Too many requests: 600 requests per minute allowed", Retry_After=ratelimit.retry_after(wait)),
+            _error(
+                429,
+                "Too many requests: 600 requests per minute allowed",
+                Retry_After=ratelimit.retry_after(wait),
+            ),
             None,
             None,
         )
@@ -262,8 +267,9 @@ def order(request, store_id, order_id):
     if body.get("paymentStatus") and body["paymentStatus"] not in PAYMENT:
         return _error(400, f"Status {body['paymentStatus']} is not a payment status")
     extra = body.get("orderExtraFields")
-    if extra is not None and (not isinstance(extra, list) or not all(isinstance(f, dict) and f.get("id")
-                                                                      for f in extra)):
+    if extra is not None and (
+        not isinstance(extra, list) or not all(isinstance(f, dict) and f.get("id") for f in extra)
+    ):
         return _error(400, "orderExtraFields must be a list of objects with an id")
     for name, value in body.items():
         if name not in READ_ONLY:

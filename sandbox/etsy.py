@@ -25,9 +25,28 @@ from sandbox.models import SandboxOrder, SandboxProduct, SandboxRequest, Sandbox
 KIND = "etsy"
 TOKEN_LIFETIME = 3600  # Etsy access tokens last an hour
 # What GET /shipping-carriers names; createReceiptShipment takes these (or "other") as carrier_name.
-CARRIERS = ["usps", "ups", "fedex", "dhl", "dhl-express", "royal-mail", "parcelforce", "canada-post", "dpd",
-            "colissimo", "chronopost", "la-poste", "postnl", "deutsche-post", "australia-post", "gls", "evri",
-            "hermes", "bpost", "other"]
+CARRIERS = [
+    "usps",
+    "ups",
+    "fedex",
+    "dhl",
+    "dhl-express",
+    "royal-mail",
+    "parcelforce",
+    "canada-post",
+    "dpd",
+    "colissimo",
+    "chronopost",
+    "la-poste",
+    "postnl",
+    "deutsche-post",
+    "australia-post",
+    "gls",
+    "evri",
+    "hermes",
+    "bpost",
+    "other",
+]
 
 
 def _flags(data: dict) -> dict:
@@ -56,9 +75,13 @@ def _authenticate(request, store: SandboxStore | None):
     auth = request.headers.get("Authorization", "")
     expires_at = _access_expiry(store, auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
     if expires_at is None:
-        return JsonResponse({"error": "invalid_token", "error_description": "Access token is invalid"}, status=401)
+        return JsonResponse(
+            {"error": "invalid_token", "error_description": "Access token is invalid"}, status=401
+        )
     if expires_at <= time.time():
-        return JsonResponse({"error": "invalid_token", "error_description": "access token is expired"}, status=401)
+        return JsonResponse(
+            {"error": "invalid_token", "error_description": "access token is expired"}, status=401
+        )
     return None
 
 
@@ -121,7 +144,9 @@ def token(request):
     client_id, refresh_token = form.get("client_id", ""), form.get("refresh_token", "")
     if not client_id or not refresh_token:
         return _oauth_error(400, "invalid_request", "client_id and refresh_token are required")
-    stores = [s for s in SandboxStore.objects.filter(kind=KIND) if s.credentials.get("keystring") == client_id]
+    stores = [
+        s for s in SandboxStore.objects.filter(kind=KIND) if s.credentials.get("keystring") == client_id
+    ]
     if not stores:
         return _oauth_error(400, "invalid_client", "client_id is invalid")
     store = next((s for s in stores if current_refresh_token(s) == refresh_token), None)
@@ -146,12 +171,22 @@ def token(request):
         store.save(update_fields=["settings"])
         # The remote side's log keeps no token, only which fields came (a test can see that no
         # client secret was sent).
-        SandboxRequest.objects.create(store=store, method="POST", path=request.path,
-                                      content_type=request.content_type, body="",
-                                      parsed={"grant_type": "refresh_token", "client_id": client_id,
-                                              "fields": sorted(form)})
-    return JsonResponse({"access_token": access, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
-                         "refresh_token": rotated})
+        SandboxRequest.objects.create(
+            store=store,
+            method="POST",
+            path=request.path,
+            content_type=request.content_type,
+            body="",
+            parsed={"grant_type": "refresh_token", "client_id": client_id, "fields": sorted(form)},
+        )
+    return JsonResponse(
+        {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME,
+            "refresh_token": rotated,
+        }
+    )
 
 
 def _store_for_shop(shop_id) -> SandboxStore | None:
@@ -190,21 +225,30 @@ def receipts(request, shop_id):
     if limit is None or not 1 <= limit <= 100 or offset is None or offset < 0:
         return JsonResponse({"error": "limit must be between 1 and 100, offset must be >= 0"}, status=400)
     qs = SandboxOrder.objects.filter(store=store)
-    for param, field, op in (("min_created", "created_ts", "gte"), ("max_created", "created_ts", "lte"),
-                             ("min_last_modified", "updated_ts", "gte"), ("max_last_modified", "updated_ts", "lte")):
+    for param, field, op in (
+        ("min_created", "created_ts", "gte"),
+        ("max_created", "created_ts", "lte"),
+        ("min_last_modified", "updated_ts", "gte"),
+        ("max_last_modified", "updated_ts", "lte"),
+    ):
         if q.get(param):
             qs = qs.filter(**{f"{field}__{op}": _int(q[param], 0)})
-    sort_on = {"created": "created_ts", "updated": "updated_ts", "receipt_id": "id"}.get(q.get("sort_on", "created"))
+    sort_on = {"created": "created_ts", "updated": "updated_ts", "receipt_id": "id"}.get(
+        q.get("sort_on", "created")
+    )
     if sort_on is None:
         return JsonResponse({"error": "sort_on must be one of created, updated, receipt_id"}, status=400)
     desc = q.get("sort_order", "desc").lower() in ("desc", "descending", "down")
     qs = qs.order_by(f"-{sort_on}" if desc else sort_on, "-id" if desc else "id")
-    wanted = {name: q[f"was_{name}"].lower() == "true" for name in ("paid", "shipped", "canceled", "delivered")
-              if f"was_{name}" in q}
+    wanted = {
+        name: q[f"was_{name}"].lower() == "true"
+        for name in ("paid", "shipped", "canceled", "delivered")
+        if f"was_{name}" in q
+    }
     rows = [o.data for o in qs.only("data")]
     if wanted:
         rows = [r for r in rows if all(_flags(r)[k] == v for k, v in wanted.items())]
-    page = rows[offset: offset + limit]
+    page = rows[offset : offset + limit]
     return mangle(JsonResponse({"count": len(rows), "results": page}), fault)
 
 
@@ -245,11 +289,15 @@ def tracking(request, shop_id, receipt_id):
             return JsonResponse({"error": "Invalid JSON body"}, status=400)
         if not isinstance(data, dict):
             return JsonResponse({"error": "Invalid JSON body"}, status=400)
-        form = {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.items()}
+        form = {
+            k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.items()
+        }
     elif request.content_type.startswith("application/x-www-form-urlencoded"):
         form = QueryDict(request.body).dict()
     else:
-        return JsonResponse({"error": "Expected application/x-www-form-urlencoded or application/json"}, status=400)
+        return JsonResponse(
+            {"error": "Expected application/x-www-form-urlencoded or application/json"}, status=400
+        )
     order = SandboxOrder.objects.filter(store=store, external_id=str(receipt_id)).first()
     if order is None:
         return JsonResponse({"error": f"Receipt {receipt_id} not found"}, status=404)
@@ -258,16 +306,23 @@ def tracking(request, shop_id, receipt_id):
     if bool(code) != bool(carrier):
         return JsonResponse({"error": "tracking_code and carrier_name must be given together"}, status=400)
     if carrier and carrier not in CARRIERS:
-        return JsonResponse({"error": f"carrier_name {carrier!r} is not a known shipping carrier; use one from "
-                                      "/v3/application/shipping-carriers or other"}, status=400)
+        return JsonResponse(
+            {
+                "error": f"carrier_name {carrier!r} is not a known shipping carrier; use one from "
+                "/v3/application/shipping-carriers or other"
+            },
+            status=400,
+        )
     data = order.data
     if code:
-        data.setdefault("shipments", []).append({
-            "receipt_shipping_id": store.next_id(),
-            "shipment_notification_timestamp": int(time.time()),
-            "carrier_name": carrier,
-            "tracking_code": code,
-        })
+        data.setdefault("shipments", []).append(
+            {
+                "receipt_shipping_id": store.next_id(),
+                "shipment_notification_timestamp": int(time.time()),
+                "carrier_name": carrier,
+                "tracking_code": code,
+            }
+        )
     data["is_shipped"] = True
     data["status"] = "Completed"
     _touch(order)
@@ -301,11 +356,19 @@ def listing_image(request, listing_id, image_id):
         return JsonResponse({"error": f"Listing {listing_id} not found"}, status=404)
     # Served by the sandbox itself, so the demo shows real thumbnails.
     base = request.build_absolute_uri(f"/sandbox/etsy/images/{listing_id}/{image_id}")
-    return mangle(JsonResponse({
-        "listing_id": int(listing_id), "listing_image_id": int(image_id),
-        "url_75x75": f"{base}/il_75x75.svg", "url_170x135": f"{base}/il_170x135.svg",
-        "url_570xN": f"{base}/il_570xN.svg", "url_fullxfull": f"{base}/il_fullxfull.svg",
-    }), fault)
+    return mangle(
+        JsonResponse(
+            {
+                "listing_id": int(listing_id),
+                "listing_image_id": int(image_id),
+                "url_75x75": f"{base}/il_75x75.svg",
+                "url_170x135": f"{base}/il_170x135.svg",
+                "url_570xN": f"{base}/il_570xN.svg",
+                "url_fullxfull": f"{base}/il_fullxfull.svg",
+            }
+        ),
+        fault,
+    )
 
 
 def image_file(request, listing_id, image_id, size):
@@ -341,12 +404,21 @@ def shipping_carriers(request):
     early, fault = _guard(request, _store_by_key(request))
     if early:
         return early
-    return JsonResponse({"count": len(CARRIERS), "results": [
-        {"shipping_carrier_id": i + 1, "name": n, "domestic_classes": [], "mail_classes": []}
-        for i, n in enumerate(CARRIERS)
-    ]})
+    return JsonResponse(
+        {
+            "count": len(CARRIERS),
+            "results": [
+                {"shipping_carrier_id": i + 1, "name": n, "domestic_classes": [], "mail_classes": []}
+                for i, n in enumerate(CARRIERS)
+            ],
+        }
+    )
 
 
 def _store_by_key(request) -> SandboxStore | None:
     keystring = request.headers.get("x-api-key", "").split(":", 1)[0]
-    return SandboxStore.objects.filter(kind=KIND, credentials__keystring=keystring).first() if keystring else None
+    return (
+        SandboxStore.objects.filter(kind=KIND, credentials__keystring=keystring).first()
+        if keystring
+        else None
+    )

@@ -38,7 +38,11 @@ def fault_response(fault: dict | None) -> HttpResponse | None:
     status = fault.get("status")
     if status:
         body = fault.get("body", {"error": f"sandbox fault {status}"})
-        response = JsonResponse(body, status=int(status), safe=False) if body != "" else HttpResponse(status=int(status))
+        response = (
+            JsonResponse(body, status=int(status), safe=False)
+            if body != ""
+            else HttpResponse(status=int(status))
+        )
         if fault.get("retry_after") is not None:
             response["Retry-After"] = str(fault["retry_after"])
         return response
@@ -63,6 +67,10 @@ def record(store: SandboxStore | None, request, parsed=None) -> SandboxRequest:
         except ValueError:
             parsed = {}
     return SandboxRequest.objects.create(
-        store=store, method=request.method, path=request.path, content_type=request.content_type or "",
-        body=body, parsed=parsed,
+        store=store,
+        method=request.method,
+        path=request.path,
+        content_type=request.content_type or "",
+        body=body,
+        parsed=parsed,
     )

@@ -10,9 +10,10 @@ class SandboxStore(models.Model):
     key = models.CharField(max_length=100, help_text="shop id / store name / account id used in paths")
     credentials = models.JSONField(default=dict, blank=True)
     faults = models.JSONField(
-        default=list, blank=True,
+        default=list,
+        blank=True,
         help_text='Queued faults, used one request at a time: [{"status": 429, "retry_after": 1, "times": 2}, '
-                  '{"status": 500}, {"truncate": true}, {"malformed": true}, {"delay": 3}]',
+        '{"status": 500}, {"truncate": true}, {"malformed": true}, {"delay": 3}]',
     )
     settings = models.JSONField(default=dict, blank=True)
     counter = models.PositiveIntegerField(default=0)

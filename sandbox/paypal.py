@@ -35,7 +35,7 @@ API = "https://api-m.sandbox.paypal.com"
 ZERO_DECIMAL = {"HUF", "JPY", "TWD"}
 DECLINE_TEXT = {
     "INSTRUMENT_DECLINED": "The instrument presented was either declined by the processor or bank, or it can't be "
-                           "used for this payment.",
+    "used for this payment.",
     "PAYER_ACTION_REQUIRED": "Payer needs to perform the following action before proceeding with payment.",
     "TRANSACTION_REFUSED": "The request was refused.",
 }
@@ -47,9 +47,18 @@ def _debug_id() -> str:
 
 
 def _problem(status: int, name: str, message: str, issue: str = "", description: str = "", field: str = ""):
-    body = {"name": name, "message": message, "debug_id": _debug_id(),
-            "links": [{"href": "https://developer.paypal.com/docs/api/orders/v2/#error-" + (issue or name),
-                       "rel": "information_link", "method": "GET"}]}
+    body = {
+        "name": name,
+        "message": message,
+        "debug_id": _debug_id(),
+        "links": [
+            {
+                "href": "https://developer.paypal.com/docs/api/orders/v2/#error-" + (issue or name),
+                "rel": "information_link",
+                "method": "GET",
+            }
+        ],
+    }
     if issue:
         detail = {"issue": issue, "description": description or issue}
         if field:
@@ -59,8 +68,13 @@ def _problem(status: int, name: str, message: str, issue: str = "", description:
 
 
 def _unprocessable(issue: str, description: str = "") -> JsonResponse:
-    return _problem(422, "UNPROCESSABLE_ENTITY", "The requested action could not be performed, semantically "
-                    "incorrect, or failed business validation.", issue, description or DECLINE_TEXT.get(issue, issue))
+    return _problem(
+        422,
+        "UNPROCESSABLE_ENTITY",
+        "The requested action could not be performed, semantically incorrect, or failed business validation.",
+        issue,
+        description or DECLINE_TEXT.get(issue, issue),
+    )
 
 
 def _guard(request, store: SandboxStore):
@@ -76,29 +90,45 @@ def token(request):
         return JsonResponse({"error": "invalid_request"}, status=405)
     auth = request.headers.get("Authorization", "")
     try:
-        client_id, secret = base64.b64decode(auth[6:]).decode().split(":", 1) if auth.startswith("Basic ") else ("", "")
+        client_id, secret = (
+            base64.b64decode(auth[6:]).decode().split(":", 1) if auth.startswith("Basic ") else ("", "")
+        )
     except ValueError:
         client_id, secret = "", ""
-    store = SandboxStore.objects.filter(kind=KIND, credentials__client_id=client_id).first() if client_id else None
+    store = (
+        SandboxStore.objects.filter(kind=KIND, credentials__client_id=client_id).first()
+        if client_id
+        else None
+    )
     if store is None or store.credentials.get("client_secret") != secret:
-        return JsonResponse({"error": "invalid_client", "error_description": "Client Authentication failed"},
-                            status=401)
+        return JsonResponse(
+            {"error": "invalid_client", "error_description": "Client Authentication failed"}, status=401
+        )
     early, fault = _guard(request, store)
     if early:
         return early
     if QueryDict(request.body).get("grant_type") != "client_credentials":
-        return JsonResponse({"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"},
-                            status=400)
+        return JsonResponse(
+            {"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"}, status=400
+        )
     with transaction.atomic():
         store = SandboxStore.objects.select_for_update().get(pk=store.pk)
         if not store.settings.get("access_token"):  # PayPal hands out the same token until it expires
             store.settings["access_token"] = "A21AA" + secrets.token_urlsafe(40)
             store.save(update_fields=["settings"])
-    return mangle(JsonResponse({
-        "scope": "https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/checkout/one-click",
-        "access_token": store.settings["access_token"], "token_type": "Bearer", "app_id": "APP-80W284485P519543T",
-        "expires_in": 32400, "nonce": f"{time.strftime('%Y-%m-%dT%H:%M:%SZ')}{secrets.token_hex(8)}",
-    }), fault)
+    return mangle(
+        JsonResponse(
+            {
+                "scope": "https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/checkout/one-click",
+                "access_token": store.settings["access_token"],
+                "token_type": "Bearer",
+                "app_id": "APP-80W284485P519543T",
+                "expires_in": 32400,
+                "nonce": f"{time.strftime('%Y-%m-%dT%H:%M:%SZ')}{secrets.token_hex(8)}",
+            }
+        ),
+        fault,
+    )
 
 
 def _bearer_store(request) -> SandboxStore | None:
@@ -109,18 +139,27 @@ def _bearer_store(request) -> SandboxStore | None:
 
 
 def _unauthorised():
-    return _problem(401, "AUTHENTICATION_FAILURE", "Authentication failed due to invalid authentication credentials "
-                                                   "or a missing Authorization header.")
+    return _problem(
+        401,
+        "AUTHENTICATION_FAILURE",
+        "Authentication failed due to invalid authentication credentials or a missing Authorization header.",
+    )
 
 
 def _links(order_id: str, status: str) -> list[dict]:
     self_link = {"href": f"{API}/v2/checkout/orders/{order_id}", "rel": "self", "method": "GET"}
     if status == "COMPLETED":
         return [self_link]
-    return [self_link,
-            {"href": f"https://www.sandbox.paypal.com/checkoutnow?token={order_id}", "rel": "approve", "method": "GET"},
-            {"href": f"{API}/v2/checkout/orders/{order_id}", "rel": "update", "method": "PATCH"},
-            {"href": f"{API}/v2/checkout/orders/{order_id}/capture", "rel": "capture", "method": "POST"}]
+    return [
+        self_link,
+        {
+            "href": f"https://www.sandbox.paypal.com/checkoutnow?token={order_id}",
+            "rel": "approve",
+            "method": "GET",
+        },
+        {"href": f"{API}/v2/checkout/orders/{order_id}", "rel": "update", "method": "PATCH"},
+        {"href": f"{API}/v2/checkout/orders/{order_id}/capture", "rel": "capture", "method": "POST"},
+    ]
 
 
 def _present(order: dict, request) -> dict:
@@ -131,24 +170,44 @@ def _present(order: dict, request) -> dict:
 
 def _validate(body: dict) -> JsonResponse | None:
     if body.get("intent") not in ("CAPTURE", "AUTHORIZE"):
-        return _problem(400, "INVALID_REQUEST", "Request is not well-formed, syntactically incorrect, or violates "
-                        "schema.", "INVALID_PARAMETER_VALUE", "The value of a field is invalid.", "/intent")
+        return _problem(
+            400,
+            "INVALID_REQUEST",
+            "Request is not well-formed, syntactically incorrect, or violates schema.",
+            "INVALID_PARAMETER_VALUE",
+            "The value of a field is invalid.",
+            "/intent",
+        )
     units = body.get("purchase_units")
     if not isinstance(units, list) or not 1 <= len(units) <= 10:
-        return _problem(400, "INVALID_REQUEST", "Request is not well-formed, syntactically incorrect, or violates "
-                        "schema.", "MISSING_REQUIRED_PARAMETER", "A required field / parameter is missing.",
-                        "/purchase_units")
+        return _problem(
+            400,
+            "INVALID_REQUEST",
+            "Request is not well-formed, syntactically incorrect, or violates schema.",
+            "MISSING_REQUIRED_PARAMETER",
+            "A required field / parameter is missing.",
+            "/purchase_units",
+        )
     for unit in units:
         amount = unit.get("amount") or {}
         currency, value = amount.get("currency_code", ""), amount.get("value")
         places = 0 if currency in ZERO_DECIMAL else 2
         pattern = r"^\d{1,10}$" if places == 0 else r"^\d{1,10}(\.\d{1,2})?$"
-        if not isinstance(value, str) or not re.match(pattern, value) or currency != currency.upper() or \
-                len(currency) != 3:
-            return _problem(422, "UNPROCESSABLE_ENTITY", "The requested action could not be performed, "
-                            "semantically incorrect, or failed business validation.", "DECIMAL_PRECISION",
-                            "If the currency supports decimals, only two decimal place precision is supported.",
-                            f"/purchase_units/@reference_id=='{unit.get('reference_id', 'default')}'/amount/value")
+        if (
+            not isinstance(value, str)
+            or not re.match(pattern, value)
+            or currency != currency.upper()
+            or len(currency) != 3
+        ):
+            return _problem(
+                422,
+                "UNPROCESSABLE_ENTITY",
+                "The requested action could not be performed, "
+                "semantically incorrect, or failed business validation.",
+                "DECIMAL_PRECISION",
+                "If the currency supports decimals, only two decimal place precision is supported.",
+                f"/purchase_units/@reference_id=='{unit.get('reference_id', 'default')}'/amount/value",
+            )
     return None
 
 
@@ -168,8 +227,14 @@ def _remember(store: SandboxStore, request_id: str, kind: str, order_id: str) ->
     now = int(time.time())
     try:
         with transaction.atomic():
-            SandboxOrder.objects.create(store=store, external_id=f"request:{kind}:{request_id}", status=kind,
-                                        data={"order_id": order_id}, created_ts=now, updated_ts=now)
+            SandboxOrder.objects.create(
+                store=store,
+                external_id=f"request:{kind}:{request_id}",
+                status=kind,
+                data={"order_id": order_id},
+                created_ts=now,
+                updated_ts=now,
+            )
     except IntegrityError:
         return False
     return True
@@ -178,7 +243,9 @@ def _remember(store: SandboxStore, request_id: str, kind: str, order_id: str) ->
 @csrf_exempt
 def orders(request):
     if request.method != "POST":
-        return _problem(405, "METHOD_NOT_SUPPORTED", "The server does not implement the requested HTTP method.")
+        return _problem(
+            405, "METHOD_NOT_SUPPORTED", "The server does not implement the requested HTTP method."
+        )
     store = _bearer_store(request)
     if store is None:
         return _unauthorised()
@@ -189,11 +256,20 @@ def orders(request):
     except ValueError:
         body = None
     if early:
-        record(store, request, parsed={"body": body, "request_id": request_id, "outcome": f"fault {early.status_code}"})
+        record(
+            store,
+            request,
+            parsed={"body": body, "request_id": request_id, "outcome": f"fault {early.status_code}"},
+        )
         return early
     if not isinstance(body, dict):
-        return _problem(400, "INVALID_REQUEST", "Request is not well-formed, syntactically incorrect, or violates "
-                        "schema.", "MALFORMED_REQUEST_JSON", "The request JSON is not well formed.")
+        return _problem(
+            400,
+            "INVALID_REQUEST",
+            "Request is not well-formed, syntactically incorrect, or violates schema.",
+            "MALFORMED_REQUEST_JSON",
+            "The request JSON is not well formed.",
+        )
     replayed = _replay(store, request_id, "create")
     if replayed is not None:
         record(store, request, parsed={"body": body, "request_id": request_id, "outcome": "replayed"})
@@ -208,20 +284,38 @@ def orders(request):
     status = "APPROVED" if approved else "CREATED"
     now = int(time.time())
     order = {
-        "id": order_id, "intent": body["intent"], "status": status,
-        "purchase_units": [{**unit, "reference_id": unit.get("reference_id", "default"),
-                            "payee": {"email_address": "supplier@example.com", "merchant_id": "C7CYMKZDG8D6E"}}
-                           for unit in body["purchase_units"]],
+        "id": order_id,
+        "intent": body["intent"],
+        "status": status,
+        "purchase_units": [
+            {
+                **unit,
+                "reference_id": unit.get("reference_id", "default"),
+                "payee": {"email_address": "supplier@example.com", "merchant_id": "C7CYMKZDG8D6E"},
+            }
+            for unit in body["purchase_units"]
+        ],
         "create_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
         "links": _links(order_id, status),
     }
     if approved:
         order["payment_source"] = source
     if not _remember(store, request_id, "create", order_id):  # the same id at the same moment
-        return _problem(422, "UNPROCESSABLE_ENTITY", "Request with this PayPal-Request-Id is in progress.",
-                        "DUPLICATE_REQUEST_ID", "The PayPal-Request-Id is already in use for another request.")
-    SandboxOrder.objects.create(store=store, external_id=f"order:{order_id}", data=order, status=status,
-                                created_ts=now, updated_ts=now)
+        return _problem(
+            422,
+            "UNPROCESSABLE_ENTITY",
+            "Request with this PayPal-Request-Id is in progress.",
+            "DUPLICATE_REQUEST_ID",
+            "The PayPal-Request-Id is already in use for another request.",
+        )
+    SandboxOrder.objects.create(
+        store=store,
+        external_id=f"order:{order_id}",
+        data=order,
+        status=status,
+        created_ts=now,
+        updated_ts=now,
+    )
     record(store, request, parsed={"body": body, "request_id": request_id, "outcome": "created"})
     return mangle(JsonResponse(_present(order, request), status=201), fault)
 
@@ -239,14 +333,20 @@ def _mock_issue(request, store: SandboxStore) -> str:
 @csrf_exempt
 def capture(request, order_id):
     if request.method != "POST":
-        return _problem(405, "METHOD_NOT_SUPPORTED", "The server does not implement the requested HTTP method.")
+        return _problem(
+            405, "METHOD_NOT_SUPPORTED", "The server does not implement the requested HTTP method."
+        )
     store = _bearer_store(request)
     if store is None:
         return _unauthorised()
     early, fault = _guard(request, store)
     request_id = request.headers.get("PayPal-Request-Id", "")
     if early:
-        record(store, request, parsed={"body": {}, "request_id": request_id, "outcome": f"fault {early.status_code}"})
+        record(
+            store,
+            request,
+            parsed={"body": {}, "request_id": request_id, "outcome": f"fault {early.status_code}"},
+        )
         return early
     replayed = _replay(store, request_id, "capture")
     if replayed is not None:
@@ -254,8 +354,13 @@ def capture(request, order_id):
         return mangle(JsonResponse(_present(replayed.data, request), status=200), fault)
     row = SandboxOrder.objects.filter(store=store, external_id=f"order:{order_id}").first()
     if row is None:
-        return _problem(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.", "INVALID_RESOURCE_ID",
-                        "Specified resource ID does not exist. Please check the resource ID and try again.")
+        return _problem(
+            404,
+            "RESOURCE_NOT_FOUND",
+            "The specified resource does not exist.",
+            "INVALID_RESOURCE_ID",
+            "Specified resource ID does not exist. Please check the resource ID and try again.",
+        )
     order = row.data
     issue = ""
     if order["status"] == "COMPLETED":
@@ -265,26 +370,52 @@ def capture(request, order_id):
     else:
         issue = _mock_issue(request, store)
     if issue:
-        record(store, request, parsed={"body": {}, "request_id": request_id, "outcome": "declined",
-                                       "issue": issue})
-        text = {"ORDER_NOT_APPROVED": "Payer has not yet approved the Order for payment.",
-                "ORDER_ALREADY_CAPTURED": "Order already captured.If 'intent=CAPTURE' only one capture per order is "
-                                          "allowed."}.get(issue)
+        record(
+            store,
+            request,
+            parsed={"body": {}, "request_id": request_id, "outcome": "declined", "issue": issue},
+        )
+        text = {
+            "ORDER_NOT_APPROVED": "Payer has not yet approved the Order for payment.",
+            "ORDER_ALREADY_CAPTURED": "Order already captured.If 'intent=CAPTURE' only one capture per order is "
+            "allowed.",
+        }.get(issue)
         return _unprocessable(issue, text or "")
     if not _remember(store, request_id, "capture", order["id"]):
-        return _problem(422, "UNPROCESSABLE_ENTITY", "Request with this PayPal-Request-Id is in progress.",
-                        "DUPLICATE_REQUEST_ID", "The PayPal-Request-Id is already in use for another request.")
+        return _problem(
+            422,
+            "UNPROCESSABLE_ENTITY",
+            "Request with this PayPal-Request-Id is in progress.",
+            "DUPLICATE_REQUEST_ID",
+            "The PayPal-Request-Id is already in use for another request.",
+        )
     now = int(time.time())
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
     for unit in order["purchase_units"]:
-        unit["payments"] = {"captures": [{
-            "id": secrets.token_hex(9).upper()[:17], "status": "COMPLETED", "amount": unit["amount"],
-            "final_capture": True, "seller_protection": {"status": "ELIGIBLE"}, "create_time": stamp,
-            "update_time": stamp, "custom_id": unit.get("custom_id", ""),
-        }]}
-    order.update(status="COMPLETED", update_time=stamp, links=_links(order["id"], "COMPLETED"),
-                 payer={"name": {"given_name": "Sandbox", "surname": "Merchant"},
-                        "email_address": "merchant@example.com", "payer_id": "QYR5Z8XDVJNXQ"})
+        unit["payments"] = {
+            "captures": [
+                {
+                    "id": secrets.token_hex(9).upper()[:17],
+                    "status": "COMPLETED",
+                    "amount": unit["amount"],
+                    "final_capture": True,
+                    "seller_protection": {"status": "ELIGIBLE"},
+                    "create_time": stamp,
+                    "update_time": stamp,
+                    "custom_id": unit.get("custom_id", ""),
+                }
+            ]
+        }
+    order.update(
+        status="COMPLETED",
+        update_time=stamp,
+        links=_links(order["id"], "COMPLETED"),
+        payer={
+            "name": {"given_name": "Sandbox", "surname": "Merchant"},
+            "email_address": "merchant@example.com",
+            "payer_id": "QYR5Z8XDVJNXQ",
+        },
+    )
     row.data, row.status, row.updated_ts = order, "COMPLETED", now
     row.save(update_fields=["data", "status", "updated_ts"])
     record(store, request, parsed={"body": {}, "request_id": request_id, "outcome": "captured"})
@@ -297,8 +428,13 @@ def order_detail(request, order_id):
         return _unauthorised()
     row = SandboxOrder.objects.filter(store=store, external_id=f"order:{order_id}").first()
     if row is None:
-        return _problem(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.", "INVALID_RESOURCE_ID",
-                        "Specified resource ID does not exist. Please check the resource ID and try again.")
+        return _problem(
+            404,
+            "RESOURCE_NOT_FOUND",
+            "The specified resource does not exist.",
+            "INVALID_RESOURCE_ID",
+            "Specified resource ID does not exist. Please check the resource ID and try again.",
+        )
     return JsonResponse(row.data)
 
 

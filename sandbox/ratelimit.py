@@ -65,8 +65,15 @@ def limit_of(store: SandboxStore, kind: str, operation: str) -> tuple[float, flo
     return rate, burst, rate * scale()
 
 
-def take(store: SandboxStore, kind: str, operation: str = "api", *, request=None,
-         rate: float | None = None, burst: float | None = None) -> Decision:
+def take(
+    store: SandboxStore,
+    kind: str,
+    operation: str = "api",
+    *,
+    request=None,
+    rate: float | None = None,
+    burst: float | None = None,
+) -> Decision:
     """One call into the bucket of `store` and `operation`: let through (and counted) or refused
     with the seconds to wait. `rate` and `burst` override the table (Shopify's store settings)."""
     documented, size, effective = limit_of(store, kind, operation)
@@ -93,8 +100,12 @@ def take(store: SandboxStore, kind: str, operation: str = "api", *, request=None
         locked.settings = state
         locked.save(update_fields=["settings"])
     if not allowed and request is not None:
-        SandboxRequest.objects.create(store=store, method=request.method, path=request.path,
-                                      parsed={"status": 429, "operation": operation, "wait": round(wait, 3)})
+        SandboxRequest.objects.create(
+            store=store,
+            method=request.method,
+            path=request.path,
+            parsed={"status": 429, "operation": operation, "wait": round(wait, 3)},
+        )
     return Decision(allowed, level, size, wait, documented)
 
 

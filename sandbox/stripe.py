@@ -30,8 +30,11 @@ from sandbox.models import SandboxOrder, SandboxStore
 KIND = "stripe"
 DECLINES = {
     "pm_card_chargeDeclined": ("card_declined", "generic_decline", "Your card was declined."),
-    "pm_card_chargeDeclinedInsufficientFunds": ("card_declined", "insufficient_funds",
-                                                "Your card has insufficient funds."),
+    "pm_card_chargeDeclinedInsufficientFunds": (
+        "card_declined",
+        "insufficient_funds",
+        "Your card has insufficient funds.",
+    ),
     "pm_card_chargeDeclinedExpiredCard": ("expired_card", "expired_card", "Your card has expired."),
 }
 SUCCEEDS = {"pm_card_visa", "pm_card_mastercard", "pm_card_amex"}
@@ -57,9 +60,12 @@ def _secret(request) -> str:
 def _store(request) -> tuple[SandboxStore | None, JsonResponse | None]:
     key = _secret(request)
     if not key:
-        return None, _error(401, "invalid_request_error",
-                            "You did not provide an API key. You need to provide your API key in the Authorization "
-                            "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').")
+        return None, _error(
+            401,
+            "invalid_request_error",
+            "You did not provide an API key. You need to provide your API key in the Authorization "
+            "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+        )
     store = SandboxStore.objects.filter(kind=KIND, credentials__secret_key=key).first()
     if store is None:
         return None, _error(401, "invalid_request_error", f"Invalid API Key provided: {key[:8]}********")
@@ -86,43 +92,90 @@ def _intent(store: SandboxStore, params: dict) -> tuple[int, dict]:
     try:
         amount = int(params.get("amount", ""))
     except ValueError:
-        return 400, {"error": {"type": "invalid_request_error", "param": "amount",
-                               "message": "Invalid integer: " + str(params.get("amount", ""))}}
+        return 400, {
+            "error": {
+                "type": "invalid_request_error",
+                "param": "amount",
+                "message": "Invalid integer: " + str(params.get("amount", "")),
+            }
+        }
     currency = params.get("currency", "")
     if len(currency) != 3 or currency != currency.lower():
-        return 400, {"error": {"type": "invalid_request_error", "param": "currency",
-                               "message": f"Invalid currency: {currency}. Stripe currencies are lowercase ISO codes."}}
+        return 400, {
+            "error": {
+                "type": "invalid_request_error",
+                "param": "currency",
+                "message": f"Invalid currency: {currency}. Stripe currencies are lowercase ISO codes.",
+            }
+        }
     if amount < 50:
-        return 400, {"error": {"type": "invalid_request_error", "code": "amount_too_small", "param": "amount",
-                               "message": "Amount must be at least €0.50 eur"}}
+        return 400, {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "amount_too_small",
+                "param": "amount",
+                "message": "Amount must be at least €0.50 eur",
+            }
+        }
     confirm = params.get("confirm") == "true"
     pm = params.get("payment_method", "")
     if confirm and not pm:
-        return 400, {"error": {"type": "invalid_request_error", "param": "payment_method",
-                               "message": "You must provide a payment_method to confirm this PaymentIntent."}}
-    if confirm and not params.get("payment_method_types") and not params.get("return_url") and \
-            (params.get("automatic_payment_methods") or {}).get("allow_redirects") != "never":
-        return 400, {"error": {"type": "invalid_request_error", "param": "return_url",
-                               "message": "This PaymentIntent is configured to accept payment methods enabled in "
-                                          "your Dashboard. Because some of these payment methods might redirect "
-                                          "your customer off of your page, you must provide a `return_url`."}}
+        return 400, {
+            "error": {
+                "type": "invalid_request_error",
+                "param": "payment_method",
+                "message": "You must provide a payment_method to confirm this PaymentIntent.",
+            }
+        }
+    if (
+        confirm
+        and not params.get("payment_method_types")
+        and not params.get("return_url")
+        and (params.get("automatic_payment_methods") or {}).get("allow_redirects") != "never"
+    ):
+        return 400, {
+            "error": {
+                "type": "invalid_request_error",
+                "param": "return_url",
+                "message": "This PaymentIntent is configured to accept payment methods enabled in "
+                "your Dashboard. Because some of these payment methods might redirect "
+                "your customer off of your page, you must provide a `return_url`.",
+            }
+        }
     if pm and pm not in SUCCEEDS | NEEDS_ACTION | set(DECLINES):
-        return 400, {"error": {"type": "invalid_request_error", "code": "resource_missing", "param": "payment_method",
-                               "message": f"No such PaymentMethod: '{pm}'"}}
+        return 400, {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "param": "payment_method",
+                "message": f"No such PaymentMethod: '{pm}'",
+            }
+        }
     now = int(time.time())
     pi_id = f"pi_3{secrets.token_hex(12)}"
     intent = {
-        "id": pi_id, "object": "payment_intent", "amount": amount, "amount_received": 0, "currency": currency,
-        "status": "requires_payment_method" if not pm else "requires_confirmation", "capture_method":
-            params.get("capture_method", "automatic"), "client_secret": f"{pi_id}_secret_{secrets.token_hex(8)}",
-        "amount_capturable": 0, "description": params.get("description"), "payment_method": pm or None,
+        "id": pi_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_received": 0,
+        "currency": currency,
+        "status": "requires_payment_method" if not pm else "requires_confirmation",
+        "capture_method": params.get("capture_method", "automatic"),
+        "client_secret": f"{pi_id}_secret_{secrets.token_hex(8)}",
+        "amount_capturable": 0,
+        "description": params.get("description"),
+        "payment_method": pm or None,
         "latest_charge": None,
-        "last_payment_error": None, "next_action": None, "metadata": params.get("metadata") or {},
-        "livemode": False, "created": now,
+        "last_payment_error": None,
+        "next_action": None,
+        "metadata": params.get("metadata") or {},
+        "livemode": False,
+        "created": now,
     }
     status = _confirm(intent, pm) if confirm else 200
-    SandboxOrder.objects.create(store=store, external_id=pi_id, data=intent, status=intent["status"],
-                                created_ts=now, updated_ts=now)
+    SandboxOrder.objects.create(
+        store=store, external_id=pi_id, data=intent, status=intent["status"], created_ts=now, updated_ts=now
+    )
     return _answer(status, intent)
 
 
@@ -133,33 +186,63 @@ def _confirm(intent: dict, pm: str) -> int:
     if pm in DECLINES:
         code, decline_code, message = DECLINES[pm]
         charge = f"ch_3{secrets.token_hex(12)}"
-        intent.update(status="requires_payment_method", latest_charge=charge,
-                      last_payment_error={"type": "card_error", "code": code, "decline_code": decline_code,
-                                          "message": message, "charge": charge})
+        intent.update(
+            status="requires_payment_method",
+            latest_charge=charge,
+            last_payment_error={
+                "type": "card_error",
+                "code": code,
+                "decline_code": decline_code,
+                "message": message,
+                "charge": charge,
+            },
+        )
         return 402
     if pm in NEEDS_ACTION:
         intent.update(status="requires_action", next_action={"type": "use_stripe_sdk", "use_stripe_sdk": {}})
     elif intent["capture_method"] == "manual":
-        intent.update(status="requires_capture", amount_capturable=intent["amount"], amount_received=0,
-                      latest_charge=f"ch_3{secrets.token_hex(12)}", last_payment_error=None)
+        intent.update(
+            status="requires_capture",
+            amount_capturable=intent["amount"],
+            amount_received=0,
+            latest_charge=f"ch_3{secrets.token_hex(12)}",
+            last_payment_error=None,
+        )
     else:
-        intent.update(status="succeeded", amount_received=intent["amount"], amount_capturable=0,
-                      latest_charge=f"ch_3{secrets.token_hex(12)}", last_payment_error=None)
+        intent.update(
+            status="succeeded",
+            amount_received=intent["amount"],
+            amount_capturable=0,
+            latest_charge=f"ch_3{secrets.token_hex(12)}",
+            last_payment_error=None,
+        )
     return 200
 
 
 def _answer(status: int, intent: dict) -> tuple[int, dict]:
     if status == 402:
         error = intent["last_payment_error"]
-        return 402, {"error": {**error, "doc_url": f"https://stripe.com/docs/error-codes/{error['code'].replace('_', '-')}",
-                               "payment_intent": intent, "request_log_url": "https://dashboard.stripe.com/test/logs"}}
+        return 402, {
+            "error": {
+                **error,
+                "doc_url": f"https://stripe.com/docs/error-codes/{error['code'].replace('_', '-')}",
+                "payment_intent": intent,
+                "request_log_url": "https://dashboard.stripe.com/test/logs",
+            }
+        }
     return status, intent
 
 
 def _unexpected_state(intent: dict, action: str) -> tuple[int, dict]:
-    return 400, {"error": {"type": "invalid_request_error", "code": "payment_intent_unexpected_state",
-                           "message": f"This PaymentIntent's {action} could not be performed because it has a "
-                                      f"status of {intent['status']}.", "payment_intent": intent}}
+    return 400, {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "payment_intent_unexpected_state",
+            "message": f"This PaymentIntent's {action} could not be performed because it has a "
+            f"status of {intent['status']}.",
+            "payment_intent": intent,
+        }
+    }
 
 
 def _confirm_existing(store: SandboxStore, intent_id: str, params: dict) -> tuple[int, dict]:
@@ -172,11 +255,22 @@ def _confirm_existing(store: SandboxStore, intent_id: str, params: dict) -> tupl
         return _unexpected_state(intent, "confirm")
     pm = params.get("payment_method") or intent.get("payment_method") or ""
     if not pm:
-        return 400, {"error": {"type": "invalid_request_error", "param": "payment_method",
-                               "message": "You must provide a payment_method to confirm this PaymentIntent."}}
+        return 400, {
+            "error": {
+                "type": "invalid_request_error",
+                "param": "payment_method",
+                "message": "You must provide a payment_method to confirm this PaymentIntent.",
+            }
+        }
     if pm not in SUCCEEDS | NEEDS_ACTION | set(DECLINES):
-        return 400, {"error": {"type": "invalid_request_error", "code": "resource_missing", "param": "payment_method",
-                               "message": f"No such PaymentMethod: '{pm}'"}}
+        return 400, {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "param": "payment_method",
+                "message": f"No such PaymentMethod: '{pm}'",
+            }
+        }
     status = _confirm(intent, pm)
     row.status, row.updated_ts = intent["status"], int(time.time())
     row.save(update_fields=["data", "status", "updated_ts"])
@@ -194,12 +288,23 @@ def _capture(store: SandboxStore, intent_id: str, params: dict) -> tuple[int, di
     try:
         amount = int(params.get("amount_to_capture") or intent["amount_capturable"])
     except ValueError:
-        return 400, {"error": {"type": "invalid_request_error", "param": "amount_to_capture",
-                               "message": "Invalid integer: " + str(params.get("amount_to_capture"))}}
+        return 400, {
+            "error": {
+                "type": "invalid_request_error",
+                "param": "amount_to_capture",
+                "message": "Invalid integer: " + str(params.get("amount_to_capture")),
+            }
+        }
     if not 0 < amount <= intent["amount_capturable"]:
-        return 400, {"error": {"type": "invalid_request_error", "code": "amount_too_large", "param": "amount_to_capture",
-                               "message": "The amount to capture must be greater than zero and no more than the "
-                                          f"amount capturable ({intent['amount_capturable']})."}}
+        return 400, {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "amount_too_large",
+                "param": "amount_to_capture",
+                "message": "The amount to capture must be greater than zero and no more than the "
+                f"amount capturable ({intent['amount_capturable']}).",
+            }
+        }
     intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
     row.status, row.updated_ts = intent["status"], int(time.time())
     row.save(update_fields=["data", "status", "updated_ts"])
@@ -207,8 +312,14 @@ def _capture(store: SandboxStore, intent_id: str, params: dict) -> tuple[int, di
 
 
 def _missing(intent_id: str) -> tuple[int, dict]:
-    return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing", "param": "intent",
-                           "message": f"No such payment_intent: '{intent_id}'"}}
+    return 404, {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "resource_missing",
+            "param": "intent",
+            "message": f"No such payment_intent: '{intent_id}'",
+        }
+    }
 
 
 @csrf_exempt
@@ -241,12 +352,24 @@ def _post(request, run):
     key = request.headers.get("Idempotency-Key", "")
     fault = take_fault(store, request.path)
     if fault and fault.get("status") == 429 and "body" not in fault:
-        fault = {**fault, "body": {"error": {"type": "invalid_request_error", "code": "rate_limit",
-                                             "message": "Too many requests hit the API too quickly. We recommend an "
-                                                        "exponential backoff of your requests."}}}
+        fault = {
+            **fault,
+            "body": {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "rate_limit",
+                    "message": "Too many requests hit the API too quickly. We recommend an "
+                    "exponential backoff of your requests.",
+                }
+            },
+        }
     early = fault_response(fault)
     if early:
-        record(store, request, parsed={"params": params, "idempotency_key": key, "outcome": f"fault {early.status_code}"})
+        record(
+            store,
+            request,
+            parsed={"params": params, "idempotency_key": key, "outcome": f"fault {early.status_code}"},
+        )
         return early
 
     if not key:
@@ -256,24 +379,40 @@ def _post(request, run):
         return mangle(JsonResponse(body, status=status), fault)
 
     # Stripe scopes a key to its endpoint; the row's id has room for a digest, not the whole path.
-    slot = f"idempotency:{key}" if run is _intent else \
-        "idempotency:" + hashlib.sha256(f"{request.path}:{key}".encode()).hexdigest()[:40]
+    slot = (
+        f"idempotency:{key}"
+        if run is _intent
+        else "idempotency:" + hashlib.sha256(f"{request.path}:{key}".encode()).hexdigest()[:40]
+    )
     now = int(time.time())
     try:
         with transaction.atomic():
-            SandboxOrder.objects.create(store=store, external_id=slot, status="running", created_ts=now,
-                                        updated_ts=now, data={"params": params, "replays": 0})
+            SandboxOrder.objects.create(
+                store=store,
+                external_id=slot,
+                status="running",
+                created_ts=now,
+                updated_ts=now,
+                data={"params": params, "replays": 0},
+            )
     except IntegrityError:
         saved = SandboxOrder.objects.get(store=store, external_id=slot)
         if saved.data["params"] != params:
             record(store, request, parsed={"params": params, "idempotency_key": key, "outcome": "rejected"})
-            return _error(400, "idempotency_error",
-                          "Keys for idempotent requests can only be used with the same parameters they were first "
-                          f"used with. Try using a key other than '{key}' if you meant to execute a different request.")
+            return _error(
+                400,
+                "idempotency_error",
+                "Keys for idempotent requests can only be used with the same parameters they were first "
+                f"used with. Try using a key other than '{key}' if you meant to execute a different request.",
+            )
         if saved.status == "running":
             record(store, request, parsed={"params": params, "idempotency_key": key, "outcome": "conflict"})
-            return _error(409, "idempotency_error", "There is currently another in-progress request using this "
-                                                    "Idempotency Key. Please try again later.")
+            return _error(
+                409,
+                "idempotency_error",
+                "There is currently another in-progress request using this "
+                "Idempotency Key. Please try again later.",
+            )
         saved.data["replays"] += 1
         saved.save(update_fields=["data"])
         record(store, request, parsed={"params": params, "idempotency_key": key, "outcome": "replayed"})
@@ -293,8 +432,9 @@ def _post(request, run):
         SandboxOrder.objects.filter(store=store, external_id=slot).delete()
     else:
         SandboxOrder.objects.filter(store=store, external_id=slot).update(
-            status="done", data={"params": params, "replays": 0, "status": status, "body": body,
-                                 "request_id": request_id})
+            status="done",
+            data={"params": params, "replays": 0, "status": status, "body": body, "request_id": request_id},
+        )
     record(store, request, parsed={"params": params, "idempotency_key": key, "outcome": _outcome(status)})
     response = JsonResponse(body, status=status)
     response["Request-Id"] = request_id
@@ -311,8 +451,13 @@ def payment_intent(request, intent_id):
         return denied
     intent = SandboxOrder.objects.filter(store=store, external_id=intent_id).first()
     if intent is None or not intent_id.startswith("pi_"):
-        return _error(404, "invalid_request_error", f"No such payment_intent: '{intent_id}'", code="resource_missing",
-                      param="intent")
+        return _error(
+            404,
+            "invalid_request_error",
+            f"No such payment_intent: '{intent_id}'",
+            code="resource_missing",
+            param="intent",
+        )
     return JsonResponse(intent.data)
 
 

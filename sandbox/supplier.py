@@ -67,7 +67,9 @@ def _problems(store: SandboxStore, body: dict) -> list[str]:
     if not str(body.get("reference", "")).strip():
         problems.append("reference is required")
     address = body.get("ship_to") or {}
-    problems += [f"ship_to.{name} is required" for name in REQUIRED_ADDRESS if not str(address.get(name, "")).strip()]
+    problems += [
+        f"ship_to.{name} is required" for name in REQUIRED_ADDRESS if not str(address.get(name, "")).strip()
+    ]
     if address.get("country") and len(str(address["country"])) != 2:
         problems.append("ship_to.country must be an ISO 3166-1 alpha-2 code")
     items = body.get("items")
@@ -106,19 +108,33 @@ def orders(request, account):
     remote_id = f"SUP-{100000 + store.next_id()}"
     try:
         with transaction.atomic():
-            SandboxOrder.objects.create(store=store, external_id=f"ref:{reference}", data={"id": remote_id},
-                                        status="reference", created_ts=now, updated_ts=now)
+            SandboxOrder.objects.create(
+                store=store,
+                external_id=f"ref:{reference}",
+                data={"id": remote_id},
+                status="reference",
+                created_ts=now,
+                updated_ts=now,
+            )
     except IntegrityError:  # placed before: answer with that order
         earlier = SandboxOrder.objects.get(store=store, external_id=f"ref:{reference}").data["id"]
         order = SandboxOrder.objects.get(store=store, external_id=earlier)
         return mangle(JsonResponse(order.data, status=200), fault)
     data = {
-        "id": remote_id, "reference": reference, "status": "received", "currency": body.get("currency", ""),
-        "ship_to": body["ship_to"], "items": body["items"], "note": body.get("note", ""),
-        "created_at": _stamp(now), "updated_at": _stamp(now), "shipment": None,
+        "id": remote_id,
+        "reference": reference,
+        "status": "received",
+        "currency": body.get("currency", ""),
+        "ship_to": body["ship_to"],
+        "items": body["items"],
+        "note": body.get("note", ""),
+        "created_at": _stamp(now),
+        "updated_at": _stamp(now),
+        "shipment": None,
     }
-    SandboxOrder.objects.create(store=store, external_id=remote_id, data=data, status="received", created_ts=now,
-                                updated_ts=now)
+    SandboxOrder.objects.create(
+        store=store, external_id=remote_id, data=data, status="received", created_ts=now, updated_ts=now
+    )
     return mangle(JsonResponse(data, status=201), fault)
 
 
@@ -150,7 +166,8 @@ def _change(request, account, order_id, status: str):
     if status == "shipped":
         number = body.get("tracking_number") or f"JD{secrets.randbelow(10**12):012d}GB"
         row.data["shipment"] = {
-            "tracking_number": number, "carrier": body.get("carrier") or "DHL Express",
+            "tracking_number": number,
+            "carrier": body.get("carrier") or "DHL Express",
             "tracking_url": body.get("tracking_url") or f"https://www.dhl.com/track?tracking-id={number}",
             "shipped_at": _stamp(now),
         }
@@ -179,7 +196,9 @@ def cancel(request, account, order_id):
         return mangle(JsonResponse(row.data), fault)
     if row is not None and row.status == "shipped":
         record(store, request, parsed=_body(request) or {})
-        return JsonResponse({"error": f"order {order_id} has shipped and can no longer be cancelled"}, status=409)
+        return JsonResponse(
+            {"error": f"order {order_id} has shipped and can no longer be cancelled"}, status=409
+        )
     response = _change(request, account, order_id, "cancelled")
     if response.status_code == 200:
         row = SandboxOrder.objects.get(store=store, external_id=order_id)

@@ -18,13 +18,16 @@ def check(po: Path) -> list[str]:
     mo = po.with_suffix(".mo")
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "fresh.mo"
-        result = subprocess.run(["msgfmt", "--check", "--statistics", "-o", str(fresh), str(po)],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["msgfmt", "--check", "--statistics", "-o", str(fresh), str(po)], capture_output=True, text=True
+        )
         stats = (result.stdout + result.stderr).strip()
         if result.returncode:
             return [f"{po}: msgfmt --check failed:\n{stats}"]
-        problems = [f"{po}: {n} {kind}" for n, kind in
-                    re.findall(r"(\d+) (fuzzy translations?|untranslated messages?)", stats)]
+        problems = [
+            f"{po}: {n} {kind}"
+            for n, kind in re.findall(r"(\d+) (fuzzy translations?|untranslated messages?)", stats)
+        ]
         if not mo.exists():
             problems.append(f"{mo} is missing: run `manage.py compilemessages`")
         else:

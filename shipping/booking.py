@@ -21,7 +21,12 @@ from shipping.models import CarrierAccount, Package, Shipment, ShipmentLine
 log = logging.getLogger(__name__)
 
 DEFAULT_WEIGHT_G = rules.DEFAULT_WEIGHT_G
-LIVE = (Shipment.Status.BOOKED, Shipment.Status.IN_TRANSIT, Shipment.Status.DELIVERED, Shipment.Status.EXCEPTION)
+LIVE = (
+    Shipment.Status.BOOKED,
+    Shipment.Status.IN_TRANSIT,
+    Shipment.Status.DELIVERED,
+    Shipment.Status.EXCEPTION,
+)
 
 
 class BookingError(Exception):
@@ -46,6 +51,7 @@ def parcel_value(order: Order, lines: list[tuple[OrderLine, int]]) -> Decimal:
 def same_carrier(a: str, b: str) -> bool:
     """Whether two tracking company names mean the same carrier (“Royal Mail” and “royal-mail”,
     “DHL” and “DHL Express”)."""
+
     def norm(text):
         return "".join(ch for ch in (text or "").lower() if ch.isalnum())
 
@@ -63,22 +69,50 @@ def booking_reference(order: Order) -> tuple[str, bool]:
 
 
 def party(address) -> Party:
-    return Party(name=address.name, company=address.company, line1=address.line1, line2=address.line2,
-                 city=address.city, state=address.state, postal_code=address.postal_code, country=address.country,
-                 email=address.email, phone=address.phone)
+    return Party(
+        name=address.name,
+        company=address.company,
+        line1=address.line1,
+        line2=address.line2,
+        city=address.city,
+        state=address.state,
+        postal_code=address.postal_code,
+        country=address.country,
+        email=address.email,
+        phone=address.phone,
+    )
 
 
 def recipient(order: Order) -> Party:
-    return Party(name=order.ship_name, company=order.ship_company, line1=order.ship_line1, line2=order.ship_line2,
-                 city=order.ship_city, state=order.ship_state, postal_code=order.ship_postal_code,
-                 country=order.ship_country, email=order.email, phone=order.ship_phone or order.phone)
+    return Party(
+        name=order.ship_name,
+        company=order.ship_company,
+        line1=order.ship_line1,
+        line2=order.ship_line2,
+        city=order.ship_city,
+        state=order.ship_state,
+        postal_code=order.ship_postal_code,
+        country=order.ship_country,
+        email=order.email,
+        phone=order.ship_phone or order.phone,
+    )
 
 
 def book_shipment(
-    *, order: Order, carrier_account: CarrierAccount | None = None, service: str = "", weight_g: int | None = None,
-    actor=None, ruleset: rules.RuleSet | None = None, label_size: str = "a6", additional: bool = False,
-    package: Package | None = None, lines: list[tuple[OrderLine | str, int]] | None = None, note: str | None = None,
-    tracking_company: str = "", replaces: Fulfilment | None = None,
+    *,
+    order: Order,
+    carrier_account: CarrierAccount | None = None,
+    service: str = "",
+    weight_g: int | None = None,
+    actor=None,
+    ruleset: rules.RuleSet | None = None,
+    label_size: str = "a6",
+    additional: bool = False,
+    package: Package | None = None,
+    lines: list[tuple[OrderLine | str, int]] | None = None,
+    note: str | None = None,
+    tracking_company: str = "",
+    replaces: Fulfilment | None = None,
 ) -> Shipment:
     """Buy a label for a parcel of `order` with the carrier the shipping rules and the channel's
     mapping choose (or staff's choice), store it with the lines it holds, and queue the tracking
@@ -94,11 +128,16 @@ def book_shipment(
     fulfilment a relabel takes the place of (its lines count as open for this booking).
     `package` is staff's choice of box over the rules' (its size goes to the carrier, its own
     weight is added to the parcel's)."""
-    allowed = (*order_services.BOOKABLE, Order.Status.SHIPPED, Order.Status.DELIVERED) if additional \
+    allowed = (
+        (*order_services.BOOKABLE, Order.Status.SHIPPED, Order.Status.DELIVERED)
+        if additional
         else order_services.BOOKABLE
+    )
     if order.status not in allowed:
-        raise BookingError(f"{order} is {order.get_status_display().lower()}; only orders awaiting shipment "
-                           "or partly shipped are booked")
+        raise BookingError(
+            f"{order} is {order.get_status_display().lower()}; only orders awaiting shipment "
+            "or partly shipped are booked"
+        )
     if not order.ship_line1 or not order.ship_country:
         raise BookingError(f"{order} has no complete shipping address")
     prefetch_related_objects([order], "lines")  # the rules, the weight and the request all read them
@@ -110,8 +149,9 @@ def book_shipment(
     picked = parcel_lines(order, lines, replaces=replaces)
     weight = weight_g or parcel_weight(order, picked)
     try:
-        decision = rules.resolve(order, carrier_account=carrier_account, service=service, ruleset=ruleset,
-                                 weight_g=weight)
+        decision = rules.resolve(
+            order, carrier_account=carrier_account, service=service, ruleset=ruleset, weight_g=weight
+        )
     except rules.NoCarrier as exc:
         raise BookingError(str(exc)) from exc
     if package is not None:
@@ -120,7 +160,9 @@ def book_shipment(
         decision.reasons.append(f"package {package.name}: chosen by staff{instead}")
     sender = decision.sender_address
     if sender is None:
-        raise BookingError("No sender address: add a default brand with a sender address under Shipping › Brands.")
+        raise BookingError(
+            "No sender address: add a default brand with a sender address under Shipping › Brands."
+        )
     package = decision.package
     weight += package.tare_g if package else 0
     note = order.channel.default_note if note is None else note
@@ -135,8 +177,12 @@ def book_shipment(
         value=parcel_value(order, picked),
         currency=order.currency,
         items=[(ln.sku or ln.title, qty) for ln, qty in picked],
-        item_lines=[ItemLine(sku=ln.sku, title=ln.title, quantity=qty, unit_price=ln.unit_price,
-                             weight_g=ln.weight_g or 0) for ln, qty in picked],
+        item_lines=[
+            ItemLine(
+                sku=ln.sku, title=ln.title, quantity=qty, unit_price=ln.unit_price, weight_g=ln.weight_g or 0
+            )
+            for ln, qty in picked
+        ],
         length_cm=package.length_cm if package else None,
         width_cm=package.width_cm if package else None,
         height_cm=package.height_cm if package else None,
@@ -150,38 +196,57 @@ def book_shipment(
             with closing(account.adapter()) as adapter:
                 booking = adapter.book(request)
     except CarrierError as exc:
-        order_services.record_event(order, OrderEvent.Kind.ERROR, f"{account.name} refused the booking: {exc}",
-                                    actor=actor)
+        order_services.record_event(
+            order, OrderEvent.Kind.ERROR, f"{account.name} refused the booking: {exc}", actor=actor
+        )
         raise BookingError(f"{account.name}: {exc}") from exc
     told, disagreement = _tracking_company(decision, booking, account, chosen=tracking_company)
     details = {**decision.as_dict(), "tracking_company": told}
     if disagreement:
         details["reasons"] = [*details["reasons"], disagreement]
     shipment = Shipment(
-        order=order, carrier_account=account, brand=decision.brand, sender_address=sender,
-        service=booking.service or decision.service, tracking_number=booking.tracking_number,
-        tracking_url=booking.tracking_url, tracking_company=told, external_id=booking.external_id,
-        idempotency_key=reference, fee=booking.fee, currency=booking.currency, weight_g=weight, decision=details,
-        booked_by=actor, package=package, shipping_name=decision.shipping_name, label_size=label_size,
+        order=order,
+        carrier_account=account,
+        brand=decision.brand,
+        sender_address=sender,
+        service=booking.service or decision.service,
+        tracking_number=booking.tracking_number,
+        tracking_url=booking.tracking_url,
+        tracking_company=told,
+        external_id=booking.external_id,
+        idempotency_key=reference,
+        fee=booking.fee,
+        currency=booking.currency,
+        weight_g=weight,
+        decision=details,
+        booked_by=actor,
+        package=package,
+        shipping_name=decision.shipping_name,
+        label_size=label_size,
         note=(note or "")[:500],
     )
     # The file first: the transaction below (which holds SQLite's write lock) only writes rows.
-    shipment.label.save(f"{booking.tracking_number or reference}.pdf", ContentFile(booking.label_pdf), save=False)
+    shipment.label.save(
+        f"{booking.tracking_number or reference}.pdf", ContentFile(booking.label_pdf), save=False
+    )
     held = ", ".join(f"{qty} × {ln.sku or ln.title}" for ln, qty in picked)
     try:
         with transaction.atomic():
             order_services.record_event(
-                order, OrderEvent.Kind.BOOKED,
+                order,
+                OrderEvent.Kind.BOOKED,
                 f"Label booked with {account.name} ({shipment.service or 'default service'}): "
                 f"tracking {shipment.tracking_number}, {weight} g, holding {held}"
                 + (f", fee {booking.fee} {booking.currency}" if booking.fee else ""),
-                data={**details, "lines": [[ln.external_id, qty] for ln, qty in picked]}, actor=actor,
+                data={**details, "lines": [[ln.external_id, qty] for ln, qty in picked]},
+                actor=actor,
             )
             if disagreement:
                 order_services.record_event(order, OrderEvent.Kind.NOTE, disagreement, actor=actor)
             shipment.save()
-            ShipmentLine.objects.bulk_create([ShipmentLine(shipment=shipment, order_line=ln, quantity=qty)
-                                              for ln, qty in picked])
+            ShipmentLine.objects.bulk_create(
+                [ShipmentLine(shipment=shipment, order_line=ln, quantity=qty) for ln, qty in picked]
+            )
             tell_channel(shipment, actor=actor, replaces=replaces)
             emails.queue(shipment, "shipped", templates=ruleset.email_templates if ruleset else None)
     except IntegrityError:
@@ -205,15 +270,21 @@ def parcel_lines(order: Order, lines, *, replaces: Fulfilment | None = None) -> 
         picked = order_services.check_lines(order, list(lines), open_only=True, exclude=replaces)
     except order_services.InvalidLines as exc:
         raise BookingError(str(exc)) from exc
-    routed = [f"{ln.sku or ln.title} is shipped by supplier {ln.dropshipped_by}" for ln, _ in picked
-              if ln.dropshipped_by]
+    routed = [
+        f"{ln.sku or ln.title} is shipped by supplier {ln.dropshipped_by}"
+        for ln, _ in picked
+        if ln.dropshipped_by
+    ]
     if routed:
-        raise BookingError(f"{order}: " + "; ".join(routed) + " (cancel the supplier order to ship it yourself)")
+        raise BookingError(
+            f"{order}: " + "; ".join(routed) + " (cancel the supplier order to ship it yourself)"
+        )
     return picked
 
 
-def _tracking_company(decision: rules.Decision, booking, account: CarrierAccount, *, chosen: str = ""
-                      ) -> tuple[str, str]:
+def _tracking_company(
+    decision: rules.Decision, booking, account: CarrierAccount, *, chosen: str = ""
+) -> tuple[str, str]:
     """The tracking company the channel is told, and the timeline's words when the mapping
     disagreed with the carrier that carries the parcel. The booked parcel decides (a Sendcloud
     parcel's carrier code, the self-print account's carrier); the mapping's tracking company
@@ -226,8 +297,10 @@ def _tracking_company(decision: rules.Decision, booking, account: CarrierAccount
         return decision.tracking_company or account.name, ""
     if not mapped or same_carrier(mapped, booked):
         return (mapped or booked), ""
-    return booked, (f"Tracking company: the parcel is carried by {booked}, not {mapped} as the shipping mapping "
-                    f"says; the channel is told {booked}")
+    return booked, (
+        f"Tracking company: the parcel is carried by {booked}, not {mapped} as the shipping mapping "
+        f"says; the channel is told {booked}"
+    )
 
 
 def tell_channel(shipment: Shipment, *, actor=None, replaces: Fulfilment | None = None) -> None:
@@ -238,19 +311,36 @@ def tell_channel(shipment: Shipment, *, actor=None, replaces: Fulfilment | None 
     if not lines:  # a parcel from before parcels carried lines
         lines = recorded_lines(shipment.order)
     fulfilment = order_services.record_fulfilment(
-        order=shipment.order, lines=lines, tracking_number=shipment.tracking_number,
-        carrier_name=shipment.tracking_company, service=shipment.shipping_name or shipment.service,
-        tracking_url=shipment.tracking_url, note=shipment.note, fee=shipment.fee if shipment.fee else None,
-        fee_currency=shipment.currency, replaces=replaces, actor=actor,
+        order=shipment.order,
+        lines=lines,
+        tracking_number=shipment.tracking_number,
+        carrier_name=shipment.tracking_company,
+        service=shipment.shipping_name or shipment.service,
+        tracking_url=shipment.tracking_url,
+        note=shipment.note,
+        fee=shipment.fee if shipment.fee else None,
+        fee_currency=shipment.currency,
+        replaces=replaces,
+        actor=actor,
     )
     shipment.fulfilment = fulfilment
     shipment.save(update_fields=["fulfilment"])
 
 
 def record_external_shipment(
-    *, order: Order, tracking_number: str, carrier: str, service: str = "", tracking_url: str = "",
-    shipped_at=None, reference: str = "", lines: list | None = None, note: str = "", supplier: str = "",
-    note_to_buyer: str = "", actor=None,
+    *,
+    order: Order,
+    tracking_number: str,
+    carrier: str,
+    service: str = "",
+    tracking_url: str = "",
+    shipped_at=None,
+    reference: str = "",
+    lines: list | None = None,
+    note: str = "",
+    supplier: str = "",
+    note_to_buyer: str = "",
+    actor=None,
 ) -> tuple[Shipment, bool]:
     """A parcel that left without a Shipdesk label (a CSV row, a dropshipping supplier): store it
     with the lines it holds and send its tracking to the channel like any other. `lines`: (line
@@ -267,30 +357,52 @@ def record_external_shipment(
     if order.status == Order.Status.CANCELLED:
         raise BookingError(f"{order} is cancelled")
     try:
-        picked = order_services.check_lines(order, list(lines)) if lines is not None else recorded_lines(order)
+        picked = (
+            order_services.check_lines(order, list(lines)) if lines is not None else recorded_lines(order)
+        )
     except order_services.InvalidLines as exc:
         raise BookingError(str(exc)) from exc
     try:
         with transaction.atomic():
             shipment = Shipment.objects.create(
-                order=order, carrier_account=None, service=service, tracking_number=tracking_number,
-                tracking_url=tracking_url, tracking_company=carrier, idempotency_key=key, booked_by=actor,
+                order=order,
+                carrier_account=None,
+                service=service,
+                tracking_number=tracking_number,
+                tracking_url=tracking_url,
+                tracking_company=carrier,
+                idempotency_key=key,
+                booked_by=actor,
                 note=note_to_buyer[:500],
-                decision={"reasons": [f"recorded: shipped outside Shipdesk with {carrier}"
-                                      + (f" by {supplier}" if supplier else "")]},
+                decision={
+                    "reasons": [
+                        f"recorded: shipped outside Shipdesk with {carrier}"
+                        + (f" by {supplier}" if supplier else "")
+                    ]
+                },
             )
-            ShipmentLine.objects.bulk_create([ShipmentLine(shipment=shipment, order_line=ln, quantity=qty)
-                                              for ln, qty in picked])
+            ShipmentLine.objects.bulk_create(
+                [ShipmentLine(shipment=shipment, order_line=ln, quantity=qty) for ln, qty in picked]
+            )
             if shipped_at:
                 Shipment.objects.filter(pk=shipment.pk).update(created_at=shipped_at)
             order_services.record_event(
-                order, OrderEvent.Kind.BOOKED,
-                f"Shipment recorded: {carrier} {tracking_number or '(no tracking)'}" + (f" ({note})" if note else ""),
+                order,
+                OrderEvent.Kind.BOOKED,
+                f"Shipment recorded: {carrier} {tracking_number or '(no tracking)'}"
+                + (f" ({note})" if note else ""),
                 actor=actor,
             )
             fulfilment = order_services.record_fulfilment(
-                order=order, lines=picked, tracking_number=tracking_number, carrier_name=carrier, service=service,
-                tracking_url=tracking_url, note=note_to_buyer, supplier=supplier, actor=actor,
+                order=order,
+                lines=picked,
+                tracking_number=tracking_number,
+                carrier_name=carrier,
+                service=service,
+                tracking_url=tracking_url,
+                note=note_to_buyer,
+                supplier=supplier,
+                actor=actor,
             )
             shipment.fulfilment = fulfilment
             shipment.save(update_fields=["fulfilment"])
@@ -325,15 +437,24 @@ def cancel_shipment(shipment: Shipment, *, actor=None, retract: bool = True) -> 
         with closing(shipment.carrier_account.adapter()) as adapter:
             result = adapter.cancel(shipment.external_id, shipment.tracking_number)
     except CarrierError as exc:
-        raise BookingError(f"{shipment.carrier_account.name} would not cancel {shipment.tracking_number}: {exc}") from exc
+        raise BookingError(
+            f"{shipment.carrier_account.name} would not cancel {shipment.tracking_number}: {exc}"
+        ) from exc
     if not result.cancelled and not result.queued:
-        raise BookingError(f"{shipment.carrier_account.name} refused to cancel {shipment.tracking_number}: "
-                           f"{result.message or 'no reason given'}")
+        raise BookingError(
+            f"{shipment.carrier_account.name} refused to cancel {shipment.tracking_number}: "
+            f"{result.message or 'no reason given'}"
+        )
     status = Shipment.Status.CANCELLED if result.cancelled else Shipment.Status.CANCEL_REQUESTED
-    void_shipment(shipment, status=status, actor=actor, retract=retract,
-                  message=f"Shipment {shipment.tracking_number} "
-                          f"{'cancelled' if result.cancelled else 'cancellation queued by the carrier'}"
-                          + (f": {result.message}" if result.message else ""))
+    void_shipment(
+        shipment,
+        status=status,
+        actor=actor,
+        retract=retract,
+        message=f"Shipment {shipment.tracking_number} "
+        f"{'cancelled' if result.cancelled else 'cancellation queued by the carrier'}"
+        + (f": {result.message}" if result.message else ""),
+    )
     return result.message or ("Cancelled." if result.cancelled else "Cancellation queued by the carrier.")
 
 
@@ -352,8 +473,9 @@ def void_shipment(shipment: Shipment, *, status: str, message: str, actor=None, 
         locked.save(update_fields=["status", "cancelled_at"])
         order = locked.order
         if locked.fulfilment_id and retract:
-            told = pushing.retract_fulfilment(locked.fulfilment, reason=f"label {locked.tracking_number} voided",
-                                              actor=actor)
+            told = pushing.retract_fulfilment(
+                locked.fulfilment, reason=f"label {locked.tracking_number} voided", actor=actor
+            )
             message = f"{message}. {told[:1].upper()}{told[1:]}" if told else message
         order_services.record_event(order, OrderEvent.Kind.SHIPMENT_CANCELLED, message, actor=actor)
         order_services.refresh_status(order, reason=f"label {locked.tracking_number} was voided", actor=actor)
@@ -361,8 +483,14 @@ def void_shipment(shipment: Shipment, *, status: str, message: str, actor=None, 
     return True
 
 
-def relabel_shipment(shipment: Shipment, *, carrier_account: CarrierAccount | None = None, service: str = "",
-                     weight_g: int | None = None, actor=None) -> tuple[str, Shipment]:
+def relabel_shipment(
+    shipment: Shipment,
+    *,
+    carrier_account: CarrierAccount | None = None,
+    service: str = "",
+    weight_g: int | None = None,
+    actor=None,
+) -> tuple[str, Shipment]:
     """Cancel a label and book a new one for the same lines. If the old tracking never left, it
     is withdrawn and the channel only ever hears of the new one; if it did, the new fulfilment
     `replaces` it (the outbox updates the channel's shipment, or cancels it and sends the new)."""
@@ -373,22 +501,38 @@ def relabel_shipment(shipment: Shipment, *, carrier_account: CarrierAccount | No
     if old is not None:
         # Withdrawn at once if the channel never heard of it (the row goes); otherwise it stops
         # covering its lines and waits for the new fulfilment, which updates it on the channel.
-        pushing.retract_fulfilment(old, reason=f"label {shipment.tracking_number} relabelled", actor=actor,
-                                   relabel=True)
+        pushing.retract_fulfilment(
+            old, reason=f"label {shipment.tracking_number} relabelled", actor=actor, relabel=True
+        )
         replaces = Fulfilment.objects.filter(pk=old.pk).first()
     order = Order.objects.select_related("channel").get(pk=shipment.order_id)
     try:
-        new = book_shipment(order=order, carrier_account=carrier_account, service=service, weight_g=weight_g,
-                            actor=actor, label_size=shipment.label_size, additional=True, lines=lines or None,
-                            note=shipment.note, replaces=replaces)
+        new = book_shipment(
+            order=order,
+            carrier_account=carrier_account,
+            service=service,
+            weight_g=weight_g,
+            actor=actor,
+            label_size=shipment.label_size,
+            additional=True,
+            lines=lines or None,
+            note=shipment.note,
+            replaces=replaces,
+        )
     except BookingError:
         # The old label is void and no new one stands: the channel must not keep the old tracking.
         if replaces is not None:
-            pushing.retract_fulfilment(replaces, reason=f"label {shipment.tracking_number} voided; relabel failed",
-                                       actor=actor)
-        order_services.refresh_status(order, reason=f"label {shipment.tracking_number} was voided", actor=actor)
+            pushing.retract_fulfilment(
+                replaces, reason=f"label {shipment.tracking_number} voided; relabel failed", actor=actor
+            )
+        order_services.refresh_status(
+            order, reason=f"label {shipment.tracking_number} was voided", actor=actor
+        )
         raise
-    order_services.record_event(order, OrderEvent.Kind.NOTE,
-                                f"Relabelled: {shipment.tracking_number} replaced by {new.tracking_number}",
-                                actor=actor)
+    order_services.record_event(
+        order,
+        OrderEvent.Kind.NOTE,
+        f"Relabelled: {shipment.tracking_number} replaced by {new.tracking_number}",
+        actor=actor,
+    )
     return message, new

@@ -28,7 +28,10 @@ from shipping.models import BulkJob, BulkJobItem, CarrierAccount, Shipment
 
 log = logging.getLogger(__name__)
 
-LAYOUTS = {"a6": "A6 labels, one per page (label printer)", "a4": "A4 sheets, four labels each (office printer)"}
+LAYOUTS = {
+    "a6": "A6 labels, one per page (label printer)",
+    "a4": "A4 sheets, four labels each (office printer)",
+}
 Item = BulkJobItem.State
 OPEN_JOB = (BulkJob.Status.QUEUED, BulkJob.Status.RUNNING, BulkJob.Status.MERGING)
 
@@ -48,15 +51,27 @@ def _stale_before():
     return timezone.now() - timedelta(seconds=settings.BULK_HEARTBEAT_STALE_SECONDS)
 
 
-def start_bulk_booking(*, order_ids: list[int], actor=None, layout: str = "a6",
-                       carrier_account: CarrierAccount | None = None, retry_of: int | None = None) -> BulkJob:
+def start_bulk_booking(
+    *,
+    order_ids: list[int],
+    actor=None,
+    layout: str = "a6",
+    carrier_account: CarrierAccount | None = None,
+    retry_of: int | None = None,
+) -> BulkJob:
     """Create the job and one item per order; it starts once the transaction commits."""
     ids = list(dict.fromkeys(int(i) for i in order_ids))
     with transaction.atomic():
         job = BulkJob.objects.create(
-            kind=BulkJob.Kind.BOOK_ORDERS, created_by=actor, total=len(ids),
-            params={"order_ids": ids, "layout": layout if layout in LAYOUTS else "a6",
-                    "carrier_account": carrier_account.pk if carrier_account else None, "retry_of": retry_of},
+            kind=BulkJob.Kind.BOOK_ORDERS,
+            created_by=actor,
+            total=len(ids),
+            params={
+                "order_ids": ids,
+                "layout": layout if layout in LAYOUTS else "a6",
+                "carrier_account": carrier_account.pk if carrier_account else None,
+                "retry_of": retry_of,
+            },
         )
         _create_items(job, ids)
     transaction.on_commit(lambda: nudge(job.pk, count=min(len(ids), nudges_per_job()) or 1))
@@ -66,8 +81,15 @@ def start_bulk_booking(*, order_ids: list[int], actor=None, layout: str = "a6",
 def _create_items(job: BulkJob, ids: list[int]) -> None:
     labels_by_id = {o.pk: str(o) for o in Order.objects.select_related("channel").filter(pk__in=ids)}
     BulkJobItem.objects.bulk_create(
-        [BulkJobItem(job=job, order_id=i if i in labels_by_id else None, order_label=labels_by_id.get(i, f"#{i}"),
-                     position=n) for n, i in enumerate(ids)],
+        [
+            BulkJobItem(
+                job=job,
+                order_id=i if i in labels_by_id else None,
+                order_label=labels_by_id.get(i, f"#{i}"),
+                position=n,
+            )
+            for n, i in enumerate(ids)
+        ],
         ignore_conflicts=True,  # a job from before items existed gets them once (see run)
     )
 
@@ -98,7 +120,8 @@ def run(job_id: int) -> str:
                 ruleset = rules.RuleSet()  # loaded once per nudge, and only if there is work
             if job.status == BulkJob.Status.QUEUED:
                 BulkJob.objects.filter(pk=job_id, status=BulkJob.Status.QUEUED).update(
-                    status=BulkJob.Status.RUNNING, started_at=timezone.now())
+                    status=BulkJob.Status.RUNNING, started_at=timezone.now()
+                )
                 job.status = BulkJob.Status.RUNNING
             if process_item(job, item, account=account, ruleset=ruleset):
                 booked += 1
@@ -121,23 +144,33 @@ def claim_item(job_id: int, *, worker: str) -> BulkJobItem | None:
     conditional UPDATE is the claim: of two workers racing for one item, one gets it."""
     due = Q(state=Item.QUEUED) | Q(state=Item.RUNNING, heartbeat_at__lt=_stale_before())
     for _ in range(5):  # others may take the candidates first; look again
-        candidates = list(BulkJobItem.objects.filter(due, job_id=job_id).order_by("position")
-                          .values_list("pk", flat=True)[:10])
+        candidates = list(
+            BulkJobItem.objects.filter(due, job_id=job_id)
+            .order_by("position")
+            .values_list("pk", flat=True)[:10]
+        )
         if not candidates:
             return None
         for pk in candidates:
             now = timezone.now()
             if BulkJobItem.objects.filter(due, pk=pk).update(
-                    state=Item.RUNNING, claimed_by=worker, claimed_at=now, heartbeat_at=now,
-                    attempts=F("attempts") + 1):
+                state=Item.RUNNING,
+                claimed_by=worker,
+                claimed_at=now,
+                heartbeat_at=now,
+                attempts=F("attempts") + 1,
+            ):
                 return BulkJobItem.objects.get(pk=pk)
     return None
 
 
 def process_item(job: BulkJob, item: BulkJobItem, *, account, ruleset) -> bool:
     """Book one claimed item and record what happened. Returns whether it is booked."""
-    order = (Order.objects.select_related("channel").prefetch_related("lines").filter(pk=item.order_id).first()
-             if item.order_id else None)
+    order = (
+        Order.objects.select_related("channel").prefetch_related("lines").filter(pk=item.order_id).first()
+        if item.order_id
+        else None
+    )
     earlier = Shipment.objects.filter(idempotency_key=item.reference).first() if item.reference else None
     if earlier is not None and earlier.status in LIVE:
         # An earlier attempt bought the label and its worker died before recording it.
@@ -157,15 +190,23 @@ def record_outcome(item: BulkJobItem, result: dict) -> None:
     duplicate attempt (its claim had gone stale) cannot turn it into a failure."""
     with transaction.atomic():
         BulkJobItem.objects.filter(pk=item.pk).exclude(state=Item.BOOKED).update(
-            state=Item.BOOKED if result["ok"] else Item.FAILED, shipment_id=result.get("shipment_id"),
-            message=result.get("message", ""), finished_at=timezone.now(), heartbeat_at=timezone.now())
+            state=Item.BOOKED if result["ok"] else Item.FAILED,
+            shipment_id=result.get("shipment_id"),
+            message=result.get("message", ""),
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
         refresh_counts(item.job_id)
 
 
 def refresh_counts(job_id: int) -> tuple[int, int]:
     """done and failed, counted from the items (the job row keeps a copy for lists and the page)."""
-    counts = dict(BulkJobItem.objects.filter(job_id=job_id).values_list("state").annotate(n=Count("pk"))
-                  .values_list("state", "n"))
+    counts = dict(
+        BulkJobItem.objects.filter(job_id=job_id)
+        .values_list("state")
+        .annotate(n=Count("pk"))
+        .values_list("state", "n")
+    )
     done, failed = counts.get(Item.BOOKED, 0), counts.get(Item.FAILED, 0)
     BulkJob.objects.filter(pk=job_id).update(done=done, failed=failed)
     return done, failed
@@ -177,10 +218,12 @@ def finish_if_complete(job_id: int, *, worker: str) -> bool:
     if BulkJobItem.objects.filter(job_id=job_id, state__in=[Item.QUEUED, Item.RUNNING]).exists():
         return False
     claimable = Q(status__in=[BulkJob.Status.QUEUED, BulkJob.Status.RUNNING]) | Q(
-        status=BulkJob.Status.MERGING, heartbeat_at__lt=_stale_before())
+        status=BulkJob.Status.MERGING, heartbeat_at__lt=_stale_before()
+    )
     now = timezone.now()
     if not BulkJob.objects.filter(claimable, pk=job_id).update(
-            status=BulkJob.Status.MERGING, claimed_by=worker, heartbeat_at=now):
+        status=BulkJob.Status.MERGING, claimed_by=worker, heartbeat_at=now
+    ):
         return False
     BulkJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
     refresh_counts(job_id)
@@ -195,10 +238,15 @@ def resume_jobs() -> int:
     stale = _stale_before()
     nudged = 0
     for job in BulkJob.objects.filter(kind=BulkJob.Kind.BOOK_ORDERS, status__in=OPEN_JOB).annotate(
-            due=Count("items", filter=Q(items__state=Item.QUEUED) | Q(items__state=Item.RUNNING,
-                                                                       items__heartbeat_at__lt=stale)),
-            running=Count("items", filter=Q(items__state=Item.RUNNING))):
-        merge_stalled = job.status == BulkJob.Status.MERGING and (job.heartbeat_at is None or job.heartbeat_at < stale)
+        due=Count(
+            "items",
+            filter=Q(items__state=Item.QUEUED) | Q(items__state=Item.RUNNING, items__heartbeat_at__lt=stale),
+        ),
+        running=Count("items", filter=Q(items__state=Item.RUNNING)),
+    ):
+        merge_stalled = job.status == BulkJob.Status.MERGING and (
+            job.heartbeat_at is None or job.heartbeat_at < stale
+        )
         if job.due:
             nudge(job.pk, count=min(job.due, nudges_per_job()))
         elif (not job.running and job.status != BulkJob.Status.MERGING) or merge_stalled:
@@ -214,9 +262,14 @@ def problem_jobs() -> list[tuple[BulkJob, str]]:
     STUCK_ALERT_MINUTES (no worker alive to resume it: is the task cluster running?)."""
     quiet_since = timezone.now() - timedelta(minutes=settings.STUCK_ALERT_MINUTES)
     problems = []
-    for job in BulkJob.objects.filter(kind=BulkJob.Kind.BOOK_ORDERS).filter(
+    for job in (
+        BulkJob.objects.filter(kind=BulkJob.Kind.BOOK_ORDERS)
+        .filter(
             Q(status=BulkJob.Status.FAILED, finished_at__gte=timezone.now() - timedelta(days=1))
-            | Q(status__in=OPEN_JOB, created_at__lt=quiet_since)).order_by("created_at"):
+            | Q(status__in=OPEN_JOB, created_at__lt=quiet_since)
+        )
+        .order_by("created_at")
+    ):
         if job.status == BulkJob.Status.FAILED:
             problems.append((job, job.message or "failed"))
             continue
@@ -224,8 +277,13 @@ def problem_jobs() -> list[tuple[BulkJob, str]]:
         last = max([job.created_at, *beats, *([job.heartbeat_at] if job.heartbeat_at else [])])
         if last < quiet_since:
             left = job.items.filter(state__in=[Item.QUEUED, Item.RUNNING]).count()
-            problems.append((job, f"no progress since {last:%d %b %H:%M} UTC; {job.done + job.failed} of "
-                                  f"{job.total} orders done, {left} pending. Is the task cluster running?"))
+            problems.append(
+                (
+                    job,
+                    f"no progress since {last:%d %b %H:%M} UTC; {job.done + job.failed} of "
+                    f"{job.total} orders done, {left} pending. Is the task cluster running?",
+                )
+            )
     return problems
 
 
@@ -250,12 +308,20 @@ def pending_items(job: BulkJob) -> list[dict]:
         if item.state == Item.QUEUED:
             why = "waiting for a worker" + (f" (attempt {item.attempts + 1})" if item.attempts else "")
         elif item.heartbeat_at and item.heartbeat_at < stale:
-            why = (f"its worker {item.claimed_by} stopped answering at {item.heartbeat_at:%H:%M:%S}; "
-                   "another worker takes it over within a minute or so")
+            why = (
+                f"its worker {item.claimed_by} stopped answering at {item.heartbeat_at:%H:%M:%S}; "
+                "another worker takes it over within a minute or so"
+            )
         else:
             why = f"being booked by {item.claimed_by} (attempt {item.attempts})"
-        rows.append({"order_id": item.order_id, "order": item.order_label, "state": item.get_state_display(),
-                     "why": why})
+        rows.append(
+            {
+                "order_id": item.order_id,
+                "order": item.order_label,
+                "state": item.get_state_display(),
+                "why": why,
+            }
+        )
     return rows
 
 
@@ -263,8 +329,13 @@ def _book_one(job: BulkJob, order_id: int, order: Order | None, account, ruleset
     if order is None:
         return {"order_id": order_id, "order": f"#{order_id}", "ok": False, "message": "order not found"}
     try:
-        shipment = book_shipment(order=order, carrier_account=account, actor=job.created_by, ruleset=ruleset,
-                                 note=job.params.get("note"))  # the default lines; one note for the batch
+        shipment = book_shipment(
+            order=order,
+            carrier_account=account,
+            actor=job.created_by,
+            ruleset=ruleset,
+            note=job.params.get("note"),
+        )  # the default lines; one note for the batch
     except BookingError as exc:
         # A chunk redelivered after its worker died finds its own earlier bookings: they count as booked.
         shipment = order.shipments.filter(created_at__gte=job.created_at, status__in=LIVE).first()
@@ -272,14 +343,25 @@ def _book_one(job: BulkJob, order_id: int, order: Order | None, account, ruleset
             return {"order_id": order_id, "order": str(order), "ok": False, "message": str(exc)}
     except Exception as exc:  # noqa: BLE001 - one broken order must not sink the other 999
         log.exception("bulk booking of %s failed", order)
-        return {"order_id": order_id, "order": str(order), "ok": False,
-                "message": f"unexpected error: {exc.__class__.__name__}: {exc}"}
+        return {
+            "order_id": order_id,
+            "order": str(order),
+            "ok": False,
+            "message": f"unexpected error: {exc.__class__.__name__}: {exc}",
+        }
     return _booked(order, shipment)
 
 
 def _booked(order: Order, shipment: Shipment) -> dict:
-    return {"order_id": order.pk, "order": str(order), "ok": True, "shipment_id": shipment.pk,
-            "tracking": shipment.tracking_number, "carrier": str(shipment.carrier_account), "message": ""}
+    return {
+        "order_id": order.pk,
+        "order": str(order),
+        "ok": True,
+        "shipment_id": shipment.pk,
+        "tracking": shipment.tracking_number,
+        "carrier": str(shipment.carrier_account),
+        "message": "",
+    }
 
 
 def finish(job_id: int) -> None:
@@ -288,14 +370,24 @@ def finish(job_id: int) -> None:
     job = BulkJob.objects.get(pk=job_id)
     layout = job.params.get("layout", "a6")
     if job.items.exists():
-        booked_ids = list(job.items.filter(state=Item.BOOKED, shipment__isnull=False).order_by("position")
-                          .values_list("shipment_id", flat=True))
+        booked_ids = list(
+            job.items.filter(state=Item.BOOKED, shipment__isnull=False)
+            .order_by("position")
+            .values_list("shipment_id", flat=True)
+        )
     else:  # a job finished before its orders were kept as items
         position = {oid: i for i, oid in enumerate(job.params.get("order_ids") or [])}
-        booked_ids = [r["shipment_id"] for r in sorted((r for r in job.results or [] if r.get("ok")),
-                                                         key=lambda r: position.get(r["order_id"], 0))]
-    shipments = Shipment.objects.select_related("order__channel", "brand", "sender_address").prefetch_related(
-        "order__lines").in_bulk(booked_ids)
+        booked_ids = [
+            r["shipment_id"]
+            for r in sorted(
+                (r for r in job.results or [] if r.get("ok")), key=lambda r: position.get(r["order_id"], 0)
+            )
+        ]
+    shipments = (
+        Shipment.objects.select_related("order__channel", "brand", "sender_address")
+        .prefetch_related("order__lines")
+        .in_bulk(booked_ids)
+    )
     ordered = [shipments[pk] for pk in booked_ids if pk in shipments]
     try:
         if ordered:
@@ -303,14 +395,19 @@ def finish(job_id: int) -> None:
             for shipment in ordered:
                 with shipment.label.open("rb") as f:
                     documents.append(f.read())
-            job.output_file.save(f"labels-{job.pk}.pdf", ContentFile(labels.merge_labels(documents, layout=layout)),
-                                 save=False)
+            job.output_file.save(
+                f"labels-{job.pk}.pdf", ContentFile(labels.merge_labels(documents, layout=layout)), save=False
+            )
             BulkJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())  # still merging
-            job.slips_file.save(f"packing-slips-{job.pk}.pdf",
-                                ContentFile(labels.render_packing_slips([slip(s) for s in ordered], layout=layout)),
-                                save=False)
+            job.slips_file.save(
+                f"packing-slips-{job.pk}.pdf",
+                ContentFile(labels.render_packing_slips([slip(s) for s in ordered], layout=layout)),
+                save=False,
+            )
         job.status = BulkJob.Status.DONE
-        job.message = f"Booked {job.done} of {job.total}" + (f"; {job.failed} failed" if job.failed else "") + "."
+        job.message = (
+            f"Booked {job.done} of {job.total}" + (f"; {job.failed} failed" if job.failed else "") + "."
+        )
     except Exception as exc:  # noqa: BLE001 - the labels are booked; say the print file failed
         log.exception("merging labels of job %s failed", job_id)
         job.status = BulkJob.Status.FAILED
@@ -330,24 +427,35 @@ def slip(shipment: Shipment) -> labels.SlipContent:
     if not held:
         held = [(ln, ln.quantity) for ln in order.lines.all() if ln.is_physical]
     return labels.SlipContent(
-        order_number=str(order), channel=order.channel.name, ordered_at=order.ordered_at.strftime("%d %b %Y"),
+        order_number=str(order),
+        channel=order.channel.name,
+        ordered_at=order.ordered_at.strftime("%d %b %Y"),
         ship_to=order.address_lines,
         lines=[(ln.sku, ln.title, ln.options_display, qty, ln.image_url) for ln, qty in held],
-        tracking_number=shipment.tracking_number, brand=shipment.brand.name if shipment.brand else "",
+        tracking_number=shipment.tracking_number,
+        brand=shipment.brand.name if shipment.brand else "",
         sender_lines=shipment.sender_address.lines if shipment.sender_address else None,
-        gift_message=order.gift_message if order.is_gift else "", customer_note=order.customer_note,
+        gift_message=order.gift_message if order.is_gift else "",
+        customer_note=order.customer_note,
     )
 
 
 def retry_failed(job: BulkJob, *, actor=None) -> BulkJob | None:
     """A new job for the orders that failed and still await shipment."""
     failed_ids = [r["order_id"] for r in job.failures]
-    still = list(Order.objects.filter(pk__in=failed_ids, status=Order.Status.AWAITING_SHIPMENT)
-                 .values_list("pk", flat=True))
+    still = list(
+        Order.objects.filter(pk__in=failed_ids, status=Order.Status.AWAITING_SHIPMENT).values_list(
+            "pk", flat=True
+        )
+    )
     if not still:
         return None
     ordered = [i for i in failed_ids if i in set(still)]
     account = CarrierAccount.objects.filter(pk=job.params.get("carrier_account")).first()
-    return start_bulk_booking(order_ids=ordered, actor=actor, layout=job.params.get("layout", "a6"),
-                              carrier_account=account, retry_of=job.pk)
-
+    return start_bulk_booking(
+        order_ids=ordered,
+        actor=actor,
+        layout=job.params.get("layout", "a6"),
+        carrier_account=account,
+        retry_of=job.pk,
+    )

@@ -86,10 +86,21 @@ def _record(rows: list[RecordRow], *, actor, note: str) -> BulkRecordResult:
     now = timezone.now()
     actor_id = actor.pk if actor else None
     with transaction.atomic():
-        orders = {row[0]: _Order(*row) for row in select_in(
-            Order, ["id", "order_number", "status", "channel_id"], "id", {r.order_id for r in rows}, lock=True)}
-        notify = dict(Channel.objects.filter(pk__in={o.channel_id for o in orders.values()})
-                      .values_list("id", "notify_customer"))
+        orders = {
+            row[0]: _Order(*row)
+            for row in select_in(
+                Order,
+                ["id", "order_number", "status", "channel_id"],
+                "id",
+                {r.order_id for r in rows},
+                lock=True,
+            )
+        }
+        notify = dict(
+            Channel.objects.filter(pk__in={o.channel_id for o in orders.values()}).values_list(
+                "id", "notify_customer"
+            )
+        )
         recorded = _already_recorded(rows)
         todo: list[RecordRow] = []
         for r in rows:
@@ -109,38 +120,102 @@ def _record(rows: list[RecordRow], *, actor, note: str) -> BulkRecordResult:
         held = _lines_held(todo)
         lines_json = _LinesJson()
         fulfilment_ids = Insert(
-            Fulfilment, ["order_id", "tracking_number", "carrier_name", "service", "tracking_url", "notify_customer",
-                         "lines"],
+            Fulfilment,
+            [
+                "order_id",
+                "tracking_number",
+                "carrier_name",
+                "service",
+                "tracking_url",
+                "notify_customer",
+                "lines",
+            ],
             constants={"next_attempt_at": now, "created_at": now},
-        ).rows([(r.order_id, r.tracking_number, r.carrier, r.service, r.tracking_url,
-                 notify[orders[r.order_id].channel_id], lines_json[_json_key(held[i])])
-                for i, r in enumerate(todo)], returning=True)
-        decision = Prepared(Shipment, "decision",
-                            lambda carrier: {"reasons": [f"recorded: shipped outside Shipdesk with {carrier}"]})
+        ).rows(
+            [
+                (
+                    r.order_id,
+                    r.tracking_number,
+                    r.carrier,
+                    r.service,
+                    r.tracking_url,
+                    notify[orders[r.order_id].channel_id],
+                    lines_json[_json_key(held[i])],
+                )
+                for i, r in enumerate(todo)
+            ],
+            returning=True,
+        )
+        decision = Prepared(
+            Shipment,
+            "decision",
+            lambda carrier: {"reasons": [f"recorded: shipped outside Shipdesk with {carrier}"]},
+        )
         created_at = Prepared(Shipment, "created_at", lambda when: when or now)  # the ship date, when given
         token = Shipment._meta.get_field("public_token").default
         result.recorded = Insert(
-            Shipment, ["order_id", "fulfilment_id", "service", "tracking_number", "tracking_url", "tracking_company",
-                       "idempotency_key", "decision", "created_at", "public_token"],
+            Shipment,
+            [
+                "order_id",
+                "fulfilment_id",
+                "service",
+                "tracking_number",
+                "tracking_url",
+                "tracking_company",
+                "idempotency_key",
+                "decision",
+                "created_at",
+                "public_token",
+            ],
             constants={"booked_by_id": actor_id},
-        ).rows([(r.order_id, f, r.service, r.tracking_number, r.tracking_url, r.carrier, r.key,
-                 decision[r.carrier], created_at[r.shipped_at], token())
-                for r, f in zip(todo, fulfilment_ids, strict=True)], returning=True)
+        ).rows(
+            [
+                (
+                    r.order_id,
+                    f,
+                    r.service,
+                    r.tracking_number,
+                    r.tracking_url,
+                    r.carrier,
+                    r.key,
+                    decision[r.carrier],
+                    created_at[r.shipped_at],
+                    token(),
+                )
+                for r, f in zip(todo, fulfilment_ids, strict=True)
+            ],
+            returning=True,
+        )
         Insert(ShipmentLine, ["shipment_id", "order_line_id", "quantity"]).rows(
-            [(shipment_id, line_id, quantity) for shipment_id, picked in zip(result.recorded, held, strict=True)
-             for line_id, _, quantity in picked])
+            [
+                (shipment_id, line_id, quantity)
+                for shipment_id, picked in zip(result.recorded, held, strict=True)
+                for line_id, _, quantity in picked
+            ]
+        )
 
-        Insert(OrderEvent, ["order_id", "kind", "message"],
-               constants={"actor_id": actor_id, "created_at": now, "data": {}}).rows([
-                   (r.order_id, BOOKED_EVENT, f"Shipment recorded: {r.carrier} {r.tracking_number}"
-                    + (f" ({note}{', row ' + str(r.row) if r.row else ''})" if note else ""))
-                   for r in todo])
+        Insert(
+            OrderEvent,
+            ["order_id", "kind", "message"],
+            constants={"actor_id": actor_id, "created_at": now, "data": {}},
+        ).rows(
+            [
+                (
+                    r.order_id,
+                    BOOKED_EVENT,
+                    f"Shipment recorded: {r.carrier} {r.tracking_number}"
+                    + (f" ({note}{', row ' + str(r.row) if r.row else ''})" if note else ""),
+                )
+                for r in todo
+            ]
+        )
         # The order's first parcel in this chunk names the change, as record_fulfilment's reason.
         reasons: dict[int, str] = {}
         for r in todo:
             reasons.setdefault(r.order_id, f"shipment {r.tracking_number} booked")
-        order_services.ship_orders_in_bulk(reasons, actor=actor, now=now,
-                                           targets=order_services.statuses_from_lines(reasons))
+        order_services.ship_orders_in_bulk(
+            reasons, actor=actor, now=now, targets=order_services.statuses_from_lines(reasons)
+        )
         transaction.on_commit(lambda: queue_pushes(fulfilment_ids))
     return result
 
@@ -171,15 +246,20 @@ def _lines_held(rows: list[RecordRow]) -> list[list[tuple[int, str, int]]]:
     for line in OrderLine.objects.filter(order_id__in=ids, is_physical=True).order_by("id"):
         physical.setdefault(line.order_id, []).append(line)
     covered: dict[int, dict[str, int]] = {}
-    for order_id, lines in Fulfilment.objects.filter(order_id__in=ids).live().values_list("order_id", "lines"):
+    for order_id, lines in (
+        Fulfilment.objects.filter(order_id__in=ids).live().values_list("order_id", "lines")
+    ):
         for external_id, quantity in lines or []:
             per = covered.setdefault(order_id, {})
             per[str(external_id)] = per.get(str(external_id), 0) + int(quantity)
     held = []
     for r in rows:
         lines, per = physical.get(r.order_id, []), covered.setdefault(r.order_id, {})
-        picked = [(ln.pk, ln.external_id, ln.quantity - per.get(ln.external_id, 0)) for ln in lines
-                  if not ln.dropshipped_by and ln.quantity > per.get(ln.external_id, 0)]
+        picked = [
+            (ln.pk, ln.external_id, ln.quantity - per.get(ln.external_id, 0))
+            for ln in lines
+            if not ln.dropshipped_by and ln.quantity > per.get(ln.external_id, 0)
+        ]
         if not picked:  # a further parcel (a resend), or an order a supplier ships whole
             own = [ln for ln in lines if not ln.dropshipped_by] or lines
             picked = [(ln.pk, ln.external_id, ln.quantity) for ln in own]
@@ -209,9 +289,15 @@ def _record_one_by_one(rows: list[RecordRow], *, actor, note: str) -> BulkRecord
             continue
         try:
             shipment, created = record_external_shipment(
-                order=order, tracking_number=r.tracking_number, carrier=r.carrier, service=r.service,
-                tracking_url=r.tracking_url, shipped_at=r.shipped_at, actor=actor,
-                note=f"{note}, row {r.row}" if note and r.row else note)
+                order=order,
+                tracking_number=r.tracking_number,
+                carrier=r.carrier,
+                service=r.service,
+                tracking_url=r.tracking_url,
+                shipped_at=r.shipped_at,
+                actor=actor,
+                note=f"{note}, row {r.row}" if note and r.row else note,
+            )
         except BookingError as exc:
             result.failed.append((r.row, str(exc)))
             continue
@@ -226,5 +312,5 @@ def queue_pushes(fulfilment_ids: list[int]) -> None:
     from django_q.tasks import async_task
 
     for i in range(0, len(fulfilment_ids), PUSH_BATCH):
-        batch = fulfilment_ids[i:i + PUSH_BATCH]
+        batch = fulfilment_ids[i : i + PUSH_BATCH]
         async_task("shipping.csv_tasks.push_fulfilments", batch, task_name=f"push-fulfilments-{batch[0]}")

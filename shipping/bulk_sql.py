@@ -55,8 +55,10 @@ def select_in(model, columns: list[str], attname: str, values, *, lock: bool = F
     by_attname = {f.attname: f.column for f in model._meta.concrete_fields}
     qn = connection.ops.quote_name
     where, params = in_clause(model, attname, values)
-    sql = (f"SELECT {', '.join(qn(by_attname[c]) for c in columns)} FROM {qn(model._meta.db_table)} "
-           f"WHERE {where}")
+    sql = (
+        f"SELECT {', '.join(qn(by_attname[c]) for c in columns)} FROM {qn(model._meta.db_table)} "
+        f"WHERE {where}"
+    )
     if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
     return execute(sql, params, fetch=True)
@@ -119,7 +121,9 @@ class Insert:
         columns = [list(column) for column in zip(*values, strict=True)]
         aliases = [f"c{i}" for i in range(len(self.per_row))]
         select = [f"u.{a}" for a in aliases] + [f"%s::{f.db_type(connection)}" for f in self.fixed_fields]
-        arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in self.per_row)  # binary: no quoting in Python
+        arrays = ", ".join(
+            f"%b::{f.db_type(connection)}[]" for f in self.per_row
+        )  # binary: no quoting in Python
         sql = f"{head}SELECT {', '.join(select)} FROM unnest({arrays}) AS u({', '.join(aliases)}){tail}"
         rows = execute(sql, [*self.fixed, *columns], fetch=returning)
         return [r[0] for r in rows]  # in unnest order, as Django's own bulk_create relies on
@@ -132,7 +136,7 @@ class Insert:
         ids: list[int] = []
         with connection.cursor() as cursor:
             for i in range(0, len(values), per_statement):
-                batch = values[i:i + per_statement]
+                batch = values[i : i + per_statement]
                 params = []
                 for row in batch:
                     params.extend(row)
@@ -142,8 +146,9 @@ class Insert:
                 # Straight to sqlite3 with its own "?" marks: Django's wrapper rewrites each "%s"
                 # with a regex, a second of CPU per 20,000 rows here.
                 with connection.wrap_database_errors:
-                    sqlite3.Cursor.execute(cursor.cursor, head + "VALUES " + ", ".join([row_sql] * len(batch))
-                                           + tail, params)
+                    sqlite3.Cursor.execute(
+                        cursor.cursor, head + "VALUES " + ", ".join([row_sql] * len(batch)) + tail, params
+                    )
                 if returning:  # in VALUES order, as Django's own bulk_create relies on
                     ids.extend(r[0] for r in cursor.fetchall())
         return ids

@@ -38,10 +38,17 @@ def cancel_order(order: Order, *, reason: str = "cancelled by staff", actor=None
             steps.append(Step(f"label {shipment.tracking_number}", "failed", shipment.cancel_refusal))
         steps.append(Step(str(order), "failed", "not cancelled: a parcel is already with the carrier"))
         return steps
-    for shipment in order.shipments.filter(status__in=[S.BOOKED, S.EXCEPTION]).select_related("carrier_account"):
+    for shipment in order.shipments.filter(status__in=[S.BOOKED, S.EXCEPTION]).select_related(
+        "carrier_account"
+    ):
         if shipment.is_external:
-            steps.append(Step(f"label {shipment.tracking_number}", "skipped",
-                              f"booked outside Shipdesk: void it with {shipment.tracking_company or 'the carrier'}"))
+            steps.append(
+                Step(
+                    f"label {shipment.tracking_number}",
+                    "skipped",
+                    f"booked outside Shipdesk: void it with {shipment.tracking_company or 'the carrier'}",
+                )
+            )
             continue
         try:
             message = cancel_shipment(shipment, actor=actor)
@@ -58,17 +65,32 @@ def cancel_order(order: Order, *, reason: str = "cancelled by staff", actor=None
     try:
         channel.connector().cancel_order(order.external_id, reason)
     except NotSupported:
-        steps.append(Step(channel.name, "skipped",
-                          f"{channel.get_kind_display()}'s API cannot cancel orders: cancel it on "
-                          f"{channel.get_kind_display()} yourself"))
+        steps.append(
+            Step(
+                channel.name,
+                "skipped",
+                f"{channel.get_kind_display()}'s API cannot cancel orders: cancel it on "
+                f"{channel.get_kind_display()} yourself",
+            )
+        )
     except ConnectorError as exc:
-        steps.append(Step(channel.name, "failed", f"not cancelled there: {exc}. Cancel it on "
-                                                  f"{channel.get_kind_display()} yourself"))
+        steps.append(
+            Step(
+                channel.name,
+                "failed",
+                f"not cancelled there: {exc}. Cancel it on {channel.get_kind_display()} yourself",
+            )
+        )
     else:
         steps.append(Step(channel.name, "done", "cancelled on the channel"))
 
     order_services.cancel_order(order, reason=reason, actor=actor)
     steps.append(Step(str(order), "done", "cancelled in Shipdesk"))
-    order_services.record_event(order, OrderEvent.Kind.NOTE, "Order cancellation: " + "; ".join(
-        f"{s.what}: {s.message}" for s in steps), data={"steps": [s.__dict__ for s in steps]}, actor=actor)
+    order_services.record_event(
+        order,
+        OrderEvent.Kind.NOTE,
+        "Order cancellation: " + "; ".join(f"{s.what}: {s.message}" for s in steps),
+        data={"steps": [s.__dict__ for s in steps]},
+        actor=actor,
+    )
     return steps

@@ -38,8 +38,10 @@ class Row:
 
     @property
     def error_text(self) -> str:
-        return "; ".join(f"row {self.number}, {col}: {msg}" if i == 0 else f"{col}: {msg}"
-                         for i, (col, msg) in enumerate(self.errors))
+        return "; ".join(
+            f"row {self.number}, {col}: {msg}" if i == 0 else f"{col}: {msg}"
+            for i, (col, msg) in enumerate(self.errors)
+        )
 
 
 def _choices(names, limit: int = 8) -> str:
@@ -56,8 +58,16 @@ def _suggest(value: str, names) -> str:
 class OrderFinder:
     """Finds the orders a chunk names: one query for the chunk."""
 
-    FIELDS = ("id", "channel_id", "order_number", "order_number_norm", "status", "ship_line1", "ship_country",
-              "hold_reason")
+    FIELDS = (
+        "id",
+        "channel_id",
+        "order_number",
+        "order_number_norm",
+        "status",
+        "ship_line1",
+        "ship_country",
+        "hold_reason",
+    )
 
     def __init__(self):
         self.channels = {c.name.lower(): c for c in Channel.objects.only("id", "name")}
@@ -76,8 +86,11 @@ class OrderFinder:
         if channel_name:
             channel = self.channels.get(channel_name.lower())
             if channel is None:
-                row.fail("channel", f"no channel named “{channel_name}”{_suggest(channel_name, self.channel_names.values())}"
-                         f" (channels: {_choices(self.channel_names.values())})")
+                row.fail(
+                    "channel",
+                    f"no channel named “{channel_name}”{_suggest(channel_name, self.channel_names.values())}"
+                    f" (channels: {_choices(self.channel_names.values())})",
+                )
                 return None
         if not number:
             return None
@@ -117,10 +130,17 @@ class RecordChecker:
     def __init__(self):
         self.orders = OrderFinder()
         known = set(TRACKING_COMPANIES) | set(settings.CSV_EXTRA_CARRIERS)
-        known |= set(CarrierAccount.objects.exclude(tracking_company="").values_list("tracking_company", flat=True))
-        known |= set(ShippingMapping.objects.exclude(tracking_company="").values_list("tracking_company", flat=True))
-        known |= set(ShippingMappingLine.objects.exclude(tracking_company="")
-                     .values_list("tracking_company", flat=True))
+        known |= set(
+            CarrierAccount.objects.exclude(tracking_company="").values_list("tracking_company", flat=True)
+        )
+        known |= set(
+            ShippingMapping.objects.exclude(tracking_company="").values_list("tracking_company", flat=True)
+        )
+        known |= set(
+            ShippingMappingLine.objects.exclude(tracking_company="").values_list(
+                "tracking_company", flat=True
+            )
+        )
         self.carriers = {name.lower(): name for name in known}
         self.order_rows: dict[int, int] = {}  # order id -> first row naming it
         self.tracking_rows: dict[str, tuple[int, str]] = {}  # tracking -> (row, order shown)
@@ -131,12 +151,16 @@ class RecordChecker:
         numbers = {r.values["tracking_number"] for r in rows if r.values.get("tracking_number")}
         recorded: dict[str, set[int]] = {}
         for model in (Shipment, Fulfilment):
-            for order_id, number in select_in(model, ["order_id", "tracking_number"], "tracking_number", numbers):
+            for order_id, number in select_in(
+                model, ["order_id", "tracking_number"], "tracking_number", numbers
+            ):
                 recorded.setdefault(number, set()).add(order_id)
         elsewhere = {}
         others = {oid for ids in recorded.values() for oid in ids}
         if others:
-            elsewhere = {o["id"]: shown(o) for o in Order.objects.filter(pk__in=others).values("id", "order_number")}
+            elsewhere = {
+                o["id"]: shown(o) for o in Order.objects.filter(pk__in=others).values("id", "order_number")
+            }
         for row in rows:
             self._check_row(row, recorded, elsewhere)
 
@@ -147,8 +171,11 @@ class RecordChecker:
         if carrier:
             canonical = self.carriers.get(carrier.lower())
             if canonical is None:
-                row.fail("carrier", f"“{carrier}” is not a carrier Shipdesk knows{_suggest(carrier, self.carriers.values())}"
-                         " (add it to a carrier account's tracking company, or to CSV_EXTRA_CARRIERS)")
+                row.fail(
+                    "carrier",
+                    f"“{carrier}” is not a carrier Shipdesk knows{_suggest(carrier, self.carriers.values())}"
+                    " (add it to a carrier account's tracking company, or to CSV_EXTRA_CARRIERS)",
+                )
             values["carrier"] = canonical or carrier
         number = values.get("tracking_number")
         if order is None or not number:
@@ -158,14 +185,20 @@ class RecordChecker:
             row.type, row.message = SKIPPED, f"already recorded: {shown(order)} has tracking {number}"
             return None
         if on_orders - {order["id"]}:
-            row.fail("tracking_number", f"{number} is already recorded on order "
-                     f"{', '.join(sorted(elsewhere.get(o, '?') for o in on_orders - {order['id']}))}")
+            row.fail(
+                "tracking_number",
+                f"{number} is already recorded on order "
+                f"{', '.join(sorted(elsewhere.get(o, '?') for o in on_orders - {order['id']}))}",
+            )
         if order["status"] == Order.Status.CANCELLED:
             row.fail("order_number", f"order {shown(order)} is cancelled; nothing is sent for it")
         earlier = self.order_rows.get(order["id"])
         if earlier is not None:
-            row.fail("order_number", f"order {shown(order)} is already on row {earlier}; one row per order "
-                     "(upload a second parcel in another file)")
+            row.fail(
+                "order_number",
+                f"order {shown(order)} is already on row {earlier}; one row per order "
+                "(upload a second parcel in another file)",
+            )
         twin = self.tracking_rows.get(number)
         if twin is not None and earlier is None:
             row.fail("tracking_number", f"{number} is also on row {twin[0]} (order {twin[1]})")
@@ -182,9 +215,15 @@ class RecordChecker:
         if when not in self.dates:
             self.dates[when] = (when.isoformat(), f", shipped {when:%Y-%m-%d}") if when else (None, "")
         iso, shipped = self.dates[when]
-        row.stored = {"order_id": order["id"], "order": shown(order), "tracking_number": values["tracking_number"],
-                      "carrier": values["carrier"], "service": values.get("service", ""),
-                      "tracking_url": values.get("tracking_url", ""), "shipped_at": iso}
+        row.stored = {
+            "order_id": order["id"],
+            "order": shown(order),
+            "tracking_number": values["tracking_number"],
+            "carrier": values["carrier"],
+            "service": values.get("service", ""),
+            "tracking_url": values.get("tracking_url", ""),
+            "shipped_at": iso,
+        }
         tail = f"{values['carrier']} {values['tracking_number']}{shipped}"
         if order["status"] in (Order.Status.SHIPPED, Order.Status.DELIVERED):
             row.type, row.message = UPDATED, f"{shown(order)} already shipped: adds parcel {tail}"
@@ -204,10 +243,15 @@ class BookChecker:
     def check(self, rows: list[Row]) -> None:
         self.orders.load(rows)
         found = [self.orders.find(r) for r in rows]
-        shipped = {o["id"] for o in found if o and o["status"] in (Order.Status.SHIPPED, Order.Status.DELIVERED)}
+        shipped = {
+            o["id"] for o in found if o and o["status"] in (Order.Status.SHIPPED, Order.Status.DELIVERED)
+        }
         tracking: dict[int, str] = {}
-        for order_id, number in (Shipment.objects.filter(order_id__in=shipped).order_by("created_at")
-                                 .values_list("order_id", "tracking_number")):
+        for order_id, number in (
+            Shipment.objects.filter(order_id__in=shipped)
+            .order_by("created_at")
+            .values_list("order_id", "tracking_number")
+        ):
             tracking[order_id] = number
         # What each order has left for us to ship (the default lines a "book" row ships).
         self.positions = order_services.positions_of({o["id"] for o in found if o} - shipped)
@@ -221,16 +265,22 @@ class BookChecker:
             account = self.accounts.get(values["carrier_account"].lower())
             names = [a.name for a in self.accounts.values() if a.is_active]
             if account is None:
-                row.fail("carrier_account", f"no carrier account named “{values['carrier_account']}”"
-                         f"{_suggest(values['carrier_account'], names)} (accounts: {_choices(names)})")
+                row.fail(
+                    "carrier_account",
+                    f"no carrier account named “{values['carrier_account']}”"
+                    f"{_suggest(values['carrier_account'], names)} (accounts: {_choices(names)})",
+                )
             elif not account.is_active:
                 row.fail("carrier_account", f"carrier account {account.name} is not active")
         if values.get("package"):
             package = self.packages.get(values["package"].lower())
             if package is None:
                 names = [p.name for p in self.packages.values()]
-                row.fail("package", f"no package named “{values['package']}”{_suggest(values['package'], names)}"
-                         + (f" (packages: {_choices(names)})" if names else " (no packages are set up)"))
+                row.fail(
+                    "package",
+                    f"no package named “{values['package']}”{_suggest(values['package'], names)}"
+                    + (f" (packages: {_choices(names)})" if names else " (no packages are set up)"),
+                )
         sides = [values.get(k) for k in ("length_cm", "width_cm", "height_cm")]
         if any(sides) and not all(sides):
             row.fail("length_cm", "give length_cm, width_cm and height_cm together, or none of them")
@@ -241,7 +291,8 @@ class BookChecker:
             if status in (Order.Status.SHIPPED, Order.Status.DELIVERED):
                 row.type = SKIPPED
                 row.message = f"{shown(order)} already shipped" + (
-                    f" (tracking {tracking[order['id']]})" if order["id"] in tracking else "")
+                    f" (tracking {tracking[order['id']]})" if order["id"] in tracking else ""
+                )
                 return
             positions = self.positions.get(order["id"], [])
             if status in order_services.BOOKABLE and not any(p.to_ship for p in positions):
@@ -251,24 +302,37 @@ class BookChecker:
             if status == Order.Status.CANCELLED:
                 row.fail("order_number", f"order {shown(order)} is cancelled")
             elif status == Order.Status.ON_HOLD:
-                row.fail("order_number", f"order {shown(order)} is on hold ({order['hold_reason'] or 'no reason given'})"
-                         "; release it before booking")
+                row.fail(
+                    "order_number",
+                    f"order {shown(order)} is on hold ({order['hold_reason'] or 'no reason given'})"
+                    "; release it before booking",
+                )
             if not order["ship_line1"] or not order["ship_country"]:
                 row.fail("order_number", f"order {shown(order)} has no complete shipping address")
             earlier = self.order_rows.setdefault(order["id"], row.number)
             if earlier != row.number:
-                row.fail("order_number", f"order {shown(order)} is already on row {earlier}; one label per order "
-                         "per file")
+                row.fail(
+                    "order_number",
+                    f"order {shown(order)} is already on row {earlier}; one label per order per file",
+                )
         if row.errors or order is None:
             row.type = ERROR
             return
         dims = [str(s) for s in sides] if all(sides) else None
-        row.stored = {"order_id": order["id"], "order": shown(order), "carrier_account_id": account.pk if account
-                      else None, "service": values.get("service", ""), "weight_g": values.get("weight_g"),
-                      "package_id": package.pk if package else None, "dimensions": dims,
-                      "note": values.get("note") or ""}
-        parts = [account.name if account else "carrier from the shipping rules",
-                 values.get("service") or "default service"]
+        row.stored = {
+            "order_id": order["id"],
+            "order": shown(order),
+            "carrier_account_id": account.pk if account else None,
+            "service": values.get("service", ""),
+            "weight_g": values.get("weight_g"),
+            "package_id": package.pk if package else None,
+            "dimensions": dims,
+            "note": values.get("note") or "",
+        }
+        parts = [
+            account.name if account else "carrier from the shipping rules",
+            values.get("service") or "default service",
+        ]
         if values.get("weight_g"):
             parts.append(f"{values['weight_g']} g")
         if package:
@@ -281,4 +345,3 @@ class BookChecker:
 
 
 CHECKERS = {"record": RecordChecker, "book": BookChecker}
-

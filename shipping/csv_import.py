@@ -39,9 +39,14 @@ log = logging.getLogger(__name__)
 
 KINDS = {"record": BulkJob.Kind.CSV_RECORD, "book": BulkJob.Kind.CSV_BOOK}
 PHASES = {
-    "validate": "Checking the file", "preview": "Checked: waiting for confirmation",
-    "rejected": "Not imported: the file cannot be read", "import": "Importing", "merging": "Merging the labels",
-    "done": "Done", "failed": "Failed", "discarded": "Discarded",
+    "validate": "Checking the file",
+    "preview": "Checked: waiting for confirmation",
+    "rejected": "Not imported: the file cannot be read",
+    "import": "Importing",
+    "merging": "Merging the labels",
+    "done": "Done",
+    "failed": "Failed",
+    "discarded": "Discarded",
 }
 FINISHED = {"rejected", "done", "failed", "discarded"}
 MESSAGE_LIMIT = 2000  # characters of a job message kept and shown
@@ -63,10 +68,14 @@ def start_import(*, mode: str, upload, actor) -> BulkJob:
     """Store the upload and check it: now for a small file, in a task for a big one."""
     limit = settings.CSV_MAX_UPLOAD_MB * 1024 * 1024
     if upload.size > limit:
-        raise UploadRefused(f"“{upload.name}” is {upload.size / 1024 / 1024:,.1f} MB; the limit is "
-                            f"{settings.CSV_MAX_UPLOAD_MB} MB. Split it into several files.")
+        raise UploadRefused(
+            f"“{upload.name}” is {upload.size / 1024 / 1024:,.1f} MB; the limit is "
+            f"{settings.CSV_MAX_UPLOAD_MB} MB. Split it into several files."
+        )
     job = BulkJob.objects.create(
-        kind=KINDS[mode], created_by=actor, status=BulkJob.Status.QUEUED,
+        kind=KINDS[mode],
+        created_by=actor,
+        status=BulkJob.Status.QUEUED,
         params={"phase": "validate", "original_name": upload.name, "size": upload.size},
     )
     stem = get_valid_filename(PurePath(upload.name).name)[-80:] or "upload"
@@ -76,8 +85,9 @@ def start_import(*, mode: str, upload, actor) -> BulkJob:
     else:
         from django_q.tasks import async_task
 
-        transaction.on_commit(lambda: async_task("shipping.csv_tasks.validate_job", job.pk,
-                                                 task_name=f"csv-validate-{job.pk}"))
+        transaction.on_commit(
+            lambda: async_task("shipping.csv_tasks.validate_job", job.pk, task_name=f"csv-validate-{job.pk}")
+        )
     return job
 
 
@@ -98,13 +108,17 @@ def _finish(job: BulkJob, phase: str, message: str, **params) -> None:
     status = {"preview": BulkJob.Status.QUEUED, "done": BulkJob.Status.DONE}.get(phase, BulkJob.Status.FAILED)
     job.params = {**job.params, **params, "phase": phase}
     # Every stored message is short, whatever the file held: it is shown on every job page.
-    job.status, job.message = status, message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT - 1] + "…"
+    job.status, job.message = (
+        status,
+        message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "…",
+    )
     if phase in FINISHED:
         job.finished_at = timezone.now()
     job.save()
 
 
 # -- checking ---------------------------------------------------------------------------------
+
 
 def validate_job(job: BulkJob) -> str:
     if not _claim(job, "validate"):
@@ -115,8 +129,12 @@ def validate_job(job: BulkJob) -> str:
         _finish(job, "rejected", str(exc))
     except Exception:  # noqa: BLE001 - staff must see the job end, not spin forever
         log.exception("checking CSV job %s failed", job.pk)
-        _finish(job, "failed", "The file could not be checked because of an unexpected error; nothing was imported. "
-                               "The error was logged.")
+        _finish(
+            job,
+            "failed",
+            "The file could not be checked because of an unexpected error; nothing was imported. "
+            "The error was logged.",
+        )
     return phase_of(job)
 
 
@@ -152,22 +170,34 @@ def _validate(job: BulkJob) -> None:
     mode = mode_of(job)
     name = job.source_file.name
     facts = csv_reading.inspect(name, job.params.get("original_name", name))
-    earlier = list(BulkJob.objects.filter(kind=job.kind, params__sha256=facts.sha256).exclude(pk=job.pk)
-                   .order_by("-pk").values_list("pk", flat=True)[:5])
-    job.params.update(sha256=facts.sha256, format=facts.description, notes=facts.notes, same_file_jobs=earlier)
+    earlier = list(
+        BulkJob.objects.filter(kind=job.kind, params__sha256=facts.sha256)
+        .exclude(pk=job.pk)
+        .order_by("-pk")
+        .values_list("pk", flat=True)[:5]
+    )
+    job.params.update(
+        sha256=facts.sha256, format=facts.description, notes=facts.notes, same_file_jobs=earlier
+    )
     table = csv_reading.open_table(name, facts)
     try:
         resource = ROW_RESOURCES[mode]()
         positions, missing, ignored, repeated = resource.match_headers(table.headers)
         if repeated:
-            raise csv_reading.FileProblem(f"The column “{repeated[0]}” appears twice in the header; keep one.")
+            raise csv_reading.FileProblem(
+                f"The column “{repeated[0]}” appears twice in the header; keep one."
+            )
         if missing:
             raise csv_reading.FileProblem(
                 f"The file has no column {', '.join('“' + m + '”' for m in missing)} (columns found: "
                 f"{', '.join(h for h in table.headers if h) or 'none'}). Download the template to see the columns "
-                "a file needs.")
-        job.params.update(ignored_columns=ignored[:20], headers=table.headers,
-                          delimiter=facts.delimiter if facts.format == "csv" else ",")
+                "a file needs."
+            )
+        job.params.update(
+            ignored_columns=ignored[:20],
+            headers=table.headers,
+            delimiter=facts.delimiter if facts.format == "csv" else ",",
+        )
         checker = CHECKERS[mode]()
         rows_out, (errors_out, writer, keep) = _Spool(), _error_report(table.headers, job.params["delimiter"])
         counts: Counter = Counter()
@@ -179,8 +209,10 @@ def _validate(job: BulkJob) -> None:
                 continue
             seen += 1
             if seen > max_rows:
-                raise csv_reading.FileProblem(f"The file has more than {max_rows:,} rows; split it into files of "
-                                              f"{max_rows:,} rows or fewer.")
+                raise csv_reading.FileProblem(
+                    f"The file has more than {max_rows:,} rows; split it into files of "
+                    f"{max_rows:,} rows or fewer."
+                )
             chunk.append(_read_row(resource, positions, len(table.headers), number, cells, facts.delimiter))
             if len(chunk) >= chunk_rows:
                 _check_chunk(chunk, checker, rows_out, writer, keep, counts)
@@ -193,8 +225,9 @@ def _validate(job: BulkJob) -> None:
         raise csv_reading.FileProblem("The file has a header but no rows.")
     stamp = timezone.now().strftime("%Y/%m")
     job.params["rows_file"] = rows_out.save(f"jobs/rows/{stamp}/job-{job.pk}.jsonl")
-    job.params["error_file"] = errors_out.save(f"jobs/errors/{stamp}/job-{job.pk}-errors.csv") if counts[ERROR] \
-        else ""
+    job.params["error_file"] = (
+        errors_out.save(f"jobs/errors/{stamp}/job-{job.pk}-errors.csv") if counts[ERROR] else ""
+    )
     job.total, job.done, job.failed = seen, seen - counts[ERROR], counts[ERROR]
     _finish(job, "preview", _preview_message(counts, seen), counts=dict(counts))
 
@@ -211,19 +244,26 @@ def _blank_row(cells: list) -> bool:
         return all(is_blank(c) for c in cells)
 
 
-def _read_row(resource, positions: dict[str, int], width: int, number: int, cells: list, delimiter: str) -> Row:
+def _read_row(
+    resource, positions: dict[str, int], width: int, number: int, cells: list, delimiter: str
+) -> Row:
     mapped = {name: cells[pos] if pos < len(cells) else None for name, pos in positions.items()}
     values, errors = resource.clean(mapped)
     raw = ["" if c is None else str(c) for c in cells[:width]]
     raw += [""] * (width - len(raw))
     row = Row(number=number, cells=raw, values=values, errors=errors)
     if len(cells) > width and any(not is_blank(c) for c in cells[width:]):
-        row.fail("cells", f"this row has {len(cells):,} cells but the header has {width} columns (a cell with an "
-                          f"unquoted “{delimiter}” inside, or a row pasted out of place)")
+        row.fail(
+            "cells",
+            f"this row has {len(cells):,} cells but the header has {width} columns (a cell with an "
+            f"unquoted “{delimiter}” inside, or a row pasted out of place)",
+        )
     return row
 
 
-def _check_chunk(chunk: list[Row], checker, rows_out: _Spool, writer, keep: list[int], counts: Counter) -> None:
+def _check_chunk(
+    chunk: list[Row], checker, rows_out: _Spool, writer, keep: list[int], counts: Counter
+) -> None:
     if not chunk:
         return
     checker.check(chunk)
@@ -231,8 +271,13 @@ def _check_chunk(chunk: list[Row], checker, rows_out: _Spool, writer, keep: list
         if row.errors:
             row.type = ERROR
         counts[row.type] += 1
-        line = {"r": row.number, "t": row.type, "o": row.values.get("order_number") or "",
-                "m": row.error_text if row.type == ERROR else row.message, "c": row.cells}
+        line = {
+            "r": row.number,
+            "t": row.type,
+            "o": row.values.get("order_number") or "",
+            "m": row.error_text if row.type == ERROR else row.message,
+            "c": row.cells,
+        }
         if row.type in (NEW, UPDATED):
             line["s"] = row.stored
         if row.type == ERROR:
@@ -245,14 +290,17 @@ def _preview_message(counts: Counter, total: int) -> str:
     parts = [f"{counts[t]:,} {t}" for t in (NEW, UPDATED, SKIPPED, ERROR) if counts[t]]
     message = f"{total:,} rows checked: {', '.join(parts)}."
     if counts[ERROR]:
-        message += (" Nothing has been imported. Fix the rows in error in your file and upload it again, or import "
-                    "the valid rows now and upload the corrected error report afterwards.")
+        message += (
+            " Nothing has been imported. Fix the rows in error in your file and upload it again, or import "
+            "the valid rows now and upload the corrected error report afterwards."
+        )
     elif not counts[NEW] + counts[UPDATED]:
         message += " There is nothing to import."
     return message
 
 
 # -- reading what was checked -----------------------------------------------------------------
+
 
 def stored_rows(job: BulkJob, types: tuple[str, ...] | None = None) -> Iterator[dict]:
     name = job.params.get("rows_file")
@@ -265,7 +313,9 @@ def stored_rows(job: BulkJob, types: tuple[str, ...] | None = None) -> Iterator[
                 yield row
 
 
-def preview_page(job: BulkJob, *, only: str = "", page: int = 1, per_page: int = 100) -> tuple[list[dict], bool]:
+def preview_page(
+    job: BulkJob, *, only: str = "", page: int = 1, per_page: int = 100
+) -> tuple[list[dict], bool]:
     types = (only,) if only in (NEW, UPDATED, SKIPPED, ERROR) else None
     start = (max(page, 1) - 1) * per_page
     rows = list(islice(stored_rows(job, types), start, start + per_page + 1))
@@ -273,6 +323,7 @@ def preview_page(job: BulkJob, *, only: str = "", page: int = 1, per_page: int =
 
 
 # -- confirming and importing -----------------------------------------------------------------
+
 
 def confirm_job(job: BulkJob, *, actor, valid_rows_only: bool = False) -> bool:
     """Staff confirm a checked file. Returns False when it is not (or no longer) waiting."""
@@ -284,8 +335,12 @@ def confirm_job(job: BulkJob, *, actor, valid_rows_only: bool = False) -> bool:
         if counts.get(ERROR) and not valid_rows_only:
             return False
         todo = counts.get(NEW, 0) + counts.get(UPDATED, 0)
-        locked.params = {**locked.params, "phase": "import", "confirmed_by": getattr(actor, "pk", None),
-                         "valid_rows_only": valid_rows_only}
+        locked.params = {
+            **locked.params,
+            "phase": "import",
+            "confirmed_by": getattr(actor, "pk", None),
+            "valid_rows_only": valid_rows_only,
+        }
         locked.total, locked.done, locked.failed = todo, 0, 0
         locked.message = f"Importing {todo:,} rows…"
         locked.save()
@@ -295,7 +350,9 @@ def confirm_job(job: BulkJob, *, actor, valid_rows_only: bool = False) -> bool:
     else:
         from django_q.tasks import async_task
 
-        transaction.on_commit(lambda: async_task("shipping.csv_tasks.run_job", job.pk, task_name=f"csv-run-{job.pk}"))
+        transaction.on_commit(
+            lambda: async_task("shipping.csv_tasks.run_job", job.pk, task_name=f"csv-run-{job.pk}")
+        )
     return True
 
 
@@ -316,6 +373,10 @@ def run_job(job: BulkJob) -> str:
     except Exception:  # noqa: BLE001
         log.exception("CSV job %s failed", job.pk)
         job.refresh_from_db()
-        _finish(job, "failed", f"The import stopped because of an unexpected error after {job.done:,} rows "
-                               "(those stay imported; uploading the file again skips them). The error was logged.")
+        _finish(
+            job,
+            "failed",
+            f"The import stopped because of an unexpected error after {job.done:,} rows "
+            "(those stay imported; uploading the file again skips them). The error was logged.",
+        )
     return phase_of(job)

@@ -47,9 +47,15 @@ class FileFacts:
         if self.format == "xlsx":
             return "Excel workbook"
         names = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
-        encodings = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp1252": "Windows-1252",
-                     "utf-16": "UTF-16"}
-        return f"CSV, {encodings.get(self.encoding, self.encoding)}, cells separated by {names[self.delimiter]}"
+        encodings = {
+            "utf-8-sig": "UTF-8 with BOM",
+            "utf-8": "UTF-8",
+            "cp1252": "Windows-1252",
+            "utf-16": "UTF-16",
+        }
+        return (
+            f"CSV, {encodings.get(self.encoding, self.encoding)}, cells separated by {names[self.delimiter]}"
+        )
 
 
 def _line_of(storage_name: str, offset: int) -> int:
@@ -92,15 +98,19 @@ def inspect(storage_name: str, original_name: str) -> FileFacts:
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise FileProblem("This is an old Excel 97–2003 workbook (.xls), which cannot be read. " + SAVE_AS)
     if name.endswith((".xlsx", ".xlsm", ".xls")):
-        raise FileProblem(f"“{original_name}” is named like an Excel workbook but is not one (an Excel file "
-                          "starts with a ZIP signature; this one does not: it may be a CSV or another file "
-                          "renamed). " + SAVE_AS)
+        raise FileProblem(
+            f"“{original_name}” is named like an Excel workbook but is not one (an Excel file "
+            "starts with a ZIP signature; this one does not: it may be a CSV or another file "
+            "renamed). " + SAVE_AS
+        )
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         facts.encoding = "utf-16"
     elif nul_at is not None:
-        raise FileProblem(f"This is not a text file: it contains binary data (a NUL byte on line "
-                          f"{_line_of(storage_name, nul_at)}). It may be a file of another kind renamed to "
-                          f".csv, or text saved as UTF-16 without its marker. " + SAVE_AS)
+        raise FileProblem(
+            f"This is not a text file: it contains binary data (a NUL byte on line "
+            f"{_line_of(storage_name, nul_at)}). It may be a file of another kind renamed to "
+            f".csv, or text saved as UTF-16 without its marker. " + SAVE_AS
+        )
     elif utf8_error is None:
         facts.encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
     else:
@@ -108,8 +118,10 @@ def inspect(storage_name: str, original_name: str) -> FileFacts:
         bad = _first_undecodable(storage_name, "cp1252")
         if bad is not None:
             offset, byte = bad
-            raise FileProblem(f"The file is neither UTF-8 nor Windows-1252 text: byte 0x{byte:02X} on line "
-                              f"{_line_of(storage_name, offset)} means nothing in either. " + SAVE_AS)
+            raise FileProblem(
+                f"The file is neither UTF-8 nor Windows-1252 text: byte 0x{byte:02X} on line "
+                f"{_line_of(storage_name, offset)} means nothing in either. " + SAVE_AS
+            )
         facts.notes.append("The file is not UTF-8; it was read as Windows-1252 (Excel's “CSV” on Windows).")
     facts.delimiter = _sniff_delimiter(storage_name, facts.encoding)
     return facts
@@ -168,17 +180,23 @@ def open_table(storage_name: str, facts: FileFacts) -> Table:
 def _check_header(cells: list) -> list[str]:
     limit = settings.CSV_MAX_COLUMNS
     if len(cells) > limit:
-        raise FileProblem(f"The first row has {len(cells):,} columns; a file may have at most {limit}. "
-                          "Is the first row the header (order_number, channel, …)?")
+        raise FileProblem(
+            f"The first row has {len(cells):,} columns; a file may have at most {limit}. "
+            "Is the first row the header (order_number, channel, …)?"
+        )
     longest = max((len(str(c)) for c in cells if c is not None), default=0)
     if longest > HEADER_CELL_LIMIT:
-        raise FileProblem(f"The first row has a cell of {longest:,} characters; column names are short "
-                          "(order_number, channel, …). Is the first row the header?")
+        raise FileProblem(
+            f"The first row has a cell of {longest:,} characters; column names are short "
+            "(order_number, channel, …). Is the first row the header?"
+        )
     headers = ["" if c is None else str(c).strip().lstrip("\ufeff") for c in cells]
     while headers and not headers[-1]:
         headers.pop()
     if not any(headers):
-        raise FileProblem("The first row is empty: it should name the columns (download a template to see them).")
+        raise FileProblem(
+            "The first row is empty: it should name the columns (download a template to see them)."
+        )
     return headers
 
 
@@ -187,7 +205,11 @@ def _open_csv(storage_name: str, facts: FileFacts) -> Table:
     reader = csv.reader(f, delimiter=facts.delimiter)
     try:
         first = next(reader, None)
-        if first and first[0].lower().lstrip("\ufeff").startswith("sep=") and not any(c.strip() for c in first[1:]):
+        if (
+            first
+            and first[0].lower().lstrip("\ufeff").startswith("sep=")
+            and not any(c.strip() for c in first[1:])
+        ):
             first = next(reader, None)
     except csv.Error as exc:
         f.close()
@@ -205,12 +227,15 @@ def _open_csv(storage_name: str, facts: FileFacts) -> Table:
                 yield number, cells
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
-                raise FileProblem(f"Row {number + 1} has a cell longer than {CELL_LIMIT:,} characters, usually "
-                                  "a quote (\") opened and never closed: every row after it became one cell."
-                                  ) from exc
+                raise FileProblem(
+                    f"Row {number + 1} has a cell longer than {CELL_LIMIT:,} characters, usually "
+                    'a quote (") opened and never closed: every row after it became one cell.'
+                ) from exc
             raise FileProblem(f"Row {number + 1} cannot be read as CSV: {exc}.") from exc
         except UnicodeDecodeError as exc:  # read as UTF-16 and the bytes disagree
-            raise FileProblem(f"Row {number + 1}: the text cannot be read ({exc.reason}). " + SAVE_AS) from exc
+            raise FileProblem(
+                f"Row {number + 1}: the text cannot be read ({exc.reason}). " + SAVE_AS
+            ) from exc
 
     size = facts.size
 
@@ -238,32 +263,45 @@ def check_workbook_archive(f) -> None:
         with zipfile.ZipFile(f) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise FileProblem("The file is a ZIP archive but not a readable Excel workbook (.xlsx). " + SAVE_AS) from exc
+        raise FileProblem(
+            "The file is a ZIP archive but not a readable Excel workbook (.xlsx). " + SAVE_AS
+        ) from exc
     finally:
         f.seek(0)
     if len(members) > settings.XLSX_MAX_ENTRIES:
-        raise FileProblem(f"This workbook holds {len(members):,} files; an Excel workbook has a few dozen "
-                          f"(the limit is {settings.XLSX_MAX_ENTRIES:,}). " + SAVE_AS)
+        raise FileProblem(
+            f"This workbook holds {len(members):,} files; an Excel workbook has a few dozen "
+            f"(the limit is {settings.XLSX_MAX_ENTRIES:,}). " + SAVE_AS
+        )
     unpacked = sum(m.file_size for m in members)
     limit = settings.XLSX_MAX_UNPACKED_MB * 1_000_000
     if unpacked > limit:
-        raise FileProblem(f"This workbook unpacks to {_mb(unpacked)}; the limit is {_mb(limit)}. "
-                          "Split it into several files, or save it as CSV.")
+        raise FileProblem(
+            f"This workbook unpacks to {_mb(unpacked)}; the limit is {_mb(limit)}. "
+            "Split it into several files, or save it as CSV."
+        )
     for member in members:
-        if member.file_size > 1_000_000 and member.file_size > settings.XLSX_MAX_RATIO * max(member.compress_size, 1):
+        if member.file_size > 1_000_000 and member.file_size > settings.XLSX_MAX_RATIO * max(
+            member.compress_size, 1
+        ):
             raise FileProblem(
                 f"This workbook's part {member.filename[:60]} unpacks to {_mb(member.file_size)} from "
                 f"{_mb(member.compress_size)} ({member.file_size // max(member.compress_size, 1):,} times smaller). "
-                "A spreadsheet never compresses that well; the file was made to exhaust memory, and was not read.")
+                "A spreadsheet never compresses that well; the file was made to exhaust memory, and was not read."
+            )
 
 
 def _xml_problem(exc: Exception) -> FileProblem:
     name = exc.__class__.__name__
     if "Forbidden" in name:  # defusedxml: entity or DTD declarations (the "billion laughs")
-        return FileProblem("This workbook declares XML entities, which Excel never writes and which can make a small "
-                           "file expand without limit; it was not read. " + SAVE_AS)
-    return FileProblem("This workbook's XML is broken (the file is damaged or was not written by a spreadsheet "
-                       "program); it was not read. " + SAVE_AS)
+        return FileProblem(
+            "This workbook declares XML entities, which Excel never writes and which can make a small "
+            "file expand without limit; it was not read. " + SAVE_AS
+        )
+    return FileProblem(
+        "This workbook's XML is broken (the file is damaged or was not written by a spreadsheet "
+        "program); it was not read. " + SAVE_AS
+    )
 
 
 def _open_xlsx(storage_name: str) -> Table:
@@ -294,7 +332,9 @@ def _open_xlsx(storage_name: str) -> Table:
         cause = exc.__cause__ or exc.__context__  # openpyxl wraps a parser's error in a ValueError
         if isinstance(cause, DefusedXmlException | ParseError | SyntaxError):
             raise _xml_problem(cause) from exc
-        raise FileProblem("The file is a ZIP archive but not a readable Excel workbook (.xlsx). " + SAVE_AS) from exc
+        raise FileProblem(
+            "The file is a ZIP archive but not a readable Excel workbook (.xlsx). " + SAVE_AS
+        ) from exc
     if first is None:
         book.close()
         f.close()

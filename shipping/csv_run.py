@@ -48,11 +48,14 @@ class _Failures:
         if len(self.results) < RESULTS_KEPT:
             self.results.append({"row": line["r"], "order": line["o"], "ok": False, "message": message})
         if self.writer is None:
-            self.spool, self.writer, self.keep = _error_report(self.job.params.get("headers", []),
-                                                               self.job.params.get("delimiter", ","))
+            self.spool, self.writer, self.keep = _error_report(
+                self.job.params.get("headers", []), self.job.params.get("delimiter", ",")
+            )
         cells = line.get("c", [])
-        self.writer.writerow([neutralise(cells[i]) if i < len(cells) else "" for i in self.keep]
-                             + [f"row {line['r']}: {message}"])
+        self.writer.writerow(
+            [neutralise(cells[i]) if i < len(cells) else "" for i in self.keep]
+            + [f"row {line['r']}: {message}"]
+        )
 
     def save(self) -> str:
         if self.spool is None:
@@ -71,11 +74,19 @@ def _record(job: BulkJob, failures: _Failures) -> None:
     note = f"CSV import #{job.pk}"
     for lines in _chunks(stored_rows(job, (NEW, UPDATED)), settings.CSV_CHUNK_ROWS):
         by_row = {line["r"]: line for line in lines}
-        rows = [bulk_record.RecordRow(
-            order_id=s["order_id"], tracking_number=s["tracking_number"], carrier=s["carrier"], service=s["service"],
-            tracking_url=s["tracking_url"], row=line["r"],
-            shipped_at=datetime.fromisoformat(s["shipped_at"]) if s["shipped_at"] else None,
-        ) for line in lines for s in [line["s"]]]
+        rows = [
+            bulk_record.RecordRow(
+                order_id=s["order_id"],
+                tracking_number=s["tracking_number"],
+                carrier=s["carrier"],
+                service=s["service"],
+                tracking_url=s["tracking_url"],
+                row=line["r"],
+                shipped_at=datetime.fromisoformat(s["shipped_at"]) if s["shipped_at"] else None,
+            )
+            for line in lines
+            for s in [line["s"]]
+        ]
         result = bulk_record.record_shipments(rows, actor=job.created_by, note=note)
         recorded += len(result.recorded)
         skipped += len(result.skipped)
@@ -98,10 +109,16 @@ def _package(stored: dict, packages: dict[int, Package]) -> Package | None:
         return packages.get(stored["package_id"])
     if stored.get("dimensions"):
         length, width, height = (Decimal(x) for x in stored["dimensions"])
-        found = Package.objects.filter(length_cm=length, width_cm=width, height_cm=height).order_by("pk").first()
-        return found or Package.objects.get_or_create(
-            name=" × ".join(centimetres(x) for x in (length, width, height)) + " cm",
-            defaults={"length_cm": length, "width_cm": width, "height_cm": height})[0]
+        found = (
+            Package.objects.filter(length_cm=length, width_cm=width, height_cm=height).order_by("pk").first()
+        )
+        return (
+            found
+            or Package.objects.get_or_create(
+                name=" × ".join(centimetres(x) for x in (length, width, height)) + " cm",
+                defaults={"length_cm": length, "width_cm": width, "height_cm": height},
+            )[0]
+        )
     return None
 
 
@@ -115,21 +132,38 @@ def _book(job: BulkJob, failures: _Failures) -> None:
     try:
         for line in lines:
             stored = line["s"]
-            order = Order.objects.select_related("channel").prefetch_related("lines").filter(
-                pk=stored["order_id"]).first()
+            order = (
+                Order.objects.select_related("channel")
+                .prefetch_related("lines")
+                .filter(pk=stored["order_id"])
+                .first()
+            )
             if order is None:
                 failures.add(line, "the order no longer exists")
             else:
                 try:
                     shipment = book_shipment(
-                        order=order, carrier_account=accounts.get(stored["carrier_account_id"]),
-                        service=stored["service"], weight_g=stored["weight_g"], package=_package(stored, packages),
-                        note=stored.get("note") or None, actor=job.created_by, ruleset=ruleset)  # the default lines
+                        order=order,
+                        carrier_account=accounts.get(stored["carrier_account_id"]),
+                        service=stored["service"],
+                        weight_g=stored["weight_g"],
+                        package=_package(stored, packages),
+                        note=stored.get("note") or None,
+                        actor=job.created_by,
+                        ruleset=ruleset,
+                    )  # the default lines
                 except BookingError as exc:
                     failures.add(line, str(exc))
                 else:
-                    booked.append({"row": line["r"], "order": line["o"], "ok": True, "shipment": shipment.pk,
-                                   "tracking": shipment.tracking_number})
+                    booked.append(
+                        {
+                            "row": line["r"],
+                            "order": line["o"],
+                            "ok": True,
+                            "shipment": shipment.pk,
+                            "tracking": shipment.tracking_number,
+                        }
+                    )
                     with shipment.label.open("rb") as f:
                         labels.append(f.read())
             BulkJob.objects.filter(pk=job.pk).update(done=len(booked), failed=failures.count)
@@ -149,4 +183,3 @@ def _book(job: BulkJob, failures: _Failures) -> None:
     message += ". Download the labels as one PDF." if labels else "."
     job.results = (failures.results + booked)[:RESULTS_KEPT]
     _finish(job, "done", message, failed_file=failures.save(), booked=len(booked))
-

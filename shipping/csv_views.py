@@ -35,23 +35,38 @@ def _allowed(request, permission: str = IMPORT_PERMISSION) -> None:
 
 
 def _page(request, template: str, title: str, **context) -> TemplateResponse:
-    return TemplateResponse(request, f"admin/shipping/csv/{template}",
-                            {**admin.site.each_context(request), "title": title, **context})
+    return TemplateResponse(
+        request,
+        f"admin/shipping/csv/{template}",
+        {**admin.site.each_context(request), "title": title, **context},
+    )
 
 
 class UploadForm(forms.Form):
-    mode = forms.ChoiceField(label="What the rows do", widget=forms.RadioSelect, initial="record", choices=[
-        ("record", "Record shipments booked elsewhere: the tracking goes to the channel"),
-        ("book", "Book shipments: buy a label for each row (one PDF for the batch)"),
-    ])
-    file = forms.FileField(label="CSV or Excel file", allow_empty_file=True, help_text=(
-        "CSV (UTF-8 or Windows-1252; commas or semicolons) or .xlsx. One row per order; the first row names "
-        "the columns."))
+    mode = forms.ChoiceField(
+        label="What the rows do",
+        widget=forms.RadioSelect,
+        initial="record",
+        choices=[
+            ("record", "Record shipments booked elsewhere: the tracking goes to the channel"),
+            ("book", "Book shipments: buy a label for each row (one PDF for the batch)"),
+        ],
+    )
+    file = forms.FileField(
+        label="CSV or Excel file",
+        allow_empty_file=True,
+        help_text=(
+            "CSV (UTF-8 or Windows-1252; commas or semicolons) or .xlsx. One row per order; the first row names "
+            "the columns."
+        ),
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if not upload.size:
-            raise forms.ValidationError("The file is empty (0 bytes). Save it again from Excel and upload it.")
+            raise forms.ValidationError(
+                "The file is empty (0 bytes). Save it again from Excel and upload it."
+            )
         return upload
 
 
@@ -63,22 +78,33 @@ def upload(request):
         # Refuse a too-big upload from its announced length, before Django reads it.
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > limit + 64 * 1024:
-            refusal = (f"The upload is {length / 1024 / 1024:,.1f} MB; the limit is {settings.CSV_MAX_UPLOAD_MB} MB. "
-                       "Split it into several files.")
+            refusal = (
+                f"The upload is {length / 1024 / 1024:,.1f} MB; the limit is {settings.CSV_MAX_UPLOAD_MB} MB. "
+                "Split it into several files."
+            )
         else:
             form = UploadForm(request.POST, request.FILES)
             if form.is_valid():
                 try:
-                    job = csv_import.start_import(mode=form.cleaned_data["mode"], upload=form.cleaned_data["file"],
-                                                  actor=request.user)
+                    job = csv_import.start_import(
+                        mode=form.cleaned_data["mode"], upload=form.cleaned_data["file"], actor=request.user
+                    )
                 except csv_import.UploadRefused as exc:
                     form.add_error("file", str(exc))
                 else:
                     return redirect("shipping_csv:job", pk=job.pk)
     uses = [{"mode": mode, "title": r.title, "columns": r().columns()} for mode, r in ROW_RESOURCES.items()]
     recent = _labelled(_jobs().select_related("created_by")[:5])
-    return _page(request, "upload.html", "Import shipments from a spreadsheet", form=form, refusal=refusal, uses=uses,
-                 recent=recent, limits={"mb": settings.CSV_MAX_UPLOAD_MB, "rows": settings.CSV_MAX_ROWS})
+    return _page(
+        request,
+        "upload.html",
+        "Import shipments from a spreadsheet",
+        form=form,
+        refusal=refusal,
+        uses=uses,
+        recent=recent,
+        limits={"mb": settings.CSV_MAX_UPLOAD_MB, "rows": settings.CSV_MAX_ROWS},
+    )
 
 
 def _jobs():
@@ -107,9 +133,18 @@ def _status(job: BulkJob) -> dict:
         percent = int(100 * (job.done + job.failed) / total) if total else 100
     else:
         percent = 100
-    return {"id": job.pk, "phase": phase, "label": csv_import.PHASES.get(phase, phase), "status": job.status,
-            "percent": min(percent, 100), "done": job.done, "failed": job.failed, "total": total,
-            "message": job.message, "finished": phase not in ("validate", "import", "merging")}
+    return {
+        "id": job.pk,
+        "phase": phase,
+        "label": csv_import.PHASES.get(phase, phase),
+        "status": job.status,
+        "percent": min(percent, 100),
+        "done": job.done,
+        "failed": job.failed,
+        "total": total,
+        "message": job.message,
+        "finished": phase not in ("validate", "import", "merging"),
+    }
 
 
 def job(request, pk: int):
@@ -124,12 +159,25 @@ def job(request, pk: int):
     rows, has_next = ([], False)
     if status["finished"] and job.params.get("rows_file"):
         rows, has_next = csv_import.preview_page(job, only=only, page=page_number)
-    counts = {t: job.params.get("counts", {}).get(t, 0) for t in ("new", "updated", "skipped", "error")} \
-        if job.params.get("counts") else {}
+    counts = (
+        {t: job.params.get("counts", {}).get(t, 0) for t in ("new", "updated", "skipped", "error")}
+        if job.params.get("counts")
+        else {}
+    )
     todo = counts.get("new", 0) + counts.get("updated", 0)
     return _page(
-        request, "job.html", f"{job.get_kind_display()} #{job.pk}", job=job, state=status, rows=rows, only=only,
-        page_number=page_number, has_next=has_next, counts=counts, todo=todo, mode=csv_import.mode_of(job),
+        request,
+        "job.html",
+        f"{job.get_kind_display()} #{job.pk}",
+        job=job,
+        state=status,
+        rows=rows,
+        only=only,
+        page_number=page_number,
+        has_next=has_next,
+        counts=counts,
+        todo=todo,
+        mode=csv_import.mode_of(job),
         can_confirm=status["phase"] == "preview" and not counts.get("error") and todo > 0,
         can_confirm_valid=status["phase"] == "preview" and counts.get("error") and todo > 0,
         refresh=not status["finished"],
@@ -151,8 +199,10 @@ def confirm(request, pk: int):
     if csv_import.confirm_job(job, actor=request.user, valid_rows_only=valid_only):
         messages.success(request, "Import started." if csv_import.phase_of(job) == "import" else job.message)
     else:
-        messages.error(request, "This file is not waiting for confirmation (already imported, discarded, or it "
-                                "has errors).")
+        messages.error(
+            request,
+            "This file is not waiting for confirmation (already imported, discarded, or it has errors).",
+        )
     return redirect("shipping_csv:job", pk=job.pk)
 
 

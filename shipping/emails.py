@@ -40,7 +40,8 @@ def _source(name: str) -> str:
 
 def default_template(kind: str) -> EmailTemplate:
     return EmailTemplate(
-        kind=kind, mode=EmailTemplate.Mode.AUTO,
+        kind=kind,
+        mode=EmailTemplate.Mode.AUTO,
         subject=_source(f"emails/shipping/{kind}_subject.txt").strip(),
         body=_source(f"emails/shipping/{kind}_body.txt"),
     )
@@ -50,8 +51,12 @@ def saved_template(channel, kind: str, templates: dict | None = None) -> EmailTe
     """The channel's own template, else the one for all channels. `templates` ({(channel id or
     None, kind): template}, see all_templates) saves the query when booking many orders."""
     if templates is None:
-        templates = {(t.channel_id, t.kind): t for t in EmailTemplate.objects.filter(kind=kind).filter(
-            Q(channel=channel) | Q(channel__isnull=True))}
+        templates = {
+            (t.channel_id, t.kind): t
+            for t in EmailTemplate.objects.filter(kind=kind).filter(
+                Q(channel=channel) | Q(channel__isnull=True)
+            )
+        }
     return templates.get((channel.pk, kind)) or templates.get((None, kind))
 
 
@@ -69,8 +74,9 @@ def channel_emails_buyer(channel, kind: str) -> bool:
     return kind == K.SHIPPED and channel.notify_customer
 
 
-def wanted(channel, kind: str, template: EmailTemplate | None = None, *, templates: dict | None = None
-           ) -> tuple[bool, str]:
+def wanted(
+    channel, kind: str, template: EmailTemplate | None = None, *, templates: dict | None = None
+) -> tuple[bool, str]:
     template = template or saved_template(channel, kind, templates)
     mode = template.mode if template else EmailTemplate.Mode.AUTO
     if mode == EmailTemplate.Mode.OFF:
@@ -106,20 +112,35 @@ def _web_image(url: str) -> str:
 def parcel_lines(shipment: Shipment) -> list[ParcelLine]:
     """Exactly what this parcel holds (its shipment lines). A shipment booked before parcels
     recorded their lines (and a preview's sample) holds the order's physical lines, as then."""
-    held = [(sl.order_line, sl.quantity) for sl in shipment.lines.select_related("order_line")] \
-        if shipment.pk else []  # (a preview's sample shipment is never saved)
+    held = (
+        [(sl.order_line, sl.quantity) for sl in shipment.lines.select_related("order_line")]
+        if shipment.pk
+        else []
+    )  # (a preview's sample shipment is never saved)
     if not held:
         held = [(ln, ln.quantity) for ln in shipment.order.lines.all() if ln.is_physical]
-    return [ParcelLine(quantity=qty, title=ln.title, sku=ln.sku, options=ln.options_display,
-                       image_url=_web_image(ln.image_url)) for ln, qty in held]
+    return [
+        ParcelLine(
+            quantity=qty,
+            title=ln.title,
+            sku=ln.sku,
+            options=ln.options_display,
+            image_url=_web_image(ln.image_url),
+        )
+        for ln, qty in held
+    ]
 
 
 def context(shipment: Shipment) -> dict:
     """Plain values only: a template written in the admin never reaches a model (or a credential)."""
     order, brand = shipment.order, shipment.brand
     return {
-        "order": {"number": str(order), "ordered_at": order.ordered_at.strftime("%d %b %Y"),
-                  "total": f"{order.total} {order.currency}", "ship_to": order.address_lines},
+        "order": {
+            "number": str(order),
+            "ordered_at": order.ordered_at.strftime("%d %b %Y"),
+            "total": f"{order.total} {order.currency}",
+            "ship_to": order.address_lines,
+        },
         "customer_name": order.ship_name or order.customer_name or "there",
         "shop": order.channel.name,
         "brand": brand.name if brand else order.channel.name,
@@ -150,11 +171,16 @@ def render(template: EmailTemplate, shipment: Shipment) -> tuple[str, str, str]:
     logo = ""
     if brand and brand.logo:
         logo = settings.SITE_URL.rstrip("/") + brand.logo.url
-    html = render_to_string("emails/shipping/layout.html", {
-        **values, "body_html": linebreaks(html_text.strip()), "logo_url": logo,
-        "brand_color": brand.primary_color if brand else "#1f4e79",
-        "accent_color": brand.accent_color if brand else "#f2b134",
-    })
+    html = render_to_string(
+        "emails/shipping/layout.html",
+        {
+            **values,
+            "body_html": linebreaks(html_text.strip()),
+            "logo_url": logo,
+            "brand_color": brand.primary_color if brand else "#1f4e79",
+            "accent_color": brand.accent_color if brand else "#f2b134",
+        },
+    )
     return " ".join(subject.split()), text.strip() + "\n", html
 
 
@@ -170,7 +196,9 @@ def queue(shipment: Shipment, kind: str, *, templates: dict | None = None) -> bo
 def _enqueue(shipment_id: int, kind: str) -> None:
     from django_q.tasks import async_task
 
-    async_task("shipping.tasks.send_customer_email", shipment_id, kind, task_name=f"email-{kind}-{shipment_id}")
+    async_task(
+        "shipping.tasks.send_customer_email", shipment_id, kind, task_name=f"email-{kind}-{shipment_id}"
+    )
 
 
 def send(shipment_id: int, kind: str) -> str:
@@ -195,11 +223,16 @@ def send(shipment_id: int, kind: str) -> str:
         message.send()
     except Exception as exc:  # noqa: BLE001 - a failed email is released for a retry and shown on the order
         claim.delete()
-        order_services.record_event(order, OrderEvent.Kind.ERROR,
-                                    f"{K(kind).label} email to {order.email} failed: {exc}")
+        order_services.record_event(
+            order, OrderEvent.Kind.ERROR, f"{K(kind).label} email to {order.email} failed: {exc}"
+        )
         log.warning("customer email %s for shipment %s failed: %s", kind, shipment_id, exc)
         return f"failed: {exc}"
     SentEmail.objects.filter(pk=claim.pk).update(sent_at=timezone.now(), subject=subject[:200])
-    order_services.record_event(order, OrderEvent.Kind.EMAIL, f"{K(kind).label} emailed to {order.email}: “{subject}”",
-                                data={"shipment": shipment.pk, "kind": kind})
+    order_services.record_event(
+        order,
+        OrderEvent.Kind.EMAIL,
+        f"{K(kind).label} emailed to {order.email}: “{subject}”",
+        data={"shipment": shipment.pk, "kind": kind},
+    )
     return "sent"

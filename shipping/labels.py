@@ -55,7 +55,9 @@ def image_reader(data: bytes | None):
         return None
 
 
-def _fit_lines(lines: list[str], font: str, size: float, width: float, *, min_size: float) -> tuple[list[str], float]:
+def _fit_lines(
+    lines: list[str], font: str, size: float, width: float, *, min_size: float
+) -> tuple[list[str], float]:
     """The lines at the biggest size (down to `min_size`) at which none is wider than `width`;
     what is still too wide at `min_size` wraps onto a further line instead of being cut off
     (the end of a US town line is the state and ZIP code)."""
@@ -179,7 +181,7 @@ def merge_labels(documents: list[bytes], *, layout: str = "a6") -> bytes:
         sheet = writer.add_blank_page(*A4)
         xobjects = DictionaryObject()
         ops = []
-        for quadrant, src in enumerate(sources[start:start + 4]):
+        for quadrant, src in enumerate(sources[start : start + 4]):
             box = [float(v) for v in src.mediabox]
             sw, sh = box[2] - box[0], box[3] - box[1]
             scale = min(cell_w / sw, cell_h / sh, 1.0)
@@ -193,12 +195,16 @@ def merge_labels(documents: list[bytes], *, layout: str = "a6") -> bytes:
                 data = contents.get_data() if contents is not None else b""
             form = StreamObject()
             form.set_data(data)
-            form.update({
-                NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
-                NameObject("/BBox"): ArrayObject([FloatObject(v) for v in box]),
-                NameObject("/Resources"): src["/Resources"].clone(writer) if "/Resources" in src
-                else DictionaryObject(),
-            })
+            form.update(
+                {
+                    NameObject("/Type"): NameObject("/XObject"),
+                    NameObject("/Subtype"): NameObject("/Form"),
+                    NameObject("/BBox"): ArrayObject([FloatObject(v) for v in box]),
+                    NameObject("/Resources"): src["/Resources"].clone(writer)
+                    if "/Resources" in src
+                    else DictionaryObject(),
+                }
+            )
             form = form.flate_encode()
             name = f"/Label{quadrant}"
             xobjects[NameObject(name)] = writer._add_object(form)
@@ -236,8 +242,9 @@ IMAGE_MAX_BYTES = 2 * 1024 * 1024
 IMAGE_BUDGET_S = 30
 
 
-def fetch_image(url: str, *, timeout: float = IMAGE_TIMEOUT_S, max_bytes: int = IMAGE_MAX_BYTES,
-                session=None) -> bytes | None:
+def fetch_image(
+    url: str, *, timeout: float = IMAGE_TIMEOUT_S, max_bytes: int = IMAGE_MAX_BYTES, session=None
+) -> bytes | None:
     """The bytes at an http(s) URL, or None: another scheme, an error status, a timeout, or
     more than `max_bytes` (read no further than that)."""
     import requests
@@ -246,7 +253,9 @@ def fetch_image(url: str, *, timeout: float = IMAGE_TIMEOUT_S, max_bytes: int = 
         return None
     http = session or requests
     try:
-        with http.get(url, timeout=timeout, stream=True, headers={"Accept": "image/png,image/jpeg,image/*"}) as r:
+        with http.get(
+            url, timeout=timeout, stream=True, headers={"Accept": "image/png,image/jpeg,image/*"}
+        ) as r:
             if r.status_code != 200:
                 return None
             if int(r.headers.get("Content-Length") or 0) > max_bytes:
@@ -346,11 +355,20 @@ def _render_slips(slips: list[SlipContent], *, layout: str, images) -> bytes:
             if picture is not None:
                 iw, ih = picture.getSize()
                 scale = min(thumb / iw, thumb / ih)
-                c.drawImage(picture, m + 28 + (thumb - iw * scale) / 2, y + 2, width=iw * scale,
-                            height=ih * scale, mask="auto")
+                c.drawImage(
+                    picture,
+                    m + 28 + (thumb - iw * scale) / 2,
+                    y + 2,
+                    width=iw * scale,
+                    height=ih * scale,
+                    mask="auto",
+                )
             text = " · ".join(x for x in (title, options, sku) if x)
-            c.drawString(m + 28 + thumb + 6, y + (row - text_size) / 2 - 1 if picture is not None else y,
-                         text[: 88 if big else 46])
+            c.drawString(
+                m + 28 + thumb + 6,
+                y + (row - text_size) / 2 - 1 if picture is not None else y,
+                text[: 88 if big else 46],
+            )
             drawn += 1
         if drawn < len(slip.lines):
             y -= 10

@@ -22,8 +22,14 @@ class Address(models.Model):
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=50, blank=True)
-    brand = models.ForeignKey("Brand", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                              help_text="Parcels sent from this address carry this brand (unless a rule names one)")
+    brand = models.ForeignKey(
+        "Brand",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Parcels sent from this address carry this brand (unless a rule names one)",
+    )
 
     class Meta:
         ordering = ["label"]
@@ -34,8 +40,16 @@ class Address(models.Model):
 
     @property
     def lines(self) -> list[str]:
-        return address_lines(name=self.name, company=self.company, line1=self.line1, line2=self.line2,
-                             city=self.city, state=self.state, postal_code=self.postal_code, country=self.country)
+        return address_lines(
+            name=self.name,
+            company=self.company,
+            line1=self.line1,
+            line2=self.line2,
+            city=self.city,
+            state=self.state,
+            postal_code=self.postal_code,
+            country=self.country,
+        )
 
 
 class Brand(models.Model):
@@ -45,7 +59,9 @@ class Brand(models.Model):
     primary_color = models.CharField(max_length=7, default="#1f4e79", help_text="Hex colour, e.g. #1f4e79")
     accent_color = models.CharField(max_length=7, default="#f2b134")
     sender_address = models.ForeignKey(Address, on_delete=models.PROTECT, related_name="+")
-    return_address = models.ForeignKey(Address, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    return_address = models.ForeignKey(
+        Address, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     is_default = models.BooleanField(default=False, help_text="Used when no shipping rule picks a brand.")
 
     class Meta:
@@ -66,15 +82,21 @@ class CarrierAccount(models.Model):
     credentials = EncryptedJSONField(default=dict, blank=True)
     default_service = models.CharField(max_length=100, blank=True, help_text="e.g. Tracked 48")
     tracking_company = models.CharField(
-        max_length=100, blank=True, help_text="Who carries the parcel, as channels are told (Royal Mail, USPS…)"
+        max_length=100,
+        blank=True,
+        help_text="Who carries the parcel, as channels are told (Royal Mail, USPS…)",
     )
     tracking_url_template = models.CharField(
         max_length=300, blank=True, help_text="e.g. https://track.example.com/?n={tracking_number}"
     )
-    prefix = models.CharField(max_length=2, default="SD", help_text="Self-printed tracking numbers start with this")
+    prefix = models.CharField(
+        max_length=2, default="SD", help_text="Self-printed tracking numbers start with this"
+    )
     return_service = models.CharField(
-        max_length=100, blank=True, help_text="Service for return labels (Sendcloud: a shipping option code, "
-                                              "e.g. postnl:return)")
+        max_length=100,
+        blank=True,
+        help_text="Service for return labels (Sendcloud: a shipping option code, e.g. postnl:return)",
+    )
     is_active = models.BooleanField(default=True)
     is_default = models.BooleanField(default=False)
 
@@ -115,14 +137,27 @@ class ShippingMapping(models.Model):
 
     channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="shipping_mapping")
     shipping_name = models.CharField(
-        "default shipping name", max_length=100, blank=True,
-        help_text="The shipping method the channel is told, e.g. “Standard”. Empty: the carrier's service.")
-    carrier_account = models.ForeignKey(CarrierAccount, null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="+", help_text="Empty: the default carrier account.")
-    service = models.CharField(max_length=100, blank=True, help_text="Empty: the carrier account's default service.")
+        "default shipping name",
+        max_length=100,
+        blank=True,
+        help_text="The shipping method the channel is told, e.g. “Standard”. Empty: the carrier's service.",
+    )
+    carrier_account = models.ForeignKey(
+        CarrierAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty: the default carrier account.",
+    )
+    service = models.CharField(
+        max_length=100, blank=True, help_text="Empty: the carrier account's default service."
+    )
     tracking_company = models.CharField(
-        max_length=100, blank=True,
-        help_text="Who carries the parcel, as the channel is told. Empty: the carrier account's tracking company.")
+        max_length=100,
+        blank=True,
+        help_text="Who carries the parcel, as the channel is told. Empty: the carrier account's tracking company.",
+    )
 
     class Meta:
         ordering = ["channel__name"]
@@ -139,11 +174,15 @@ class ShippingMappingLine(models.Model):
     mapping = models.ForeignKey(ShippingMapping, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField(default=0)
     requested_service = models.CharField(
-        "channel's service", max_length=200, help_text="The service string the channel sends, e.g. “Std CA D2D Dom”")
+        "channel's service",
+        max_length=200,
+        help_text="The service string the channel sends, e.g. “Std CA D2D Dom”",
+    )
     match = models.CharField(max_length=10, choices=Match.choices, default=Match.EXACT)
     shipping_name = models.CharField(max_length=100, blank=True)
-    carrier_account = models.ForeignKey(CarrierAccount, null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="+")
+    carrier_account = models.ForeignKey(
+        CarrierAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     service = models.CharField(max_length=100, blank=True)
     tracking_company = models.CharField(max_length=100, blank=True)
 
@@ -154,7 +193,10 @@ class ShippingMappingLine(models.Model):
         return f"{self.get_match_display()} “{self.requested_service}”"
 
     def matches(self, requested: str) -> bool:
-        wanted, got = " ".join(self.requested_service.split()).lower(), " ".join((requested or "").split()).lower()
+        wanted, got = (
+            " ".join(self.requested_service.split()).lower(),
+            " ".join((requested or "").split()).lower(),
+        )
         if not wanted:
             return False
         return wanted == got if self.match == self.Match.EXACT else wanted in got
@@ -168,24 +210,50 @@ class ShippingRule(models.Model):
     position = models.PositiveIntegerField(default=0, db_index=True, help_text="Lower runs first")
     is_active = models.BooleanField(default=True)
     # Conditions: empty means “any”.
-    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
-                                help_text="The shop the order came from")
-    countries = models.CharField("destination countries", max_length=300, blank=True,
-                                 help_text="ISO codes separated by commas, e.g. “GB, IE”")
+    channel = models.ForeignKey(
+        Channel,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The shop the order came from",
+    )
+    countries = models.CharField(
+        "destination countries",
+        max_length=300,
+        blank=True,
+        help_text="ISO codes separated by commas, e.g. “GB, IE”",
+    )
     min_weight_g = models.PositiveIntegerField("weight from (g)", null=True, blank=True)
     max_weight_g = models.PositiveIntegerField("weight up to (g)", null=True, blank=True)
-    requested_service = models.CharField(max_length=200, blank=True,
-                                         help_text="The channel's requested service contains this text")
-    sku = models.CharField("SKU", max_length=100, blank=True,
-                           help_text="The order has a line with this SKU; * matches anything, e.g. “MUG-*”")
-    min_total = models.DecimalField("order total from", max_digits=12, decimal_places=2, null=True, blank=True)
-    max_total = models.DecimalField("order total up to", max_digits=12, decimal_places=2, null=True, blank=True)
+    requested_service = models.CharField(
+        max_length=200, blank=True, help_text="The channel's requested service contains this text"
+    )
+    sku = models.CharField(
+        "SKU",
+        max_length=100,
+        blank=True,
+        help_text="The order has a line with this SKU; * matches anything, e.g. “MUG-*”",
+    )
+    min_total = models.DecimalField(
+        "order total from", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    max_total = models.DecimalField(
+        "order total up to", max_digits=12, decimal_places=2, null=True, blank=True
+    )
     # Actions: empty means “this rule does not decide it”.
     brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    sender_address = models.ForeignKey(Address, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                       help_text="Ship from this address (else the brand's sender address)")
-    carrier_account = models.ForeignKey(CarrierAccount, null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="+")
+    sender_address = models.ForeignKey(
+        Address,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Ship from this address (else the brand's sender address)",
+    )
+    carrier_account = models.ForeignKey(
+        CarrierAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     service = models.CharField(max_length=100, blank=True)
     package = models.ForeignKey(Package, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
@@ -202,9 +270,17 @@ class ShippingRule(models.Model):
     def clean(self):
         from django.core.exceptions import ValidationError
 
-        if not any([self.brand_id, self.sender_address_id, self.carrier_account_id, self.service, self.package_id]):
-            raise ValidationError("Choose at least one action: brand, sender address, carrier, service or package.")
-        if self.min_weight_g is not None and self.max_weight_g is not None and self.min_weight_g > self.max_weight_g:
+        if not any(
+            [self.brand_id, self.sender_address_id, self.carrier_account_id, self.service, self.package_id]
+        ):
+            raise ValidationError(
+                "Choose at least one action: brand, sender address, carrier, service or package."
+            )
+        if (
+            self.min_weight_g is not None
+            and self.max_weight_g is not None
+            and self.min_weight_g > self.max_weight_g
+        ):
             raise ValidationError({"max_weight_g": "The upper weight is below the lower one."})
         if self.min_total is not None and self.max_total is not None and self.min_total > self.max_total:
             raise ValidationError({"max_total": "The upper total is below the lower one."})
@@ -220,8 +296,12 @@ class ShipmentQuerySet(models.QuerySet):
     def trackable(self):
         """Shipments whose parcel may still change: booked, moving, or waiting for a queued cancellation."""
         return self.filter(
-            status__in=[Shipment.Status.BOOKED, Shipment.Status.IN_TRANSIT, Shipment.Status.CANCEL_REQUESTED,
-                        Shipment.Status.EXCEPTION],
+            status__in=[
+                Shipment.Status.BOOKED,
+                Shipment.Status.IN_TRANSIT,
+                Shipment.Status.CANCEL_REQUESTED,
+                Shipment.Status.EXCEPTION,
+            ],
             carrier_account__isnull=False,
         )
 
@@ -236,13 +316,19 @@ class Shipment(models.Model):
         EXCEPTION = "exception", "Problem"
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
-    fulfilment = models.OneToOneField(Fulfilment, null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="shipment")
+    fulfilment = models.OneToOneField(
+        Fulfilment, null=True, blank=True, on_delete=models.SET_NULL, related_name="shipment"
+    )
     # Empty for a shipment booked outside Shipdesk (recorded from a CSV, or by a dropshipping supplier).
-    carrier_account = models.ForeignKey(CarrierAccount, on_delete=models.PROTECT, related_name="shipments",
-                                        null=True, blank=True)
-    brand = models.ForeignKey(Brand, null=True, blank=True, on_delete=models.SET_NULL, related_name="shipments")
-    sender_address = models.ForeignKey(Address, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    carrier_account = models.ForeignKey(
+        CarrierAccount, on_delete=models.PROTECT, related_name="shipments", null=True, blank=True
+    )
+    brand = models.ForeignKey(
+        Brand, null=True, blank=True, on_delete=models.SET_NULL, related_name="shipments"
+    )
+    sender_address = models.ForeignKey(
+        Address, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     service = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True, db_index=True)
     tracking_url = models.URLField(max_length=500, blank=True)
@@ -254,13 +340,17 @@ class Shipment(models.Model):
     currency = models.CharField(max_length=3, blank=True)
     weight_g = models.PositiveIntegerField("weight (g)", null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOOKED, db_index=True)
-    decision = models.JSONField(default=dict, blank=True, help_text="Which rule and mapping chose the carrier, and why")
+    decision = models.JSONField(
+        default=dict, blank=True, help_text="Which rule and mapping chose the carrier, and why"
+    )
     public_token = models.CharField(max_length=32, unique=True, default=_public_token, editable=False)
     booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     package = models.ForeignKey("Package", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    shipping_name = models.CharField(max_length=100, blank=True, help_text="The shipping method the channel is told")
+    shipping_name = models.CharField(
+        max_length=100, blank=True, help_text="The shipping method the channel is told"
+    )
     label_size = models.CharField(max_length=2, default="a6", help_text="a6 (label printer) or a4 (sheet)")
     note = models.CharField("note to buyer", max_length=500, blank=True)
     # Tracking, written by shipping.tracking only.
@@ -293,8 +383,10 @@ class Shipment(models.Model):
             return "Cancellation queued: the carrier cancels it unless the parcel moves."
         if self.is_picked_up:
             when = self.picked_up_at or self.carrier_status_at
-            return (f"The carrier picked the parcel up{' on ' + when.strftime('%d %b %Y %H:%M') if when else ''}; "
-                    "a label cannot be cancelled after pickup. Refuse the delivery or book a return instead.")
+            return (
+                f"The carrier picked the parcel up{' on ' + when.strftime('%d %b %Y %H:%M') if when else ''}; "
+                "a label cannot be cancelled after pickup. Refuse the delivery or book a return instead."
+            )
         if self.status == self.Status.EXCEPTION:
             return ""
         if self.is_external:
@@ -321,7 +413,9 @@ class ShipmentLine(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["shipment", "order_line"], name="uniq_shipment_line"),
-            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="shipment_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="shipment_line_quantity_positive"
+            ),
         ]
 
     def __str__(self):
@@ -333,7 +427,9 @@ class TrackingEvent(models.Model):
 
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking_events")
     code = models.CharField(max_length=50, help_text="The carrier's status code or name")
-    status = models.CharField(max_length=20, blank=True, help_text="What it means for the shipment, if anything")
+    status = models.CharField(
+        max_length=20, blank=True, help_text="What it means for the shipment, if anything"
+    )
     message = models.CharField(max_length=300, blank=True)
     location = models.CharField(max_length=200, blank=True)
     occurred_at = models.DateTimeField()
@@ -342,7 +438,9 @@ class TrackingEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["shipment", "code", "occurred_at"], name="uniq_tracking_event")]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "code", "occurred_at"], name="uniq_tracking_event")
+        ]
 
     def __str__(self):
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.message or self.code}"
@@ -377,12 +475,16 @@ class BulkJob(models.Model):
     results = models.JSONField(default=list, blank=True, help_text="One entry per item: id, ok, message")
     message = models.TextField(blank=True)
     source_file = models.FileField(upload_to="jobs/source/%Y/%m/", blank=True)
-    output_file = models.FileField(upload_to="jobs/output/%Y/%m/", blank=True, help_text="e.g. merged labels PDF")
+    output_file = models.FileField(
+        upload_to="jobs/output/%Y/%m/", blank=True, help_text="e.g. merged labels PDF"
+    )
     slips_file = models.FileField(upload_to="jobs/output/%Y/%m/", blank=True, help_text="Packing slips PDF")
     # The merge step's claim (a bulk booking): who merges, and when it last said it was alive.
     claimed_by = models.CharField(max_length=100, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    alerted_at = models.DateTimeField(null=True, blank=True, help_text="When staff were emailed it failed or stalled")
+    alerted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When staff were emailed it failed or stalled"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -398,13 +500,19 @@ class BulkJob(models.Model):
     def failures(self) -> list[dict]:
         if self.kind == self.Kind.BOOK_ORDERS and self.pk:
             items = self.items.filter(state=BulkJobItem.State.FAILED).select_related("order")
-            return [{"order_id": i.order_id, "order": i.order_label, "ok": False, "message": i.message}
-                    for i in items]
+            return [
+                {"order_id": i.order_id, "order": i.order_label, "ok": False, "message": i.message}
+                for i in items
+            ]
         return [r for r in self.results or [] if not r.get("ok")]
 
     @property
     def percent(self) -> int:
-        return int(100 * (self.done + self.failed) / self.total) if self.total else (100 if self.status == "done" else 0)
+        return (
+            int(100 * (self.done + self.failed) / self.total)
+            if self.total
+            else (100 if self.status == "done" else 0)
+        )
 
 
 class BulkJobItem(models.Model):
@@ -421,11 +529,17 @@ class BulkJobItem(models.Model):
 
     job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    order_label = models.CharField(max_length=100, blank=True, help_text="The order's number, kept if it is deleted")
-    position = models.PositiveIntegerField(help_text="Where staff selected it: the merged PDF follows this order")
+    order_label = models.CharField(
+        max_length=100, blank=True, help_text="The order's number, kept if it is deleted"
+    )
+    position = models.PositiveIntegerField(
+        help_text="Where staff selected it: the merged PDF follows this order"
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveIntegerField(default=0, help_text="How many times a worker claimed it")
-    reference = models.CharField(max_length=100, blank=True, help_text="The booking reference of the last attempt")
+    reference = models.CharField(
+        max_length=100, blank=True, help_text="The booking reference of the last attempt"
+    )
     claimed_by = models.CharField(max_length=100, blank=True, help_text="host:pid of the worker")
     claimed_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -455,19 +569,28 @@ class EmailTemplate(models.Model):
         OFF = "off", "Off"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
-                                help_text="Empty: every channel without its own template")
+    channel = models.ForeignKey(
+        Channel,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Empty: every channel without its own template",
+    )
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.AUTO)
     subject = models.CharField(max_length=200)
-    body = models.TextField(help_text="Django template syntax: {{ order }}, {{ customer_name }}, {{ tracking_number }}, "
-                                      "{{ tracking_page }}, {{ carrier }}, {{ brand }}, {{ lines }}…")
+    body = models.TextField(
+        help_text="Django template syntax: {{ order }}, {{ customer_name }}, {{ tracking_number }}, "
+        "{{ tracking_page }}, {{ carrier }}, {{ brand }}, {{ lines }}…"
+    )
 
     class Meta:
         ordering = ["kind", "channel__name"]
         constraints = [
             models.UniqueConstraint(fields=["kind", "channel"], name="uniq_email_template"),
-            models.UniqueConstraint(fields=["kind"], condition=models.Q(channel__isnull=True),
-                                    name="uniq_email_template_default"),
+            models.UniqueConstraint(
+                fields=["kind"], condition=models.Q(channel__isnull=True), name="uniq_email_template_default"
+            ),
         ]
 
     def __str__(self):

@@ -32,8 +32,10 @@ def _text(value) -> str:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
-        raise CellError(f"Excel stored {value:g} as a number and lost digits; format the column as Text and "
-                        "type the value again")
+        raise CellError(
+            f"Excel stored {value:g} as a number and lost digits; format the column as Text and "
+            "type the value again"
+        )
     if isinstance(value, datetime | date):
         return value.isoformat()
     text = str(value).strip()
@@ -56,8 +58,10 @@ class Text(widgets.CharWidget):
         text = _text(value)
         if text.startswith(FORMULA_TRIGGERS):
             shown = text[:20] + ("…" if len(text) > 20 else "")
-            raise CellError(f"“{shown}” starts with “{text[0]}”, which a spreadsheet runs as a formula; "
-                            "write the value itself")
+            raise CellError(
+                f"“{shown}” starts with “{text[0]}”, which a spreadsheet runs as a formula; "
+                "write the value itself"
+            )
         if len(text) > self.max_length:
             raise CellError(f"{len(text)} characters long; at most {self.max_length}")
         return text
@@ -80,17 +84,23 @@ class TrackingNumber(Text):
             # A line break or tab inside the cell is not a gap to close up: "RL⏎INJ" may be two
             # numbers run together, or a cell that swallowed the next. Say so; change nothing.
             shown = "".join(_VISIBLE.get(c, c) for c in text[:30])
-            raise CellError(f"“{shown}” has characters a tracking number never has (a "
-                            f"{_CONTROL_NAMES.get(control, 'control character')}: a tracking number is one line); a "
-                            "quote left open in the file can swallow the next rows")
+            raise CellError(
+                f"“{shown}” has characters a tracking number never has (a "
+                f"{_CONTROL_NAMES.get(control, 'control character')}: a tracking number is one line); a "
+                "quote left open in the file can swallow the next rows"
+            )
         text = text.replace(" ", "").replace("\u00a0", "")  # carriers print them with spaces; APIs want none
         if _SCIENTIFIC.match(text):
-            raise CellError(f"“{text}” is a number Excel shortened (scientific notation) and its last digits are "
-                            "lost; format the column as Text and paste the tracking numbers again")
+            raise CellError(
+                f"“{text}” is a number Excel shortened (scientific notation) and its last digits are "
+                "lost; format the column as Text and paste the tracking numbers again"
+            )
         if not _TRACKING.match(text):
             odd = sorted({c for c in text if not (c.isascii() and (c.isalnum() or c in "-_./"))})
-            raise CellError(f"“{text[:30]}{'…' if len(text) > 30 else ''}” has characters a tracking number never "
-                            f"has ({' '.join(odd) or text[0]}); a quote left open in the file can swallow the next rows")
+            raise CellError(
+                f"“{text[:30]}{'…' if len(text) > 30 else ''}” has characters a tracking number never "
+                f"has ({' '.join(odd) or text[0]}); a quote left open in the file can swallow the next rows"
+            )
         return text
 
 
@@ -276,7 +286,9 @@ class RowResource(resources.Resource):
         return values, errors
 
 
-CHANNEL_HELP = "The shop's name in Shipdesk (Channels). May be empty when the order number exists on one shop only."
+CHANNEL_HELP = (
+    "The shop's name in Shipdesk (Channels). May be empty when the order number exists on one shop only."
+)
 
 
 class RecordShipmentResource(RowResource):
@@ -285,23 +297,43 @@ class RecordShipmentResource(RowResource):
     kind = "record"
     title = "Record shipments booked elsewhere"
 
-    order_number = Column("order_number", Text(max_length=100, required=True), example="1042",
-                          help="The channel's order number, with or without #.", aliases=("order", "order_no"))
-    channel = Column("channel", Text(max_length=100), example="Etsy-Main", help=CHANNEL_HELP,
-                     aliases=("shop", "store"))
-    carrier = Column("carrier", Text(max_length=100, required=True), example="Royal Mail",
-                     help="Who carries the parcel (Royal Mail, USPS, DHL Express, Colissimo…).",
-                     aliases=("tracking_company", "carrier_name"))
-    tracking_number = Column("tracking_number", TrackingNumber(), example="RM123456785GB",
-                             help="The carrier's tracking number. Format the column as Text in Excel.",
-                             aliases=("tracking", "tracking_code", "tracking_no"))
-    ship_date = Column("ship_date", ShipDate(), example="",
-                       help="When the parcel left: 2026-11-20 or 20/11/2026. Empty: today.",
-                       aliases=("shipped_at", "shipped_on", "date_shipped", "shipping_date"))
-    service = Column("service", Text(max_length=100), example="Tracked 48",
-                     help="Optional: the carrier's service.")
-    tracking_url = Column("tracking_url", Url(), example="",
-                          help="Optional: a tracking page for this parcel (https://…).")
+    order_number = Column(
+        "order_number",
+        Text(max_length=100, required=True),
+        example="1042",
+        help="The channel's order number, with or without #.",
+        aliases=("order", "order_no"),
+    )
+    channel = Column(
+        "channel", Text(max_length=100), example="Etsy-Main", help=CHANNEL_HELP, aliases=("shop", "store")
+    )
+    carrier = Column(
+        "carrier",
+        Text(max_length=100, required=True),
+        example="Royal Mail",
+        help="Who carries the parcel (Royal Mail, USPS, DHL Express, Colissimo…).",
+        aliases=("tracking_company", "carrier_name"),
+    )
+    tracking_number = Column(
+        "tracking_number",
+        TrackingNumber(),
+        example="RM123456785GB",
+        help="The carrier's tracking number. Format the column as Text in Excel.",
+        aliases=("tracking", "tracking_code", "tracking_no"),
+    )
+    ship_date = Column(
+        "ship_date",
+        ShipDate(),
+        example="",
+        help="When the parcel left: 2026-11-20 or 20/11/2026. Empty: today.",
+        aliases=("shipped_at", "shipped_on", "date_shipped", "shipping_date"),
+    )
+    service = Column(
+        "service", Text(max_length=100), example="Tracked 48", help="Optional: the carrier's service."
+    )
+    tracking_url = Column(
+        "tracking_url", Url(), example="", help="Optional: a tracking page for this parcel (https://…)."
+    )
 
 
 class BookShipmentResource(RowResource):
@@ -310,27 +342,64 @@ class BookShipmentResource(RowResource):
     kind = "book"
     title = "Book shipments (buy labels)"
 
-    order_number = Column("order_number", Text(max_length=100, required=True), example="1042",
-                          help="The channel's order number, with or without #.", aliases=("order", "order_no"))
-    channel = Column("channel", Text(max_length=100), example="Etsy-Main", help=CHANNEL_HELP,
-                     aliases=("shop", "store"))
-    carrier_account = Column("carrier_account", Text(max_length=100), example="Royal Mail (own account)",
-                             help="Optional: a carrier account's name (Shipping › Carrier accounts). "
-                                  "Empty: the shipping rules decide.", aliases=("account",))
-    service = Column("service", Text(max_length=100), example="Tracked 48",
-                     help="Optional: the service. Empty: the rules or the account's default service.")
-    weight_g = Column("weight_g", Grams(), example="450",
-                      help="Optional: the parcel's weight in grams. Empty: the order's weight.",
-                      aliases=("weight", "weight_grams"))
-    package = Column("package", Text(max_length=100), example="",
-                     help="Optional: a package's name (Shipping › Packages): its size and own weight are used.")
-    length_cm = Column("length_cm", Centimetres(), example="30", help="Optional: length in cm (with width and height).",
-                       aliases=("length",))
-    width_cm = Column("width_cm", Centimetres(), example="20", help="Optional: width in cm.", aliases=("width",))
-    height_cm = Column("height_cm", Centimetres(), example="10", help="Optional: height in cm.", aliases=("height",))
-    note = Column("note", Text(max_length=500), example="Thank you for your order!",
-                  help="Optional: a note to the buyer, sent with the tracking where the channel's API carries one. "
-                       "Empty: the channel's default note.", aliases=("note_to_buyer", "buyer_note"))
+    order_number = Column(
+        "order_number",
+        Text(max_length=100, required=True),
+        example="1042",
+        help="The channel's order number, with or without #.",
+        aliases=("order", "order_no"),
+    )
+    channel = Column(
+        "channel", Text(max_length=100), example="Etsy-Main", help=CHANNEL_HELP, aliases=("shop", "store")
+    )
+    carrier_account = Column(
+        "carrier_account",
+        Text(max_length=100),
+        example="Royal Mail (own account)",
+        help="Optional: a carrier account's name (Shipping › Carrier accounts). "
+        "Empty: the shipping rules decide.",
+        aliases=("account",),
+    )
+    service = Column(
+        "service",
+        Text(max_length=100),
+        example="Tracked 48",
+        help="Optional: the service. Empty: the rules or the account's default service.",
+    )
+    weight_g = Column(
+        "weight_g",
+        Grams(),
+        example="450",
+        help="Optional: the parcel's weight in grams. Empty: the order's weight.",
+        aliases=("weight", "weight_grams"),
+    )
+    package = Column(
+        "package",
+        Text(max_length=100),
+        example="",
+        help="Optional: a package's name (Shipping › Packages): its size and own weight are used.",
+    )
+    length_cm = Column(
+        "length_cm",
+        Centimetres(),
+        example="30",
+        help="Optional: length in cm (with width and height).",
+        aliases=("length",),
+    )
+    width_cm = Column(
+        "width_cm", Centimetres(), example="20", help="Optional: width in cm.", aliases=("width",)
+    )
+    height_cm = Column(
+        "height_cm", Centimetres(), example="10", help="Optional: height in cm.", aliases=("height",)
+    )
+    note = Column(
+        "note",
+        Text(max_length=500),
+        example="Thank you for your order!",
+        help="Optional: a note to the buyer, sent with the tracking where the channel's API carries one. "
+        "Empty: the channel's default note.",
+        aliases=("note_to_buyer", "buyer_note"),
+    )
 
 
 ROW_RESOURCES: dict[str, type[RowResource]] = {"record": RecordShipmentResource, "book": BookShipmentResource}
@@ -347,9 +416,24 @@ class ShipmentExportResource(FormulaSafeExport, resources.ModelResource):
     class Meta:
         model = Shipment
         name = "Shipments"
-        fields = ("order_number", "channel", "tracking_number", "carrier", "status", "carrier_account", "service",
-                  "shipping_name", "weight_g", "fee", "currency", "note", "booked_at", "carrier_status",
-                  "delivered_at", "tracking_url")
+        fields = (
+            "order_number",
+            "channel",
+            "tracking_number",
+            "carrier",
+            "status",
+            "carrier_account",
+            "service",
+            "shipping_name",
+            "weight_g",
+            "fee",
+            "currency",
+            "note",
+            "booked_at",
+            "carrier_status",
+            "delivered_at",
+            "tracking_url",
+        )
         export_order = fields
 
     def dehydrate_status(self, shipment: Shipment) -> str:

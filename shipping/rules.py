@@ -67,16 +67,23 @@ class Decision:
             "sender_address": self.sender_address.label if self.sender_address else "",
             "package": self.package.name if self.package else "",
             "rules": [{"id": r.pk, "name": r.name} for r in self.rules],
-            "mapping_line": {"id": self.mapping_line.pk, "match": str(self.mapping_line)} if self.mapping_line
+            "mapping_line": {"id": self.mapping_line.pk, "match": str(self.mapping_line)}
+            if self.mapping_line
             else None,
             "reasons": self.reasons,
         }
 
     def summary(self) -> tuple:
         """What a simulation compares: everything that changes the parcel or what the channel is told."""
-        return (self.carrier_account.pk, self.service, self.tracking_company, self.shipping_name,
-                self.brand.pk if self.brand else None, self.sender_address.pk if self.sender_address else None,
-                self.package.pk if self.package else None)
+        return (
+            self.carrier_account.pk,
+            self.service,
+            self.tracking_company,
+            self.shipping_name,
+            self.brand.pk if self.brand else None,
+            self.sender_address.pk if self.sender_address else None,
+            self.package.pk if self.package else None,
+        )
 
     def describe(self) -> str:
         parts = [f"{self.carrier_account.name}", self.service or "default service"]
@@ -92,18 +99,35 @@ class RuleSet:
     costs a handful of queries, not a handful per order. `rules` may be unsaved (a simulation)."""
 
     def __init__(self, *, rules=None, mappings=None, default_brand=None, default_account=None):
-        self.rules = rules if rules is not None else list(
-            ShippingRule.objects.filter(is_active=True)
-            .select_related("brand__sender_address", "sender_address", "carrier_account", "package", "channel")
-            .order_by("position", "id"))
+        self.rules = (
+            rules
+            if rules is not None
+            else list(
+                ShippingRule.objects.filter(is_active=True)
+                .select_related(
+                    "brand__sender_address", "sender_address", "carrier_account", "package", "channel"
+                )
+                .order_by("position", "id")
+            )
+        )
         if mappings is None:
-            mappings = {m.channel_id: m for m in ShippingMapping.objects.select_related("carrier_account")
-                        .prefetch_related("lines__carrier_account")}
+            mappings = {
+                m.channel_id: m
+                for m in ShippingMapping.objects.select_related("carrier_account").prefetch_related(
+                    "lines__carrier_account"
+                )
+            }
         self.mappings = mappings
-        self.default_brand = default_brand if default_brand is not None else (
-            Brand.objects.filter(is_default=True).select_related("sender_address").first())
-        self.default_account = default_account if default_account is not None else (
-            CarrierAccount.objects.filter(is_active=True).order_by("-is_default", "name").first())
+        self.default_brand = (
+            default_brand
+            if default_brand is not None
+            else (Brand.objects.filter(is_default=True).select_related("sender_address").first())
+        )
+        self.default_account = (
+            default_account
+            if default_account is not None
+            else (CarrierAccount.objects.filter(is_active=True).order_by("-is_default", "name").first())
+        )
 
     def adapter(self, account: CarrierAccount):
         """One carrier adapter per account for everything booked with this rule set, so a chunk
@@ -132,8 +156,12 @@ class RuleSet:
         if candidate.is_active:
             rules.append(candidate)
         rules.sort(key=lambda r: (r.position, r.pk if r.pk is not None else float("inf")))
-        return cls(rules=rules, mappings=current.mappings, default_brand=current.default_brand,
-                   default_account=current.default_account)
+        return cls(
+            rules=rules,
+            mappings=current.mappings,
+            default_brand=current.default_brand,
+            default_account=current.default_account,
+        )
 
 
 def order_weight(order: Order, lines: list[tuple] | None = None) -> int:
@@ -177,8 +205,9 @@ def rule_matches(rule: ShippingRule, order: Order, *, weight_g: int) -> tuple[bo
         seen.append(f"weighs {weight_g} g")
     if rule.requested_service:
         if rule.requested_service.lower() not in (order.requested_service or "").lower():
-            return False, [f"requested service “{order.requested_service}” does not contain "
-                           f"“{rule.requested_service}”"]
+            return False, [
+                f"requested service “{order.requested_service}” does not contain “{rule.requested_service}”"
+            ]
         seen.append(f"requested service “{order.requested_service}”")
     if rule.sku:
         pattern = rule.sku.upper()
@@ -203,8 +232,14 @@ def mapping_line_for(mapping: ShippingMapping | None, requested: str) -> Shippin
     return next((line for line in mapping.lines.all() if line.matches(requested)), None)
 
 
-def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, service: str = "",
-            ruleset: RuleSet | None = None, weight_g: int | None = None) -> Decision:
+def resolve(
+    order: Order,
+    *,
+    carrier_account: CarrierAccount | None = None,
+    service: str = "",
+    ruleset: RuleSet | None = None,
+    weight_g: int | None = None,
+) -> Decision:
     """`weight_g`: the parcel's weight when it holds only some lines (default: the order's)."""
     ruleset = ruleset or RuleSet()
     reasons: list[str] = []
@@ -216,9 +251,13 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
         if not matched:
             continue
         took = []
-        for action, value in (("carrier_account", rule.carrier_account), ("service", rule.service),
-                              ("brand", rule.brand), ("sender_address", rule.sender_address),
-                              ("package", rule.package)):
+        for action, value in (
+            ("carrier_account", rule.carrier_account),
+            ("service", rule.service),
+            ("brand", rule.brand),
+            ("sender_address", rule.sender_address),
+            ("package", rule.package),
+        ):
             if value and action not in chosen:
                 chosen[action] = (value, rule)
                 took.append(action.replace("_", " "))
@@ -233,11 +272,14 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
     if line:
         reasons.append(f"mapping line “{line}” matched the requested service “{order.requested_service}”")
     elif mapping and order.requested_service:
-        reasons.append(f"no mapping line for “{order.requested_service}”: the channel's default mapping applies")
+        reasons.append(
+            f"no mapping line for “{order.requested_service}”: the channel's default mapping applies"
+        )
 
     # Carrier account and service.
-    mapping_account = (line.carrier_account if line and line.carrier_account else None) or \
-        (mapping.carrier_account if mapping else None)
+    mapping_account = (line.carrier_account if line and line.carrier_account else None) or (
+        mapping.carrier_account if mapping else None
+    )
     if carrier_account is not None:
         account, source = carrier_account, "chosen by staff"
     elif "carrier_account" in chosen:
@@ -274,8 +316,9 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
     for where, source_obj in (("mapping line", line), ("default mapping", mapping)):
         if source_obj is None:
             continue
-        own_account = source_obj.carrier_account or (mapping.carrier_account if where == "mapping line" and mapping
-                                                     else None)
+        own_account = source_obj.carrier_account or (
+            mapping.carrier_account if where == "mapping line" and mapping else None
+        )
         if not tracking_company and source_obj.tracking_company and own_account in (None, account):
             tracking_company, tracking_source = source_obj.tracking_company, "mapping"
             reasons.append(f"tracking company {tracking_company}: the {where}")
@@ -288,8 +331,10 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
             tracking_source = "account"
             reasons.append(f"tracking company {tracking_company}: carrier account {account.name}")
         elif mapping_account not in (None, account):
-            reasons.append(f"tracking company: from {account.name}'s booking (a rule moved the parcel away from "
-                           f"the mapping's carrier)")
+            reasons.append(
+                f"tracking company: from {account.name}'s booking (a rule moved the parcel away from "
+                f"the mapping's carrier)"
+            )
 
     # Brand, sender address, package. A rule's sender address brings the brand that address
     # carries ("if the shop is X, ship from address Y"), unless that rule, or an earlier one,
@@ -299,16 +344,20 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
         order_of = {id(r): i for i, r in enumerate(ruleset.rules)}
         if order_of.get(id(chosen["sender_address"][1]), 0) < order_of.get(id(chosen["brand"][1]), 0):
             # the address's rule came first: a later rule's brand does not stand
-            reasons.append(f"brand {chosen['brand'][0].name} of rule “{chosen['brand'][1].name}” set aside: "
-                           f"rule “{chosen['sender_address'][1].name}” came first with an address of brand "
-                           f"{address_brand.name}")
+            reasons.append(
+                f"brand {chosen['brand'][0].name} of rule “{chosen['brand'][1].name}” set aside: "
+                f"rule “{chosen['sender_address'][1].name}” came first with an address of brand "
+                f"{address_brand.name}"
+            )
             del chosen["brand"]
     if "brand" in chosen:
         brand, brand_source = chosen["brand"][0], f"rule “{chosen['brand'][1].name}”"
     elif address_brand is not None:
         brand = address_brand
-        brand_source = (f"the brand of address {chosen['sender_address'][0].label} "
-                        f"(rule “{chosen['sender_address'][1].name}”)")
+        brand_source = (
+            f"the brand of address {chosen['sender_address'][0].label} "
+            f"(rule “{chosen['sender_address'][1].name}”)"
+        )
     else:
         brand, brand_source = ruleset.default_brand, "the default brand"
     if brand is not None:
@@ -326,9 +375,18 @@ def resolve(order: Order, *, carrier_account: CarrierAccount | None = None, serv
         reasons.append(f"package {package.name}: rule “{chosen['package'][1].name}”")
 
     return Decision(
-        carrier_account=account, service=chosen_service, tracking_company=tracking_company, brand=brand,
-        sender_address=sender, reasons=reasons, shipping_name=shipping_name, package=package, rules=deciding,
-        mapping_line=line, mapping=mapping, tracking_company_source=tracking_source,
+        carrier_account=account,
+        service=chosen_service,
+        tracking_company=tracking_company,
+        brand=brand,
+        sender_address=sender,
+        reasons=reasons,
+        shipping_name=shipping_name,
+        package=package,
+        rules=deciding,
+        mapping_line=line,
+        mapping=mapping,
+        tracking_company_source=tracking_source,
     )
 
 
@@ -336,6 +394,7 @@ def _address_brand(address: Address) -> Brand | None:
     """The brand an address carries. Read through the address object the rule set holds, so
     the brand is loaded once per rule set, not once per order."""
     return address.brand if address.brand_id else None
+
 
 def service_problem(decision: Decision, order: Order, *, weight_g: int | None = None) -> str:
     """Why the decided carrier and service cannot carry this order (destination, weight), or ""
@@ -354,8 +413,10 @@ def service_problem(decision: Decision, order: Order, *, weight_g: int | None = 
             client = getattr(adapter, "client", None)
             if client is not None:  # a page is waiting: ask once, do not sit through the retries
                 client.max_retries = 0
-            options = adapter.services(sender_country=decision.sender_address.country if decision.sender_address
-                                       else "", to_country=country)
+            options = adapter.services(
+                sender_country=decision.sender_address.country if decision.sender_address else "",
+                to_country=country,
+            )
     except CarrierError as exc:
         return f"{account.name} could not say which services reach {country or 'the destination'}: {exc}"
     if account.kind == CarrierAccount.Kind.SELFPRINT or not options:
@@ -365,8 +426,9 @@ def service_problem(decision: Decision, order: Order, *, weight_g: int | None = 
     wanted = f"“{decision.service}”" if decision.service else "any service"
     fitting = [o for o in options if pick_method([o], "", weight)]
     offer = ", ".join(o.name for o in fitting[:6])
-    return (f"{account.name} has no {wanted} to {country or 'this destination'} for {weight} g"
-            + (f" (it offers {offer})" if offer else " (and no other service for this weight)"))
+    return f"{account.name} has no {wanted} to {country or 'this destination'} for {weight} g" + (
+        f" (it offers {offer})" if offer else " (and no other service for this weight)"
+    )
 
 
 def services_seen(channel) -> list[dict]:
@@ -375,7 +437,17 @@ def services_seen(channel) -> list[dict]:
     from django.db.models import Count
 
     mapping = ShippingMapping.objects.filter(channel=channel).prefetch_related("lines").first()
-    rows = (Order.objects.filter(channel=channel).values("requested_service")
-            .annotate(orders=Count("id")).order_by("-orders", "requested_service"))
-    return [{"service": r["requested_service"], "orders": r["orders"],
-             "line": mapping_line_for(mapping, r["requested_service"])} for r in rows]
+    rows = (
+        Order.objects.filter(channel=channel)
+        .values("requested_service")
+        .annotate(orders=Count("id"))
+        .order_by("-orders", "requested_service")
+    )
+    return [
+        {
+            "service": r["requested_service"],
+            "orders": r["orders"],
+            "line": mapping_line_for(mapping, r["requested_service"]),
+        }
+        for r in rows
+    ]

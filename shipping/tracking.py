@@ -33,47 +33,70 @@ def apply_updates(shipment: Shipment, updates: list[TrackingUpdate], *, source: 
     new_events = 0
     for update in sorted(updates, key=lambda u: u.occurred_at):
         with transaction.atomic():
-            current = Shipment.objects.select_for_update().select_related("order__channel").get(pk=shipment.pk)
+            current = (
+                Shipment.objects.select_for_update().select_related("order__channel").get(pk=shipment.pk)
+            )
             if update.is_status and update.code == current.carrier_status:
                 continue  # the same status again (a webhook and a poll, or a retried delivery)
-            stale = bool(update.is_status and current.carrier_status_at
-                         and update.occurred_at < current.carrier_status_at)
+            stale = bool(
+                update.is_status
+                and current.carrier_status_at
+                and update.occurred_at < current.carrier_status_at
+            )
             try:
                 with transaction.atomic():
-                    TrackingEvent.objects.create(shipment=current, code=update.code[:50], status=update.status,
-                                                 message=update.message[:300], location=update.location[:200],
-                                                 occurred_at=update.occurred_at, source=source)
+                    TrackingEvent.objects.create(
+                        shipment=current,
+                        code=update.code[:50],
+                        status=update.status,
+                        message=update.message[:300],
+                        location=update.location[:200],
+                        occurred_at=update.occurred_at,
+                        source=source,
+                    )
             except IntegrityError:
                 continue  # already stored
             new_events += 1
             order = current.order
             carrier = current.tracking_company or current.carrier_account or "Carrier"
             order_services.record_event(
-                order, OrderEvent.Kind.TRACKING,
+                order,
+                OrderEvent.Kind.TRACKING,
                 f"{carrier}: {update.message or update.code} ({current.tracking_number})"
                 + (" — arrived late, status unchanged" if stale else ""),
-                data={"code": update.code, "status": update.status, "source": source,
-                      "at": update.occurred_at.isoformat()},
+                data={
+                    "code": update.code,
+                    "status": update.status,
+                    "source": source,
+                    "at": update.occurred_at.isoformat(),
+                },
             )
             if not update.is_status or stale:
                 continue
             current.carrier_status, current.carrier_status_at = update.code[:50], update.occurred_at
             current.carrier_status_message = update.message[:200]
             current.save(update_fields=["carrier_status", "carrier_status_at", "carrier_status_message"])
-            if update.status == S.IN_TRANSIT and current.status in (S.BOOKED, S.EXCEPTION, S.CANCEL_REQUESTED):
+            if update.status == S.IN_TRANSIT and current.status in (
+                S.BOOKED,
+                S.EXCEPTION,
+                S.CANCEL_REQUESTED,
+            ):
                 was_cancelling = current.status == S.CANCEL_REQUESTED
                 current.status = S.IN_TRANSIT
                 current.picked_up_at = current.picked_up_at or update.occurred_at
                 current.save(update_fields=["status", "picked_up_at"])
                 if was_cancelling:
                     order_services.record_event(
-                        order, OrderEvent.Kind.ERROR,
-                        f"The queued cancellation of {current.tracking_number} failed: the parcel was picked up.")
+                        order,
+                        OrderEvent.Kind.ERROR,
+                        f"The queued cancellation of {current.tracking_number} failed: the parcel was picked up.",
+                    )
                     # It ships after all: the channel keeps (or gets again) its tracking.
                     from orders import pushing
 
                     if current.fulfilment_id is None or not pushing.keep_fulfilment(
-                            current.fulfilment, reason="the parcel was picked up before the cancellation"):
+                        current.fulfilment, reason="the parcel was picked up before the cancellation"
+                    ):
                         tell_channel(current)
             elif update.status == S.DELIVERED and current.status != S.DELIVERED:
                 current.status, current.delivered_at = S.DELIVERED, update.occurred_at
@@ -81,23 +104,32 @@ def apply_updates(shipment: Shipment, updates: list[TrackingUpdate], *, source: 
                 current.save(update_fields=["status", "delivered_at", "picked_up_at"])
                 undelivered = order.shipments.filter(status__in=LIVE).exclude(status=S.DELIVERED)
                 if not undelivered.exists():
-                    order_services.mark_delivered(order, reason=f"{carrier} delivered {current.tracking_number}",
-                                                  at=update.occurred_at)
+                    order_services.mark_delivered(
+                        order, reason=f"{carrier} delivered {current.tracking_number}", at=update.occurred_at
+                    )
                 emails.queue(current, "delivered")
             elif update.status == S.EXCEPTION and current.status in (S.BOOKED, S.IN_TRANSIT):
                 current.status = S.EXCEPTION
                 current.save(update_fields=["status"])
                 from orders.alerts import alert_staff
 
-                alert_staff(order.channel, f"Parcel problem for {order}",
-                            f"{carrier}: {update.message} ({current.tracking_number})")
+                alert_staff(
+                    order.channel,
+                    f"Parcel problem for {order}",
+                    f"{carrier}: {update.message} ({current.tracking_number})",
+                )
             elif update.status == S.CANCELLED and current.status != S.CANCELLED:
-                void_shipment(current, status=S.CANCELLED,
-                              message=f"{carrier} confirmed the cancellation of {current.tracking_number}")
+                void_shipment(
+                    current,
+                    status=S.CANCELLED,
+                    message=f"{carrier} confirmed the cancellation of {current.tracking_number}",
+                )
             elif update.status == S.CANCEL_REQUESTED and current.status == S.BOOKED:
-                void_shipment(current, status=S.CANCEL_REQUESTED,
-                              message=f"{carrier}: cancellation of {current.tracking_number} requested at the "
-                                      f"carrier")
+                void_shipment(
+                    current,
+                    status=S.CANCEL_REQUESTED,
+                    message=f"{carrier}: cancellation of {current.tracking_number} requested at the carrier",
+                )
     Shipment.objects.filter(pk=shipment.pk).update(last_tracked_at=timezone.now())
     shipment.refresh_from_db()
     return new_events
@@ -123,9 +155,12 @@ def handle_webhook(account: CarrierAccount, body: bytes, headers) -> int:
 
 def due_for_polling(account: CarrierAccount, interval: timedelta, *, now=None):
     now = now or timezone.now()
-    return (Shipment.objects.trackable().filter(carrier_account=account, created_at__gte=now - STOP_POLLING_AFTER)
-            .filter(Q(last_tracked_at__isnull=True) | Q(last_tracked_at__lt=now - interval))
-            .order_by(F("last_tracked_at").asc(nulls_first=True), "pk"))
+    return (
+        Shipment.objects.trackable()
+        .filter(carrier_account=account, created_at__gte=now - STOP_POLLING_AFTER)
+        .filter(Q(last_tracked_at__isnull=True) | Q(last_tracked_at__lt=now - interval))
+        .order_by(F("last_tracked_at").asc(nulls_first=True), "pk")
+    )
 
 
 def poll(*, now=None) -> dict:

@@ -18,14 +18,19 @@ STEPS = [("booked", "Label created"), ("in_transit", "On its way"), ("delivered"
 def track(request, token: str):
     shipment = get_object_or_404(Shipment.objects.select_related("brand", "order"), public_token=token)
     reached = {"booked": 0, "cancel_requested": 0, "exception": 1, "in_transit": 1, "delivered": 2}.get(
-        shipment.status, -1)
-    response = TemplateResponse(request, "shipping/track.html", {
-        "shipment": shipment,
-        "brand": shipment.brand,
-        "events": shipment.tracking_events.all()[:100],
-        "steps": [(label, i <= reached) for i, (_, label) in enumerate(STEPS)],
-        "destination": ", ".join(x for x in (shipment.order.ship_city, shipment.order.ship_country) if x),
-    })
+        shipment.status, -1
+    )
+    response = TemplateResponse(
+        request,
+        "shipping/track.html",
+        {
+            "shipment": shipment,
+            "brand": shipment.brand,
+            "events": shipment.tracking_events.all()[:100],
+            "steps": [(label, i <= reached) for i, (_, label) in enumerate(STEPS)],
+            "destination": ", ".join(x for x in (shipment.order.ship_city, shipment.order.ship_country) if x),
+        },
+    )
     # The link is the only key to this page: keep it out of referrers and search engines.
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"

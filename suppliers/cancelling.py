@@ -40,8 +40,10 @@ def cancel_supplier_orders(order_ids: list[int]) -> dict[str, int]:
             outcome = cancel_for_store_order(supplier_order)
         except Exception:  # noqa: BLE001 - one supplier order must not stop the others
             log.exception("cancelling supplier order %s failed", supplier_order.pk)
-            outcome = _flag(supplier_order, "could not be cancelled (an internal error, logged); "
-                                            f"contact {supplier_order.supplier.name}")
+            outcome = _flag(
+                supplier_order,
+                f"could not be cancelled (an internal error, logged); contact {supplier_order.supplier.name}",
+            )
         counts[outcome] += 1
     return counts
 
@@ -57,32 +59,52 @@ def cancel_for_store_order(supplier_order: SupplierOrder) -> str:
         return "cancelled"
     if supplier_order.status == S.PAID:
         services.set_status(supplier_order, S.CANCELLED, reason=f"{REASON} before it was placed")
-        return _flag(supplier_order, f"was paid but never placed, and {REASON}: ask {supplier.name} "
-                                     "for a refund or a credit", cancelled=True)
+        return _flag(
+            supplier_order,
+            f"was paid but never placed, and {REASON}: ask {supplier.name} for a refund or a credit",
+            cancelled=True,
+        )
     if supplier_order.status == S.SHIPPED:
         number = f" (tracking {supplier_order.tracking_number})" if supplier_order.tracking_number else ""
-        return _flag(supplier_order, f"{supplier.name} has already shipped it{number}, but {REASON}: "
-                                     f"contact {supplier.name} about the parcel and a return")
+        return _flag(
+            supplier_order,
+            f"{supplier.name} has already shipped it{number}, but {REASON}: "
+            f"contact {supplier.name} about the parcel and a return",
+        )
     # Placed: the supplier has it.
     if supplier.order_method != Supplier.OrderMethod.API or not supplier_order.remote_id:
-        return _flag(supplier_order, f"{supplier.name} has this order (placed by email), but {REASON}: "
-                                     f"contact {supplier.name} to cancel it")
+        return _flag(
+            supplier_order,
+            f"{supplier.name} has this order (placed by email), but {REASON}: "
+            f"contact {supplier.name} to cancel it",
+        )
     try:
         remote = supplier.api().cancel(supplier_order.remote_id, reason=REASON)  # HTTP, outside a transaction
     except SupplierApiError as exc:
-        return _flag(supplier_order, f"{supplier.name} did not cancel it ({exc}), but {REASON}: "
-                                     f"contact {supplier.name} to cancel it")
+        return _flag(
+            supplier_order,
+            f"{supplier.name} did not cancel it ({exc}), but {REASON}: contact {supplier.name} to cancel it",
+        )
     if not remote.is_cancelled:
-        return _flag(supplier_order, f"{supplier.name} answered with status “{remote.status}” instead of "
-                                     f"cancelling it, but {REASON}: contact {supplier.name}")
-    services.set_status(supplier_order, S.CANCELLED,
-                        reason=f"{REASON}; cancelled through {supplier.name}'s API (their order {remote.remote_id})")
+        return _flag(
+            supplier_order,
+            f"{supplier.name} answered with status “{remote.status}” instead of "
+            f"cancelling it, but {REASON}: contact {supplier.name}",
+        )
+    services.set_status(
+        supplier_order,
+        S.CANCELLED,
+        reason=f"{REASON}; cancelled through {supplier.name}'s API (their order {remote.remote_id})",
+    )
     return "cancelled"
 
 
 def _flag(supplier_order: SupplierOrder, message: str, *, cancelled: bool = False) -> str:
     services.record(supplier_order, message, error=True)
-    alert_staff(supplier_order.order.channel, f"Supplier order {supplier_order.reference}: store order cancelled",
-                f"{supplier_order.supplier.name} ({supplier_order.reference}, store order {supplier_order.order}): "
-                f"{message}")
+    alert_staff(
+        supplier_order.order.channel,
+        f"Supplier order {supplier_order.reference}: store order cancelled",
+        f"{supplier_order.supplier.name} ({supplier_order.reference}, store order {supplier_order.order}): "
+        f"{message}",
+    )
     return "cancelled" if cancelled else "flagged"

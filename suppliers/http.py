@@ -63,7 +63,9 @@ def json_body(response: requests.Response) -> dict:
     try:
         data = response.json()
     except ValueError as exc:
-        raise NoAnswer(f"HTTP {response.status_code} with an unreadable body: {response.text[:80]!r}") from exc
+        raise NoAnswer(
+            f"HTTP {response.status_code} with an unreadable body: {response.text[:80]!r}"
+        ) from exc
     if not isinstance(data, dict):
         raise NoAnswer(f"HTTP {response.status_code} without a JSON object")
     return data

@@ -33,11 +33,13 @@ class PaymentGateway(models.Model):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     api_base_url = models.URLField(
-        "API base URL", max_length=500,
+        "API base URL",
+        max_length=500,
         help_text="https://api.stripe.com/v1 or https://api-m.paypal.com (sandbox: https://api-m.sandbox.paypal.com)",
     )
     credentials = EncryptedJSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text='Stripe: {"secret_key", "payment_method"}; PayPal: {"client_id", "client_secret", "vault_id"}',
     )
     is_active = models.BooleanField(default=True)
@@ -70,13 +72,20 @@ class Supplier(models.Model):
     phone = models.CharField(max_length=50, blank=True)
     currency = models.CharField(max_length=3, default="EUR", help_text="Cost prices and payments, ISO 4217")
     auto_order = models.BooleanField(
-        "automatic orders", default=False,
+        "automatic orders",
+        default=False,
         help_text="Send paid orders to the supplier at once. When off, paid orders wait for “Send to supplier”.",
     )
-    allowed_gateways = models.ManyToManyField(PaymentGateway, blank=True, related_name="suppliers",
-                                              help_text="The ways this supplier accepts payment.")
+    allowed_gateways = models.ManyToManyField(
+        PaymentGateway,
+        blank=True,
+        related_name="suppliers",
+        help_text="The ways this supplier accepts payment.",
+    )
     order_method = models.CharField(max_length=10, choices=OrderMethod.choices, default=OrderMethod.EMAIL)
-    tracking_method = models.CharField(max_length=10, choices=TrackingMethod.choices, default=TrackingMethod.PAGE)
+    tracking_method = models.CharField(
+        max_length=10, choices=TrackingMethod.choices, default=TrackingMethod.PAGE
+    )
     api_base_url = models.URLField("API base URL", max_length=500, blank=True)
     credentials = EncryptedJSONField(default=dict, blank=True)
     watchlist_days = models.PositiveIntegerField(
@@ -103,8 +112,9 @@ class SupplierProduct(models.Model):
 
     supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="products")
     sku = models.CharField("SKU", max_length=100, unique=True, help_text="The SKU on the store's order lines")
-    supplier_sku = models.CharField("supplier's SKU", max_length=100, blank=True,
-                                    help_text="The supplier's own code, when it differs")
+    supplier_sku = models.CharField(
+        "supplier's SKU", max_length=100, blank=True, help_text="The supplier's own code, when it differs"
+    )
     title = models.CharField(max_length=300, blank=True)
     cost_price = models.DecimalField(max_digits=12, decimal_places=2, help_text="In the supplier's currency")
     is_active = models.BooleanField(default=True)
@@ -127,21 +137,29 @@ class PaymentBatch(models.Model):
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="payment_batches")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_PAYMENT, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.AWAITING_PAYMENT, db_index=True
+    )
     currency = models.CharField(max_length=3)
     amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    gateway = models.ForeignKey(PaymentGateway, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    gateway = models.ForeignKey(
+        PaymentGateway, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # Each attempt has its own idempotency key; a declined attempt moves to the next one, an
     # attempt without an answer (timeout, garbled reply) is retried with the same key.
     attempt = models.PositiveIntegerField(default=1)
-    in_doubt = models.BooleanField(default=False, help_text="The last attempt got no clear answer from the gateway.")
+    in_doubt = models.BooleanField(
+        default=False, help_text="The last attempt got no clear answer from the gateway."
+    )
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     remote_id = models.CharField("gateway payment id", max_length=100, blank=True)
     last_error = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    paid_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
@@ -178,24 +196,34 @@ class SupplierOrder(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="supplier_orders")
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="orders")
-    reference = models.CharField(max_length=20, unique=True, default=_reference, editable=False,
-                                 help_text="Our purchase order number, as the supplier sees it")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_PAYMENT, db_index=True)
+    reference = models.CharField(
+        max_length=20,
+        unique=True,
+        default=_reference,
+        editable=False,
+        help_text="Our purchase order number, as the supplier sees it",
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.AWAITING_PAYMENT, db_index=True
+    )
     currency = models.CharField(max_length=3)
     total_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    batch = models.ForeignKey(PaymentBatch, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="supplier_orders")
+    batch = models.ForeignKey(
+        PaymentBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="supplier_orders"
+    )
     remote_id = models.CharField("supplier's order id", max_length=100, blank=True)
     placed_at = models.DateTimeField(null=True, blank=True)
-    tracking_due_at = models.DateTimeField(null=True, blank=True, db_index=True,
-                                           help_text="Placed + the supplier's watchlist days")
+    tracking_due_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Placed + the supplier's watchlist days"
+    )
     shipped_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True, db_index=True)
     carrier = models.CharField(max_length=100, blank=True)
     tracking_url = models.URLField(max_length=500, blank=True)
-    shipment = models.ForeignKey("shipping.Shipment", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    shipment = models.ForeignKey(
+        "shipping.Shipment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     last_error = models.TextField(blank=True)
     watch_alerted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

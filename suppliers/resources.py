@@ -7,7 +7,9 @@ from suppliers.models import Supplier, SupplierProduct
 
 
 class SupplierProductResource(resources.ModelResource):
-    supplier = fields.Field(attribute="supplier", column_name="supplier", widget=ForeignKeyWidget(Supplier, "name"))
+    supplier = fields.Field(
+        attribute="supplier", column_name="supplier", widget=ForeignKeyWidget(Supplier, "name")
+    )
 
     class Meta:
         model = SupplierProduct

@@ -46,12 +46,19 @@ def route_orders(orders) -> RoutingResult:
     if not orders:
         return result
     lines = list(
-        OrderLine.objects.filter(order__in=orders, is_physical=True, supplier_line__isnull=True).exclude(sku="")
+        OrderLine.objects.filter(order__in=orders, is_physical=True, supplier_line__isnull=True).exclude(
+            sku=""
+        )
     )
     # A line already in a parcel of ours (or fulfilled on the channel) is not routed: it ships once.
     with_parcels = set(Fulfilment.objects.filter(order__in=orders).live().values_list("order_id", flat=True))
-    covered = {p.line.pk for o in orders if o.pk in with_parcels for p in order_services.line_positions(o)
-               if p.covered}
+    covered = {
+        p.line.pk
+        for o in orders
+        if o.pk in with_parcels
+        for p in order_services.line_positions(o)
+        if p.covered
+    }
     lines = [ln for ln in lines if ln.pk not in covered]
     products = {
         p.sku: p
@@ -61,7 +68,9 @@ def route_orders(orders) -> RoutingResult:
     }
     if not products:
         return result
-    wanted: dict[int, dict[Supplier, list[tuple[OrderLine, SupplierProduct]]]] = defaultdict(lambda: defaultdict(list))
+    wanted: dict[int, dict[Supplier, list[tuple[OrderLine, SupplierProduct]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for line in lines:
         product = products.get(line.sku)
         if product is not None:
@@ -76,26 +85,40 @@ def route_orders(orders) -> RoutingResult:
     return result
 
 
-def _create(order: Order, supplier: Supplier, picks: list[tuple[OrderLine, SupplierProduct]]) -> SupplierOrder | None:
+def _create(
+    order: Order, supplier: Supplier, picks: list[tuple[OrderLine, SupplierProduct]]
+) -> SupplierOrder | None:
     if SupplierOrder.objects.filter(order=order, supplier=supplier).exists():
         # Lines added to the order after its supplier order was made stay with the shipping desk.
         return None
     try:
         with transaction.atomic():
             total = sum((p.cost_price * ln.quantity for ln, p in picks), Decimal("0"))
-            supplier_order = SupplierOrder.objects.create(order=order, supplier=supplier, currency=supplier.currency,
-                                                          total_cost=total)
-            SupplierOrderLine.objects.bulk_create([
-                SupplierOrderLine(supplier_order=supplier_order, order_line=ln, sku=ln.sku,
-                                  supplier_sku=p.supplier_sku or ln.sku, title=(p.title or ln.title)[:300],
-                                  quantity=ln.quantity, unit_cost=p.cost_price)
-                for ln, p in picks
-            ])
+            supplier_order = SupplierOrder.objects.create(
+                order=order, supplier=supplier, currency=supplier.currency, total_cost=total
+            )
+            SupplierOrderLine.objects.bulk_create(
+                [
+                    SupplierOrderLine(
+                        supplier_order=supplier_order,
+                        order_line=ln,
+                        sku=ln.sku,
+                        supplier_sku=p.supplier_sku or ln.sku,
+                        title=(p.title or ln.title)[:300],
+                        quantity=ln.quantity,
+                        unit_cost=p.cost_price,
+                    )
+                    for ln, p in picks
+                ]
+            )
             # Shipdesk never puts these lines in a parcel of its own, whatever this order's state.
             order_services.route_lines_to_supplier(order, [ln for ln, _ in picks], supplier=supplier.name)
             skus = ", ".join(f"{ln.quantity} × {ln.sku}" for ln, _ in picks)
-            record(supplier_order, f"supplier order created for {skus}; cost {total} {supplier.currency}, "
-                                   "awaiting payment", data={"lines": [ln.pk for ln, _ in picks]})
+            record(
+                supplier_order,
+                f"supplier order created for {skus}; cost {total} {supplier.currency}, awaiting payment",
+                data={"lines": [ln.pk for ln, _ in picks]},
+            )
     except IntegrityError:
         # Another routing run (a replayed import, the admin action) made it at the same moment.
         log.info("supplier order for %s / %s already exists", order.pk, supplier.pk)
@@ -117,18 +140,31 @@ def request_fulfilment(order: Order) -> tuple[bool, str]:
     )
     what = ", ".join(f"{ln.quantity} × {ln.sku}" for ln in lines)
     suppliers = sorted({ln.supplier_order.supplier.name for ln in lines})
-    note = f"Dropshipped by {', '.join(suppliers)} (Shipdesk purchase orders " + ", ".join(
-        sorted({ln.supplier_order.reference for ln in lines})) + ")"
+    note = (
+        f"Dropshipped by {', '.join(suppliers)} (Shipdesk purchase orders "
+        + ", ".join(sorted({ln.supplier_order.reference for ln in lines}))
+        + ")"
+    )
     try:
         result = channel.connector().mark_in_progress(
-            order.external_id, [(ln.order_line.external_id, ln.quantity) for ln in lines], message=note)
+            order.external_id, [(ln.order_line.external_id, ln.quantity) for ln in lines], message=note
+        )
     except NotSupported as exc:
-        message, kind = f"{channel.name} was not told the order is in progress: {exc}", OrderEvent.Kind.SUPPLIER
+        message, kind = (
+            f"{channel.name} was not told the order is in progress: {exc}",
+            OrderEvent.Kind.SUPPLIER,
+        )
     except ConnectorError as exc:
-        message, kind = f"Could not mark the order in progress on {channel.name}: {exc}", OrderEvent.Kind.ERROR
+        message, kind = (
+            f"Could not mark the order in progress on {channel.name}: {exc}",
+            OrderEvent.Kind.ERROR,
+        )
     except Exception as exc:  # noqa: BLE001 - a connector bug must not undo the routing
         log.exception("mark_in_progress failed for order %s", order.pk)
-        message, kind = f"Could not mark the order in progress on {channel.name}: {exc!r}", OrderEvent.Kind.ERROR
+        message, kind = (
+            f"Could not mark the order in progress on {channel.name}: {exc!r}",
+            OrderEvent.Kind.ERROR,
+        )
     else:
         message, kind = _told(channel.name, what, result.request if result else {}), OrderEvent.Kind.SUPPLIER
     order_services.record_event(order, kind, message)
@@ -141,13 +177,23 @@ def _told(channel_name: str, what: str, request: dict) -> str:
     if done:
         where = ", ".join(sorted({r["location"] for r in done}))
         accepted = all(r.get("request_status") == "accepted" for r in done)
-        parts.append(f"Fulfilment of {what} requested on {channel_name} from {where}: "
-                     + ("shown in progress there" if accepted
-                        else "shown in progress there once the fulfillment service accepts"))
+        parts.append(
+            f"Fulfilment of {what} requested on {channel_name} from {where}: "
+            + (
+                "shown in progress there"
+                if accepted
+                else "shown in progress there once the fulfillment service accepts"
+            )
+        )
     if request.get("already"):
-        parts.append(f"already requested on {channel_name} from "
-                     + ", ".join(sorted({r["location"] for r in request["already"]})))
+        parts.append(
+            f"already requested on {channel_name} from "
+            + ", ".join(sorted({r["location"] for r in request["already"]}))
+        )
     if request.get("not_requested"):
-        parts.append("not requested for the lines at " + ", ".join(
-            sorted({r["location"] for r in request["not_requested"]})) + " (the merchant's own location)")
+        parts.append(
+            "not requested for the lines at "
+            + ", ".join(sorted({r["location"] for r in request["not_requested"]}))
+            + " (the merchant's own location)"
+        )
     return "; ".join(parts) or f"Marked in progress on {channel_name} (a supplier fulfils part of it)"

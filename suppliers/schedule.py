@@ -11,5 +11,6 @@ def ensure_schedules(sender=None, using=DEFAULT_DB_ALIAS, **kwargs):
         ("supplier_watchlist", "suppliers.tasks.check_watchlist", 60),
     ]:
         Schedule.objects.using(using).update_or_create(
-            name=name, defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1},
+            name=name,
+            defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1},
         )

@@ -27,18 +27,23 @@ class SupplierOrderError(Exception):
     pass
 
 
-def record(supplier_order: SupplierOrder, message: str, *, actor=None, data: dict | None = None,
-           error: bool = False) -> OrderEvent:
+def record(
+    supplier_order: SupplierOrder, message: str, *, actor=None, data: dict | None = None, error: bool = False
+) -> OrderEvent:
     """An event on the store order's timeline about one of its supplier orders."""
     kind = OrderEvent.Kind.ERROR if error else OrderEvent.Kind.SUPPLIER
     return order_services.record_event(
-        supplier_order.order, kind, f"{supplier_order.supplier.name} ({supplier_order.reference}): {message}",
-        data={"supplier_order": supplier_order.pk, **(data or {})}, actor=actor,
+        supplier_order.order,
+        kind,
+        f"{supplier_order.supplier.name} ({supplier_order.reference}): {message}",
+        data={"supplier_order": supplier_order.pk, **(data or {})},
+        actor=actor,
     )
 
 
-def set_status(supplier_order: SupplierOrder, status: str, *, reason: str, actor=None, fields: dict | None = None
-               ) -> SupplierOrder:
+def set_status(
+    supplier_order: SupplierOrder, status: str, *, reason: str, actor=None, fields: dict | None = None
+) -> SupplierOrder:
     """Change the status (allowed transitions only), with the extra `fields` saved alongside."""
     current = SupplierOrder.Status(supplier_order.status)
     if status not in TRANSITIONS[current]:
@@ -54,14 +59,21 @@ def set_status(supplier_order: SupplierOrder, status: str, *, reason: str, actor
             setattr(supplier_order, TIMESTAMPS[status], timezone.now())
             changed.add(TIMESTAMPS[status])
         supplier_order.save(update_fields=sorted(changed))
-        record(supplier_order, f"{current.label} → {S(status).label}: {reason}", actor=actor,
-               data={"status": status})
+        record(
+            supplier_order,
+            f"{current.label} → {S(status).label}: {reason}",
+            actor=actor,
+            data={"status": status},
+        )
         if status == S.CANCELLED:
             # Its lines are the shipping desk's again while the store order is open.
             order_services.release_lines_from_supplier(
-                supplier_order.order, [ln.order_line for ln in supplier_order.lines.select_related("order_line")],
-                supplier=supplier_order.supplier.name, reason=f"{supplier_order.reference} was cancelled",
-                actor=actor)
+                supplier_order.order,
+                [ln.order_line for ln in supplier_order.lines.select_related("order_line")],
+                supplier=supplier_order.supplier.name,
+                reason=f"{supplier_order.reference} was cancelled",
+                actor=actor,
+            )
     return supplier_order
 
 

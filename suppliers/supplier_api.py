@@ -53,8 +53,10 @@ class RemoteSupplierOrder:
 def parse_order(body: dict) -> RemoteSupplierOrder:
     shipment = body.get("shipment") or {}
     return RemoteSupplierOrder(
-        remote_id=str(body.get("id", "")), status=str(body.get("status", "")),
-        tracking_number=shipment.get("tracking_number") or "", carrier=shipment.get("carrier") or "",
+        remote_id=str(body.get("id", "")),
+        status=str(body.get("status", "")),
+        tracking_number=shipment.get("tracking_number") or "",
+        carrier=shipment.get("carrier") or "",
         tracking_url=shipment.get("tracking_url") or "",
     )
 
@@ -68,7 +70,10 @@ class SupplierApi:
     def _call(self, method: str, path: str, **kwargs) -> tuple[int, dict]:
         if not self.base_url:
             raise SupplierApiError("the supplier has no API base URL", retryable=False)
-        headers = {"Authorization": f"Bearer {self.credentials.get('api_key', '')}", "Accept": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {self.credentials.get('api_key', '')}",
+            "Accept": "application/json",
+        }
         try:
             response = send(method, f"{self.base_url}{path}", session=self.session, headers=headers, **kwargs)
             body = json_body(response)
@@ -76,15 +81,24 @@ class SupplierApi:
             raise SupplierApiError(str(exc)) from exc
         if response.status_code >= 400:
             message = body.get("error") or body.get("message") or f"HTTP {response.status_code}"
-            raise SupplierApiError(f"{method} {path}: {message} (HTTP {response.status_code})",
-                                   retryable=response.status_code in (408, 409))
+            raise SupplierApiError(
+                f"{method} {path}: {message} (HTTP {response.status_code})",
+                retryable=response.status_code in (408, 409),
+            )
         return response.status_code, body
 
     def place(self, purchase: PurchaseOrder) -> RemoteSupplierOrder:
-        _, body = self._call("POST", "/orders", json={
-            "reference": purchase.reference, "currency": purchase.currency, "ship_to": purchase.ship_to,
-            "items": [{"sku": sku, "quantity": qty} for sku, qty in purchase.items], "note": purchase.note,
-        })
+        _, body = self._call(
+            "POST",
+            "/orders",
+            json={
+                "reference": purchase.reference,
+                "currency": purchase.currency,
+                "ship_to": purchase.ship_to,
+                "items": [{"sku": sku, "quantity": qty} for sku, qty in purchase.items],
+                "note": purchase.note,
+            },
+        )
         return parse_order(body)
 
     def cancel(self, remote_id: str, *, reason: str = "") -> RemoteSupplierOrder:

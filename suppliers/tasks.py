@@ -18,8 +18,14 @@ def poll_suppliers() -> dict:
     """Every 30 minutes: place what failed to place, then read tracking from supplier APIs."""
     placed, failed = placing.place_due()
     summary = tracking.poll_all()
-    return {"placed": placed, "place_failed": failed, "checked": summary.checked, "shipped": summary.shipped,
-            "cancelled": summary.cancelled, "errors": summary.errors[:50]}
+    return {
+        "placed": placed,
+        "place_failed": failed,
+        "checked": summary.checked,
+        "shipped": summary.shipped,
+        "cancelled": summary.cancelled,
+        "errors": summary.errors[:50],
+    }
 
 
 def check_watchlist() -> int:

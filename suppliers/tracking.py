@@ -37,46 +37,76 @@ class TrackingError(Exception):
     pass
 
 
-def record_tracking(supplier_order: SupplierOrder, *, tracking_number: str, carrier: str, tracking_url: str = "",
-                    source: str, actor=None) -> tuple[SupplierOrder, bool]:
+def record_tracking(
+    supplier_order: SupplierOrder,
+    *,
+    tracking_number: str,
+    carrier: str,
+    tracking_url: str = "",
+    source: str,
+    actor=None,
+) -> tuple[SupplierOrder, bool]:
     """The supplier shipped: store the shipment on the store order, send its tracking to the
     channel, and mark the supplier order shipped. Returns (supplier order, whether it is new).
     The same tracking number twice changes nothing."""
     tracking_number, carrier = (tracking_number or "").strip(), (carrier or "").strip()
-    supplier_order = SupplierOrder.objects.select_related("supplier", "order__channel").get(pk=supplier_order.pk)
+    supplier_order = SupplierOrder.objects.select_related("supplier", "order__channel").get(
+        pk=supplier_order.pk
+    )
     if not tracking_number:
         raise TrackingError(f"{supplier_order.reference}: no tracking number")
     if supplier_order.status == SupplierOrder.Status.SHIPPED:
         if supplier_order.tracking_number == tracking_number:
             return supplier_order, False
-        raise TrackingError(f"{supplier_order.reference} already shipped with tracking {supplier_order.tracking_number}")
+        raise TrackingError(
+            f"{supplier_order.reference} already shipped with tracking {supplier_order.tracking_number}"
+        )
     if supplier_order.status != SupplierOrder.Status.PLACED:
-        raise TrackingError(f"{supplier_order.reference} is {supplier_order.get_status_display().lower()}, "
-                            "not placed with the supplier")
+        raise TrackingError(
+            f"{supplier_order.reference} is {supplier_order.get_status_display().lower()}, "
+            "not placed with the supplier"
+        )
     order, supplier = supplier_order.order, supplier_order.supplier
     lines = [(line.order_line, line.quantity) for line in supplier_order.lines.select_related("order_line")]
     try:
         with transaction.atomic():
             # Exactly the supplier's lines, as the supplier's parcel (never our own lines).
             shipment, _ = record_external_shipment(
-                order=order, tracking_number=tracking_number, carrier=carrier or supplier.name,
-                tracking_url=tracking_url, lines=lines, reference=f"supplier-{supplier_order.pk}-{tracking_number}"[:100],
-                note=f"shipped by {supplier.name}, {supplier_order.reference}", supplier=supplier.name, actor=actor,
+                order=order,
+                tracking_number=tracking_number,
+                carrier=carrier or supplier.name,
+                tracking_url=tracking_url,
+                lines=lines,
+                reference=f"supplier-{supplier_order.pk}-{tracking_number}"[:100],
+                note=f"shipped by {supplier.name}, {supplier_order.reference}",
+                supplier=supplier.name,
+                actor=actor,
             )
             services.set_status(
-                supplier_order, SupplierOrder.Status.SHIPPED, actor=actor,
-                reason=f"tracking {tracking_number}" + (f" ({carrier})" if carrier else "") + f" from {source}",
-                fields={"tracking_number": tracking_number, "carrier": carrier, "tracking_url": tracking_url,
-                        "shipment": shipment, "last_error": ""},
+                supplier_order,
+                SupplierOrder.Status.SHIPPED,
+                actor=actor,
+                reason=f"tracking {tracking_number}"
+                + (f" ({carrier})" if carrier else "")
+                + f" from {source}",
+                fields={
+                    "tracking_number": tracking_number,
+                    "carrier": carrier,
+                    "tracking_url": tracking_url,
+                    "shipment": shipment,
+                    "last_error": "",
+                },
             )
-            order_services.refresh_status(order, actor=actor,
-                                          reason=f"{supplier.name} shipped {supplier_order.reference}")
+            order_services.refresh_status(
+                order, actor=actor, reason=f"{supplier.name} shipped {supplier_order.reference}"
+            )
     except BookingError as exc:
         raise TrackingError(f"{supplier_order.reference}: {exc}") from exc
     return supplier_order, True
 
 
 # -- source 1: polling the supplier API
+
 
 @dataclass
 class PollSummary:
@@ -95,15 +125,25 @@ def poll_supplier(supplier: Supplier, summary: PollSummary | None = None) -> Pol
         try:
             remote = api.fetch(supplier_order.remote_id)  # HTTP, outside any transaction
             if remote.is_shipped:
-                _, created = record_tracking(supplier_order, tracking_number=remote.tracking_number,
-                                             carrier=remote.carrier, tracking_url=remote.tracking_url,
-                                             source=f"{supplier.name}'s API")
+                _, created = record_tracking(
+                    supplier_order,
+                    tracking_number=remote.tracking_number,
+                    carrier=remote.carrier,
+                    tracking_url=remote.tracking_url,
+                    source=f"{supplier.name}'s API",
+                )
                 summary.shipped += created
             elif remote.is_cancelled:
-                services.set_status(supplier_order, SupplierOrder.Status.CANCELLED,
-                                    reason=f"{supplier.name} cancelled it (their order {remote.remote_id})")
-                alert_staff(supplier_order.order.channel, f"{supplier.name} cancelled {supplier_order.reference}",
-                            f"Store order {supplier_order.order} needs another way to ship.")
+                services.set_status(
+                    supplier_order,
+                    SupplierOrder.Status.CANCELLED,
+                    reason=f"{supplier.name} cancelled it (their order {remote.remote_id})",
+                )
+                alert_staff(
+                    supplier_order.order.channel,
+                    f"{supplier.name} cancelled {supplier_order.reference}",
+                    f"Store order {supplier_order.order} needs another way to ship.",
+                )
                 summary.cancelled += 1
         except (SupplierApiError, TrackingError) as exc:
             summary.errors.append(f"{supplier_order.reference}: {exc}")
@@ -120,6 +160,7 @@ def poll_all() -> PollSummary:
 
 # -- sources 2 and 3: the upload page and CSV files
 
+
 @dataclass
 class ImportSummary:
     recorded: list[str] = field(default_factory=list)  # references
@@ -135,8 +176,9 @@ class ImportSummary:
         return text
 
 
-def find_supplier_order(*, reference: str = "", store_order: str = "", supplier: Supplier | None = None
-                        ) -> SupplierOrder:
+def find_supplier_order(
+    *, reference: str = "", store_order: str = "", supplier: Supplier | None = None
+) -> SupplierOrder:
     qs = SupplierOrder.objects.select_related("supplier")
     if supplier is not None:
         qs = qs.filter(supplier=supplier)
@@ -151,7 +193,9 @@ def find_supplier_order(*, reference: str = "", store_order: str = "", supplier:
     if not found:
         raise TrackingError(f"no supplier order {reference or store_order}")
     if len(found) > 1:
-        raise TrackingError(f"store order {store_order} has orders with several suppliers; give the PO reference")
+        raise TrackingError(
+            f"store order {store_order} has orders with several suppliers; give the PO reference"
+        )
     return found[0]
 
 
@@ -162,11 +206,17 @@ def submit(rows: list[dict], *, supplier: Supplier | None, source: str, actor=No
     for number, row in enumerate(rows, start=1):
         label = row.get("reference") or row.get("store_order") or f"row {number}"
         try:
-            supplier_order = find_supplier_order(reference=row.get("reference", ""),
-                                                 store_order=row.get("store_order", ""), supplier=supplier)
-            _, created = record_tracking(supplier_order, tracking_number=row.get("tracking_number", ""),
-                                         carrier=row.get("carrier", ""), tracking_url=row.get("tracking_url", ""),
-                                         source=source, actor=actor)
+            supplier_order = find_supplier_order(
+                reference=row.get("reference", ""), store_order=row.get("store_order", ""), supplier=supplier
+            )
+            _, created = record_tracking(
+                supplier_order,
+                tracking_number=row.get("tracking_number", ""),
+                carrier=row.get("carrier", ""),
+                tracking_url=row.get("tracking_url", ""),
+                source=source,
+                actor=actor,
+            )
         except TrackingError as exc:
             summary.problems.append(f"{label}: {exc}" if str(label) not in str(exc) else str(exc))
             continue
@@ -203,28 +253,40 @@ def read_csv(data: bytes | str) -> list[dict]:
     return rows
 
 
-def import_csv(data: bytes | str, *, supplier: Supplier | None = None, source: str, actor=None) -> ImportSummary:
+def import_csv(
+    data: bytes | str, *, supplier: Supplier | None = None, source: str, actor=None
+) -> ImportSummary:
     return submit(read_csv(data), supplier=supplier, source=source, actor=actor)
 
 
 # -- the watchlist
 
+
 def alert_overdue(now=None) -> int:
     """Alert staff once about each placed order still without tracking after its supplier's
     watchlist days (one alert per supplier and channel). Returns how many orders were alerted."""
     now = now or timezone.now()
-    overdue = list(SupplierOrder.objects.overdue(now).filter(watch_alerted_at__isnull=True)
-                   .select_related("supplier", "order__channel"))
+    overdue = list(
+        SupplierOrder.objects.overdue(now)
+        .filter(watch_alerted_at__isnull=True)
+        .select_related("supplier", "order__channel")
+    )
     groups = defaultdict(list)
     for supplier_order in overdue:
         groups[(supplier_order.supplier, supplier_order.order.channel)].append(supplier_order)
     for (supplier, channel), group in groups.items():
         refs = ", ".join(f"{so.reference} (order {so.order})" for so in group)
         with transaction.atomic():
-            alert_staff(channel, f"{len(group)} order(s) from {supplier.name} without tracking after "
-                                 f"{supplier.watchlist_days} days", f"No tracking yet for {refs}. Contact "
-                                 f"{supplier.contact_name or supplier.name} {supplier.email}".strip())
+            alert_staff(
+                channel,
+                f"{len(group)} order(s) from {supplier.name} without tracking after "
+                f"{supplier.watchlist_days} days",
+                f"No tracking yet for {refs}. Contact "
+                f"{supplier.contact_name or supplier.name} {supplier.email}".strip(),
+            )
             for so in group:
-                services.record(so, f"no tracking {supplier.watchlist_days} days after placing; staff alerted")
+                services.record(
+                    so, f"no tracking {supplier.watchlist_days} days after placing; staff alerted"
+                )
             SupplierOrder.objects.filter(pk__in=[so.pk for so in group]).update(watch_alerted_at=now)
     return len(overdue)

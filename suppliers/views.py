@@ -24,9 +24,14 @@ def _rows_from_post(post, references: set[str]) -> list[dict]:
     for reference in sorted(references):
         number = post.get(f"tracking-{reference}", "").strip()[:100]
         if number:
-            rows.append({"reference": reference, "tracking_number": number,
-                         "carrier": post.get(f"carrier-{reference}", "").strip()[:100],
-                         "tracking_url": post.get(f"url-{reference}", "").strip()[:500]})
+            rows.append(
+                {
+                    "reference": reference,
+                    "tracking_number": number,
+                    "carrier": post.get(f"carrier-{reference}", "").strip()[:100],
+                    "tracking_url": post.get(f"url-{reference}", "").strip()[:500],
+                }
+            )
     return rows
 
 
@@ -34,8 +39,10 @@ def _rows_from_post(post, references: set[str]) -> list[dict]:
 def upload(request, token):
     supplier = get_object_or_404(Supplier, upload_token=token, is_active=True)
     open_orders = list(
-        supplier.orders.filter(status=SupplierOrder.Status.PLACED).select_related("order")
-        .prefetch_related("lines").order_by("placed_at", "id")[:MAX_LISTED]
+        supplier.orders.filter(status=SupplierOrder.Status.PLACED)
+        .select_related("order")
+        .prefetch_related("lines")
+        .order_by("placed_at", "id")[:MAX_LISTED]
     )
     form = TrackingCsvForm()
     if request.method == "POST":
@@ -45,7 +52,9 @@ def upload(request, token):
                 form = TrackingCsvForm(request.POST, request.FILES)
                 if not form.is_valid():
                     raise tracking.TrackingError("; ".join(e for errs in form.errors.values() for e in errs))
-                summary = tracking.import_csv(form.cleaned_data["file"].read(), supplier=supplier, source=source)
+                summary = tracking.import_csv(
+                    form.cleaned_data["file"].read(), supplier=supplier, source=source
+                )
             else:
                 rows = _rows_from_post(request.POST, {so.reference for so in open_orders})
                 if not rows:
@@ -59,12 +68,23 @@ def upload(request, token):
             for problem in summary.problems:
                 messages.error(request, problem)
             return redirect("suppliers:upload", token=token)
-    shipped = (supplier.orders.filter(status=SupplierOrder.Status.SHIPPED,
-                                      shipped_at__gte=timezone.now() - timedelta(days=30))
-               .select_related("order").order_by("-shipped_at")[:100])
-    response = TemplateResponse(request, "suppliers/upload.html", {
-        "supplier": supplier, "open_orders": open_orders, "shipped": shipped, "form": form,
-    })
+    shipped = (
+        supplier.orders.filter(
+            status=SupplierOrder.Status.SHIPPED, shipped_at__gte=timezone.now() - timedelta(days=30)
+        )
+        .select_related("order")
+        .order_by("-shipped_at")[:100]
+    )
+    response = TemplateResponse(
+        request,
+        "suppliers/upload.html",
+        {
+            "supplier": supplier,
+            "open_orders": open_orders,
+            "shipped": shipped,
+            "form": form,
+        },
+    )
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

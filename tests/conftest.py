@@ -30,8 +30,9 @@ def etsy_sandbox(live_server, transactional_db):
     """An Etsy channel pointed at the sandbox Etsy API served by live_server, and its store."""
     from sandbox.stores import store_for_channel
 
-    channel = ChannelFactory(name="Etsy-Main", api_base_url=f"{live_server.url}/sandbox/etsy/v3/application",
-                             shop_id="10001")
+    channel = ChannelFactory(
+        name="Etsy-Main", api_base_url=f"{live_server.url}/sandbox/etsy/v3/application", shop_id="10001"
+    )
     store = store_for_channel(channel)
     return channel, store
 
@@ -49,6 +50,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
         connections.close_all()
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
             connection.close()

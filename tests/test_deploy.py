@@ -9,16 +9,30 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_check(env_overrides):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DEBUG", "HTTPS", "SANDBOX_ENABLED", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DEBUG", "HTTPS", "SANDBOX_ENABLED", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env_overrides})
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_settings_pass_check_deploy():
-    result = run_check({"DEBUG": "false", "SECRET_KEY": "x" * 60 + "-production-secret-key-with-entropy-9f8e7d",
-                        "ALLOWED_HOSTS": "shipdesk.example.com"})
+    result = run_check(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "x" * 60 + "-production-secret-key-with-entropy-9f8e7d",
+            "ALLOWED_HOSTS": "shipdesk.example.com",
+        }
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -42,7 +42,9 @@ def get_connector(channel, **kwargs) -> Connector:
 
     kwargs.setdefault("save_credentials", save_credentials)
     kwargs.setdefault("load_credentials", load_credentials)
-    return cls(base_url=channel.api_base_url, credentials=channel.credentials, shop_id=channel.shop_id, **kwargs)
+    return cls(
+        base_url=channel.api_base_url, credentials=channel.credentials, shop_id=channel.shop_id, **kwargs
+    )
 
 
 _loaded = False

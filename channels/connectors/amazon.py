@@ -124,8 +124,11 @@ class AmazonConnector(OAuthConnector):
         return self.shop_id or self.credentials.get("marketplace_id") or DEFAULT_MARKETPLACE
 
     def auth_headers(self, access_token: str) -> dict:
-        return {"x-amz-access-token": access_token, "Accept": "application/json",
-                "User-Agent": "Shipdesk/1.0 (Language=Python)"}
+        return {
+            "x-amz-access-token": access_token,
+            "Accept": "application/json",
+            "User-Agent": "Shipdesk/1.0 (Language=Python)",
+        }
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -136,8 +139,13 @@ class AmazonConnector(OAuthConnector):
         started = cursor.get("started") or iso(now)
         until = cursor.get("until") or ""
         while True:
-            params = {"marketplaceIds": self.marketplace_id, "lastUpdatedAfter": since, "fulfilledBy": "MERCHANT",
-                      "includedData": INCLUDED_DATA, "maxResultsPerPage": PAGE_SIZE}
+            params = {
+                "marketplaceIds": self.marketplace_id,
+                "lastUpdatedAfter": since,
+                "fulfilledBy": "MERCHANT",
+                "includedData": INCLUDED_DATA,
+                "maxResultsPerPage": PAGE_SIZE,
+            }
             if token:
                 params["paginationToken"] = token
             try:
@@ -182,17 +190,24 @@ class AmazonConnector(OAuthConnector):
         """`ShipServiceLevel` (and the payment method details) from v0 getOrders, 50 orders a
         call, for orders we may ship; remembered per order. A failed call leaves the category in
         place this time; credentials refused stop the sync."""
-        wanted = [o for o in orders if o.is_paid and not o.is_shipped and not o.is_cancelled
-                  and _v0_key(o) not in cache]
+        wanted = [
+            o
+            for o in orders
+            if o.is_paid and not o.is_shipped and not o.is_cancelled and _v0_key(o) not in cache
+        ]
         for start in range(0, len(wanted), V0_BATCH):
-            batch = wanted[start:start + V0_BATCH]
+            batch = wanted[start : start + V0_BATCH]
             try:
-                data = self.api_json("GET", self.url("/orders/v0/orders"), params={
-                    "MarketplaceIds": self.marketplace_id,
-                    "AmazonOrderIds": ",".join(o.external_id for o in batch),
-                    "CreatedAfter": iso(min(o.created_at for o in batch) - timedelta(seconds=1)),
-                    "MaxResultsPerPage": 100,
-                })
+                data = self.api_json(
+                    "GET",
+                    self.url("/orders/v0/orders"),
+                    params={
+                        "MarketplaceIds": self.marketplace_id,
+                        "AmazonOrderIds": ",".join(o.external_id for o in batch),
+                        "CreatedAfter": iso(min(o.created_at for o in batch) - timedelta(seconds=1)),
+                        "MaxResultsPerPage": 100,
+                    },
+                )
             except ConnectorError as exc:
                 if exc.auth:
                     raise
@@ -208,8 +223,11 @@ class AmazonConnector(OAuthConnector):
                 order.payment_method = facts.get("payment_method") or ""
 
     def _catalog_item(self, asin: str) -> dict:
-        data = self.api_json("GET", self.url(f"/catalog/2022-04-01/items/{quote(asin, safe='')}"),
-                             params={"marketplaceIds": self.marketplace_id, "includedData": "dimensions,images"})
+        data = self.api_json(
+            "GET",
+            self.url(f"/catalog/2022-04-01/items/{quote(asin, safe='')}"),
+            params={"marketplaceIds": self.marketplace_id, "includedData": "dimensions,images"},
+        )
         return catalog_facts(data, self.marketplace_id)
 
     def _enrich_catalog(self, orders: list[RemoteOrder], cache: dict) -> None:
@@ -258,10 +276,17 @@ class AmazonConnector(OAuthConnector):
         order = None
         if not (reference and fulfilment.lines):  # the order decides the package or its items
             order = self._order_with_packages(fulfilment.order_external_id)
-        reference, body = shipment_confirmation(order, fulfilment, carrier_code=self.carrier_name(fulfilment.carrier),
-                                                marketplace_id=self.marketplace_id, reference=reference)
+        reference, body = shipment_confirmation(
+            order,
+            fulfilment,
+            carrier_code=self.carrier_name(fulfilment.carrier),
+            marketplace_id=self.marketplace_id,
+            reference=reference,
+        )
         try:
-            self.api_request("POST", self.url(f"/orders/v0/orders/{order_id}/shipmentConfirmation"), json=body)
+            self.api_request(
+                "POST", self.url(f"/orders/v0/orders/{order_id}/shipmentConfirmation"), json=body
+            )
         except ConnectorError as exc:
             error = refused(exc, f"Amazon refused the shipment of order {fulfilment.order_external_id}")
             if error is exc:
@@ -270,8 +295,11 @@ class AmazonConnector(OAuthConnector):
         return PushResult(remote_id=reference, request=body)  # 204, no body
 
     def _order_with_packages(self, order_external_id: str) -> dict:
-        data = self.api_json("GET", self.url(f"/orders/2026-01-01/orders/{quote(order_external_id)}"),
-                             params={"includedData": "FULFILLMENT,PACKAGES"})
+        data = self.api_json(
+            "GET",
+            self.url(f"/orders/2026-01-01/orders/{quote(order_external_id)}"),
+            params={"includedData": "FULFILLMENT,PACKAGES"},
+        )
         if not isinstance(data, dict) or not isinstance(data.get("order"), dict):
             raise ConnectorError(f"Amazon answered order {order_external_id} without an order")
         return data["order"]
@@ -293,8 +321,10 @@ class AmazonConnector(OAuthConnector):
             found = self.find_fulfilment(old)
             reference = found.remote_id if found else ""
         if not reference:
-            raise NotSupported(f"Amazon: order {old.order_external_id} has no package with tracking number "
-                               f"{old.tracking_number or '(none)'} to replace")
+            raise NotSupported(
+                f"Amazon: order {old.order_external_id} has no package with tracking number "
+                f"{old.tracking_number or '(none)'} to replace"
+            )
         return self._confirm(new, reference=reference)
 
     def cancel_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
@@ -302,7 +332,7 @@ class AmazonConnector(OAuthConnector):
         package = fulfilment.remote_id or package_reference(fulfilment.reference)
         raise NotSupported(
             f"Amazon's API cannot withdraw a confirmed shipment: in Seller Central open order "
-            f"{fulfilment.order_external_id} (Orders > Manage Orders), choose \"Edit shipment\" and correct or remove "
+            f'{fulfilment.order_external_id} (Orders > Manage Orders), choose "Edit shipment" and correct or remove '
             f"package {package or '?'} with tracking ID {fulfilment.tracking_number or '(none)'}."
         )
 
@@ -320,5 +350,8 @@ def refused(exc: ConnectorError, what: str) -> ConnectorError:
     code = re.search(r'"code":\s*"((?:[^"\\]|\\.)*)"', text)
     if not message:
         return exc
-    return ConnectorError(f"{what}: {message.group(1)}" + (f" ({code.group(1)})" if code else ""),
-                          status=exc.status, retryable=False)
+    return ConnectorError(
+        f"{what}: {message.group(1)}" + (f" ({code.group(1)})" if code else ""),
+        status=exc.status,
+        retryable=False,
+    )

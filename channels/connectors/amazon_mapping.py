@@ -64,16 +64,18 @@ def parse_order(o: dict) -> RemoteOrder:
         custom = (product.get("customization") or {}).get("customizedUrl")
         if custom:  # engraving and other buyer customisation: Amazon keeps it behind this page
             options["Customization"] = custom
-        lines.append(RemoteLine(
-            external_id=str(item["orderItemId"]),
-            sku=product.get("sellerSku") or "",
-            title=product.get("title") or "",
-            quantity=quantity,
-            unit_price=money((product.get("price") or {}).get("unitPrice")),
-            options=options,
-            weight_g=grams(item.get("measurement")),
-            listing_id=product.get("asin") or "",
-        ))
+        lines.append(
+            RemoteLine(
+                external_id=str(item["orderItemId"]),
+                sku=product.get("sellerSku") or "",
+                title=product.get("title") or "",
+                quantity=quantity,
+                unit_price=money((product.get("price") or {}).get("unitPrice")),
+                options=options,
+                weight_g=grams(item.get("measurement")),
+                listing_id=product.get("asin") or "",
+            )
+        )
         for breakdown in (item.get("promotion") or {}).get("breakdowns") or []:
             if breakdown.get("promotionId") and breakdown["promotionId"] not in promotions:
                 promotions.append(breakdown["promotionId"])
@@ -102,13 +104,23 @@ def parse_order(o: dict) -> RemoteOrder:
             phone=a.get("phone") or "",
         )
     preference = recipient.get("deliveryPreference") or {}
-    note = "; ".join(x for x in (
-        preference.get("addressInstruction") or "",
-        f"Drop-off: {preference['dropOffLocation']}" if preference.get("dropOffLocation") else "",
-    ) if x)
+    note = "; ".join(
+        x
+        for x in (
+            preference.get("addressInstruction") or "",
+            f"Drop-off: {preference['dropOffLocation']}" if preference.get("dropOffLocation") else "",
+        )
+        if x
+    )
     proceeds = o.get("proceeds") or {}
-    discount = sum((abs(money(b.get("subtotal"))) for b in proceeds.get("breakdowns") or []
-                    if b.get("type") == "DISCOUNT"), Decimal("0"))
+    discount = sum(
+        (
+            abs(money(b.get("subtotal")))
+            for b in proceeds.get("breakdowns") or []
+            if b.get("type") == "DISCOUNT"
+        ),
+        Decimal("0"),
+    )
     payments = [p.get("paymentMethod") for p in (o.get("payment") or {}).get("paymentExecutions") or []]
     buyer = o.get("buyer") or {}
     grand = proceeds.get("grandTotal") or {}
@@ -156,10 +168,15 @@ def order_ids(raw: dict) -> tuple[str, str]:
 def v0_facts(data: dict) -> Iterator[tuple[str | None, dict]]:
     """v0 getOrders' answer -> (AmazonOrderId, its ship service level and payment method) per order."""
     for v0 in (data.get("payload") or {}).get("Orders") or []:
-        yield v0.get("AmazonOrderId"), {
-            "ship_service_level": v0.get("ShipServiceLevel") or "",
-            "payment_method": ", ".join(v0.get("PaymentMethodDetails") or []) or v0.get("PaymentMethod") or "",
-        }
+        yield (
+            v0.get("AmazonOrderId"),
+            {
+                "ship_service_level": v0.get("ShipServiceLevel") or "",
+                "payment_method": ", ".join(v0.get("PaymentMethodDetails") or [])
+                or v0.get("PaymentMethod")
+                or "",
+            },
+        )
 
 
 def catalog_facts(data: dict, marketplace_id: str) -> dict:
@@ -167,8 +184,9 @@ def catalog_facts(data: dict, marketplace_id: str) -> dict:
     marketplace (else the first one listed)."""
 
     def ours(entries):
-        return next((e for e in entries or [] if e.get("marketplaceId") == marketplace_id),
-                    (entries or [{}])[0])
+        return next(
+            (e for e in entries or [] if e.get("marketplaceId") == marketplace_id), (entries or [{}])[0]
+        )
 
     dims = ours(data.get("dimensions"))
     weight = (dims.get("package") or {}).get("weight") or (dims.get("item") or {}).get("weight") or {}
@@ -206,11 +224,18 @@ def package_items(lines) -> list[dict]:
 
 def live_packages(order: dict) -> list[dict]:
     """The order's packages (2026-01-01, PACKAGES dataset) that Amazon has not cancelled."""
-    return [p for p in order.get("packages") or [] if (p.get("packageStatus") or {}).get("status") != "CANCELLED"]
+    return [
+        p for p in order.get("packages") or [] if (p.get("packageStatus") or {}).get("status") != "CANCELLED"
+    ]
 
 
 def shipment_confirmation(
-    order: dict | None, fulfilment: RemoteFulfilment, *, carrier_code: str, marketplace_id: str, reference: str = ""
+    order: dict | None,
+    fulfilment: RemoteFulfilment,
+    *,
+    carrier_code: str,
+    marketplace_id: str,
+    reference: str = "",
 ) -> tuple[str, dict]:
     """The package reference and the v0 `confirmShipment` body for `fulfilment`.
 
@@ -224,12 +249,17 @@ def shipment_confirmation(
         if same:
             reference = str(same["packageReferenceId"])
         else:
-            numbers = [int(p["packageReferenceId"]) for p in packages if str(p.get("packageReferenceId")).isdigit()]
+            numbers = [
+                int(p["packageReferenceId"]) for p in packages if str(p.get("packageReferenceId")).isdigit()
+            ]
             reference = str(max(numbers, default=0) + 1)
     if fulfilment.lines:
         items = package_items(fulfilment.lines)
     elif same:
-        items = [{"orderItemId": i["orderItemId"], "quantity": i["quantity"]} for i in same.get("packageItems") or []]
+        items = [
+            {"orderItemId": i["orderItemId"], "quantity": i["quantity"]}
+            for i in same.get("packageItems") or []
+        ]
     else:  # a fulfilment recorded before parcels named their lines: whatever is left to ship
         items = []
         for item in (order or {}).get("orderItems") or []:

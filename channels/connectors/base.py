@@ -15,7 +15,9 @@ from decimal import Decimal
 class ConnectorError(Exception):
     """A call to the channel failed. `retryable` says whether trying later may succeed."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = True, auth: bool = False):
+    def __init__(
+        self, message: str, *, status: int | None = None, retryable: bool = True, auth: bool = False
+    ):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
@@ -102,7 +104,9 @@ class RemoteOrder:
 class Page:
     orders: list[RemoteOrder]
     cursor: dict  # what to persist once this page's orders are stored
-    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (external_id, number, why): unparseable
+    skipped: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (external_id, number, why): unparseable
 
 
 @dataclass
@@ -170,8 +174,16 @@ class Connector:
     #: the channel refuses a shipment without tracking for some orders (Amazon: always)
     always_requires_tracking: bool = False
 
-    def __init__(self, *, base_url: str, credentials: dict, shop_id: str = "", http=None, save_credentials=None,
-                 load_credentials=None):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: dict,
+        shop_id: str = "",
+        http=None,
+        save_credentials=None,
+        load_credentials=None,
+    ):
         from channels.connectors.http import HttpClient
 
         self.base_url = base_url.rstrip("/")
@@ -189,8 +201,12 @@ class Connector:
             # A weak reference: the client must not keep its connector alive (a cycle would hold
             # the keep-alive socket open until the garbage collector runs).
             operation = weakref.WeakMethod(self.rate_operation)
-            self.http.budget = Budget(kind=self.kind, account=self.rate_account(), limits=self.rate_limits,
-                                      classify=lambda method, url: operation()(method, url) if operation() else None)
+            self.http.budget = Budget(
+                kind=self.kind,
+                account=self.rate_account(),
+                limits=self.rate_limits,
+                classify=lambda method, url: operation()(method, url) if operation() else None,
+            )
 
     # -- the shared rate budget (channels/ratebudget.py); the documented limits of each channel
     # are in channels/connectors/limits.py
@@ -263,8 +279,9 @@ class Connector:
         cannot; the caller then cancels the old one and sends the new one."""
         raise NotSupported(f"{self.kind}: the API cannot change a shipment's tracking")
 
-    def mark_in_progress(self, order_external_id: str, lines: list[tuple[str, int]] | None = None, *,
-                         message: str = "") -> PushResult:
+    def mark_in_progress(
+        self, order_external_id: str, lines: list[tuple[str, int]] | None = None, *, message: str = ""
+    ) -> PushResult:
         """Tell the channel someone else (a dropshipping supplier) is fulfilling these lines
         ((line external id, quantity); None = the whole order), with `message` for whoever
         fulfils them. The result names what was asked, for the timeline."""

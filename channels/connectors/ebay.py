@@ -105,18 +105,20 @@ def parse_order(o: dict) -> RemoteOrder:
     lines, promotions, buyer_cancel = [], [], ""
     for item in o["lineItems"]:
         quantity = int(item["quantity"])
-        lines.append(RemoteLine(
-            external_id=str(item["lineItemId"]),
-            sku=item.get("sku") or "",
-            title=item.get("title") or "",
-            quantity=quantity,
-            # lineItemCost is the price of all the units, before discounts.
-            unit_price=(amount(item.get("lineItemCost")) / max(quantity, 1)).quantize(Decimal("0.01")),
-            options={a["name"]: a["value"] for a in item.get("variationAspects") or [] if a.get("name")},
-            # giftDetails only exists on digital gift cards, which eBay e-mails.
-            is_physical=not item.get("giftDetails"),
-            listing_id=str(item.get("legacyItemId") or ""),
-        ))
+        lines.append(
+            RemoteLine(
+                external_id=str(item["lineItemId"]),
+                sku=item.get("sku") or "",
+                title=item.get("title") or "",
+                quantity=quantity,
+                # lineItemCost is the price of all the units, before discounts.
+                unit_price=(amount(item.get("lineItemCost")) / max(quantity, 1)).quantize(Decimal("0.01")),
+                options={a["name"]: a["value"] for a in item.get("variationAspects") or [] if a.get("name")},
+                # giftDetails only exists on digital gift cards, which eBay e-mails.
+                is_physical=not item.get("giftDetails"),
+                listing_id=str(item.get("legacyItemId") or ""),
+            )
+        )
         for promotion in item.get("appliedPromotions") or []:
             # The promotion id is the code: the description is free text the seller wrote
             # ("10% off 2 or more items"), which names no promotion and may repeat across them.
@@ -147,9 +149,12 @@ def parse_order(o: dict) -> RemoteOrder:
         email=_email(ship_to.get("email") or ""),
         phone=phone,
         requested_service=step.get("shippingServiceCode") or "",
-        payment_method=", ".join(dict.fromkeys(p["paymentMethod"] for p in payments if p.get("paymentMethod"))),
+        payment_method=", ".join(
+            dict.fromkeys(p["paymentMethod"] for p in payments if p.get("paymentMethod"))
+        ),
         # Both are negative amounts on eBay.
-        discount_total=abs(amount(pricing.get("priceDiscountSubtotal"))) + abs(amount(pricing.get("deliveryDiscount"))),
+        discount_total=abs(amount(pricing.get("priceDiscountSubtotal")))
+        + abs(amount(pricing.get("deliveryDiscount"))),
         coupon_codes=promotions,
         customer_note=o.get("buyerCheckoutNotes") or "",
         internal_note=buyer_cancel,
@@ -168,9 +173,11 @@ def line_items(lines) -> list[dict]:
 def manual_step(fulfilment: RemoteFulfilment) -> str:
     """What staff must do on eBay to take back a fulfilment the API cannot retract."""
     tracking = fulfilment.tracking_number or "(no tracking number)"
-    return (f"eBay's API cannot remove a shipping fulfilment: in Seller Hub open order "
-            f"{fulfilment.order_external_id} (Orders > All orders), choose \"Add or edit tracking number\" and "
-            f"delete tracking number {tracking}.")
+    return (
+        f"eBay's API cannot remove a shipping fulfilment: in Seller Hub open order "
+        f'{fulfilment.order_external_id} (Orders > All orders), choose "Add or edit tracking number" and '
+        f"delete tracking number {tracking}."
+    )
 
 
 def refused(exc: ConnectorError, what: str) -> ConnectorError:
@@ -269,8 +276,13 @@ class EbayConnector(OAuthConnector):
 
     def enrich(self, orders: list[RemoteOrder], cache: dict) -> None:
         def tracking(data):
-            return {"tracking": [[f.get("shipmentTrackingNumber") or "", f.get("shippingCarrierCode") or ""]
-                                 for f in data.get("fulfillments") or [] if f.get("shipmentTrackingNumber")]}
+            return {
+                "tracking": [
+                    [f.get("shipmentTrackingNumber") or "", f.get("shippingCarrierCode") or ""]
+                    for f in data.get("fulfillments") or []
+                    if f.get("shipmentTrackingNumber")
+                ]
+            }
 
         def item(data):
             weight = (data.get("packageWeightAndSize") or {}).get("weight") or {}
@@ -283,10 +295,15 @@ class EbayConnector(OAuthConnector):
         self._no_inventory = False
         for order in orders:
             if order.is_shipped and not order.is_cancelled:
-                found = self._fetch(cache, f"ebay-fulfilments:{order.external_id}",
-                                    self.url(f"/order/{quote(order.external_id)}/shipping_fulfillment"), tracking)
-                order.tracking = [RemoteTracking(tracking_number=n, carrier=c)
-                                  for n, c in (found or {}).get("tracking", [])]
+                found = self._fetch(
+                    cache,
+                    f"ebay-fulfilments:{order.external_id}",
+                    self.url(f"/order/{quote(order.external_id)}/shipping_fulfillment"),
+                    tracking,
+                )
+                order.tracking = [
+                    RemoteTracking(tracking_number=n, carrier=c) for n, c in (found or {}).get("tracking", [])
+                ]
             for line in order.lines:
                 if not line.is_physical or not line.sku:
                     continue
@@ -314,17 +331,26 @@ class EbayConnector(OAuthConnector):
             items = line_items(fulfilment.lines)
         else:  # a fulfilment recorded before parcels named their lines: every line still to ship
             order = self.api_json("GET", self.url(order_path))
-            items = [{"lineItemId": str(li["lineItemId"]), "quantity": int(li["quantity"])}
-                     for li in order.get("lineItems") or [] if li.get("lineItemFulfillmentStatus") != "FULFILLED"]
+            items = [
+                {"lineItemId": str(li["lineItemId"]), "quantity": int(li["quantity"])}
+                for li in order.get("lineItems") or []
+                if li.get("lineItemFulfillmentStatus") != "FULFILLED"
+            ]
         body = {"lineItems": items, "shippedDate": iso(fulfilment.shipped_at or datetime.now(tz=UTC))}
         if fulfilment.tracking_number:  # eBay: the two are "mutually dependent"
             body["shippingCarrierCode"] = self.carrier_name(fulfilment.carrier)
             body["trackingNumber"] = fulfilment.tracking_number
         try:
-            response = self.api_request("POST", self.url(f"{order_path}/shipping_fulfillment"), json=body,
-                                        headers={"Content-Type": "application/json"})
+            response = self.api_request(
+                "POST",
+                self.url(f"{order_path}/shipping_fulfillment"),
+                json=body,
+                headers={"Content-Type": "application/json"},
+            )
         except ConnectorError as exc:
-            error = refused(exc, f"eBay refused the shipping fulfilment for order {fulfilment.order_external_id}")
+            error = refused(
+                exc, f"eBay refused the shipping fulfilment for order {fulfilment.order_external_id}"
+            )
             if error is exc:
                 raise
             raise error from exc
@@ -348,8 +374,17 @@ class EbayConnector(OAuthConnector):
             if fulfilment.tracking_number:
                 same = tracking == fulfilment.tracking_number
             else:
-                same = not tracking and bool(wanted) and line_items(
-                    [(li.get("lineItemId"), li.get("quantity") or 0) for li in found.get("lineItems") or []]) == wanted
+                same = (
+                    not tracking
+                    and bool(wanted)
+                    and line_items(
+                        [
+                            (li.get("lineItemId"), li.get("quantity") or 0)
+                            for li in found.get("lineItems") or []
+                        ]
+                    )
+                    == wanted
+                )
             if same:
                 return PushResult(remote_id=str(found.get("fulfillmentId") or tracking), request=found)
         return None
@@ -359,9 +394,13 @@ class EbayConnector(OAuthConnector):
         raise NotSupported(manual_step(fulfilment))
 
     def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
-        raise NotSupported("eBay: the Fulfillment API cannot change a shipping fulfilment's tracking; the new "
-                           "parcel is sent as a fulfilment of its own and the old tracking removed in Seller Hub")
+        raise NotSupported(
+            "eBay: the Fulfillment API cannot change a shipping fulfilment's tracking; the new "
+            "parcel is sent as a fulfilment of its own and the old tracking removed in Seller Hub"
+        )
 
     def cancel_order(self, order_external_id: str, reason: str = "") -> None:
-        raise NotSupported("eBay: the Fulfillment API cannot cancel an order; cancel it in Seller Hub "
-                           "(cancellations go through eBay's Post-Order API)")
+        raise NotSupported(
+            "eBay: the Fulfillment API cannot cancel an order; cancel it in Seller Hub "
+            "(cancellations go through eBay's Post-Order API)"
+        )

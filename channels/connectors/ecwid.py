@@ -172,7 +172,8 @@ NOTE_TITLE = "Note from the seller"
 def shipped_with(order: dict, tracking_number: str) -> bool:
     """Ecwid's order is marked shipped and carries this tracking number ("" = none)."""
     return (order.get("fulfillmentStatus") or "") in SHIPPED and (order.get("trackingNumber") or "") == (
-        tracking_number or "")
+        tracking_number or ""
+    )
 
 
 def note_fields(current, note: str) -> list | None:
@@ -184,7 +185,12 @@ def note_fields(current, note: str) -> list | None:
     fields = [f for f in current or [] if isinstance(f, dict)]
     others = [f for f in fields if f.get("id") != NOTE_FIELD]
     if note:
-        mine = {"id": NOTE_FIELD, "title": NOTE_TITLE, "value": note, "orderDetailsDisplaySection": "order_comments"}
+        mine = {
+            "id": NOTE_FIELD,
+            "title": NOTE_TITLE,
+            "value": note,
+            "orderDetailsDisplaySection": "order_comments",
+        }
         return None if mine in fields else [*others, mine]
     return others if len(others) != len(fields) else None
 
@@ -236,6 +242,7 @@ class EcwidConnector(Connector):
             )
             if not isinstance(data, dict) or not isinstance(data.get("items"), list):
                 raise ConnectorError("Ecwid answered without an items list")
+
             def ids(raw):
                 oid = str(raw.get("id") or raw.get("orderNumber") or "?")
                 return oid, str(raw.get("vendorOrderNumber") or oid)
@@ -247,8 +254,13 @@ class EcwidConnector(Connector):
             )
             offset += len(data["items"])
             done = not data["items"] or offset >= int(data.get("total") or 0)
-            next_cursor = offset_feed_cursor(since=since, offset=offset, started=started, done=done,
-                                             skew_seconds=int(CLOCK_SKEW.total_seconds()))
+            next_cursor = offset_feed_cursor(
+                since=since,
+                offset=offset,
+                started=started,
+                done=done,
+                skew_seconds=int(CLOCK_SKEW.total_seconds()),
+            )
             yield Page(orders=orders, cursor=next_cursor, skipped=skipped)
             if done:
                 return
@@ -292,12 +304,16 @@ class EcwidConnector(Connector):
 
     def push_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
         if not fulfilment.completes_order:
-            raise NotSupported("Ecwid can only mark the whole order shipped: this parcel is kept until the one "
-                               "that completes the order is sent")
+            raise NotSupported(
+                "Ecwid can only mark the whole order shipped: this parcel is kept until the one "
+                "that completes the order is sent"
+            )
         order_id = fulfilment.order_external_id
         current = self._order(order_id)
         if shipped_with(current, fulfilment.tracking_number) and fulfilment.tracking_number:
-            return PushResult(request={"already_shipped": fulfilment.tracking_number})  # an earlier try got through
+            return PushResult(
+                request={"already_shipped": fulfilment.tracking_number}
+            )  # an earlier try got through
         body = self._shipment(current, fulfilment)
         self._update(order_id, body, "mark shipped")
         return PushResult(request=body)
@@ -307,8 +323,12 @@ class EcwidConnector(Connector):
         current = self._order(fulfilment.order_external_id)
         if not shipped_with(current, fulfilment.tracking_number):
             return None
-        return PushResult(request={"fulfillmentStatus": current.get("fulfillmentStatus"),
-                                   "trackingNumber": current.get("trackingNumber") or ""})
+        return PushResult(
+            request={
+                "fulfillmentStatus": current.get("fulfillmentStatus"),
+                "trackingNumber": current.get("trackingNumber") or "",
+            }
+        )
 
     def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
         """A relabel: the order's tracking number (and note) become the new parcel's."""
@@ -326,8 +346,12 @@ class EcwidConnector(Connector):
         order_id = fulfilment.order_external_id
         current = self._order(order_id)
         if not shipped_with(current, fulfilment.tracking_number):
-            return PushResult(request={"not_on_order": fulfilment.tracking_number,
-                                       "trackingNumber": current.get("trackingNumber") or ""})
+            return PushResult(
+                request={
+                    "not_on_order": fulfilment.tracking_number,
+                    "trackingNumber": current.get("trackingNumber") or "",
+                }
+            )
         body: dict = {"fulfillmentStatus": "AWAITING_PROCESSING", "trackingNumber": ""}
         if current.get("trackingUrl"):
             body["trackingUrl"] = ""

@@ -51,7 +51,13 @@ CLOCK_SKEW = timedelta(minutes=2)  # read a little before the last run started: 
 WEIGHT_TO_GRAMS = {"g": 1, "kg": 1000, "oz": 28.349523125, "lb": 453.59237}
 # Carrier names Etsy knows (`GET /shipping-carriers`) beyond Shipdesk's shared vocabulary, keyed
 # by how Shipdesk may write them; anything else goes as "other".
-ETSY_CARRIERS = {"dhl": "dhl", "chronopost": "chronopost", "hermes": "hermes", "evri": "evri", "bpost": "bpost"}
+ETSY_CARRIERS = {
+    "dhl": "dhl",
+    "chronopost": "chronopost",
+    "hermes": "hermes",
+    "evri": "evri",
+    "bpost": "bpost",
+}
 # Where staff put a sent shipment right by hand (the API has no call to remove or change one).
 SHOP_MANAGER = "On Etsy: Shop Manager › Orders & Shipping › Completed › receipt {receipt}"
 
@@ -177,8 +183,13 @@ class EtsyConnector(OAuthConnector):
             )
             offset += len(data["results"])
             done = not data["results"] or offset >= int(data.get("count") or 0)
-            next_cursor = offset_feed_cursor(since=since, offset=offset, started=started, done=done,
-                                             skew_seconds=int(CLOCK_SKEW.total_seconds()))
+            next_cursor = offset_feed_cursor(
+                since=since,
+                offset=offset,
+                started=started,
+                done=done,
+                skew_seconds=int(CLOCK_SKEW.total_seconds()),
+            )
             yield Page(orders=orders, cursor=next_cursor, skipped=skipped)
             if done:
                 return
@@ -226,13 +237,17 @@ class EtsyConnector(OAuthConnector):
             for line in order.lines:
                 if not line.is_physical or not line.listing_id:
                     continue
-                line.weight_g = self._cached(cache, f"listing:{line.listing_id}", f"/listings/{line.listing_id}",
-                                             weight).get("weight_g")
+                line.weight_g = self._cached(
+                    cache, f"listing:{line.listing_id}", f"/listings/{line.listing_id}", weight
+                ).get("weight_g")
                 if line.image_url.startswith("etsy-image:"):
                     image_id = line.image_url.split(":", 1)[1]
-                    line.image_url = self._cached(cache, f"image:{line.listing_id}:{image_id}",
-                                                  f"/listings/{line.listing_id}/images/{image_id}",
-                                                  image).get("image_url", "")
+                    line.image_url = self._cached(
+                        cache,
+                        f"image:{line.listing_id}:{image_id}",
+                        f"/listings/{line.listing_id}/images/{image_id}",
+                        image,
+                    ).get("image_url", "")
             weights = [ln.weight_g * ln.quantity for ln in order.lines if ln.is_physical and ln.weight_g]
             if weights and order.total_weight_g is None:
                 order.total_weight_g = sum(weights)
@@ -268,7 +283,9 @@ class EtsyConnector(OAuthConnector):
             form["carrier_name"] = self.carrier_name(fulfilment.carrier)
         if fulfilment.note:
             form["note_to_buyer"] = fulfilment.note
-        receipt = self.api_json("POST", self._receipt_url(fulfilment.order_external_id) + "/tracking", data=form)
+        receipt = self.api_json(
+            "POST", self._receipt_url(fulfilment.order_external_id) + "/tracking", data=form
+        )
         found = _shipment(receipt, fulfilment.tracking_number) if isinstance(receipt, dict) else None
         return PushResult(remote_id=str((found or {}).get("receipt_shipping_id", "")), request=form)
 
@@ -283,14 +300,17 @@ class EtsyConnector(OAuthConnector):
         found = _shipment(receipt, fulfilment.tracking_number)
         if found is None:
             return None
-        return PushResult(remote_id=str(found.get("receipt_shipping_id", "")),
-                          request={"found_on_etsy": {k: found.get(k) for k in ("tracking_code", "carrier_name")}})
+        return PushResult(
+            remote_id=str(found.get("receipt_shipping_id", "")),
+            request={"found_on_etsy": {k: found.get(k) for k in ("tracking_code", "carrier_name")}},
+        )
 
     def cancel_fulfilment(self, fulfilment: RemoteFulfilment) -> PushResult:
         where = SHOP_MANAGER.format(receipt=fulfilment.order_external_id)
         raise NotSupported(
             f"{where} › Update tracking: remove tracking {fulfilment.tracking_number or '(none)'}"
-            f" ({self.carrier_name(fulfilment.carrier)}). Etsy's API cannot take a shipment back.")
+            f" ({self.carrier_name(fulfilment.carrier)}). Etsy's API cannot take a shipment back."
+        )
 
     def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
         raise NotSupported("Etsy's API cannot change a shipment's tracking")

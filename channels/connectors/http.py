@@ -65,7 +65,9 @@ class HttpClient:
             ) from None
 
     def _sleep_for(self, attempt: int, response: requests.Response | None) -> float:
-        delay = self.backoff_base * (2**attempt) * (0.5 + random.random())  # full jitter around the exponential
+        delay = (
+            self.backoff_base * (2**attempt) * (0.5 + random.random())
+        )  # full jitter around the exponential
         if response is not None:
             retry_after = response.headers.get("Retry-After")
             if retry_after and retry_after.replace(".", "", 1).isdigit():
@@ -94,8 +96,10 @@ class HttpClient:
                 last_error = f"{method} {url}: HTTP {response.status_code} {_excerpt(response)}"
                 maybe_sent = response.status_code != 429
             if maybe_sent and method.upper() not in SAFE_METHODS:
-                error = ConnectorError(f"{last_error}; not repeated: the channel may have carried it out",
-                                       status=response.status_code if response is not None else None)
+                error = ConnectorError(
+                    f"{last_error}; not repeated: the channel may have carried it out",
+                    status=response.status_code if response is not None else None,
+                )
                 error.maybe_sent = True
                 raise error
             if attempt < self.max_retries:
@@ -104,7 +108,9 @@ class HttpClient:
                 time.sleep(delay)
         else:
             status = response.status_code if response is not None else None
-            raise ConnectorError(f"{last_error} (gave up after {self.max_retries + 1} attempts)", status=status)
+            raise ConnectorError(
+                f"{last_error} (gave up after {self.max_retries + 1} attempts)", status=status
+            )
 
         if response.status_code in (401, 403):
             raise ConnectorError(

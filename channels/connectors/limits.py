@@ -74,6 +74,7 @@ def account(connector) -> str:
     if connector.kind == "amazon":
         # The refresh token stands for one seller's consent to our app; hashed, never stored.
         consent = c.get("refresh_token") or ""
-        return c.get("selling_partner_id") or (hashlib.sha256(consent.encode()).hexdigest()[:16] if consent
-                                               else connector.shop_id)
+        return c.get("selling_partner_id") or (
+            hashlib.sha256(consent.encode()).hexdigest()[:16] if consent else connector.shop_id
+        )
     return connector.shop_id or connector.base_url

@@ -36,8 +36,15 @@ def expiring(credentials: dict, *, now: float | None = None, margin: int = REFRE
         return True
 
 
-def refresh_credentials(http, credentials: dict, *, token_url: str, client_auth: str = "body",
-                        extra_form: dict | None = None, now: float | None = None) -> dict:
+def refresh_credentials(
+    http,
+    credentials: dict,
+    *,
+    token_url: str,
+    client_auth: str = "body",
+    extra_form: dict | None = None,
+    now: float | None = None,
+) -> dict:
     """Run the refresh_token grant and return the credentials with the new access token, its
     expiry, and the refresh token if the provider rotated it.
 
@@ -46,7 +53,9 @@ def refresh_credentials(http, credentials: dict, *, token_url: str, client_auth:
     Etsy's, which has no secret to send and names itself in `extra_form`)."""
     refresh_token = credentials.get("refresh_token", "")
     if not refresh_token:
-        raise ConnectorError("no refresh token is stored for this channel: reconnect it", retryable=False, auth=True)
+        raise ConnectorError(
+            "no refresh token is stored for this channel: reconnect it", retryable=False, auth=True
+        )
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **(extra_form or {})}
     headers = {"Accept": "application/json"}
     client_id, client_secret = credentials.get("client_id", ""), credentials.get("client_secret", "")
@@ -65,7 +74,9 @@ def refresh_credentials(http, credentials: dict, *, token_url: str, client_auth:
             # consent from the seller fixes these.
             raise ConnectorError(
                 f"the token endpoint refused the refresh token; reconnect the channel ({exc})",
-                status=exc.status, retryable=False, auth=True,
+                status=exc.status,
+                retryable=False,
+                auth=True,
             ) from exc
         raise
     if not isinstance(data, dict) or not data.get("access_token"):
@@ -118,8 +129,13 @@ class OAuthConnector(Connector):
 
     def _refresh(self, credentials: dict) -> dict:
         token_url = credentials.get("token_url") or self.default_token_url
-        return refresh_credentials(self.http, credentials, token_url=token_url, client_auth=self.client_auth,
-                                   extra_form=self.token_form())
+        return refresh_credentials(
+            self.http,
+            credentials,
+            token_url=token_url,
+            client_auth=self.client_auth,
+            extra_form=self.token_form(),
+        )
 
     def _adopt_stored(self, *, any_refresh_token: bool = False) -> bool:
         """Take the stored credentials when another worker has changed them since we read ours:
@@ -127,9 +143,14 @@ class OAuthConnector(Connector):
         stored = self.stored_credentials()
         if not stored:
             return False
-        newer_access = stored.get("access_token") != self.credentials.get("access_token") and not expiring(stored)
-        newer_refresh = any_refresh_token and stored.get("refresh_token") not in ("", None,
-                                                                                 self.credentials.get("refresh_token"))
+        newer_access = stored.get("access_token") != self.credentials.get("access_token") and not expiring(
+            stored
+        )
+        newer_refresh = any_refresh_token and stored.get("refresh_token") not in (
+            "",
+            None,
+            self.credentials.get("refresh_token"),
+        )
         if newer_access or newer_refresh:
             self.credentials = stored
             return True
@@ -143,14 +164,20 @@ class OAuthConnector(Connector):
         try:
             return send(self.auth_headers(self.credentials.get("access_token", "")))
         except ConnectorError as exc:
-            if refreshed or exc.status not in self.token_refused_statuses or not self.credentials.get("refresh_token"):
+            if (
+                refreshed
+                or exc.status not in self.token_refused_statuses
+                or not self.credentials.get("refresh_token")
+            ):
                 raise
         # The API refused a token we thought was valid (revoked early, clock skew): one fresh try.
         self.refresh_access_token()
         return send(self.auth_headers(self.credentials["access_token"]))
 
     def api_json(self, method: str, url: str, *, headers: dict | None = None, **kwargs):
-        return self._authorized(lambda auth: self.http.json(method, url, headers={**(headers or {}), **auth}, **kwargs))
+        return self._authorized(
+            lambda auth: self.http.json(method, url, headers={**(headers or {}), **auth}, **kwargs)
+        )
 
     def api_request(self, method: str, url: str, *, headers: dict | None = None, **kwargs):
         return self._authorized(

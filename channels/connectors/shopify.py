@@ -205,11 +205,15 @@ class ShopifyConnector(Connector):
         delivers (never a gift card's or a pickup's)."""
         order_id = fulfilment.order_external_id
         data, _ = self.call("GET", f"/orders/{order_id}/fulfillment_orders.json")
-        by_location, left_over = fulfillment_groups((data or {}).get("fulfillment_orders") or [], fulfilment.lines)
+        by_location, left_over = fulfillment_groups(
+            (data or {}).get("fulfillment_orders") or [], fulfilment.lines
+        )
         if not by_location:
             return self._already_fulfilled(fulfilment)
 
-        company = self.carrier_name(fulfilment.carrier) if fulfilment.tracking_number and fulfilment.carrier else ""
+        company = (
+            self.carrier_name(fulfilment.carrier) if fulfilment.tracking_number and fulfilment.carrier else ""
+        )
         sent, ids = [], []
         # A fulfillment ships from one location: one call per location holding the lines.
         for groups in by_location.values():
@@ -231,8 +235,10 @@ class ShopifyConnector(Connector):
         found = matching_fulfillments(self._fulfillments(fulfilment.order_external_id), fulfilment)
         if not found:
             return None
-        return PushResult(remote_id=",".join(str(f["id"]) for f in found),
-                          request={"found_on_shopify": [f.get("name", "") for f in found]})
+        return PushResult(
+            remote_id=",".join(str(f["id"]) for f in found),
+            request={"found_on_shopify": [f.get("name", "") for f in found]},
+        )
 
     def _remote_ids(self, fulfilment: RemoteFulfilment) -> list[str]:
         ids = [i for i in fulfilment.remote_id.split(",") if i]
@@ -258,21 +264,29 @@ class ShopifyConnector(Connector):
                 already.append(fid)
             else:
                 cancelled.append(fid)
-        return PushResult(remote_id=",".join(cancelled + already),
-                          request={"cancelled": cancelled, **({"already_cancelled": already} if already else {})})
+        return PushResult(
+            remote_id=",".join(cancelled + already),
+            request={"cancelled": cancelled, **({"already_cancelled": already} if already else {})},
+        )
 
     def _status(self, order_id: str, fid: str) -> str:
-        return next((str(f.get("status")) for f in self._fulfillments(order_id) if str(f.get("id")) == fid), "")
+        return next(
+            (str(f.get("status")) for f in self._fulfillments(order_id) if str(f.get("id")) == fid), ""
+        )
 
     def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
         """`POST fulfillments/{id}/update_tracking.json`: the new label's tracking on the old
         fulfillment, when the new parcel holds the same lines (otherwise the old one is cancelled
         and the new one sent: NotSupported)."""
         if not same_lines(old.lines, new.lines):
-            raise NotSupported("Shopify: the new parcel holds other lines; the old fulfillment is cancelled instead")
+            raise NotSupported(
+                "Shopify: the new parcel holds other lines; the old fulfillment is cancelled instead"
+            )
         ids = self._remote_ids(old)
         if not ids:
-            raise NotSupported("Shopify: the old fulfillment is not on the order; the new one is sent instead")
+            raise NotSupported(
+                "Shopify: the old fulfillment is not on the order; the new one is sent instead"
+            )
         company = self.carrier_name(new.carrier) if new.carrier else ""
         body = update_tracking_body(new, company=company)
         for fid in ids:
@@ -293,7 +307,9 @@ class ShopifyConnector(Connector):
             )
         f = successful_fulfillment(order, fulfilment.tracking_number)
         if f is not None:
-            return PushResult(remote_id=str(f.get("id", "")), request={"already_fulfilled": f.get("name", "")})
+            return PushResult(
+                remote_id=str(f.get("id", "")), request={"already_fulfilled": f.get("name", "")}
+            )
         raise ConnectorError(
             f"Shopify order {order_id} has nothing left to fulfil (fulfilled there already)", retryable=False
         )
@@ -317,7 +333,8 @@ class ShopifyConnector(Connector):
                 own.append(entry)
             else:
                 answer, _ = self.call(
-                    "POST", f"/fulfillment_orders/{entry['fulfillment_order_id']}/fulfillment_request.json",
+                    "POST",
+                    f"/fulfillment_orders/{entry['fulfillment_order_id']}/fulfillment_request.json",
                     json={"fulfillment_request": entry["request"]},
                 )
                 requested.append(requested_entry(answer, entry))
@@ -327,9 +344,12 @@ class ShopifyConnector(Connector):
                 raise ConnectorError(
                     f"Shopify assigns these lines to {places}, a location the merchant fulfils: only a "
                     "fulfillment service's lines can be requested and shown in progress (set the "
-                    "products' fulfillment service to the supplier on Shopify)", retryable=False)
-            raise ConnectorError(f"Shopify order {order_id} has nothing open to request for these lines",
-                                 retryable=False)
+                    "products' fulfillment service to the supplier on Shopify)",
+                    retryable=False,
+                )
+            raise ConnectorError(
+                f"Shopify order {order_id} has nothing open to request for these lines", retryable=False
+            )
         return PushResult(
             remote_id=",".join(str(r["fulfillment_order_id"]) for r in requested + already),
             request={"requested": requested, "already": already, "not_requested": own},

@@ -290,8 +290,9 @@ def matching_fulfillments(fulfillments: list[dict], fulfilment: RemoteFulfilment
             if fulfilment.tracking_number in numbers:
                 found.append(f)
         elif not numbers and same_lines(
-                [(str(li.get("id")), int(li.get("quantity") or 0)) for li in f.get("line_items") or []],
-                fulfilment.lines):
+            [(str(li.get("id")), int(li.get("quantity") or 0)) for li in f.get("line_items") or []],
+            fulfilment.lines,
+        ):
             found.append(f)
     return found
 
@@ -319,8 +320,11 @@ def fulfillment_requests(
     `fulfillment_request` body to send. A generator, so the caller sends each request before
     the next fulfillment order is read."""
     wanted = {str(line_id): int(quantity) for line_id, quantity in lines or []}
-    live = [fo for fo in fulfillment_orders
-            if fo.get("status") in ("open", "in_progress") and is_shipped_by_carrier(fo)]
+    live = [
+        fo
+        for fo in fulfillment_orders
+        if fo.get("status") in ("open", "in_progress") and is_shipped_by_carrier(fo)
+    ]
     # Fulfillment orders already requested come first, so their lines leave `wanted`.
     live.sort(key=lambda fo: fo.get("request_status") not in REQUESTED)
     for fo in live:
@@ -334,8 +338,10 @@ def fulfillment_requests(
             continue
         where = (fo.get("assigned_location") or {}).get("name") or str(fo.get("assigned_location_id"))
         if fo.get("request_status") in REQUESTED:
-            yield "already", {"fulfillment_order_id": fo["id"], "location": where,
-                              "request_status": fo["request_status"]}
+            yield (
+                "already",
+                {"fulfillment_order_id": fo["id"], "location": where, "request_status": fo["request_status"]},
+            )
             for li in items:
                 if wanted:
                     wanted[str(li["line_item_id"])] -= int(li["fulfillable_quantity"])
@@ -346,8 +352,10 @@ def fulfillment_requests(
         request: dict = {"message": message}
         if wanted:
             request["fulfillment_order_line_items"] = [
-                {"id": li["id"],
-                 "quantity": min(wanted[str(li["line_item_id"])], int(li["fulfillable_quantity"]))}
+                {
+                    "id": li["id"],
+                    "quantity": min(wanted[str(li["line_item_id"])], int(li["fulfillable_quantity"])),
+                }
                 for li in items
             ]
         yield "request", {"fulfillment_order_id": fo["id"], "location": where, "request": request}

@@ -18,9 +18,14 @@ def cluster_banner() -> str:
     if beat.at is None:
         said = "The task cluster has never run its every-minute dispatcher"
     else:
-        said = format_html("The task cluster's every-minute dispatcher last ran {} ago ({}, on {})",
-                           timesince(beat.at), timezone.localtime(beat.at).strftime("%Y-%m-%d %H:%M:%S"),
-                           beat.where or "an unknown host")
+        said = format_html(
+            "The task cluster's every-minute dispatcher last ran {} ago ({}, on {})",
+            timesince(beat.at),
+            timezone.localtime(beat.at).strftime("%Y-%m-%d %H:%M:%S"),
+            beat.where or "an unknown host",
+        )
     return format_html(
         '<p class="errornote" id="cluster-heartbeat">{}: syncs, pushes to channels and bulk jobs are not '
-        "being queued. Start it with <code>python -m config.cluster</code> (see /healthz).</p>", said)
+        "being queued. Start it with <code>python -m config.cluster</code> (see /healthz).</p>",
+        said,
+    )

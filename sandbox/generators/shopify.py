@@ -192,7 +192,12 @@ def _address(fake, country: str, name: str, rng) -> dict:
 
 
 def use_fulfillment_service(
-    store: SandboxStore, handle: str, *, name: str, skus: list[str], location_id: int | None = None,
+    store: SandboxStore,
+    handle: str,
+    *,
+    name: str,
+    skus: list[str],
+    location_id: int | None = None,
     reply: str = "accept",
 ) -> None:
     """The shop stocks `skus` at a fulfillment service's location (a dropshipping supplier's app):
@@ -200,8 +205,12 @@ def use_fulfillment_service(
     `reply` is how the service answers fulfillment requests: accept, reject or none."""
     settings = dict(store.settings or {})
     services = dict(settings.get("fulfillment_services") or {})
-    services[handle] = {"name": name, "skus": list(skus), "reply": reply,
-                        **({"location_id": location_id} if location_id else {})}
+    services[handle] = {
+        "name": name,
+        "skus": list(skus),
+        "reply": reply,
+        **({"location_id": location_id} if location_id else {}),
+    }
     settings["fulfillment_services"] = services
     store.settings = settings
     SandboxStore.objects.filter(pk=store.pk).update(settings=settings)
@@ -223,7 +232,11 @@ def _variant(sku: str):
 
 
 def make_order(
-    store: SandboxStore, *, kind: str = "ok", created: int | None = None, rng=random,
+    store: SandboxStore,
+    *,
+    kind: str = "ok",
+    created: int | None = None,
+    rng=random,
     items: list[tuple[str, int]] | None = None,
 ) -> dict:
     """kind: ok | unpaid | shipped | digital | no_address | cancelled | gift_card (physical lines

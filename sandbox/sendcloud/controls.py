@@ -24,7 +24,7 @@ def control_status(request, parcel_id):
     if denied:
         return denied
     if request.method != "POST":
-        return _error(405, "POST {\"status\": 22}", request)
+        return _error(405, 'POST {"status": 22}', request)
     parcel = _get_parcel(store, parcel_id)
     if parcel is None:
         return _error(404, "No Parcel matches the given query.", request)
@@ -42,17 +42,31 @@ def fire_webhook(store: SandboxStore, parcel: SandboxOrder, *, at: float | None 
         return None
     d = parcel.data
     ts = int((at or _now()) * 1000)
-    body = json.dumps({
-        "action": "parcel_status_changed", "timestamp": ts, "carrier_status_change_timestamp": ts,
-        "parcel": {"id": d["id"], "tracking_number": d.get("tracking_number"), "order_number": d.get("order_number"),
-                   "status": d["status"], "shipment": d.get("shipment"), "country": d.get("country"),
-                   "external_reference": d.get("external_reference")},
-    }).encode()
+    body = json.dumps(
+        {
+            "action": "parcel_status_changed",
+            "timestamp": ts,
+            "carrier_status_change_timestamp": ts,
+            "parcel": {
+                "id": d["id"],
+                "tracking_number": d.get("tracking_number"),
+                "order_number": d.get("order_number"),
+                "status": d["status"],
+                "shipment": d.get("shipment"),
+                "country": d.get("country"),
+                "external_reference": d.get("external_reference"),
+            },
+        }
+    ).encode()
     key = store.credentials.get("webhook_secret") or store.credentials.get("secret_key", "")
     signature = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
     try:
-        response = requests.post(url, data=body, timeout=10, headers={"Content-Type": "application/json",
-                                                                      "Sendcloud-Signature": signature})
+        response = requests.post(
+            url,
+            data=body,
+            timeout=10,
+            headers={"Content-Type": "application/json", "Sendcloud-Signature": signature},
+        )
     except requests.RequestException as exc:
         return {"url": url, "error": exc.__class__.__name__}
     return {"url": url, "status": response.status_code}

@@ -19,16 +19,50 @@ METHODS = [
     (1004, "UPS Standard 0-70kg", "ups", "0.001", "70.001", WORLD, 12.90, False),
     (2001, "PostNL Return 0-23kg", "postnl", "0.001", "23.001", EUROPE, 5.95, True),
     (2002, "PostNL Return label-free (QR) 0-23kg", "postnl", "0.001", "23.001", ["NL", "BE"], 6.10, True),
-    (2003, "Royal Mail Tracked Returns 48 label-free (QR)", "royal_mail", "0.001", "20.001", ["GB"], 3.45, True),
+    (
+        2003,
+        "Royal Mail Tracked Returns 48 label-free (QR)",
+        "royal_mail",
+        "0.001",
+        "20.001",
+        ["GB"],
+        3.45,
+        True,
+    ),
 ]
-DEFAULT_SENDERS = [{
-    "id": 4411, "company_name": "Shop BV", "contact_name": "Ops", "email": "ops@shop.example", "telephone": "+31 20 000",
-    "street": "Dock", "house_number": "3", "postal_box": "", "postal_code": "1011 AA", "city": "Amsterdam",
-    "country": "NL", "country_state": None, "vat_number": None, "eori_number": None, "label": "Main", "brand_id": 7,
-    "signature_full_name": "", "signature_initials": "",
-}]
-DEFAULT_BRANDS = [{"id": 7, "name": "Shop", "domain": "shop", "color": "#112857", "secondary_color": "#112855",
-                   "website": "https://shop.example", "hide_powered_by": False}]
+DEFAULT_SENDERS = [
+    {
+        "id": 4411,
+        "company_name": "Shop BV",
+        "contact_name": "Ops",
+        "email": "ops@shop.example",
+        "telephone": "+31 20 000",
+        "street": "Dock",
+        "house_number": "3",
+        "postal_box": "",
+        "postal_code": "1011 AA",
+        "city": "Amsterdam",
+        "country": "NL",
+        "country_state": None,
+        "vat_number": None,
+        "eori_number": None,
+        "label": "Main",
+        "brand_id": 7,
+        "signature_full_name": "",
+        "signature_initials": "",
+    }
+]
+DEFAULT_BRANDS = [
+    {
+        "id": 7,
+        "name": "Shop",
+        "domain": "shop",
+        "color": "#112857",
+        "secondary_color": "#112855",
+        "website": "https://shop.example",
+        "hide_powered_by": False,
+    }
+]
 
 
 def _method(method_id) -> tuple | None:
@@ -53,11 +87,22 @@ def shipping_methods(request):
     for mid, name, carrier, lo, hi, countries, price, returning in METHODS:
         if returning != is_return or (to_country and to_country not in countries):
             continue
-        methods.append({"id": mid, "name": name, "carrier": carrier, "min_weight": lo, "max_weight": hi,
-                        "service_point_input": "none", "price": 0,
-                        "countries": [{"id": i + 1, "name": c, "iso_2": c, "iso_3": "", "price": price,
-                                       "lead_time_hours": 24} for i, c in enumerate(countries)
-                                      if not to_country or c == to_country]})
+        methods.append(
+            {
+                "id": mid,
+                "name": name,
+                "carrier": carrier,
+                "min_weight": lo,
+                "max_weight": hi,
+                "service_point_input": "none",
+                "price": 0,
+                "countries": [
+                    {"id": i + 1, "name": c, "iso_2": c, "iso_3": "", "price": price, "lead_time_hours": 24}
+                    for i, c in enumerate(countries)
+                    if not to_country or c == to_country
+                ],
+            }
+        )
     return mangle(JsonResponse({"shipping_methods": methods}), fault)
 
 

@@ -21,15 +21,23 @@ A6 = (297.64, 419.53)
 def _label_pdf(parcel: SandboxOrder, *, quadrant: int | None = None) -> bytes:
     d = parcel.data
     content = LabelContent(
-        tracking_number=d["tracking_number"], sender_lines=d.get("_sender") or [],
+        tracking_number=d["tracking_number"],
+        sender_lines=d.get("_sender") or [],
         # As the carrier prints it: the destination country's address order, the state included.
         recipient_lines=address_lines(
-            name=d.get("name") or "", company=d.get("company_name") or "",
-            line1=f"{d.get('address') or ''} {d.get('house_number') or ''}".strip(), line2=d.get("address_2") or "",
-            city=d.get("city") or "", state=d.get("to_state") or "", postal_code=d.get("postal_code") or "",
-            country=d["country"]["iso_2"]),
-        order_number=d.get("order_number") or str(d["id"]), weight_g=int(Decimal(d.get("weight") or "0") * 1000),
-        service=(d.get("shipment") or {}).get("name", ""), carrier=d["carrier"]["code"].replace("_", " ").title(),
+            name=d.get("name") or "",
+            company=d.get("company_name") or "",
+            line1=f"{d.get('address') or ''} {d.get('house_number') or ''}".strip(),
+            line2=d.get("address_2") or "",
+            city=d.get("city") or "",
+            state=d.get("to_state") or "",
+            postal_code=d.get("postal_code") or "",
+            country=d["country"]["iso_2"],
+        ),
+        order_number=d.get("order_number") or str(d["id"]),
+        weight_g=int(Decimal(d.get("weight") or "0") * 1000),
+        service=(d.get("shipment") or {}).get("name", ""),
+        carrier=d["carrier"]["code"].replace("_", " ").title(),
     )
     if quadrant is None:
         return render_label(content, size=A6)
@@ -113,4 +121,6 @@ def qr_document(request, parcel_id):
         buffer = io.BytesIO()
         segno.make(payload, error="m", micro=False).save(buffer, kind="pdf", scale=8, border=4)
         return mangle(_pdf(buffer.getvalue(), f"qr-{parcel_id}.pdf"), fault)
-    return _error(406, f"The qr document is available as image/png or application/pdf, not {accept}.", request)
+    return _error(
+        406, f"The qr document is available as image/png or application/pdf, not {accept}.", request
+    )

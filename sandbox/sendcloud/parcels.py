@@ -16,20 +16,55 @@ from sandbox.sendcloud.directory import _method, _senders
 from sandbox.sendcloud.plumbing import _base, _error, _get_parcel, _guard, _now, _public, _v2_date
 
 MESSAGES = {
-    1: "Announced", 3: "En route to sorting center", 4: "Delivery delayed", 5: "Sorted", 6: "Not sorted",
-    7: "Being sorted", 8: "Delivery attempt failed", 11: "Delivered", 12: "Awaiting customer pickup",
-    13: "Announced: not collected", 15: "Error collecting", 22: "Shipment picked up by driver",
-    80: "Unable to deliver", 91: "Parcel en route", 92: "Driver en route", 93: "Shipment collected by customer",
-    999: "No label", 1000: "Ready to send", 1001: "Being announced", 1002: "Announcement failed",
-    1337: "Unknown status", 1998: "Cancelled upstream", 1999: "Cancellation requested", 2000: "Cancelled",
+    1: "Announced",
+    3: "En route to sorting center",
+    4: "Delivery delayed",
+    5: "Sorted",
+    6: "Not sorted",
+    7: "Being sorted",
+    8: "Delivery attempt failed",
+    11: "Delivered",
+    12: "Awaiting customer pickup",
+    13: "Announced: not collected",
+    15: "Error collecting",
+    22: "Shipment picked up by driver",
+    80: "Unable to deliver",
+    91: "Parcel en route",
+    92: "Driver en route",
+    93: "Shipment collected by customer",
+    999: "No label",
+    1000: "Ready to send",
+    1001: "Being announced",
+    1002: "Announcement failed",
+    1337: "Unknown status",
+    1998: "Cancelled upstream",
+    1999: "Cancellation requested",
+    2000: "Cancelled",
     2001: "Submitting cancellation request",
 }
 SLUGS = {
-    1: "announced", 3: "to-sorting", 4: "delayed", 5: "sorted", 6: "unsorted", 7: "being-sorted",
-    8: "delivery-failed", 11: "delivered", 12: "awaiting-customer-pickup", 13: "announced-uncollected",
-    15: "collect-error", 22: "picked-up-by-driver", 80: "undeliverable", 91: "shipment-on-route",
-    92: "driver-on-route", 93: "collected-by-customer", 999: "no-label", 1000: "ready-to-send",
-    1002: "announcement-failed", 1999: "cancellation-requested", 2000: "cancelled", 2001: "submitting-cancellation",
+    1: "announced",
+    3: "to-sorting",
+    4: "delayed",
+    5: "sorted",
+    6: "unsorted",
+    7: "being-sorted",
+    8: "delivery-failed",
+    11: "delivered",
+    12: "awaiting-customer-pickup",
+    13: "announced-uncollected",
+    15: "collect-error",
+    22: "picked-up-by-driver",
+    80: "undeliverable",
+    91: "shipment-on-route",
+    92: "driver-on-route",
+    93: "collected-by-customer",
+    999: "no-label",
+    1000: "ready-to-send",
+    1002: "announcement-failed",
+    1999: "cancellation-requested",
+    2000: "cancelled",
+    2001: "submitting-cancellation",
 }
 # Carriers in INSTANT cancel at once (200), the others queue the cancellation (202) and cancel
 # after 14 days if the parcel never moved.
@@ -109,12 +144,14 @@ def _create(request, store, item: dict) -> tuple[dict | None, dict | None]:
                 except IntegrityError:
                     existing = SandboxProduct.objects.get(store=store, external_id=f"ref:{reference}")
                     parcel = _get_parcel(store, existing.data.get("parcel_id"))
-                    return (_public(parcel) if parcel else None), (None if parcel else {"external_reference":
-                                                                                         "Reference in use."})
+                    return (_public(parcel) if parcel else None), (
+                        None if parcel else {"external_reference": "Reference in use."}
+                    )
             parcel = _new_parcel(request, store, item, method, weight)
             if reference:
                 SandboxProduct.objects.filter(store=store, external_id=f"ref:{reference}").update(
-                    data={"parcel_id": parcel.external_id})
+                    data={"parcel_id": parcel.external_id}
+                )
     except IntegrityError:
         return None, {"external_reference": "A parcel with this external reference is being created."}
     return _public(parcel), None
@@ -125,28 +162,54 @@ def _new_parcel(request, store, item, method, weight) -> SandboxOrder:
     now = _now()
     country = str(item.get("country")).upper()
     data = {
-        "id": parcel_id, "name": item.get("name"), "company_name": item.get("company_name") or "",
-        "address": item.get("address"), "house_number": item.get("house_number") or "",
+        "id": parcel_id,
+        "name": item.get("name"),
+        "company_name": item.get("company_name") or "",
+        "address": item.get("address"),
+        "house_number": item.get("house_number") or "",
         "address_divided": {"street": item.get("address"), "house_number": item.get("house_number") or ""},
-        "address_2": item.get("address_2") or "", "city": item.get("city"), "postal_code": item.get("postal_code"),
-        "country": {"iso_2": country, "iso_3": "", "name": country}, "email": item.get("email") or "",
-        "telephone": item.get("telephone") or "", "order_number": item.get("order_number") or "",
-        "external_reference": item.get("external_reference"), "weight": f"{weight:.3f}",
-        "status": {"id": 999, "message": MESSAGES[999]}, "tracking_number": "", "tracking_url": "",
-        "shipment": None, "carrier": {"code": "sendcloud"}, "sender_address": item.get("sender_address"),
+        "address_2": item.get("address_2") or "",
+        "city": item.get("city"),
+        "postal_code": item.get("postal_code"),
+        "country": {"iso_2": country, "iso_3": "", "name": country},
+        "email": item.get("email") or "",
+        "telephone": item.get("telephone") or "",
+        "order_number": item.get("order_number") or "",
+        "external_reference": item.get("external_reference"),
+        "weight": f"{weight:.3f}",
+        "status": {"id": 999, "message": MESSAGES[999]},
+        "tracking_number": "",
+        "tracking_url": "",
+        "shipment": None,
+        "carrier": {"code": "sendcloud"},
+        "sender_address": item.get("sender_address"),
         "total_order_value": item.get("total_order_value"),
         "total_order_value_currency": item.get("total_order_value_currency"),
         "parcel_items": [dict(i) for i in item.get("parcel_items") or [] if isinstance(i, dict)],
-        "date_created": _v2_date(now), "date_updated": _v2_date(now), "date_announced": None,
-        "is_return": bool(item.get("is_return")), "errors": {}, "documents": [], "label": {},
-        "_history": [], "_sender": _sender_lines(store, item), "_announced_at": None,
-        "to_state": item.get("country_state") or None, "_brand_id": _sender_brand(store, item),
+        "date_created": _v2_date(now),
+        "date_updated": _v2_date(now),
+        "date_announced": None,
+        "is_return": bool(item.get("is_return")),
+        "errors": {},
+        "documents": [],
+        "label": {},
+        "_history": [],
+        "_sender": _sender_lines(store, item),
+        "_announced_at": None,
+        "to_state": item.get("country_state") or None,
+        "_brand_id": _sender_brand(store, item),
     }
     for dimension in ("length", "width", "height"):
         if item.get(dimension):
             data[dimension] = str(item[dimension])
-    parcel = SandboxOrder(store=store, external_id=str(parcel_id), data=data, status="999", created_ts=int(now),
-                          updated_ts=int(now))
+    parcel = SandboxOrder(
+        store=store,
+        external_id=str(parcel_id),
+        data=data,
+        status="999",
+        created_ts=int(now),
+        updated_ts=int(now),
+    )
     if item.get("request_label") and method:
         _announce(request, parcel, method)
     parcel.save()
@@ -159,15 +222,25 @@ def _announce(request, parcel: SandboxOrder, method: tuple) -> None:
     carrier, parcel_id, country = method[2], d["id"], d["country"]["iso_2"]
     tracking = f"3S{carrier[:4].upper()}{parcel_id:010d}"
     labels = f"{base}/api/v2/labels"
-    d.update({
-        "tracking_number": tracking, "shipment": {"id": method[0], "name": method[1]}, "carrier": {"code": carrier},
-        "tracking_url": f"https://tracking.sendcloud.sc/forward?carrier={carrier}&code={tracking}"
-                        f"&destination={country}&lang=en&verification={d.get('postal_code', '')}",
-        "status": {"id": 1000, "message": MESSAGES[1000]}, "date_announced": _v2_date(now), "_announced_at": now,
-        "label": {"normal_printer": [f"{labels}/normal_printer/{parcel_id}?start_from={i}" for i in range(4)],
-                  "label_printer": f"{labels}/label_printer/{parcel_id}"},
-        "documents": [{"type": "label", "size": "a6", "link": f"{base}/api/v2/parcels/{parcel_id}/documents/label"}],
-    })
+    d.update(
+        {
+            "tracking_number": tracking,
+            "shipment": {"id": method[0], "name": method[1]},
+            "carrier": {"code": carrier},
+            "tracking_url": f"https://tracking.sendcloud.sc/forward?carrier={carrier}&code={tracking}"
+            f"&destination={country}&lang=en&verification={d.get('postal_code', '')}",
+            "status": {"id": 1000, "message": MESSAGES[1000]},
+            "date_announced": _v2_date(now),
+            "_announced_at": now,
+            "label": {
+                "normal_printer": [f"{labels}/normal_printer/{parcel_id}?start_from={i}" for i in range(4)],
+                "label_printer": f"{labels}/label_printer/{parcel_id}",
+            },
+            "documents": [
+                {"type": "label", "size": "a6", "link": f"{base}/api/v2/parcels/{parcel_id}/documents/label"}
+            ],
+        }
+    )
     d["_history"].append({"ts": now, "id": 1000})
     parcel.status = "1000"
 
@@ -182,12 +255,27 @@ def _sender_brand(store, item) -> int | None:
 def _sender_lines(store, item) -> list[str]:
     sender = next((a for a in _senders(store) if str(a["id"]) == str(item.get("sender_address"))), None)
     if sender:
-        return [x for x in (sender.get("company_name"), f"{sender.get('street')} {sender.get('house_number')}",
-                            f"{sender.get('postal_code')} {sender.get('city')}", sender.get("country")) if x]
-    return [x for x in (item.get("from_name"), item.get("from_company_name"),
-                        f"{item.get('from_address_1', '')} {item.get('from_house_number', '')}".strip(),
-                        f"{item.get('from_postal_code', '')} {item.get('from_city', '')}".strip(),
-                        item.get("from_country")) if x]
+        return [
+            x
+            for x in (
+                sender.get("company_name"),
+                f"{sender.get('street')} {sender.get('house_number')}",
+                f"{sender.get('postal_code')} {sender.get('city')}",
+                sender.get("country"),
+            )
+            if x
+        ]
+    return [
+        x
+        for x in (
+            item.get("from_name"),
+            item.get("from_company_name"),
+            f"{item.get('from_address_1', '')} {item.get('from_house_number', '')}".strip(),
+            f"{item.get('from_postal_code', '')} {item.get('from_city', '')}".strip(),
+            item.get("from_country"),
+        )
+        if x
+    ]
 
 
 def _update_parcel(request, store, item: dict) -> JsonResponse:
@@ -218,7 +306,7 @@ def _list_parcels(request, store) -> JsonResponse:
             qs = qs.filter(**{f"data__{param}": q[param]})
     rows = list(qs)
     start = int(q.get("cursor") or 0)
-    page = rows[start:start + 100]
+    page = rows[start : start + 100]
     next_url = None
     if start + 100 < len(rows):
         params = q.copy()
@@ -261,24 +349,37 @@ def cancel(request, parcel_id):
         parcel.delete()  # an announcement that failed (or never happened) is deleted; its id is gone
         return JsonResponse({"status": "deleted", "message": "Parcel has been deleted"}, status=410)
     if status in (2000, 1998, 1999, 2001):
-        return JsonResponse({"status": "failed", "message": "This shipment is already being cancelled."}, status=400)
+        return JsonResponse(
+            {"status": "failed", "message": "This shipment is already being cancelled."}, status=400
+        )
     if status in (11, 93):
-        return JsonResponse({"status": "failed", "message": "This shipment has already been delivered."}, status=400)
+        return JsonResponse(
+            {"status": "failed", "message": "This shipment has already been delivered."}, status=400
+        )
     if status not in (1000, 1, 13):
-        return JsonResponse({"status": "failed", "message": "This shipment is in transit and can no longer be "
-                                                            "cancelled."}, status=400)
+        return JsonResponse(
+            {"status": "failed", "message": "This shipment is in transit and can no longer be cancelled."},
+            status=400,
+        )
     if _now() - announced_at > CANCEL_WINDOW_DAYS * 86400:
-        return JsonResponse({"status": "failed", "message": "This shipment can no longer be cancelled: it was "
-                                                            f"announced more than {CANCEL_WINDOW_DAYS} days ago."},
-                            status=400)
+        return JsonResponse(
+            {
+                "status": "failed",
+                "message": "This shipment can no longer be cancelled: it was "
+                f"announced more than {CANCEL_WINDOW_DAYS} days ago.",
+            },
+            status=400,
+        )
     if parcel.data["carrier"]["code"] in INSTANT:
         _set_status(parcel, 2000)
         return mangle(JsonResponse({"status": "cancelled", "message": "Parcel has been cancelled"}), fault)
     _set_status(parcel, 1999)
     parcel.data["_queued_at"] = _now()
     _save(parcel)
-    return mangle(JsonResponse({"status": "queued", "message": "Parcel cancellation has been queued"}, status=202),
-                  fault)
+    return mangle(
+        JsonResponse({"status": "queued", "message": "Parcel cancellation has been queued"}, status=202),
+        fault,
+    )
 
 
 def _set_status(parcel: SandboxOrder, status: int, *, message: str = "", at: float | None = None) -> None:

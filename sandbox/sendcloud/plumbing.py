@@ -29,8 +29,16 @@ def store_for_account(account, **settings) -> SandboxStore:
 
 def _error(status: int, message: str, request) -> JsonResponse:
     """The v2 error envelope."""
-    return JsonResponse({"error": {"code": status, "request": request.path.split("/sendcloud/", 1)[-1].lstrip("/"),
-                                   "message": message}}, status=status)
+    return JsonResponse(
+        {
+            "error": {
+                "code": status,
+                "request": request.path.split("/sendcloud/", 1)[-1].lstrip("/"),
+                "message": message,
+            }
+        },
+        status=status,
+    )
 
 
 def _authenticate(request) -> tuple[SandboxStore | None, HttpResponse | None]:

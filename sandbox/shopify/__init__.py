@@ -28,13 +28,20 @@ VERSION = r"admin/api/(?P<version>\d{4}-(?:01|04|07|10)|unstable)/"
 urlpatterns = [
     re_path(VERSION + r"orders\.json$", orders.orders),
     re_path(VERSION + r"orders/(?P<order_id>\d+)\.json$", orders.order),
-    re_path(VERSION + r"orders/(?P<order_id>\d+)/fulfillment_orders\.json$", fulfillment.order_fulfillment_orders),
+    re_path(
+        VERSION + r"orders/(?P<order_id>\d+)/fulfillment_orders\.json$", fulfillment.order_fulfillment_orders
+    ),
     re_path(VERSION + r"orders/(?P<order_id>\d+)/cancel\.json$", orders.order_cancel),
     re_path(VERSION + r"orders/(?P<order_id>\d+)/fulfillments\.json$", fulfillments.order_fulfillments),
     re_path(VERSION + r"fulfillments\.json$", fulfillment.fulfillments),
     re_path(VERSION + r"fulfillments/(?P<fulfillment_id>\d+)/cancel\.json$", fulfillments.fulfillment_cancel),
-    re_path(VERSION + r"fulfillments/(?P<fulfillment_id>\d+)/update_tracking\.json$",
-            fulfillments.fulfillment_update_tracking),
-    re_path(VERSION + r"fulfillment_orders/(?P<fo_id>\d+)/fulfillment_request\.json$", fulfillment.fulfillment_request),
+    re_path(
+        VERSION + r"fulfillments/(?P<fulfillment_id>\d+)/update_tracking\.json$",
+        fulfillments.fulfillment_update_tracking,
+    ),
+    re_path(
+        VERSION + r"fulfillment_orders/(?P<fo_id>\d+)/fulfillment_request\.json$",
+        fulfillment.fulfillment_request,
+    ),
     re_path(VERSION + r"products/(?P<product_id>\d+)\.json$", orders.product),
 ]

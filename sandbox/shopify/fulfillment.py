@@ -305,8 +305,11 @@ def fulfillments(request, version):
         by_id = {li["id"]: li for li in fo["line_items"]}
         requested = group.get("fulfillment_order_line_items")
         if requested is None:  # the whole fulfillment order
-            requested = [{"id": i, "quantity": li["fulfillable_quantity"]} for i, li in by_id.items()
-                         if li["fulfillable_quantity"] > 0]
+            requested = [
+                {"id": i, "quantity": li["fulfillable_quantity"]}
+                for i, li in by_id.items()
+                if li["fulfillable_quantity"] > 0
+            ]
         items: dict[int, int] = {}
         for item in requested:
             line = by_id.get(_int(item.get("id")))
@@ -377,8 +380,13 @@ def fulfillment_request(request, version, fo_id):
             for item in requested:
                 line = by_id.get(_int(item.get("id"))) if isinstance(item, dict) else None
                 if line is None:
-                    return _error(422, [f"Fulfillment order line item {item.get('id') if isinstance(item, dict) else item} "
-                                        f"does not belong to fulfillment order {fo_id}."])
+                    return _error(
+                        422,
+                        [
+                            f"Fulfillment order line item {item.get('id') if isinstance(item, dict) else item} "
+                            f"does not belong to fulfillment order {fo_id}."
+                        ],
+                    )
                 quantity = _int(item.get("quantity"), 0)
                 if line["line_item_id"] in wanted or not 0 < quantity <= line["fulfillable_quantity"]:
                     return _error(422, ["Invalid fulfillment order line item quantity requested."])
@@ -388,8 +396,11 @@ def fulfillment_request(request, version, fo_id):
         current = next(r for r in records if r["n"] == fo_id // FO_OFFSET)
         original = _render(store, data, current)
         rest = [
-            {**li, "quantity": li["fulfillable_quantity"] - wanted.get(li["line_item_id"], 0),
-             "fulfillable_quantity": li["fulfillable_quantity"] - wanted.get(li["line_item_id"], 0)}
+            {
+                **li,
+                "quantity": li["fulfillable_quantity"] - wanted.get(li["line_item_id"], 0),
+                "fulfillable_quantity": li["fulfillable_quantity"] - wanted.get(li["line_item_id"], 0),
+            }
             for li in current["lines"]
         ]
         rest = [li for li in rest if li["quantity"] > 0]
@@ -398,15 +409,25 @@ def fulfillment_request(request, version, fo_id):
             split = {**current, "n": max(r["n"] for r in records) + 1, "lines": rest, "merchant_requests": []}
             records.append(split)
             current["lines"] = [
-                {**li, "quantity": wanted[li["line_item_id"]], "fulfillable_quantity": wanted[li["line_item_id"]]}
-                for li in current["lines"] if li["line_item_id"] in wanted
+                {
+                    **li,
+                    "quantity": wanted[li["line_item_id"]],
+                    "fulfillable_quantity": wanted[li["line_item_id"]],
+                }
+                for li in current["lines"]
+                if li["line_item_id"] in wanted
             ]
             unsubmitted = _render(store, data, split)
         current["request_status"] = "submitted"
-        current["merchant_requests"] = [*current.get("merchant_requests", []), {
-            "message": str(spec.get("message") or ""), "request_options": {"notify_customer": False},
-            "kind": "fulfillment_request", "sent_at": iso(store, time.time()),
-        }]
+        current["merchant_requests"] = [
+            *current.get("merchant_requests", []),
+            {
+                "message": str(spec.get("message") or ""),
+                "request_options": {"notify_customer": False},
+                "kind": "fulfillment_request",
+                "sent_at": iso(store, time.time()),
+            },
+        ]
         submitted = _render(store, data, current)
         service = (store.settings or {}).get("fulfillment_services", {}).get(current["handle"], {})
         reply = service.get("reply", "accept")
@@ -415,5 +436,12 @@ def fulfillment_request(request, version, fo_id):
         elif reply == "reject":
             current["request_status"] = "rejected"
         save(store, target, touch=False)
-    return _answer({"original_fulfillment_order": original, "submitted_fulfillment_order": submitted,
-                    "unsubmitted_fulfillment_order": unsubmitted}, fault, call_limit)
+    return _answer(
+        {
+            "original_fulfillment_order": original,
+            "submitted_fulfillment_order": submitted,
+            "unsubmitted_fulfillment_order": unsubmitted,
+        },
+        fault,
+        call_limit,
+    )

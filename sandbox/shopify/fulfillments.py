@@ -29,7 +29,9 @@ def cancel_fulfillment(store: SandboxStore, order: SandboxOrder, fulfillment: di
         line = by_id.get(int(li["id"]))
         if line is not None:
             line["fulfillable_quantity"] = int(line["fulfillable_quantity"]) + int(li["quantity"])
-            line["fulfillment_status"] = "partial" if line["fulfillable_quantity"] < int(line["quantity"]) else None
+            line["fulfillment_status"] = (
+                "partial" if line["fulfillable_quantity"] < int(line["quantity"]) else None
+            )
     records = {r["n"]: r for r in data.get("_fulfillment_orders") or []}
     for n, line_item_id, quantity in (data.get("_fulfillment_takes") or {}).pop(str(fulfillment["id"]), []):
         for li in (records.get(n) or {}).get("lines", []):
@@ -51,7 +53,9 @@ def _fulfillment(store: SandboxStore, fid) -> tuple[SandboxOrder | None, dict | 
     if found is None:
         return None, None
     found = SandboxOrder.objects.select_for_update().get(pk=found.pk)
-    return found, next((f for f in found.data.get("fulfillments") or [] if int(f.get("id") or 0) == fid), None)
+    return found, next(
+        (f for f in found.data.get("fulfillments") or [] if int(f.get("id") or 0) == fid), None
+    )
 
 
 def order_fulfillments(request, version, order_id):
@@ -92,11 +96,15 @@ def fulfillment_cancel(request, version, fulfillment_id):
     """`POST fulfillments/{id}/cancel.json`: the fulfillment is cancelled and its quantities go
     back to their fulfillment orders, open again. Only a live one can be cancelled."""
     with transaction.atomic():
-        early, store, fault, call_limit, order, fulfillment, _ = _fulfillment_post(request, fulfillment_id, None)
+        early, store, fault, call_limit, order, fulfillment, _ = _fulfillment_post(
+            request, fulfillment_id, None
+        )
         if early:
             return early
         if fulfillment.get("status") not in ("success", "open", "pending"):
-            return _error(422, {"base": [f"Cannot cancel a fulfillment with status {fulfillment.get('status')}."]})
+            return _error(
+                422, {"base": [f"Cannot cancel a fulfillment with status {fulfillment.get('status')}."]}
+            )
         if order.data.get("cancelled_at"):
             return _error(422, {"base": ["Cannot cancel a fulfillment of a cancelled order."]})
         cancel_fulfillment(store, order, fulfillment)
@@ -109,22 +117,34 @@ def fulfillment_update_tracking(request, version, fulfillment_id):
     {"number", "company", "url"}, "notify_customer"}}`: the fulfillment's tracking is replaced."""
     with transaction.atomic():
         early, store, fault, call_limit, order, fulfillment, spec = _fulfillment_post(
-            request, fulfillment_id, "fulfillment")
+            request, fulfillment_id, "fulfillment"
+        )
         if early:
             return early
         tracking = spec.get("tracking_info")
         if not isinstance(tracking, dict) or not tracking.get("number"):
             return _error(422, {"tracking_info": ["number must be present"]})
         if fulfillment.get("status") not in ("success", "open", "pending"):
-            return _error(422, {"base": [f"Cannot update tracking of a fulfillment with status "
-                                         f"{fulfillment.get('status')}."]})
+            return _error(
+                422,
+                {
+                    "base": [
+                        f"Cannot update tracking of a fulfillment with status {fulfillment.get('status')}."
+                    ]
+                },
+            )
         number, url = str(tracking["number"]), str(tracking.get("url") or "")
         company = str(tracking.get("company") or fulfillment.get("tracking_company") or "")
-        fulfillment.update({
-            "tracking_company": company or None, "tracking_number": number, "tracking_numbers": [number],
-            "tracking_url": url or None, "tracking_urls": [url] if url else [],
-            "updated_at": iso(store, time.time()),
-            "notify_customer": bool(spec.get("notify_customer", fulfillment.get("notify_customer"))),
-        })
+        fulfillment.update(
+            {
+                "tracking_company": company or None,
+                "tracking_number": number,
+                "tracking_numbers": [number],
+                "tracking_url": url or None,
+                "tracking_urls": [url] if url else [],
+                "updated_at": iso(store, time.time()),
+                "notify_customer": bool(spec.get("notify_customer", fulfillment.get("notify_customer"))),
+            }
+        )
         save(store, order)
     return _answer({"fulfillment": fulfillment}, fault, call_limit)

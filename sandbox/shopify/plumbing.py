@@ -67,7 +67,13 @@ def _post(request, resource: str):
     if early:
         return early, store, fault, call_limit, None
     if not request.content_type.startswith("application/json"):
-        return _error(415, "Unsupported Media Type: expected application/json"), store, fault, call_limit, None
+        return (
+            _error(415, "Unsupported Media Type: expected application/json"),
+            store,
+            fault,
+            call_limit,
+            None,
+        )
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
@@ -75,7 +81,13 @@ def _post(request, resource: str):
     record(store, request, parsed=body if isinstance(body, dict) else {})
     spec = body.get(resource) if isinstance(body, dict) else None
     if not isinstance(spec, dict):
-        return _error(400, {resource: "Required parameter missing or invalid"}), store, fault, call_limit, None
+        return (
+            _error(400, {resource: "Required parameter missing or invalid"}),
+            store,
+            fault,
+            call_limit,
+            None,
+        )
     return None, store, fault, call_limit, spec
 
 

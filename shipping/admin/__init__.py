@@ -8,6 +8,18 @@ from shipping.admin.jobs import BulkJobAdmin
 from shipping.admin.rules import ShippingMappingAdmin, ShippingRuleAdmin
 from shipping.admin.shipments import BookForm, ShipmentAdmin, ShipmentInline, label_link, tracking_link
 
-__all__ = ["AddressAdmin", "BookForm", "BrandAdmin", "BulkJobAdmin", "CarrierAccountAdmin", "EmailTemplateAdmin",
-           "PackageAdmin", "ShipmentAdmin", "ShipmentInline", "ShippingMappingAdmin", "ShippingRuleAdmin",
-           "label_link", "tracking_link"]
+__all__ = [
+    "AddressAdmin",
+    "BookForm",
+    "BrandAdmin",
+    "BulkJobAdmin",
+    "CarrierAccountAdmin",
+    "EmailTemplateAdmin",
+    "PackageAdmin",
+    "ShipmentAdmin",
+    "ShipmentInline",
+    "ShippingMappingAdmin",
+    "ShippingRuleAdmin",
+    "label_link",
+    "tracking_link",
+]

@@ -31,9 +31,12 @@ class BrandAdmin(admin.ModelAdmin):
 
     @admin.display(description="Colours")
     def colours(self, obj):
-        return format_html('<span style="display:inline-block;width:18px;height:18px;background:{}"></span> '
-                           '<span style="display:inline-block;width:18px;height:18px;background:{}"></span>',
-                           obj.primary_color, obj.accent_color)
+        return format_html(
+            '<span style="display:inline-block;width:18px;height:18px;background:{}"></span> '
+            '<span style="display:inline-block;width:18px;height:18px;background:{}"></span>',
+            obj.primary_color,
+            obj.accent_color,
+        )
 
 
 @admin.register(Package)
@@ -60,12 +63,27 @@ class CarrierAccountAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         return [
             (None, {"fields": ["name", "kind", "is_active", "is_default", "api_base_url"]}),
-            ("Credentials (write-only)", {
-                "fields": ["credentials_set", "new_credentials"],
-                "description": 'Sendcloud: {"public_key": "…", "secret_key": "…"} and, if your integration signs '
-                               'webhooks with its own key, "webhook_secret".'}),
-            ("Services", {"fields": ["default_service", "return_service", "tracking_company",
-                                     "tracking_url_template", "prefix", "available_services"]}),
+            (
+                "Credentials (write-only)",
+                {
+                    "fields": ["credentials_set", "new_credentials"],
+                    "description": 'Sendcloud: {"public_key": "…", "secret_key": "…"} and, if your integration signs '
+                    'webhooks with its own key, "webhook_secret".',
+                },
+            ),
+            (
+                "Services",
+                {
+                    "fields": [
+                        "default_service",
+                        "return_service",
+                        "tracking_company",
+                        "tracking_url_template",
+                        "prefix",
+                        "available_services",
+                    ]
+                },
+            ),
             ("Tracking webhooks", {"fields": ["webhook_url"]}),
         ]
 
@@ -78,8 +96,11 @@ class CarrierAccountAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "Save the account first."
         url = settings.SITE_URL.rstrip("/") + reverse("shipping:carrier_webhook", args=[obj.pk])
-        return format_html("<code>{}</code><div class='help'>Give this URL to the carrier (Sendcloud: the "
-                           "integration's webhook URL, with “parcel status changed” on).</div>", url)
+        return format_html(
+            "<code>{}</code><div class='help'>Give this URL to the carrier (Sendcloud: the "
+            "integration's webhook URL, with “parcel status changed” on).</div>",
+            url,
+        )
 
     @admin.display(description="Services the carrier offers")
     def available_services(self, obj):
@@ -87,11 +108,18 @@ class CarrierAccountAdmin(admin.ModelAdmin):
             return obj.default_service or "—"
         # Asked only on demand: the change page must not wait for the carrier.
         url = reverse("admin:shipping_carrieraccount_services", args=[obj.pk])
-        return format_html('<a href="{}">Ask {} which services this account can book</a>', url, obj.get_kind_display())
+        return format_html(
+            '<a href="{}">Ask {} which services this account can book</a>', url, obj.get_kind_display()
+        )
 
     def get_urls(self):
-        return [path("<int:pk>/services/", self.admin_site.admin_view(self.services_view),
-                     name="shipping_carrieraccount_services")] + super().get_urls()
+        return [
+            path(
+                "<int:pk>/services/",
+                self.admin_site.admin_view(self.services_view),
+                name="shipping_carrieraccount_services",
+            )
+        ] + super().get_urls()
 
     def services_view(self, request, pk):
         account = get_object_or_404(CarrierAccount, pk=pk)
@@ -103,9 +131,19 @@ class CarrierAccountAdmin(admin.ModelAdmin):
                 options, problem = adapter.services(to_country=country), ""
         except CarrierError as exc:
             options, problem = [], str(exc)
-        return TemplateResponse(request, "admin/shipping/carrier_services.html", {
-            **self.admin_site.each_context(request), "opts": CarrierAccount._meta, "account": account,
-            "title": f"Services of {account}", "options": options, "problem": problem, "country": country})
+        return TemplateResponse(
+            request,
+            "admin/shipping/carrier_services.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": CarrierAccount._meta,
+                "account": account,
+                "title": f"Services of {account}",
+                "options": options,
+                "problem": problem,
+                "country": country,
+            },
+        )
 
     @admin.action(description="Import sender addresses from the carrier")
     def import_sender_addresses(self, request, queryset):
@@ -113,7 +151,9 @@ class CarrierAccountAdmin(admin.ModelAdmin):
         for account in queryset:
             with closing(account.adapter()) as adapter:
                 if not hasattr(adapter, "sender_addresses"):
-                    self.message_user(request, f"{account}: this carrier keeps no sender addresses", messages.WARNING)
+                    self.message_user(
+                        request, f"{account}: this carrier keeps no sender addresses", messages.WARNING
+                    )
                     continue
                 try:
                     addresses = adapter.sender_addresses()
@@ -123,11 +163,16 @@ class CarrierAccountAdmin(admin.ModelAdmin):
             for a in addresses:
                 _, new = Address.objects.get_or_create(
                     label=f"{account.name}: {a.get('label') or a.get('id')}"[:100],
-                    defaults={"name": a.get("contact_name") or a.get("company_name") or "",
-                              "company": a.get("company_name") or "",
-                              "line1": " ".join(x for x in (a.get("street"), a.get("house_number")) if x),
-                              "city": a.get("city") or "", "postal_code": a.get("postal_code") or "",
-                              "country": (a.get("country") or "")[:2], "email": a.get("email") or "",
-                              "phone": a.get("telephone") or ""})
+                    defaults={
+                        "name": a.get("contact_name") or a.get("company_name") or "",
+                        "company": a.get("company_name") or "",
+                        "line1": " ".join(x for x in (a.get("street"), a.get("house_number")) if x),
+                        "city": a.get("city") or "",
+                        "postal_code": a.get("postal_code") or "",
+                        "country": (a.get("country") or "")[:2],
+                        "email": a.get("email") or "",
+                        "phone": a.get("telephone") or "",
+                    },
+                )
                 created += new
         self.message_user(request, f"{created} sender address(es) imported.", messages.SUCCESS)

@@ -18,8 +18,14 @@ def sample_shipment(order: Order) -> Shipment:
     shipment = order.shipments.select_related("brand", "order__channel").order_by("-created_at").first()
     if shipment:
         return shipment
-    return Shipment(order=order, brand=Brand.objects.filter(is_default=True).first(), tracking_number="JD000000000GB",
-                    tracking_company="Royal Mail", service="Tracked 48", public_token="preview")
+    return Shipment(
+        order=order,
+        brand=Brand.objects.filter(is_default=True).first(),
+        tracking_number="JD000000000GB",
+        tracking_company="Royal Mail",
+        service="Tracked 48",
+        public_token="preview",
+    )
 
 
 def preview_order(kind: str, channel=None, number: str = "") -> Order | None:
@@ -39,13 +45,15 @@ def render_preview(template: EmailTemplate, order: Order) -> dict:
     except ValueError as exc:
         return {"error": str(exc)}
     ok, why = emails.wanted(order.channel, template.kind, template)
-    return {"subject": subject, "text": text, "html": html, "order": order,
-            "would_send": ok, "why_not": why}
+    return {"subject": subject, "text": text, "html": html, "order": order, "would_send": ok, "why_not": why}
 
 
 class EmailTemplateForm(forms.ModelForm):
-    preview_order = forms.CharField(required=False, label="Preview on order",
-                                     help_text="An order number; empty: the channel's latest shipped order.")
+    preview_order = forms.CharField(
+        required=False,
+        label="Preview on order",
+        help_text="An order number; empty: the channel's latest shipped order.",
+    )
 
     class Meta:
         model = EmailTemplate
@@ -90,8 +98,13 @@ class EmailTemplateAdmin(admin.ModelAdmin):
         if "error" in result:
             return format_html('<p class="errornote">{}</p>', result["error"])
         note = "" if result["would_send"] else f" (not sent to this order's buyer: {result['why_not']})"
-        return format_html("<p>On order {}{}: <strong>{}</strong></p><pre style='white-space:pre-wrap'>{}</pre>",
-                           order, note, result["subject"], result["text"])
+        return format_html(
+            "<p>On order {}{}: <strong>{}</strong></p><pre style='white-space:pre-wrap'>{}</pre>",
+            order,
+            note,
+            result["subject"],
+            result["text"],
+        )
 
     def preview_view(self, request, pk=None):
         """The unsaved template from the form, rendered on a real order, as text and as HTML."""
@@ -99,15 +112,25 @@ class EmailTemplateAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request, obj):
             raise Http404
         form = EmailTemplateForm(request.POST or None, instance=obj)
-        context = {**self.admin_site.each_context(request), "opts": EmailTemplate._meta, "title": "Email preview"}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": EmailTemplate._meta,
+            "title": "Email preview",
+        }
         if request.method == "POST":
             form.is_valid()  # the preview works on what was typed, valid or not
             data = form.cleaned_data
-            template = EmailTemplate(kind=data.get("kind") or request.POST.get("kind") or "shipped",
-                                     channel=data.get("channel"), mode=data.get("mode") or "auto",
-                                     subject=data.get("subject") or request.POST.get("subject", ""),
-                                     body=data.get("body") or request.POST.get("body", ""))
+            template = EmailTemplate(
+                kind=data.get("kind") or request.POST.get("kind") or "shipped",
+                channel=data.get("channel"),
+                mode=data.get("mode") or "auto",
+                subject=data.get("subject") or request.POST.get("subject", ""),
+                body=data.get("body") or request.POST.get("body", ""),
+            )
             order = preview_order(template.kind, template.channel, data.get("preview_order", ""))
-            context.update(render_preview(template, order) if order else
-                           {"error": "No such order." if data.get("preview_order") else "No orders yet."})
+            context.update(
+                render_preview(template, order)
+                if order
+                else {"error": "No such order." if data.get("preview_order") else "No orders yet."}
+            )
         return TemplateResponse(request, "admin/shipping/email_preview.html", context)

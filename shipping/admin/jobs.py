@@ -27,9 +27,18 @@ def job_state(job: BulkJob) -> dict:
         files["labels"] = reverse("admin:shipping_bulkjob_file", args=[job.pk, "labels"])
     if job.slips_file:
         files["slips"] = reverse("admin:shipping_bulkjob_file", args=[job.pk, "slips"])
-    return {"id": job.pk, "status": job.status, "status_label": job.get_status_display(), "total": job.total,
-            "done": job.done, "failed": job.failed, "percent": job.percent, "finished": job.is_finished,
-            "message": job.message, "files": files}
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "total": job.total,
+        "done": job.done,
+        "failed": job.failed,
+        "percent": job.percent,
+        "finished": job.is_finished,
+        "message": job.message,
+        "files": files,
+    }
 
 
 @admin.register(BulkJob)
@@ -71,11 +80,19 @@ class BulkJobAdmin(admin.ModelAdmin):
         for item in items:
             if item.shipment_id and item.state == BulkJobItem.State.BOOKED:
                 item.tracking_html, item.label_html = tracking_link(item.shipment), label_link(item.shipment)
-        context = {**self.admin_site.each_context(request), "opts": BulkJob._meta, "job": job,
-                   "state": job_state(job), "title": str(job), "refresh": REFRESH_SECONDS,
-                   "failures": job.failures, "retry_of": job.params.get("retry_of"), "items": items,
-                   "pending": bulk.pending_items(job) if items and not job.is_finished else [],
-                   "stuck": dict(bulk.problem_jobs()).get(job) if not job.is_finished else None}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": BulkJob._meta,
+            "job": job,
+            "state": job_state(job),
+            "title": str(job),
+            "refresh": REFRESH_SECONDS,
+            "failures": job.failures,
+            "retry_of": job.params.get("retry_of"),
+            "items": items,
+            "pending": bulk.pending_items(job) if items and not job.is_finished else [],
+            "stuck": dict(bulk.problem_jobs()).get(job) if not job.is_finished else None,
+        }
         return TemplateResponse(request, "admin/shipping/bulkjob_progress.html", context)
 
     def status_view(self, request, pk):
@@ -102,15 +119,23 @@ class BulkJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def state(self, obj):
-        colour = {"done": "sent", "failed": "failed", "running": "pending", "merging": "pending",
-                  "queued": "pending"}.get(obj.status)
+        colour = {
+            "done": "sent",
+            "failed": "failed",
+            "running": "pending",
+            "merging": "pending",
+            "queued": "pending",
+        }.get(obj.status)
         return badge(colour, obj.get_status_display())
 
     @admin.display(description="Progress")
     def progress(self, obj):
-        return format_html("{} / {}{}", obj.done + obj.failed, obj.total,
-                           format_html(' <span style="color:#c62828">({} failed)</span>', obj.failed)
-                           if obj.failed else "")
+        return format_html(
+            "{} / {}{}",
+            obj.done + obj.failed,
+            obj.total,
+            format_html(' <span style="color:#c62828">({} failed)</span>', obj.failed) if obj.failed else "",
+        )
 
     @admin.display(description="")
     def open_link(self, obj):

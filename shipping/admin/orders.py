@@ -22,8 +22,10 @@ from shipping.booking import LIVE
 
 
 def _reasons(reasons):
-    return format_html("<ul style='margin:4px 0 0 16px'>{}</ul>",
-                       format_html_join("", "<li>{}</li>", ((r,) for r in reasons)))
+    return format_html(
+        "<ul style='margin:4px 0 0 16px'>{}</ul>",
+        format_html_join("", "<li>{}</li>", ((r,) for r in reasons)),
+    )
 
 
 def shipping_panel(self, obj):
@@ -32,12 +34,22 @@ def shipping_panel(self, obj):
     if obj is None or not obj.pk:
         return "—"
     parts = []
-    for live in obj.shipments.filter(status__in=LIVE).order_by("created_at").prefetch_related("lines__order_line"):
+    for live in (
+        obj.shipments.filter(status__in=LIVE).order_by("created_at").prefetch_related("lines__order_line")
+    ):
         decision = live.decision or {}
         held = ", ".join(str(sl) for sl in live.lines.all()) or "—"
         fee = f" · fee {live.fee} {live.currency}" if live.fee else ""
-        parts.append(format_html("<p><strong>Shipped with {} · {}</strong> ({}): {}{}</p>", live.carrier_account or
-                                 live.tracking_company, live.service or "—", live.tracking_number, held, fee))
+        parts.append(
+            format_html(
+                "<p><strong>Shipped with {} · {}</strong> ({}): {}{}</p>",
+                live.carrier_account or live.tracking_company,
+                live.service or "—",
+                live.tracking_number,
+                held,
+                fee,
+            )
+        )
         if decision.get("reasons"):
             parts.append(_reasons(decision["reasons"]))
     if obj.status in (*order_services.BOOKABLE, Order.Status.ON_HOLD):
@@ -45,13 +57,22 @@ def shipping_panel(self, obj):
     for f in obj.fulfilments.all():
         if f.needs_attention:
             what = f.attention or f.last_error or "not sent"
-            parts.append(format_html(
-                '<p class="errornote"><strong>Needs attention:</strong> {} not sent to {}: {} <a href="{}">Open</a></p>',
-                f.tracking_number or "A shipment without tracking", obj.channel.name, what,
-                reverse("admin:orders_fulfilment_change", args=[f.pk])))
+            parts.append(
+                format_html(
+                    '<p class="errornote"><strong>Needs attention:</strong> {} not sent to {}: {} <a href="{}">Open</a></p>',
+                    f.tracking_number or "A shipment without tracking",
+                    obj.channel.name,
+                    what,
+                    reverse("admin:orders_fulfilment_change", args=[f.pk]),
+                )
+            )
     if obj.status != Order.Status.CANCELLED:
-        parts.append(format_html('<p><a href="{}">Cancel this order (labels, channel and here)…</a></p>',
-                                 reverse("admin:shipping_order_cancel", args=[obj.pk])))
+        parts.append(
+            format_html(
+                '<p><a href="{}">Cancel this order (labels, channel and here)…</a></p>',
+                reverse("admin:shipping_order_cancel", args=[obj.pk]),
+            )
+        )
     return format_html_join("", "{}", ((p,) for p in parts)) if parts else "—"
 
 
@@ -62,8 +83,12 @@ def _what_is_left(order):
     if not picked:
         if order.status == Order.Status.ON_HOLD:
             return []
-        return [format_html("<p><strong>Nothing left for us to ship:</strong> {}</p>",
-                            order_services.nothing_to_ship_reason(order))]
+        return [
+            format_html(
+                "<p><strong>Nothing left for us to ship:</strong> {}</p>",
+                order_services.nothing_to_ship_reason(order),
+            )
+        ]
     parts = []
     weight = rules.order_weight(order, picked)
     try:
@@ -73,17 +98,26 @@ def _what_is_left(order):
     else:
         problem = rules.service_problem(decision, order, weight_g=weight)
         if problem:
-            parts.append(format_html('<p class="errornote"><strong>No carrier serves this order as the rules '
-                                     'stand:</strong> {}. Choose another carrier or service when booking, or '
-                                     'change the rule or mapping.</p>', problem))
+            parts.append(
+                format_html(
+                    '<p class="errornote"><strong>No carrier serves this order as the rules '
+                    "stand:</strong> {}. Choose another carrier or service when booking, or "
+                    "change the rule or mapping.</p>",
+                    problem,
+                )
+            )
         else:
             parts.append(format_html("<p><strong>Will ship with {}</strong></p>", decision.describe()))
         parts.append(_reasons(decision.reasons))
     held = ", ".join(f"{qty} × {ln.sku or ln.title}" for ln, qty in picked)
     parts.append(format_html("<p>Left for us to ship: {} ({} g)</p>", held, weight))
     if order.status in order_services.BOOKABLE:
-        parts.append(format_html('<p><a class="button" href="{}">Book shipment</a></p>',
-                                 reverse("admin:shipping_shipment_book", args=[order.pk])))
+        parts.append(
+            format_html(
+                '<p><a class="button" href="{}">Book shipment</a></p>',
+                reverse("admin:shipping_shipment_book", args=[order.pk]),
+            )
+        )
     return parts
 
 
@@ -98,9 +132,13 @@ def book_shipments_a4(modeladmin, request, queryset):
 
 
 class BulkBookForm(forms.Form):
-    note = forms.CharField(label="Note to the buyer", required=False, max_length=500,
-                           widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-                           help_text="One note for every parcel of this batch. Empty: each channel's default note.")
+    note = forms.CharField(
+        label="Note to the buyer",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="One note for every parcel of this batch. Empty: each channel's default note.",
+    )
 
 
 def _start_booking(modeladmin, request, queryset, layout):
@@ -117,11 +155,20 @@ def _start_booking(modeladmin, request, queryset, layout):
             job.params = {**job.params, "note": note}
             job.save(update_fields=["params"])
         return HttpResponseRedirect(progress_url(job))
-    return TemplateResponse(request, "admin/shipping/bulk_book.html", {
-        **modeladmin.admin_site.each_context(request), "title": f"Book shipments for {queryset.count()} order(s)",
-        "form": form, "orders": queryset.select_related("channel"), "opts": Order._meta,
-        "layout": bulk.LAYOUTS.get(layout, layout),
-        "action": request.POST.get("action"), "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME})
+    return TemplateResponse(
+        request,
+        "admin/shipping/bulk_book.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": f"Book shipments for {queryset.count()} order(s)",
+            "form": form,
+            "orders": queryset.select_related("channel"),
+            "opts": Order._meta,
+            "layout": bulk.LAYOUTS.get(layout, layout),
+            "action": request.POST.get("action"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
 
 
 @admin.action(description="Cancel orders (void labels, cancel on the channel)")
@@ -131,12 +178,28 @@ def cancel_orders(modeladmin, request, queryset):
         if not request.user.has_perm("orders.change_order"):
             raise Http404
         report = [(order, cancellation.cancel_order(order, actor=request.user)) for order in orders]
-        return TemplateResponse(request, "admin/shipping/order_cancel.html", {
-            **modeladmin.admin_site.each_context(request), "title": "Cancelled orders", "report": report,
-            "opts": Order._meta})
-    return TemplateResponse(request, "admin/shipping/order_cancel.html", {
-        **modeladmin.admin_site.each_context(request), "title": f"Cancel {len(orders)} order(s)?", "orders": orders,
-        "opts": Order._meta, "action": "cancel_orders", "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME})
+        return TemplateResponse(
+            request,
+            "admin/shipping/order_cancel.html",
+            {
+                **modeladmin.admin_site.each_context(request),
+                "title": "Cancelled orders",
+                "report": report,
+                "opts": Order._meta,
+            },
+        )
+    return TemplateResponse(
+        request,
+        "admin/shipping/order_cancel.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": f"Cancel {len(orders)} order(s)?",
+            "orders": orders,
+            "opts": Order._meta,
+            "action": "cancel_orders",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
 
 
 def cancel_order_view(model_admin, request, order_id):
@@ -148,8 +211,11 @@ def cancel_order_view(model_admin, request, order_id):
     if request.method == "POST":
         steps = cancellation.cancel_order(order, actor=request.user)
         failed = [s for s in steps if not s.ok]
-        model_admin.message_user(request, "; ".join(f"{s.what}: {s.message}" for s in steps),
-                                 messages.ERROR if failed else messages.SUCCESS)
+        model_admin.message_user(
+            request,
+            "; ".join(f"{s.what}: {s.message}" for s in steps),
+            messages.ERROR if failed else messages.SUCCESS,
+        )
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
     context.update({"title": f"Cancel {order}?", "orders": [order]})
     return TemplateResponse(request, "admin/shipping/order_cancel.html", context)
@@ -158,6 +224,9 @@ def cancel_order_view(model_admin, request, order_id):
 OrderAdmin.inlines = [*OrderAdmin.inlines[:1], ShipmentInline, *OrderAdmin.inlines[1:]]
 OrderAdmin.shipping_panel = admin.display(description="How it ships")(shipping_panel)
 OrderAdmin.readonly_fields = [*OrderAdmin.readonly_fields, "shipping_panel"]
-OrderAdmin.fieldsets = [*OrderAdmin.fieldsets[:1], ("Shipping desk", {"fields": ["shipping_panel"]}),
-                        *OrderAdmin.fieldsets[1:]]
+OrderAdmin.fieldsets = [
+    *OrderAdmin.fieldsets[:1],
+    ("Shipping desk", {"fields": ["shipping_panel"]}),
+    *OrderAdmin.fieldsets[1:],
+]
 OrderAdmin.actions = [*OrderAdmin.actions, book_shipments, book_shipments_a4, cancel_orders]

@@ -32,8 +32,15 @@ class TrackingCompanyInput(forms.TextInput):
 class MappingLineInline(admin.TabularInline):
     model = ShippingMappingLine
     extra = 1
-    fields = ["position", "match", "requested_service", "shipping_name", "carrier_account", "service",
-              "tracking_company"]
+    fields = [
+        "position",
+        "match",
+        "requested_service",
+        "shipping_name",
+        "carrier_account",
+        "service",
+        "tracking_company",
+    ]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "tracking_company":
@@ -43,16 +50,28 @@ class MappingLineInline(admin.TabularInline):
 
 @admin.register(ShippingMapping)
 class ShippingMappingAdmin(admin.ModelAdmin):
-    list_display = ["channel", "shipping_name", "carrier_account", "service", "tracking_company", "n_lines",
-                    "unmapped"]
+    list_display = [
+        "channel",
+        "shipping_name",
+        "carrier_account",
+        "service",
+        "tracking_company",
+        "n_lines",
+        "unmapped",
+    ]
     list_select_related = ["channel", "carrier_account"]
     inlines = [MappingLineInline]
     readonly_fields = ["services_seen"]
     fieldsets = [
         (None, {"fields": ["channel"]}),
-        ("By default", {"fields": ["shipping_name", "carrier_account", "service", "tracking_company"],
-                        "description": "How this channel's orders ship unless a line below matches their "
-                                       "requested service (shipping rules may still choose another carrier)."}),
+        (
+            "By default",
+            {
+                "fields": ["shipping_name", "carrier_account", "service", "tracking_company"],
+                "description": "How this channel's orders ship unless a line below matches their "
+                "requested service (shipping rules may still choose another carrier).",
+            },
+        ),
         ("Requested services seen on this channel", {"fields": ["services_seen"]}),
     ]
 
@@ -73,8 +92,9 @@ class ShippingMappingAdmin(admin.ModelAdmin):
         rows = [r for r in rules.services_seen(obj.channel) if r["line"] is None and r["service"]]
         if not rows:
             return "—"
-        return format_html('<span style="color:#c62828">{} ({} orders)</span>', len(rows),
-                           sum(r["orders"] for r in rows))
+        return format_html(
+            '<span style="color:#c62828">{} ({} orders)</span>', len(rows), sum(r["orders"] for r in rows)
+        )
 
     @admin.display(description="Services")
     def services_seen(self, obj):
@@ -86,15 +106,22 @@ class ShippingMappingAdmin(admin.ModelAdmin):
         changelist = reverse("admin:orders_order_changelist")
 
         def cells(r):
-            link = f"{changelist}?" + urlencode({"channel__id__exact": obj.channel_id,
-                                                 "requested_service": r["service"]})
-            mapped = format_html("mapped by line <em>{}</em>", r["line"]) if r["line"] else \
-                mark_safe('<strong style="color:#c62828">unmapped</strong> — the default above applies')
+            link = f"{changelist}?" + urlencode(
+                {"channel__id__exact": obj.channel_id, "requested_service": r["service"]}
+            )
+            mapped = (
+                format_html("mapped by line <em>{}</em>", r["line"])
+                if r["line"]
+                else mark_safe('<strong style="color:#c62828">unmapped</strong> — the default above applies')
+            )
             return (r["service"] or "(none)", link, r["orders"], mapped)
 
         return format_html(
             "<table><tr><th>Requested service</th><th>Orders</th><th></th></tr>{}</table>",
-            format_html_join("", '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td></tr>', map(cells, rows)))
+            format_html_join(
+                "", '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td></tr>', map(cells, rows)
+            ),
+        )
 
 
 def describe_conditions(rule: ShippingRule) -> str:
@@ -104,7 +131,9 @@ def describe_conditions(rule: ShippingRule) -> str:
     if rule.country_list:
         parts.append("to " + ", ".join(rule.country_list))
     if rule.min_weight_g is not None or rule.max_weight_g is not None:
-        parts.append(f"{rule.min_weight_g or 0}–{rule.max_weight_g if rule.max_weight_g is not None else '∞'} g")
+        parts.append(
+            f"{rule.min_weight_g or 0}–{rule.max_weight_g if rule.max_weight_g is not None else '∞'} g"
+        )
     if rule.requested_service:
         parts.append(f"service contains “{rule.requested_service}”")
     if rule.sku:
@@ -138,13 +167,29 @@ class ShippingRuleAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     fieldsets = [
         (None, {"fields": ["name", "position", "is_active"]}),
-        ("When the order…", {"fields": ["channel", "countries", ("min_weight_g", "max_weight_g"),
-                                        "requested_service", "sku", ("min_total", "max_total")],
-                             "description": "Empty conditions match every order."}),
-        ("…then", {"fields": ["sender_address", "brand", "carrier_account", "service", "package"],
-                   "description": "Rules run in order of position; for each of these the first matching rule "
-                                  "that sets it wins. Rules override the channel's shipping mapping; staff "
-                                  "choosing a carrier when booking override both."}),
+        (
+            "When the order…",
+            {
+                "fields": [
+                    "channel",
+                    "countries",
+                    ("min_weight_g", "max_weight_g"),
+                    "requested_service",
+                    "sku",
+                    ("min_total", "max_total"),
+                ],
+                "description": "Empty conditions match every order.",
+            },
+        ),
+        (
+            "…then",
+            {
+                "fields": ["sender_address", "brand", "carrier_account", "service", "package"],
+                "description": "Rules run in order of position; for each of these the first matching rule "
+                "that sets it wins. Rules override the channel's shipping mapping; staff "
+                "choosing a carrier when booking override both.",
+            },
+        ),
     ]
 
     @admin.display(description="When")
@@ -170,8 +215,13 @@ class ShippingRuleAdmin(admin.ModelAdmin):
             raise Http404
         form_class = self.get_form(request, obj, change=obj is not None)
         form = form_class(request.POST or None, instance=obj)
-        context = {**self.admin_site.each_context(request), "opts": ShippingRule._meta, "form": form, "rule": obj,
-                   "title": "Simulate shipping rules"}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": ShippingRule._meta,
+            "form": form,
+            "rule": obj,
+            "title": "Simulate shipping rules",
+        }
         if request.method == "POST" and form.is_valid():
             candidate = form.save(commit=False)
             context.update(simulate(candidate))
@@ -183,17 +233,27 @@ class ShippingRuleAdmin(admin.ModelAdmin):
 
 def simulate(candidate: ShippingRule) -> dict:
     before_set, after_set = rules.RuleSet(), rules.RuleSet.with_rule(candidate)
-    orders = list(Order.objects.select_related("channel").prefetch_related("lines")
-                  .order_by("-ordered_at", "-id")[:SIMULATION_SIZE])
+    orders = list(
+        Order.objects.select_related("channel")
+        .prefetch_related("lines")
+        .order_by("-ordered_at", "-id")[:SIMULATION_SIZE]
+    )
     rows = []
     for order in orders:
         before, after = _try(order, before_set), _try(order, after_set)
-        changed = (before.summary() if hasattr(before, "summary") else before) != \
-            (after.summary() if hasattr(after, "summary") else after)
+        changed = (before.summary() if hasattr(before, "summary") else before) != (
+            after.summary() if hasattr(after, "summary") else after
+        )
         applies = hasattr(after, "rules") and any(r is candidate for r in after.rules)
-        rows.append({"order": order, "before": before, "after": after, "changed": changed, "applies": applies})
-    return {"rows": rows, "changed": sum(r["changed"] for r in rows), "applies": sum(r["applies"] for r in rows),
-            "total": len(rows)}
+        rows.append(
+            {"order": order, "before": before, "after": after, "changed": changed, "applies": applies}
+        )
+    return {
+        "rows": rows,
+        "changed": sum(r["changed"] for r in rows),
+        "applies": sum(r["applies"] for r in rows),
+        "total": len(rows),
+    }
 
 
 def _try(order, ruleset):

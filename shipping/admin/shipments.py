@@ -40,24 +40,35 @@ def held_lines(shipment):
 
 def tracking_link(shipment):
     if shipment.tracking_url:
-        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', shipment.tracking_url,
-                           shipment.tracking_number)
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>',
+            shipment.tracking_url,
+            shipment.tracking_number,
+        )
     return shipment.tracking_number or "—"
 
 
 def public_link(shipment):
     if not shipment.pk:
         return "—"
-    return format_html('<a href="{}" target="_blank" rel="noopener">Tracking page</a>',
-                       reverse("shipping:track", args=[shipment.public_token]))
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener">Tracking page</a>',
+        reverse("shipping:track", args=[shipment.public_token]),
+    )
 
 
 def status_badge(shipment):
     text = shipment.get_status_display()
     if shipment.carrier_status_message and shipment.status not in (Shipment.Status.CANCELLED,):
         text = f"{text} · {shipment.carrier_status_message}"
-    colour = {"booked": "awaiting_shipment", "in_transit": "shipped", "delivered": "delivered",
-              "cancel_requested": "on_hold", "cancelled": "cancelled", "exception": "failed"}.get(shipment.status)
+    colour = {
+        "booked": "awaiting_shipment",
+        "in_transit": "shipped",
+        "delivered": "delivered",
+        "cancel_requested": "on_hold",
+        "cancelled": "cancelled",
+        "exception": "failed",
+    }.get(shipment.status)
     return badge(colour, text)
 
 
@@ -95,8 +106,13 @@ def channel_preview(fulfilment):
         data = pushing.preview_push(fulfilment)
     except Exception as exc:  # noqa: BLE001 - a preview must never break the page
         return f"Cannot preview: {exc}"
-    rows = [("state", f"{fulfilment.get_state_display()}" + (f": {fulfilment.last_error}" if fulfilment.last_error
-                                                             else ""))]
+    rows = [
+        (
+            "state",
+            f"{fulfilment.get_state_display()}"
+            + (f": {fulfilment.last_error}" if fulfilment.last_error else ""),
+        )
+    ]
     rows.append(("carrier as the channel names it", data["carrier_for_channel"] or "—"))
     rows.append(("tracking required", "yes" if data["requires_tracking"] else "no"))
     if data["requires_tracking"] and not fulfilment.tracking_number:
@@ -104,8 +120,10 @@ def channel_preview(fulfilment):
     rows += [(k, v) for k, v in data["fulfilment"].items() if v not in ("", None, [], ())]
     if fulfilment.sent_payload:
         rows.append(("request sent", fulfilment.sent_payload))
-    return format_html("<table>{}</table>",
-                       format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows)))
+    return format_html(
+        "<table>{}</table>",
+        format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows)),
+    )
 
 
 class TrackingEventInline(ReadOnlyInline):
@@ -116,12 +134,28 @@ class TrackingEventInline(ReadOnlyInline):
 
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
-    fields = ["tracking", "carrier_account", "service", "state", "held", "note", "fee_display", "label_pdf", "why",
-              "actions", "public"]
+    fields = [
+        "tracking",
+        "carrier_account",
+        "service",
+        "state",
+        "held",
+        "note",
+        "fee_display",
+        "label_pdf",
+        "why",
+        "actions",
+        "public",
+    ]
     fk_name = "order"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("carrier_account").prefetch_related("lines__order_line")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("carrier_account")
+            .prefetch_related("lines__order_line")
+        )
 
     @admin.display(description="Holds")
     def held(self, obj):
@@ -162,12 +196,18 @@ class BookForm(forms.Form):
     lower a quantity to split the order into several parcels) and the note to the buyer."""
 
     carrier_account = forms.ModelChoiceField(
-        queryset=CarrierAccount.objects.filter(is_active=True), required=False,
+        queryset=CarrierAccount.objects.filter(is_active=True),
+        required=False,
         help_text="Leave empty to let the shipping rules and the channel's mapping choose.",
     )
     service = forms.CharField(required=False, help_text="Leave empty for the service the rules choose.")
-    weight_g = forms.IntegerField(label="Weight (g)", required=False, min_value=1, max_value=70000,
-                                  help_text="Leave empty for the weight of the lines in the parcel.")
+    weight_g = forms.IntegerField(
+        label="Weight (g)",
+        required=False,
+        min_value=1,
+        max_value=70000,
+        help_text="Leave empty for the weight of the lines in the parcel.",
+    )
 
     def __init__(self, *args, positions=None, channel=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -175,19 +215,27 @@ class BookForm(forms.Form):
         if positions is None:
             return
         self.fields["tracking_company"] = forms.CharField(
-            required=False, max_length=100, help_text="Leave empty: the channel is told the carrier that carries "
-                                                      "the parcel. Fill in only to overrule it.")
+            required=False,
+            max_length=100,
+            help_text="Leave empty: the channel is told the carrier that carries "
+            "the parcel. Fill in only to overrule it.",
+        )
         self.fields["note"] = forms.CharField(
-            label="Note to the buyer", required=False, max_length=500, initial=channel.default_note if channel else "",
+            label="Note to the buyer",
+            required=False,
+            max_length=500,
+            initial=channel.default_note if channel else "",
             widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-            help_text="Sent to the channel with the tracking, where its API carries a note.")
+            help_text="Sent to the channel with the tracking, where its API carries a note.",
+        )
         for p in positions:
             if not p.open:
                 continue
             pk = p.line.pk
             self.fields[f"take_{pk}"] = forms.BooleanField(required=False, initial=bool(p.to_ship))
-            self.fields[f"qty_{pk}"] = forms.IntegerField(required=False, min_value=0, max_value=100000,
-                                                          initial=p.to_ship or p.open)
+            self.fields[f"qty_{pk}"] = forms.IntegerField(
+                required=False, min_value=0, max_value=100000, initial=p.to_ship or p.open
+            )
             self.line_rows.append((p, self[f"take_{pk}"], self[f"qty_{pk}"]))
 
     @property
@@ -195,8 +243,11 @@ class BookForm(forms.Form):
         return [self[name] for name in self.fields if not name.startswith(("take_", "qty_"))]
 
     def chosen_lines(self) -> list:
-        return [(p.line, self.cleaned_data.get(f"qty_{p.line.pk}") or 0) for p, _, _ in self.line_rows
-                if self.cleaned_data.get(f"take_{p.line.pk}")]
+        return [
+            (p.line, self.cleaned_data.get(f"qty_{p.line.pk}") or 0)
+            for p, _, _ in self.line_rows
+            if self.cleaned_data.get(f"take_{p.line.pk}")
+        ]
 
 
 class TrackingCompanyFilter(admin.SimpleListFilter):
@@ -208,8 +259,13 @@ class TrackingCompanyFilter(admin.SimpleListFilter):
     parameter_name = "tracking_company"
 
     def lookups(self, request, model_admin):
-        names = set(TRACKING_COMPANIES) | set(settings.CSV_EXTRA_CARRIERS) | set(
-            CarrierAccount.objects.exclude(tracking_company="").values_list("tracking_company", flat=True))
+        names = (
+            set(TRACKING_COMPANIES)
+            | set(settings.CSV_EXTRA_CARRIERS)
+            | set(
+                CarrierAccount.objects.exclude(tracking_company="").values_list("tracking_company", flat=True)
+            )
+        )
         return [(name, name) for name in sorted(names, key=str.lower)]
 
     def queryset(self, request, queryset):
@@ -220,29 +276,99 @@ class TrackingCompanyFilter(admin.SimpleListFilter):
 class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     resource_classes = [ShipmentExportResource]  # the export reads the list's select_related
     change_list_template = "admin/shipping/shipment/change_list.html"
-    list_display = ["tracking", "order", "channel", "carrier_account", "service", "state", "fee", "label_pdf",
-                    "created_at"]
+    list_display = [
+        "tracking",
+        "order",
+        "channel",
+        "carrier_account",
+        "service",
+        "state",
+        "fee",
+        "label_pdf",
+        "created_at",
+    ]
     list_filter = ["status", "carrier_account", TrackingCompanyFilter, "order__channel"]
     list_select_related = ["order__channel", "carrier_account"]
     date_hierarchy = "created_at"
     search_fields = ["=tracking_number", "=order__order_number"]  # the search box; the search is below
     search_help_text = "Tracking number or order number"
     show_facets = admin.ShowFacets.NEVER
-    readonly_fields = ["order", "fulfilment", "held", "note", "carrier_account", "brand", "sender_address", "service",
-                       "shipping_name",
-                       "package", "tracking", "tracking_company", "external_id", "label_pdf", "fee", "currency",
-                       "weight_g", "state", "cancel_state", "public", "channel_receives", "why_this_carrier",
-                       "carrier_status", "carrier_status_at", "last_tracked_at", "picked_up_at", "delivered_at",
-                       "booked_by", "created_at", "cancelled_at"]
+    readonly_fields = [
+        "order",
+        "fulfilment",
+        "held",
+        "note",
+        "carrier_account",
+        "brand",
+        "sender_address",
+        "service",
+        "shipping_name",
+        "package",
+        "tracking",
+        "tracking_company",
+        "external_id",
+        "label_pdf",
+        "fee",
+        "currency",
+        "weight_g",
+        "state",
+        "cancel_state",
+        "public",
+        "channel_receives",
+        "why_this_carrier",
+        "carrier_status",
+        "carrier_status_at",
+        "last_tracked_at",
+        "picked_up_at",
+        "delivered_at",
+        "booked_by",
+        "created_at",
+        "cancelled_at",
+    ]
     fieldsets = [
-        (None, {"fields": ["order", "state", "cancel_state", "held", "note", "tracking", "tracking_company", "service",
-                           "shipping_name", "carrier_account", "external_id", "label_pdf", "public", "fee", "currency",
-                           "weight_g", "package", "brand", "sender_address", "booked_by", "created_at",
-                           "cancelled_at"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "order",
+                    "state",
+                    "cancel_state",
+                    "held",
+                    "note",
+                    "tracking",
+                    "tracking_company",
+                    "service",
+                    "shipping_name",
+                    "carrier_account",
+                    "external_id",
+                    "label_pdf",
+                    "public",
+                    "fee",
+                    "currency",
+                    "weight_g",
+                    "package",
+                    "brand",
+                    "sender_address",
+                    "booked_by",
+                    "created_at",
+                    "cancelled_at",
+                ]
+            },
+        ),
         ("Why this carrier", {"fields": ["why_this_carrier"]}),
         ("What the channel receives", {"fields": ["fulfilment", "channel_receives"]}),
-        ("Tracking", {"fields": ["carrier_status", "carrier_status_at", "last_tracked_at", "picked_up_at",
-                                 "delivered_at"]}),
+        (
+            "Tracking",
+            {
+                "fields": [
+                    "carrier_status",
+                    "carrier_status_at",
+                    "last_tracked_at",
+                    "picked_up_at",
+                    "delivered_at",
+                ]
+            },
+        ),
     ]
     inlines = [TrackingEventInline]
     actions = ["cancel"]
@@ -268,7 +394,9 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        found = queryset.filter(Q(tracking_number=term) | Q(order__order_number_norm=normalise.order_number(term)))
+        found = queryset.filter(
+            Q(tracking_number=term) | Q(order__order_number_norm=normalise.order_number(term))
+        )
         return found, False
 
     def cancel_order_view(self, request, order_id):
@@ -283,8 +411,11 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         shipment = get_object_or_404(Shipment, pk=pk)
         if not self.has_view_permission(request, shipment) or not shipment.label:
             raise Http404("No label")
-        return FileResponse(shipment.label.open("rb"), content_type="application/pdf",
-                            filename=f"label-{shipment.tracking_number}.pdf")
+        return FileResponse(
+            shipment.label.open("rb"),
+            content_type="application/pdf",
+            filename=f"label-{shipment.tracking_number}.pdf",
+        )
 
     def book_view(self, request, order_id):
         order = get_object_or_404(Order.objects.select_related("channel"), pk=order_id)
@@ -294,18 +425,30 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         form = BookForm(request.POST or None, positions=positions, channel=order.channel)
         if request.method == "POST" and form.is_valid():
             try:
-                shipment = book_shipment(order=order, carrier_account=form.cleaned_data["carrier_account"],
-                                         service=form.cleaned_data["service"], weight_g=form.cleaned_data["weight_g"],
-                                         lines=form.chosen_lines(), note=form.cleaned_data["note"],
-                                         tracking_company=form.cleaned_data["tracking_company"].strip(),
-                                         actor=request.user)
+                shipment = book_shipment(
+                    order=order,
+                    carrier_account=form.cleaned_data["carrier_account"],
+                    service=form.cleaned_data["service"],
+                    weight_g=form.cleaned_data["weight_g"],
+                    lines=form.chosen_lines(),
+                    note=form.cleaned_data["note"],
+                    tracking_company=form.cleaned_data["tracking_company"].strip(),
+                    actor=request.user,
+                )
             except BookingError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, format_html(
-                    "Booked {} with {}: {}. {}", shipment.tracking_number, shipment.carrier_account,
-                    ", ".join(str(sl) for sl in shipment.lines.select_related("order_line")), label_link(shipment)),
-                    messages.SUCCESS)
+                self.message_user(
+                    request,
+                    format_html(
+                        "Booked {} with {}: {}. {}",
+                        shipment.tracking_number,
+                        shipment.carrier_account,
+                        ", ".join(str(sl) for sl in shipment.lines.select_related("order_line")),
+                        label_link(shipment),
+                    ),
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         picked = order_services.default_lines(order)
         weight = rules.order_weight(order, picked) if picked else None
@@ -315,21 +458,33 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
             decision, problem = None, str(exc)
         if decision is not None:
             problem = rules.service_problem(decision, order, weight_g=weight)
-        context = {**self.admin_site.each_context(request), "title": f"Book a shipment for {order}", "order": order,
-                   "form": form, "opts": Order._meta, "decision": decision, "problem": problem,
-                   "nothing_left": "" if picked else order_services.nothing_to_ship_reason(order),
-                   "positions": positions}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Book a shipment for {order}",
+            "order": order,
+            "form": form,
+            "opts": Order._meta,
+            "decision": decision,
+            "problem": problem,
+            "nothing_left": "" if picked else order_services.nothing_to_ship_reason(order),
+            "positions": positions,
+        }
         return TemplateResponse(request, "admin/shipping/book_shipment.html", context)
 
     def _shipment_page(self, request, pk):
-        shipment = get_object_or_404(Shipment.objects.select_related("order__channel", "carrier_account"), pk=pk)
+        shipment = get_object_or_404(
+            Shipment.objects.select_related("order__channel", "carrier_account"), pk=pk
+        )
         if not self.has_change_permission(request, shipment):
             raise Http404
         return shipment
 
     def _back(self, request, shipment):
-        target = request.POST.get("next") or request.GET.get("next") or \
-            reverse("admin:orders_order_change", args=[shipment.order_id])
+        target = (
+            request.POST.get("next")
+            or request.GET.get("next")
+            or reverse("admin:orders_order_change", args=[shipment.order_id])
+        )
         return HttpResponseRedirect(target if target.startswith("/") else "/")
 
     def cancel_view(self, request, pk):
@@ -342,31 +497,62 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
             else:
                 shipment.refresh_from_db()
                 level = messages.SUCCESS if shipment.status == Shipment.Status.CANCELLED else messages.WARNING
-                self.message_user(request, f"{shipment.tracking_number}: {shipment.get_status_display()}. {message}",
-                                  level)
+                self.message_user(
+                    request, f"{shipment.tracking_number}: {shipment.get_status_display()}. {message}", level
+                )
             return self._back(request, shipment)
-        context = {**self.admin_site.each_context(request), "title": f"Cancel label {shipment.tracking_number}?",
-                   "shipment": shipment, "opts": Shipment._meta, "refusal": shipment.cancel_refusal}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Cancel label {shipment.tracking_number}?",
+            "shipment": shipment,
+            "opts": Shipment._meta,
+            "refusal": shipment.cancel_refusal,
+        }
         return TemplateResponse(request, "admin/shipping/shipment_cancel.html", context)
 
     def relabel_view(self, request, pk):
         shipment = self._shipment_page(request, pk)
-        form = BookForm(request.POST or None, initial={"carrier_account": shipment.carrier_account,
-                                                       "service": shipment.service, "weight_g": shipment.weight_g})
+        form = BookForm(
+            request.POST or None,
+            initial={
+                "carrier_account": shipment.carrier_account,
+                "service": shipment.service,
+                "weight_g": shipment.weight_g,
+            },
+        )
         if request.method == "POST" and form.is_valid():
             try:
-                message, new = relabel_shipment(shipment, carrier_account=form.cleaned_data["carrier_account"],
-                                                service=form.cleaned_data["service"],
-                                                weight_g=form.cleaned_data["weight_g"], actor=request.user)
+                message, new = relabel_shipment(
+                    shipment,
+                    carrier_account=form.cleaned_data["carrier_account"],
+                    service=form.cleaned_data["service"],
+                    weight_g=form.cleaned_data["weight_g"],
+                    actor=request.user,
+                )
             except BookingError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, format_html(
-                    "{} cancelled ({}); new label {} booked with {}. {}", shipment.tracking_number, message,
-                    new.tracking_number, new.carrier_account, label_link(new)), messages.SUCCESS)
+                self.message_user(
+                    request,
+                    format_html(
+                        "{} cancelled ({}); new label {} booked with {}. {}",
+                        shipment.tracking_number,
+                        message,
+                        new.tracking_number,
+                        new.carrier_account,
+                        label_link(new),
+                    ),
+                    messages.SUCCESS,
+                )
                 return self._back(request, shipment)
-        context = {**self.admin_site.each_context(request), "title": f"Relabel {shipment.tracking_number}",
-                   "shipment": shipment, "form": form, "opts": Shipment._meta, "refusal": shipment.cancel_refusal}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Relabel {shipment.tracking_number}",
+            "shipment": shipment,
+            "form": form,
+            "opts": Shipment._meta,
+            "refusal": shipment.cancel_refusal,
+        }
         return TemplateResponse(request, "admin/shipping/shipment_relabel.html", context)
 
     @admin.display(description="Tracking", ordering="tracking_number")
@@ -400,8 +586,11 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     @admin.display(description="Why")
     def why_this_carrier(self, obj):
         reasons = (obj.decision or {}).get("reasons") or []
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in reasons))) \
-            if reasons else "—"
+        return (
+            format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in reasons)))
+            if reasons
+            else "—"
+        )
 
     @admin.display(description="Preview")
     def channel_receives(self, obj):
@@ -424,7 +613,10 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         if done:
             self.message_user(request, f"{done} label(s) cancelled.", messages.SUCCESS)
         if queued:
-            self.message_user(request, f"{queued} cancellation(s) queued by the carrier: they complete unless the "
-                                       "parcel moves.", messages.WARNING)
+            self.message_user(
+                request,
+                f"{queued} cancellation(s) queued by the carrier: they complete unless the parcel moves.",
+                messages.WARNING,
+            )
         for problem in problems:
             self.message_user(request, problem, messages.ERROR)

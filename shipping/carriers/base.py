@@ -38,8 +38,16 @@ class Party:
 
     @property
     def lines(self) -> list[str]:
-        return address_lines(name=self.name, company=self.company, line1=self.line1, line2=self.line2,
-                             city=self.city, state=self.state, postal_code=self.postal_code, country=self.country)
+        return address_lines(
+            name=self.name,
+            company=self.company,
+            line1=self.line1,
+            line2=self.line2,
+            city=self.city,
+            state=self.state,
+            postal_code=self.postal_code,
+            country=self.country,
+        )
 
 
 @dataclass
@@ -157,8 +165,11 @@ class Carrier:
 
     def services(self, *, sender_country: str = "", to_country: str = "") -> list[ServiceOption]:
         """The services this account can book (for choosing in mappings and rules)."""
-        return [ServiceOption(code=self.account.default_service, name=self.account.default_service)] \
-            if self.account.default_service else []
+        return (
+            [ServiceOption(code=self.account.default_service, name=self.account.default_service)]
+            if self.account.default_service
+            else []
+        )
 
     def close(self) -> None:
         """Let go of network connections (adapters used with contextlib.closing)."""

@@ -67,8 +67,12 @@ class SelfPrintCarrier(Carrier):
                 logo=brand_logo(request.brand_name),
             )
         )
-        return Booking(tracking_number=tracking, label_pdf=pdf, tracking_url=self.tracking_url(tracking),
-                       service=request.service)
+        return Booking(
+            tracking_number=tracking,
+            label_pdf=pdf,
+            tracking_url=self.tracking_url(tracking),
+            service=request.service,
+        )
 
     def book_return(self, request: BookingRequest) -> Booking:
         return self.book(request)

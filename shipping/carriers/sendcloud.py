@@ -89,7 +89,9 @@ class SendcloudClient:
         base = self.base_url[:-3] + "/v3" if self.base_url.endswith("/v2") else self.base_url + "/v3"
         return f"{base}{path}"
 
-    def request(self, method: str, url: str, *, max_retries: int | None = None, **kwargs) -> requests.Response:
+    def request(
+        self, method: str, url: str, *, max_retries: int | None = None, **kwargs
+    ) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
         max_retries = self.max_retries if max_retries is None else max_retries
         last = ""
@@ -105,14 +107,18 @@ class SendcloudClient:
             else:
                 if response.status_code not in RETRYABLE:
                     break
-                last = "rate limit reached (HTTP 429)" if response.status_code == 429 else \
-                    f"HTTP {response.status_code} {m.error_message(_json(response), response.status_code)}"
+                last = (
+                    "rate limit reached (HTTP 429)"
+                    if response.status_code == 429
+                    else f"HTTP {response.status_code} {m.error_message(_json(response), response.status_code)}"
+                )
             attempt += 1
             limited += response is not None and response.status_code == 429
             allowed = max_retries + min(limited, RATE_LIMIT_EXTRA_RETRIES)
             if attempt > allowed:
-                raise CarrierError(f"Sendcloud: {last} for {method} {_path(url)} (tried {attempt} times)",
-                                   retryable=True)
+                raise CarrierError(
+                    f"Sendcloud: {last} for {method} {_path(url)} (tried {attempt} times)", retryable=True
+                )
             time.sleep(self._delay(attempt - 1, response))
         if response.status_code == 401:
             raise CarrierError(f"Sendcloud refused the API keys: {m.error_message(_json(response), 401)}")
@@ -130,19 +136,24 @@ class SendcloudClient:
         response = self.request(method, url, **kwargs)
         data = _json(response)
         if response.status_code not in ok:
-            raise CarrierError(f"Sendcloud: {m.error_message(data, response.status_code)}",
-                               retryable=response.status_code >= 500)
+            raise CarrierError(
+                f"Sendcloud: {m.error_message(data, response.status_code)}",
+                retryable=response.status_code >= 500,
+            )
         if not isinstance(data, dict):
-            raise CarrierError(f"Sendcloud answered {method} {_path(url)} with something that is not JSON",
-                               retryable=True)
+            raise CarrierError(
+                f"Sendcloud answered {method} {_path(url)} with something that is not JSON", retryable=True
+            )
         return data
 
     def pdf(self, url: str) -> bytes:
         response = self.request("GET", url)
         if response.status_code != 200 or not response.content.startswith(b"%PDF"):
-            raise CarrierError(f"Sendcloud: no label PDF at {_path(url)} "
-                               f"({m.error_message(_json(response), response.status_code)})",
-                               retryable=response.status_code >= 500)
+            raise CarrierError(
+                f"Sendcloud: no label PDF at {_path(url)} "
+                f"({m.error_message(_json(response), response.status_code)})",
+                retryable=response.status_code >= 500,
+            )
         return response.content
 
 
@@ -168,9 +179,12 @@ class SendcloudCarrier(Carrier):
     def __init__(self, account, *, session=None):
         super().__init__(account)
         credentials = account.credentials or {}
-        self.client = SendcloudClient(account.api_base_url or "https://panel.sendcloud.sc/api/v2",
-                                      credentials.get("public_key", ""), credentials.get("secret_key", ""),
-                                      session=session)
+        self.client = SendcloudClient(
+            account.api_base_url or "https://panel.sendcloud.sc/api/v2",
+            credentials.get("public_key", ""),
+            credentials.get("secret_key", ""),
+            session=session,
+        )
         self.webhook_secret = credentials.get("webhook_secret") or credentials.get("secret_key", "")
 
     def close(self) -> None:
@@ -187,22 +201,36 @@ class SendcloudCarrier(Carrier):
         return (self.account.pk, self.client.base_url, self.client.auth[0], *parts)
 
     def sender_addresses(self) -> list[dict]:
-        return _cached(self._key("senders"), DIRECTORY_TTL, lambda: self.client.json(
-            "GET", self.client.v2("/user/addresses/sender")).get("sender_addresses") or [])
+        return _cached(
+            self._key("senders"),
+            DIRECTORY_TTL,
+            lambda: (
+                self.client.json("GET", self.client.v2("/user/addresses/sender")).get("sender_addresses")
+                or []
+            ),
+        )
 
     def brands(self) -> list[dict]:
-        return _cached(self._key("brands"), DIRECTORY_TTL, lambda: self.client.json(
-            "GET", self.client.v2("/brands")).get("brands") or [])
+        return _cached(
+            self._key("brands"),
+            DIRECTORY_TTL,
+            lambda: self.client.json("GET", self.client.v2("/brands")).get("brands") or [],
+        )
 
     def sender_address_id(self, sender, *, brand_name: str = "") -> int | None:
         """The Sendcloud sender address at the same postal code and country, if there is one;
         of several, the one that carries the brand named `brand_name`. (A v2 parcel has no brand
         field of its own: it goes out under its sender address's `brand_id`.)"""
+
         def norm(text):
             return "".join((text or "").split()).upper()
 
-        here = [a for a in self.sender_addresses() if norm(a.get("postal_code")) == norm(sender.postal_code)
-                and norm(a.get("country")) == norm(sender.country)]
+        here = [
+            a
+            for a in self.sender_addresses()
+            if norm(a.get("postal_code")) == norm(sender.postal_code)
+            and norm(a.get("country")) == norm(sender.country)
+        ]
         if len(here) > 1 and brand_name:
             brand_id = self.brand_id(brand_name)
             here = [a for a in here if brand_id and str(a.get("brand_id")) == str(brand_id)] or here
@@ -210,13 +238,19 @@ class SendcloudCarrier(Carrier):
 
     def brand_id(self, name: str) -> int | None:
         wanted = (name or "").strip().lower()
-        return next((int(b["id"]) for b in self.brands() if wanted and (b.get("name") or "").lower() == wanted), None)
+        return next(
+            (int(b["id"]) for b in self.brands() if wanted and (b.get("name") or "").lower() == wanted), None
+        )
 
     def shipping_methods(self, *, sender_address_id: int | None, to_country: str) -> list[ServiceOption]:
         params = {"sender_address": sender_address_id or "all", "to_country": to_country.upper()}
-        return _cached(self._key("methods", params["sender_address"], params["to_country"]), METHODS_TTL,
-                       lambda: m.parse_methods(self.client.json("GET", self.client.v2("/shipping_methods"),
-                                                                params=params), to_country))
+        return _cached(
+            self._key("methods", params["sender_address"], params["to_country"]),
+            METHODS_TTL,
+            lambda: m.parse_methods(
+                self.client.json("GET", self.client.v2("/shipping_methods"), params=params), to_country
+            ),
+        )
 
     def services(self, *, sender_country: str = "", to_country: str = "") -> list[ServiceOption]:
         return self.shipping_methods(sender_address_id=None, to_country=to_country or sender_country or "NL")
@@ -230,7 +264,8 @@ class SendcloudCarrier(Carrier):
             names = ", ".join(f"{o.name} ({o.code})" for o in options[:8]) or "none"
             raise CarrierError(
                 f"Sendcloud has no shipping method “{request.service or 'any'}” to {request.recipient.country} "
-                f"for {request.weight_g} g. Available: {names}")
+                f"for {request.weight_g} g. Available: {names}"
+            )
         body = m.parcel_body(request, method_id=int(method.code), sender_address_id=sender_id)
         response = self.client.request("POST", self.client.v2("/parcels"), json=body)
         data = _json(response)
@@ -256,17 +291,23 @@ class SendcloudCarrier(Carrier):
         status = parcel.get("status") or {}
         if status.get("id") == 1002 or not parcel.get("tracking_number"):
             errors = parcel.get("errors") or {}
-            raise CarrierError(f"Sendcloud could not announce parcel {parcel.get('id')}: "
-                               f"{status.get('message') or 'no tracking number'} {m.error_message(errors, 400)}"
-                               if errors else f"Sendcloud could not announce parcel {parcel.get('id')}: "
-                               f"{status.get('message') or 'no tracking number'}")
+            raise CarrierError(
+                f"Sendcloud could not announce parcel {parcel.get('id')}: "
+                f"{status.get('message') or 'no tracking number'} {m.error_message(errors, 400)}"
+                if errors
+                else f"Sendcloud could not announce parcel {parcel.get('id')}: "
+                f"{status.get('message') or 'no tracking number'}"
+            )
         label = parcel.get("label") or {}
         url = label.get("label_printer") if size != "a4" else (label.get("normal_printer") or [None])[0]
         pdf = self.client.pdf(url) if url else self.label(str(parcel["id"]), size=size)
         return Booking(
-            tracking_number=parcel["tracking_number"], label_pdf=pdf, external_id=str(parcel["id"]),
+            tracking_number=parcel["tracking_number"],
+            label_pdf=pdf,
+            external_id=str(parcel["id"]),
             tracking_url=parcel.get("tracking_url") or self.tracking_url(parcel["tracking_number"]),
-            fee=fee or Decimal("0"), currency="EUR" if fee else "",
+            fee=fee or Decimal("0"),
+            currency="EUR" if fee else "",
             service=(parcel.get("shipment") or {}).get("name") or service,
             carrier_name=m.carrier_name((parcel.get("carrier") or {}).get("code", "")),
         )
@@ -282,8 +323,10 @@ class SendcloudCarrier(Carrier):
         """A v3 return: from the customer (request.sender) to the merchant (request.recipient)."""
         option = request.service or self.account.return_service
         if not option:
-            raise CarrierError("No return service: set “Return service” on the carrier account "
-                               "(a Sendcloud shipping option code such as postnl:return)")
+            raise CarrierError(
+                "No return service: set “Return service” on the carrier account "
+                "(a Sendcloud shipping option code such as postnl:return)"
+            )
         body = m.return_body(request, option_code=option, brand_id=self.brand_id(request.brand_name))
         created = self.client.json("POST", self.client.v3("/returns"), ok=(200, 201), json=body)
         parcel_id = created.get("parcel_id")
@@ -302,8 +345,12 @@ class SendcloudCarrier(Carrier):
         """The parcel's label-free drop-off code as (png, problem): (b"", "") when its carrier has
         none, (b"", why) when it could not be fetched. Never raises."""
         try:
-            response = self.client.request("GET", self.client.v2(m.document_path(external_id, "qr")),
-                                           headers={"Accept": "image/png"}, max_retries=QR_RETRIES)
+            response = self.client.request(
+                "GET",
+                self.client.v2(m.document_path(external_id, "qr")),
+                headers={"Accept": "image/png"},
+                max_retries=QR_RETRIES,
+            )
         except CarrierError as exc:
             return b"", str(exc)
         png, problem = m.parse_qr_document(response.status_code, response.content, _json(response))
@@ -322,7 +369,9 @@ class SendcloudCarrier(Carrier):
         if response.status_code == 202:
             return CancelResult(cancelled=False, queued=True, message=message)
         if response.status_code == 410:
-            return CancelResult(cancelled=True, message=f"{message} (its announcement had failed; no label to void)")
+            return CancelResult(
+                cancelled=True, message=f"{message} (its announcement had failed; no label to void)"
+            )
         if response.status_code == 404:
             raise CarrierError(f"Sendcloud does not know parcel {external_id}: {message}")
         if response.status_code == 400 and "already being cancelled" in message.lower():
@@ -332,7 +381,9 @@ class SendcloudCarrier(Carrier):
             if status == "cancelled":
                 return CancelResult(cancelled=True, message="Parcel has been cancelled")
             if status == "cancel_requested":
-                return CancelResult(cancelled=False, queued=True, message="Parcel cancellation has been queued")
+                return CancelResult(
+                    cancelled=False, queued=True, message="Parcel cancellation has been queued"
+                )
         return CancelResult(cancelled=False, message=message)
 
     # -- tracking --------------------------------------------------------------------------------

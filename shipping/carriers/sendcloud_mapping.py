@@ -14,37 +14,111 @@ from shipping.carriers.base import BookingRequest, Party, ServiceOption, Trackin
 # v2 parcel status ids -> what they mean for a Shipment (Shipment.Status values; "" = no change).
 # 1000, 1002, 11 and 2000 are confirmed by the spec; the others come from a community list.
 STATUS_BY_ID: dict[int, str] = {
-    999: "booked", 1000: "booked", 1001: "booked", 1: "booked", 13: "booked",
-    3: "in_transit", 4: "in_transit", 5: "in_transit", 6: "in_transit", 7: "in_transit", 8: "in_transit",
-    12: "in_transit", 22: "in_transit", 91: "in_transit", 92: "in_transit",
-    11: "delivered", 93: "delivered",
-    15: "exception", 80: "exception", 1002: "exception",
-    1999: "cancel_requested", 2001: "cancel_requested",
-    2000: "cancelled", 1998: "cancelled",
+    999: "booked",
+    1000: "booked",
+    1001: "booked",
+    1: "booked",
+    13: "booked",
+    3: "in_transit",
+    4: "in_transit",
+    5: "in_transit",
+    6: "in_transit",
+    7: "in_transit",
+    8: "in_transit",
+    12: "in_transit",
+    22: "in_transit",
+    91: "in_transit",
+    92: "in_transit",
+    11: "delivered",
+    93: "delivered",
+    15: "exception",
+    80: "exception",
+    1002: "exception",
+    1999: "cancel_requested",
+    2001: "cancel_requested",
+    2000: "cancelled",
+    1998: "cancelled",
 }
 # Tracking history (`GET /tracking/{tn}`) names statuses by `parent_status` slug, not by id.
 STATUS_BY_SLUG: dict[str, str] = {
-    "ready-to-send": "booked", "announced": "booked", "announcing": "booked", "no-label": "booked",
+    "ready-to-send": "booked",
+    "announced": "booked",
+    "announcing": "booked",
+    "no-label": "booked",
     "announced-uncollected": "booked",
-    "picked-up-by-driver": "in_transit", "to-sorting": "in_transit", "sorted": "in_transit",
-    "being-sorted": "in_transit", "unsorted": "in_transit", "shipment-on-route": "in_transit",
-    "driver-on-route": "in_transit", "delayed": "in_transit", "delivery-failed": "in_transit",
+    "picked-up-by-driver": "in_transit",
+    "to-sorting": "in_transit",
+    "sorted": "in_transit",
+    "being-sorted": "in_transit",
+    "unsorted": "in_transit",
+    "shipment-on-route": "in_transit",
+    "driver-on-route": "in_transit",
+    "delayed": "in_transit",
+    "delivery-failed": "in_transit",
     "awaiting-customer-pickup": "in_transit",
-    "delivered": "delivered", "collected-by-customer": "delivered",
-    "collect-error": "exception", "undeliverable": "exception", "announcement-failed": "exception",
-    "cancellation-requested": "cancel_requested", "submitting-cancellation": "cancel_requested",
-    "cancelled": "cancelled", "cancelled-upstream": "cancelled",
+    "delivered": "delivered",
+    "collected-by-customer": "delivered",
+    "collect-error": "exception",
+    "undeliverable": "exception",
+    "announcement-failed": "exception",
+    "cancellation-requested": "cancel_requested",
+    "submitting-cancellation": "cancel_requested",
+    "cancelled": "cancelled",
+    "cancelled-upstream": "cancelled",
 }
 # Sendcloud's carrier codes -> the tracking company names Shipdesk tells channels.
 CARRIER_NAMES = {
-    "postnl": "PostNL", "dpd": "DPD", "ups": "UPS", "fedex": "FedEx", "gls": "GLS", "colissimo": "Colissimo",
-    "chronopost": "Chronopost", "dhl": "DHL", "dhl_express": "DHL Express", "dhl_de": "DHL", "bpost": "bpost",
-    "royal_mail": "Royal Mail", "royalmailv2": "Royal Mail", "parcelforce": "Parcelforce", "hermes_uk": "Evri",
-    "evri": "Evri", "deutsche_post": "Deutsche Post", "la_poste": "La Poste", "usps": "USPS",
-    "canada_post": "Canada Post", "australia_post": "Australia Post",
+    "postnl": "PostNL",
+    "dpd": "DPD",
+    "ups": "UPS",
+    "fedex": "FedEx",
+    "gls": "GLS",
+    "colissimo": "Colissimo",
+    "chronopost": "Chronopost",
+    "dhl": "DHL",
+    "dhl_express": "DHL Express",
+    "dhl_de": "DHL",
+    "bpost": "bpost",
+    "royal_mail": "Royal Mail",
+    "royalmailv2": "Royal Mail",
+    "parcelforce": "Parcelforce",
+    "hermes_uk": "Evri",
+    "evri": "Evri",
+    "deutsche_post": "Deutsche Post",
+    "la_poste": "La Poste",
+    "usps": "USPS",
+    "canada_post": "Canada Post",
+    "australia_post": "Australia Post",
 }
-EU = {"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU",
-      "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"}
+EU = {
+    "AT",
+    "BE",
+    "BG",
+    "CY",
+    "CZ",
+    "DE",
+    "DK",
+    "EE",
+    "ES",
+    "FI",
+    "FR",
+    "GR",
+    "HR",
+    "HU",
+    "IE",
+    "IT",
+    "LT",
+    "LU",
+    "LV",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SE",
+    "SI",
+    "SK",
+}
 _HOUSE_NUMBER_FIRST = re.compile(r"^\s*(\d+[a-zA-Z]?(?:[-/]\d+[a-zA-Z]?)?)[,\s]+(.+)$")
 _HOUSE_NUMBER_LAST = re.compile(r"^(.+?)[,\s]+(\d+[a-zA-Z]?(?:[-/]\d+[a-zA-Z]?)?)\s*$")
 
@@ -76,11 +150,23 @@ def parcel_body(request: BookingRequest, *, method_id: int, sender_address_id: i
     to = request.recipient
     street, number = split_street(to.line1)
     parcel = {
-        "name": to.name, "company_name": to.company, "address": street, "house_number": number,
-        "address_2": to.line2, "city": to.city, "postal_code": to.postal_code, "country": to.country.upper(),
-        "country_state": to.state, "email": to.email, "telephone": to.phone,
-        "order_number": request.order_number, "external_reference": request.reference,
-        "weight": kg(request.weight_g), "request_label": True, "shipment": {"id": method_id}, "quantity": 1,
+        "name": to.name,
+        "company_name": to.company,
+        "address": street,
+        "house_number": number,
+        "address_2": to.line2,
+        "city": to.city,
+        "postal_code": to.postal_code,
+        "country": to.country.upper(),
+        "country_state": to.state,
+        "email": to.email,
+        "telephone": to.phone,
+        "order_number": request.order_number,
+        "external_reference": request.reference,
+        "weight": kg(request.weight_g),
+        "request_label": True,
+        "shipment": {"id": method_id},
+        "quantity": 1,
     }
     if request.value:
         parcel["total_order_value"] = str(Decimal(request.value).quantize(Decimal("0.01")))
@@ -109,25 +195,49 @@ def parcel_items(request: BookingRequest) -> list[dict]:
     weight gets its share of the parcel's."""
     count = sum(item.quantity for item in request.item_lines) or 1
     share = request.weight_g / count
-    return [{"description": (item.title or item.sku)[:255], "quantity": item.quantity,
-             "weight": kg(item.weight_g or share), "value": str(Decimal(item.unit_price).quantize(Decimal("0.01"))),
-             "sku": item.sku[:100]} for item in request.item_lines]
+    return [
+        {
+            "description": (item.title or item.sku)[:255],
+            "quantity": item.quantity,
+            "weight": kg(item.weight_g or share),
+            "value": str(Decimal(item.unit_price).quantize(Decimal("0.01"))),
+            "sku": item.sku[:100],
+        }
+        for item in request.item_lines
+    ]
 
 
 def _from_fields(sender: Party) -> dict:
     street, number = split_street(sender.line1)
-    return {"from_name": sender.name, "from_company_name": sender.company, "from_address_1": street,
-            "from_house_number": number, "from_address_2": sender.line2, "from_city": sender.city,
-            "from_postal_code": sender.postal_code, "from_country": sender.country.upper(),
-            "from_email": sender.email, "from_telephone": sender.phone}
+    return {
+        "from_name": sender.name,
+        "from_company_name": sender.company,
+        "from_address_1": street,
+        "from_house_number": number,
+        "from_address_2": sender.line2,
+        "from_city": sender.city,
+        "from_postal_code": sender.postal_code,
+        "from_country": sender.country.upper(),
+        "from_email": sender.email,
+        "from_telephone": sender.phone,
+    }
 
 
 def v3_address(party: Party) -> dict:
     street, number = split_street(party.line1)
-    address = {"name": party.name, "company_name": party.company, "address_line_1": street, "house_number": number,
-               "address_line_2": party.line2, "postal_code": party.postal_code, "city": party.city,
-               "country_code": party.country.upper(), "state_province_code": party.state, "email": party.email,
-               "phone_number": party.phone}
+    address = {
+        "name": party.name,
+        "company_name": party.company,
+        "address_line_1": street,
+        "house_number": number,
+        "address_line_2": party.line2,
+        "postal_code": party.postal_code,
+        "city": party.city,
+        "country_code": party.country.upper(),
+        "state_province_code": party.state,
+        "email": party.email,
+        "phone_number": party.phone,
+    }
     return {k: v for k, v in address.items() if v}
 
 
@@ -149,8 +259,13 @@ def return_body(request: BookingRequest, *, option_code: str, brand_id: int | No
         each_value = (Decimal(request.value or 0) / count).quantize(Decimal("0.01"))
         each_weight = kg(request.weight_g / count)
         body["parcel_items"] = [
-            {"description": name[:255], "quantity": qty, "weight": {"value": each_weight, "unit": "kg"},
-             "value": {"value": str(each_value), "currency": request.currency or "EUR"}, "sku": name[:100]}
+            {
+                "description": name[:255],
+                "quantity": qty,
+                "weight": {"value": each_weight, "unit": "kg"},
+                "value": {"value": str(each_value), "currency": request.currency or "EUR"},
+                "sku": name[:100],
+            }
             for name, qty in request.items
         ]
     for dimension in ("length", "width", "height"):
@@ -219,9 +334,16 @@ def parse_methods(data: dict, to_country: str) -> list[ServiceOption]:
         for c in m.get("countries") or []:
             if (c.get("iso_2") or "").upper() == to_country.upper() and c.get("price") is not None:
                 price = Decimal(str(c["price"]))
-        options.append(ServiceOption(code=str(m["id"]), name=m.get("name") or str(m["id"]),
-                                     carrier=m.get("carrier") or "", min_weight_g=grams(m.get("min_weight")),
-                                     max_weight_g=grams(m.get("max_weight")), price=price))
+        options.append(
+            ServiceOption(
+                code=str(m["id"]),
+                name=m.get("name") or str(m["id"]),
+                carrier=m.get("carrier") or "",
+                min_weight_g=grams(m.get("min_weight")),
+                max_weight_g=grams(m.get("max_weight")),
+                price=price,
+            )
+        )
     return options
 
 
@@ -230,7 +352,9 @@ def pick_method(options: list[ServiceOption], service: str, weight_g: int) -> Se
     wanted = (service or "").strip().lower()
 
     def fits(o):
-        return (not o.min_weight_g or weight_g >= o.min_weight_g) and (not o.max_weight_g or weight_g <= o.max_weight_g)
+        return (not o.min_weight_g or weight_g >= o.min_weight_g) and (
+            not o.max_weight_g or weight_g <= o.max_weight_g
+        )
 
     if wanted:
         named = [o for o in options if o.code == wanted or o.name.lower() == wanted]
@@ -259,9 +383,13 @@ def status_update(parcel: dict, *, occurred_at: datetime) -> TrackingUpdate:
     status = parcel.get("status") or {}
     code = int(status.get("id", -1)) if str(status.get("id", "")).lstrip("-").isdigit() else -1
     return TrackingUpdate(
-        code=str(code), message=status.get("message") or "", occurred_at=occurred_at,
-        status=STATUS_BY_ID.get(code, ""), external_id=str(parcel.get("id") or ""),
-        tracking_number=parcel.get("tracking_number") or "", is_status=True,
+        code=str(code),
+        message=status.get("message") or "",
+        occurred_at=occurred_at,
+        status=STATUS_BY_ID.get(code, ""),
+        external_id=str(parcel.get("id") or ""),
+        tracking_number=parcel.get("tracking_number") or "",
+        is_status=True,
     )
 
 
@@ -270,11 +398,16 @@ def parse_tracking(data: dict) -> list[TrackingUpdate]:
     for s in data.get("statuses") or []:
         slug = s.get("parent_status") or ""
         message = s.get("carrier_message") or slug.replace("-", " ").capitalize()
-        updates.append(TrackingUpdate(
-            code=slug or str(s.get("parcel_status_history_id") or ""), message=message,
-            occurred_at=parse_timestamp(s.get("carrier_update_timestamp")), status=STATUS_BY_SLUG.get(slug, ""),
-            external_id=str(data.get("parcel_id") or ""), location=s.get("location") or "",
-        ))
+        updates.append(
+            TrackingUpdate(
+                code=slug or str(s.get("parcel_status_history_id") or ""),
+                message=message,
+                occurred_at=parse_timestamp(s.get("carrier_update_timestamp")),
+                status=STATUS_BY_SLUG.get(slug, ""),
+                external_id=str(data.get("parcel_id") or ""),
+                location=s.get("location") or "",
+            )
+        )
     return sorted(updates, key=lambda u: u.occurred_at)
 
 

@@ -50,8 +50,17 @@ class SupplierForm(WriteOnlyCredentialsForm):
 @admin.register(Supplier)
 class SupplierAdmin(admin.ModelAdmin):
     form = SupplierForm
-    list_display = ["name", "automatic", "order_method", "tracking_method", "currency", "watchlist_days",
-                    "awaiting_payment", "overdue", "is_active"]
+    list_display = [
+        "name",
+        "automatic",
+        "order_method",
+        "tracking_method",
+        "currency",
+        "watchlist_days",
+        "awaiting_payment",
+        "overdue",
+        "is_active",
+    ]
     list_filter = ["auto_order", "order_method", "tracking_method", "is_active"]
     search_fields = ["name", "email"]
     filter_horizontal = ["allowed_gateways"]
@@ -60,16 +69,26 @@ class SupplierAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "is_active", "contact_name", "email", "phone", "currency", "notes"]}),
         ("Orders and payment", {"fields": ["auto_order", "order_method", "allowed_gateways"]}),
         ("Tracking", {"fields": ["tracking_method", "upload_link", "watchlist_days"]}),
-        ("Supplier API (credentials are write-only)", {"fields": ["api_base_url", "credentials_set",
-                                                                  "new_credentials"]}),
+        (
+            "Supplier API (credentials are write-only)",
+            {"fields": ["api_base_url", "credentials_set", "new_credentials"]},
+        ),
     ]
     actions = ["new_upload_link"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            n_awaiting=Count("orders", filter=Q(orders__status=SupplierOrder.Status.AWAITING_PAYMENT)),
-            n_overdue=Count("orders", filter=Q(orders__status=SupplierOrder.Status.PLACED,
-                                               orders__tracking_due_at__lt=timezone.now())),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_awaiting=Count("orders", filter=Q(orders__status=SupplierOrder.Status.AWAITING_PAYMENT)),
+                n_overdue=Count(
+                    "orders",
+                    filter=Q(
+                        orders__status=SupplierOrder.Status.PLACED, orders__tracking_due_at__lt=timezone.now()
+                    ),
+                ),
+            )
         )
 
     @admin.display(description="Automatic orders", ordering="auto_order")
@@ -78,15 +97,24 @@ class SupplierAdmin(admin.ModelAdmin):
 
     @admin.display(description="Awaiting payment", ordering="n_awaiting")
     def awaiting_payment(self, obj):
-        url = reverse("admin:suppliers_supplierorder_changelist") + \
-            f"?supplier__id__exact={obj.pk}&status__exact=awaiting_payment"
+        url = (
+            reverse("admin:suppliers_supplierorder_changelist")
+            + f"?supplier__id__exact={obj.pk}&status__exact=awaiting_payment"
+        )
         return format_html('<a href="{}">{}</a>', url, obj.n_awaiting)
 
     @admin.display(description="Tracking overdue", ordering="n_overdue")
     def overdue(self, obj):
-        url = reverse("admin:suppliers_supplierorder_changelist") + f"?supplier__id__exact={obj.pk}&tracking=overdue"
-        return format_html('<a href="{}" style="color:{}">{}</a>', url, "#c62828" if obj.n_overdue else "inherit",
-                           obj.n_overdue)
+        url = (
+            reverse("admin:suppliers_supplierorder_changelist")
+            + f"?supplier__id__exact={obj.pk}&tracking=overdue"
+        )
+        return format_html(
+            '<a href="{}" style="color:{}">{}</a>',
+            url,
+            "#c62828" if obj.n_overdue else "inherit",
+            obj.n_overdue,
+        )
 
     @admin.display(description="Credentials stored")
     def credentials_set(self, obj):
@@ -97,9 +125,12 @@ class SupplierAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "Saved with the supplier."
         url = upload_url(obj)
-        return format_html('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a><div class="help">Send this '
-                           'link to the supplier only: whoever has it can record tracking for their orders.</div>',
-                           url, url)
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a><div class="help">Send this '
+            "link to the supplier only: whoever has it can record tracking for their orders.</div>",
+            url,
+            url,
+        )
 
     @admin.action(description="Replace the upload link (the old one stops working)")
     def new_upload_link(self, request, queryset):
@@ -108,8 +139,9 @@ class SupplierAdmin(admin.ModelAdmin):
         for supplier in queryset:
             supplier.upload_token = _upload_token()
             supplier.save(update_fields=["upload_token"])
-        self.message_user(request, f"New upload link for {queryset.count()} supplier(s); send it to them.",
-                          messages.SUCCESS)
+        self.message_user(
+            request, f"New upload link for {queryset.count()} supplier(s); send it to them.", messages.SUCCESS
+        )
 
 
 @admin.register(SupplierProduct)

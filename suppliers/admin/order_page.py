@@ -24,8 +24,11 @@ class SupplierOrderInline(ReadOnlyInline):
 
     @admin.display(description="Supplier order")
     def link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:suppliers_supplierorder_change", args=[obj.pk]),
-                           obj.reference)
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:suppliers_supplierorder_change", args=[obj.pk]),
+            obj.reference,
+        )
 
     @admin.display(description="Status")
     def status_display(self, obj):
@@ -50,8 +53,11 @@ OrderAdmin.inlines = [*OrderAdmin.inlines[:-1], SupplierOrderInline, *OrderAdmin
 @admin.action(description="Route supplier lines")
 def route_supplier_lines(modeladmin, request, queryset):
     result = routing.route_imported_orders(list(queryset.values_list("pk", flat=True)))
-    modeladmin.message_user(request, f"{len(result.created)} supplier order(s) created for "
-                                     f"{len(result.orders)} order(s).", messages.SUCCESS)
+    modeladmin.message_user(
+        request,
+        f"{len(result.created)} supplier order(s) created for {len(result.orders)} order(s).",
+        messages.SUCCESS,
+    )
 
 
 OrderAdmin.actions = [*OrderAdmin.actions, route_supplier_lines]
@@ -63,8 +69,11 @@ def _save_model_refusing_locked_address(self, request, obj, form, change):
     """A locked address is read-only on the page; a stale page that still posts a different
     address gets a refusal saying who to contact, and the rest of the edit is saved."""
     if obj.pk and obj.address_locked:
-        attempted = [name for name in order_services.ADDRESS_FIELDS
-                     if name in request.POST and request.POST[name].strip() != (getattr(obj, name) or "").strip()]
+        attempted = [
+            name
+            for name in order_services.ADDRESS_FIELDS
+            if name in request.POST and request.POST[name].strip() != (getattr(obj, name) or "").strip()
+        ]
         if attempted:
             self.message_user(request, lock_message(obj), messages.ERROR)
     try:
@@ -76,8 +85,10 @@ def _save_model_refusing_locked_address(self, request, obj, form, change):
 def lock_message(order) -> str:
     holders = [so.supplier for so in order.supplier_orders.select_related("supplier").exclude(placed_at=None)]
     contact = "; ".join(f"{s.name}" + (f" ({s.email})" if s.email else "") for s in holders) or "the supplier"
-    return (f"The address of {order} was not changed: it is locked because a supplier already has the order. "
-            f"To change it, contact the supplier: {contact}.")
+    return (
+        f"The address of {order} was not changed: it is locked because a supplier already has the order. "
+        f"To change it, contact the supplier: {contact}."
+    )
 
 
 OrderAdmin.save_model = _save_model_refusing_locked_address

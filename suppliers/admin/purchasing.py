@@ -21,8 +21,11 @@ class TrackingFilter(admin.SimpleListFilter):
     parameter_name = "tracking"
 
     def lookups(self, request, model_admin):
-        return [("overdue", "Overdue (watchlist)"), ("waiting", "Placed, waiting for tracking"),
-                ("received", "Received")]
+        return [
+            ("overdue", "Overdue (watchlist)"),
+            ("waiting", "Placed, waiting for tracking"),
+            ("received", "Received"),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "overdue":
@@ -41,17 +44,44 @@ class SupplierOrderLineInline(ReadOnlyInline):
 
 @admin.register(SupplierOrder)
 class SupplierOrderAdmin(admin.ModelAdmin):
-    list_display = ["reference", "store_order", "supplier", "automatic", "status_display", "cost", "batch",
-                    "placed_at", "tracking", "tracking_due_at"]
+    list_display = [
+        "reference",
+        "store_order",
+        "supplier",
+        "automatic",
+        "status_display",
+        "cost",
+        "batch",
+        "placed_at",
+        "tracking",
+        "tracking_due_at",
+    ]
     list_filter = ["status", "supplier", TrackingFilter]
     list_select_related = ["supplier", "order", "batch__supplier"]
     search_fields = ["=reference", "=order__order_number", "=tracking_number", "=remote_id"]
     search_help_text = "PO reference, store order number, tracking number or the supplier's order id"
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
-    readonly_fields = ["reference", "order", "supplier", "status_display", "cost", "batch", "remote_id",
-                       "placed_at", "tracking_due_at", "shipped_at", "cancelled_at", "tracking", "carrier",
-                       "shipment", "last_error", "watch_alerted_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "reference",
+        "order",
+        "supplier",
+        "status_display",
+        "cost",
+        "batch",
+        "remote_id",
+        "placed_at",
+        "tracking_due_at",
+        "shipped_at",
+        "cancelled_at",
+        "tracking",
+        "carrier",
+        "shipment",
+        "last_error",
+        "watch_alerted_at",
+        "created_at",
+        "updated_at",
+    ]
     fields = readonly_fields
     inlines = [SupplierOrderLineInline]
     actions = ["pay_selected", "send_to_supplier", "request_fulfilment_again", "cancel_selected"]
@@ -65,13 +95,18 @@ class SupplierOrderAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("import-tracking/", self.admin_site.admin_view(self.import_tracking_view),
-                 name="suppliers_supplierorder_import_tracking"),
+            path(
+                "import-tracking/",
+                self.admin_site.admin_view(self.import_tracking_view),
+                name="suppliers_supplierorder_import_tracking",
+            ),
         ] + super().get_urls()
 
     @admin.display(description="Store order", ordering="order__order_number")
     def store_order(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[obj.order_id]), obj.order)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[obj.order_id]), obj.order
+        )
 
     @admin.display(description="Automatic orders")
     def automatic(self, obj):
@@ -88,8 +123,9 @@ class SupplierOrderAdmin(admin.ModelAdmin):
     @admin.display(description="Tracking", ordering="tracking_number")
     def tracking(self, obj):
         if obj.tracking_url:
-            return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', obj.tracking_url,
-                               obj.tracking_number)
+            return format_html(
+                '<a href="{}" target="_blank" rel="noopener">{}</a>', obj.tracking_url, obj.tracking_number
+            )
         return obj.tracking_number or "—"
 
     @admin.action(description="Pay selected")
@@ -100,8 +136,11 @@ class SupplierOrderAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return None
         if left_out:
-            self.message_user(request, f"{left_out} selected order(s) are not awaiting payment and were left out.",
-                              messages.WARNING)
+            self.message_user(
+                request,
+                f"{left_out} selected order(s) are not awaiting payment and were left out.",
+                messages.WARNING,
+            )
         return HttpResponseRedirect(reverse("admin:suppliers_paymentbatch_checkout", args=[batch.pk]))
 
     @admin.action(description="Send to supplier (paid orders)")
@@ -114,9 +153,12 @@ class SupplierOrderAdmin(admin.ModelAdmin):
             except placing.PlacingError as exc:
                 problems.append(f"{supplier_order.reference}: {exc}")
         skipped = queryset.exclude(status=SupplierOrder.Status.PAID).count()
-        self.message_user(request, f"{sent} order(s) sent to the supplier"
-                          + (f"; {skipped} not paid or already sent, left alone" if skipped else ""),
-                          messages.SUCCESS if sent else messages.WARNING)
+        self.message_user(
+            request,
+            f"{sent} order(s) sent to the supplier"
+            + (f"; {skipped} not paid or already sent, left alone" if skipped else ""),
+            messages.SUCCESS if sent else messages.WARNING,
+        )
         for problem in problems:
             self.message_user(request, problem, messages.ERROR)
 
@@ -131,8 +173,11 @@ class SupplierOrderAdmin(admin.ModelAdmin):
                 failed.append(f"{order}: {message}")
         told = len(orders) - len(failed)
         if told:
-            self.message_user(request, f"{told} store order(s): the channel was told again (see each timeline).",
-                              messages.SUCCESS)
+            self.message_user(
+                request,
+                f"{told} store order(s): the channel was told again (see each timeline).",
+                messages.SUCCESS,
+            )
         for problem in failed:
             self.message_user(request, problem, messages.ERROR)
 
@@ -157,19 +202,29 @@ class SupplierOrderAdmin(admin.ModelAdmin):
         summary = None
         if request.method == "POST" and form.is_valid():
             try:
-                summary = tracking.import_csv(form.cleaned_data["file"].read(), supplier=form.cleaned_data["supplier"],
-                                              source=f"a CSV imported by {request.user}", actor=request.user)
+                summary = tracking.import_csv(
+                    form.cleaned_data["file"].read(),
+                    supplier=form.cleaned_data["supplier"],
+                    source=f"a CSV imported by {request.user}",
+                    actor=request.user,
+                )
             except tracking.TrackingError as exc:
                 self.message_user(request, f"Nothing imported: {exc}.", messages.ERROR)
             else:
                 level = messages.SUCCESS if not summary.problems else messages.WARNING
                 self.message_user(request, f"Tracking CSV: {summary}.", level)
-        context = {**self.admin_site.each_context(request), "title": "Import supplier tracking (CSV)", "form": form,
-                   "summary": summary, "opts": self.opts}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import supplier tracking (CSV)",
+            "form": form,
+            "summary": summary,
+            "opts": self.opts,
+        }
         return TemplateResponse(request, "admin/suppliers/supplierorder/import_tracking.html", context)
 
 
 # -- payment batches and the checkout
+
 
 class BatchOrderInline(ReadOnlyInline):
     model = SupplierOrder
@@ -180,13 +235,37 @@ class BatchOrderInline(ReadOnlyInline):
 
 @admin.register(PaymentBatch)
 class PaymentBatchAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "supplier", "status_display", "amount_display", "gateway", "attempt", "in_doubt",
-                    "last_error", "created_at", "paid_at", "checkout_link"]
+    list_display = [
+        "__str__",
+        "supplier",
+        "status_display",
+        "amount_display",
+        "gateway",
+        "attempt",
+        "in_doubt",
+        "last_error",
+        "created_at",
+        "paid_at",
+        "checkout_link",
+    ]
     list_filter = ["status", "supplier", "in_doubt"]
     list_select_related = ["supplier", "gateway"]
     show_facets = admin.ShowFacets.NEVER
-    readonly_fields = ["supplier", "status_display", "amount_display", "gateway", "attempt", "in_doubt",
-                       "remote_id", "last_error", "created_by", "created_at", "paid_by", "paid_at", "checkout_link"]
+    readonly_fields = [
+        "supplier",
+        "status_display",
+        "amount_display",
+        "gateway",
+        "attempt",
+        "in_doubt",
+        "remote_id",
+        "last_error",
+        "created_by",
+        "created_at",
+        "paid_by",
+        "paid_at",
+        "checkout_link",
+    ]
     fields = readonly_fields
     inlines = [BatchOrderInline]
 
@@ -198,8 +277,11 @@ class PaymentBatchAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("<int:pk>/checkout/", self.admin_site.admin_view(self.checkout_view),
-                 name="suppliers_paymentbatch_checkout"),
+            path(
+                "<int:pk>/checkout/",
+                self.admin_site.admin_view(self.checkout_view),
+                name="suppliers_paymentbatch_checkout",
+            ),
         ] + super().get_urls()
 
     @admin.display(description="Status", ordering="status")
@@ -214,39 +296,65 @@ class PaymentBatchAdmin(admin.ModelAdmin):
     def checkout_link(self, obj):
         if not obj.pk or obj.status != PaymentBatch.Status.AWAITING_PAYMENT:
             return "—"
-        return format_html('<a href="{}">Pay</a>', reverse("admin:suppliers_paymentbatch_checkout", args=[obj.pk]))
+        return format_html(
+            '<a href="{}">Pay</a>', reverse("admin:suppliers_paymentbatch_checkout", args=[obj.pk])
+        )
 
     def checkout_view(self, request, pk):
         batch = get_object_or_404(PaymentBatch.objects.select_related("supplier"), pk=pk)
         if not self.has_change_permission(request, batch):
             raise PermissionDenied
         gateways = list(checkout.allowed_gateways(batch))
-        form = CheckoutForm(request.POST or None, gateways=PaymentGateway.objects.filter(
-            pk__in=[g.pk for g in gateways]).order_by("name"))
+        form = CheckoutForm(
+            request.POST or None,
+            gateways=PaymentGateway.objects.filter(pk__in=[g.pk for g in gateways]).order_by("name"),
+        )
         here = reverse("admin:suppliers_paymentbatch_checkout", args=[batch.pk])
         if request.method == "POST" and form.is_valid():
             gateway = form.cleaned_data["gateway"]
             try:
                 batch = checkout.pay_batch(batch, gateway=gateway, actor=request.user)
             except PaymentDeclined as exc:
-                self.message_user(request, f"Declined by {gateway.name}: {exc}. The batch is still awaiting payment.",
-                                  messages.ERROR)
+                self.message_user(
+                    request,
+                    f"Declined by {gateway.name}: {exc}. The batch is still awaiting payment.",
+                    messages.ERROR,
+                )
                 return HttpResponseRedirect(here)
             except (PaymentError, checkout.BatchError) as exc:
-                self.message_user(request, str(exc) if isinstance(exc, checkout.BatchError) else
-                                  PaymentBatch.objects.get(pk=batch.pk).last_error or str(exc), messages.ERROR)
+                self.message_user(
+                    request,
+                    str(exc)
+                    if isinstance(exc, checkout.BatchError)
+                    else PaymentBatch.objects.get(pk=batch.pk).last_error or str(exc),
+                    messages.ERROR,
+                )
                 return HttpResponseRedirect(here)
-            self.message_user(request, f"Paid {batch.amount} {batch.currency} to {batch.supplier.name} through "
-                                       f"{gateway.name} ({batch.remote_id}).", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Paid {batch.amount} {batch.currency} to {batch.supplier.name} through "
+                f"{gateway.name} ({batch.remote_id}).",
+                messages.SUCCESS,
+            )
             return HttpResponseRedirect(reverse("admin:suppliers_paymentbatch_change", args=[batch.pk]))
-        orders = list(batch.supplier_orders.exclude(status=SupplierOrder.Status.CANCELLED)
-                      .select_related("order__channel").prefetch_related("lines").order_by("reference"))
+        orders = list(
+            batch.supplier_orders.exclude(status=SupplierOrder.Status.CANCELLED)
+            .select_related("order__channel")
+            .prefetch_related("lines")
+            .order_by("reference")
+        )
         checks = []
         if batch.status == PaymentBatch.Status.AWAITING_PAYMENT and request.method == "GET":
             checks = checkout.check_addresses([so.order for so in orders])
         context = {
-            **self.admin_site.each_context(request), "title": f"Pay {batch.supplier.name}", "batch": batch,
-            "orders": orders, "total": sum((so.total_cost for so in orders), 0), "checks": checks,
-            "gateways": gateways, "form": form, "opts": self.opts,
+            **self.admin_site.each_context(request),
+            "title": f"Pay {batch.supplier.name}",
+            "batch": batch,
+            "orders": orders,
+            "total": sum((so.total_cost for so in orders), 0),
+            "checks": checks,
+            "gateways": gateways,
+            "form": form,
+            "opts": self.opts,
         }
         return TemplateResponse(request, "admin/suppliers/paymentbatch/checkout.html", context)

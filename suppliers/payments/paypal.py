@@ -28,13 +28,17 @@ APPROVED, COMPLETED = "APPROVED", "COMPLETED"
 def order_body(request: PaymentRequest, vault_id: str) -> dict:
     body = {
         "intent": "CAPTURE",
-        "purchase_units": [{
-            "reference_id": request.reference[:256],
-            "custom_id": request.reference[:127],
-            "description": request.description[:127],
-            "amount": {"currency_code": request.currency.upper(),
-                       "value": decimal_string(request.amount, request.currency)},
-        }],
+        "purchase_units": [
+            {
+                "reference_id": request.reference[:256],
+                "custom_id": request.reference[:127],
+                "description": request.description[:127],
+                "amount": {
+                    "currency_code": request.currency.upper(),
+                    "value": decimal_string(request.amount, request.currency),
+                },
+            }
+        ],
     }
     if vault_id:
         body["payment_source"] = {"paypal": {"vault_id": vault_id}}
@@ -52,7 +56,12 @@ def captured(order: dict) -> tuple[str, str] | None:
 def parse_error(status: int, body: dict) -> Exception:
     details = body.get("details") or [{}]
     issue = details[0].get("issue", "")
-    text = details[0].get("description") or body.get("message") or body.get("error_description") or f"HTTP {status}"
+    text = (
+        details[0].get("description")
+        or body.get("message")
+        or body.get("error_description")
+        or f"HTTP {status}"
+    )
     if status == 422:
         return PaymentDeclined(f"PayPal: {text}" + (f" ({issue})" if issue else ""), code=issue)
     if status in (401, 403):
@@ -65,16 +74,23 @@ class PayPalGateway(Gateway):
     label = "PayPal"
 
     def _cache_key(self) -> str:
-        digest = hashlib.sha256(f"{self.base_url}|{self.credentials.get('client_id', '')}".encode()).hexdigest()
+        digest = hashlib.sha256(
+            f"{self.base_url}|{self.credentials.get('client_id', '')}".encode()
+        ).hexdigest()
         return f"paypal-token:{digest[:32]}"
 
     def token(self, *, fresh: bool = False) -> str:
         key = self._cache_key()
         if not fresh and (token := cache.get(key)):
             return token
-        response = send("POST", f"{self.base_url}/v1/oauth2/token", session=self.session,
-                        auth=(self.credentials.get("client_id", ""), self.credentials.get("client_secret", "")),
-                        data={"grant_type": "client_credentials"}, headers={"Accept": "application/json"})
+        response = send(
+            "POST",
+            f"{self.base_url}/v1/oauth2/token",
+            session=self.session,
+            auth=(self.credentials.get("client_id", ""), self.credentials.get("client_secret", "")),
+            data={"grant_type": "client_credentials"},
+            headers={"Accept": "application/json"},
+        )
         body = json_body(response)
         if response.status_code != 200 or not body.get("access_token"):
             raise PaymentError(f"PayPal refused the credentials: {body.get('error_description') or body}")
@@ -83,24 +99,36 @@ class PayPalGateway(Gateway):
 
     def _post(self, path: str, body: dict, request_id: str) -> tuple[int, dict]:
         for fresh in (False, True):  # a cached token may have expired early: fetch a new one once
-            response = send("POST", f"{self.base_url}{path}", session=self.session, json=body, headers={
-                "Authorization": f"Bearer {self.token(fresh=fresh)}", "PayPal-Request-Id": request_id,
-                "Prefer": "return=representation", "Accept": "application/json",
-            })
+            response = send(
+                "POST",
+                f"{self.base_url}{path}",
+                session=self.session,
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {self.token(fresh=fresh)}",
+                    "PayPal-Request-Id": request_id,
+                    "Prefer": "return=representation",
+                    "Accept": "application/json",
+                },
+            )
             if response.status_code != 401:
                 break
         return response.status_code, json_body(response)
 
     def charge(self, request: PaymentRequest) -> PaymentResult:
         try:
-            status, order = self._post("/v2/checkout/orders", order_body(request, self.credentials.get("vault_id", "")),
-                                       f"{request.idempotency_key}-create")
+            status, order = self._post(
+                "/v2/checkout/orders",
+                order_body(request, self.credentials.get("vault_id", "")),
+                f"{request.idempotency_key}-create",
+            )
             if status >= 400:
                 raise parse_error(status, order)
             replayed = status == 200
             if order.get("status") == APPROVED:
-                status, order = self._post(f"/v2/checkout/orders/{order['id']}/capture", {},
-                                           f"{request.idempotency_key}-capture")
+                status, order = self._post(
+                    f"/v2/checkout/orders/{order['id']}/capture", {}, f"{request.idempotency_key}-capture"
+                )
                 if status >= 400:
                     raise parse_error(status, order)
                 replayed = status == 200
@@ -109,9 +137,12 @@ class PayPalGateway(Gateway):
         if order.get("status") != COMPLETED:
             raise PaymentDeclined(
                 f"PayPal left the order {order.get('status', 'unknown')}: the payer must approve it. "
-                "Give the gateway a saved PayPal account (vault_id).", code=order.get("status", ""))
+                "Give the gateway a saved PayPal account (vault_id).",
+                code=order.get("status", ""),
+            )
         capture_id, capture_status = captured(order) or ("", "")
         if capture_status in ("DECLINED", "FAILED"):
             raise PaymentDeclined(f"PayPal declined the capture ({capture_status}).", code=capture_status)
-        return PaymentResult(remote_id=capture_id or order.get("id", ""), status=capture_status or COMPLETED,
-                             replayed=replayed)
+        return PaymentResult(
+            remote_id=capture_id or order.get("id", ""), status=capture_status or COMPLETED, replayed=replayed
+        )

@@ -36,11 +36,15 @@ def parse_intent(body: dict, *, replayed: bool = False) -> PaymentResult:
     if status in ("succeeded", "processing"):
         return PaymentResult(remote_id=body.get("id", ""), status=status, replayed=replayed)
     if status == "requires_action":
-        raise PaymentDeclined("The card needs the cardholder's authentication (3-D Secure); use another card.",
-                              code="authentication_required")
+        raise PaymentDeclined(
+            "The card needs the cardholder's authentication (3-D Secure); use another card.",
+            code="authentication_required",
+        )
     error = body.get("last_payment_error") or {}
-    raise PaymentDeclined(error.get("message") or f"Stripe left the payment {status or 'unconfirmed'}.",
-                          code=error.get("code", status))
+    raise PaymentDeclined(
+        error.get("message") or f"Stripe left the payment {status or 'unconfirmed'}.",
+        code=error.get("code", status),
+    )
 
 
 def parse_error(status: int, body: dict) -> Exception:
@@ -61,16 +65,24 @@ class StripeGateway(Gateway):
     label = "Card via Stripe"
 
     def headers(self, request: PaymentRequest) -> dict:
-        return {"Authorization": f"Bearer {self.credentials.get('secret_key', '')}",
-                "Idempotency-Key": request.idempotency_key, "Accept": "application/json"}
+        return {
+            "Authorization": f"Bearer {self.credentials.get('secret_key', '')}",
+            "Idempotency-Key": request.idempotency_key,
+            "Accept": "application/json",
+        }
 
     def charge(self, request: PaymentRequest) -> PaymentResult:
         payment_method = self.credentials.get("payment_method", "")
         if not payment_method:
             raise PaymentError("The Stripe account has no saved card (payment_method) to pay with.")
         try:
-            response = send("POST", f"{self.base_url}/payment_intents", session=self.session,
-                            data=intent_form(request, payment_method), headers=self.headers(request))
+            response = send(
+                "POST",
+                f"{self.base_url}/payment_intents",
+                session=self.session,
+                data=intent_form(request, payment_method),
+                headers=self.headers(request),
+            )
             body = json_body(response)
         except NoAnswer as exc:
             raise PaymentError(f"Stripe did not answer clearly: {exc}", in_doubt=True) from exc

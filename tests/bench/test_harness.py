@@ -16,9 +16,21 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_bench(tmp_path, *args, **env) -> list[dict]:
     results = tmp_path / "results.jsonl"
     child = subprocess.run(
-        [sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "BENCH_RESULTS": str(results), "BENCH_RUN_ID": "t" + str(os.getpid()),
-             "BENCH_CSV_ROWS": "300", "BENCH_CSV_DEFAULT_ROWS": "100", "DATABASE_URL": "", **env})
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "BENCH_RESULTS": str(results),
+            "BENCH_RUN_ID": "t" + str(os.getpid()),
+            "BENCH_CSV_ROWS": "300",
+            "BENCH_CSV_DEFAULT_ROWS": "100",
+            "DATABASE_URL": "",
+            **env,
+        },
+    )
     assert child.returncode == 0, child.stdout[-2000:] + child.stderr[-3000:]
     return [json.loads(line) for line in results.read_text().splitlines()]
 
@@ -32,7 +44,10 @@ def test_a_sqlite_run_says_what_ran(tmp_path):
     assert row["peak_mb"] > row["heap_mb"] > 0  # the whole process, not just the Python heap
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a PostgreSQL server: runs in the PostgreSQL pass of .ci/run")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs a PostgreSQL server: runs in the PostgreSQL pass of .ci/run",
+)
 def test_a_postgres_run_uses_a_database_of_its_own_and_drops_it(tmp_path):
     import psycopg
 
@@ -40,5 +55,7 @@ def test_a_postgres_run_uses_a_database_of_its_own_and_drops_it(tmp_path):
 
     assert row["database"] == "postgresql" and row["database_name"].startswith("bench_csv_t")
     with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres") as conn:
-        left = conn.execute("SELECT datname FROM pg_database WHERE datname = %s", [row["database_name"]]).fetchall()
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname = %s", [row["database_name"]]
+        ).fetchall()
     assert left == []

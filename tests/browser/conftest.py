@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PHONE = {"width": 360, "height": 740}
 
@@ -19,8 +25,11 @@ PHONE = {"width": 360, "height": 740}
 @pytest.fixture(scope="session")
 def browser():
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `apt-get install -y chromium` "
-                    "(or set CHROMIUM_PATH). Browser tests never skip.", pytrace=False)
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: run `apt-get install -y chromium` "
+            "(or set CHROMIUM_PATH). Browser tests never skip.",
+            pytrace=False,
+        )
     # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
     # between browser steps are plain synchronous code, so Django's async guard is lifted.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -55,8 +64,14 @@ def phone(browser, artifacts):
     contexts = []
 
     def open_page(locale="en-GB"):
-        context = browser.new_context(viewport=PHONE, locale=locale, is_mobile=True, has_touch=True,
-                                      device_scale_factor=2, accept_downloads=True)
+        context = browser.new_context(
+            viewport=PHONE,
+            locale=locale,
+            is_mobile=True,
+            has_touch=True,
+            device_scale_factor=2,
+            accept_downloads=True,
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()

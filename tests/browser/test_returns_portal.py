@@ -28,16 +28,29 @@ CONTRAST_JS = """el => {
 
 @pytest.fixture
 def shop(transactional_db):
-    brand = BrandFactory(name="Maison Lune", slug="lune", is_default=True, primary_color="#5b2a86",
-                         accent_color="#f2b134", return_address__name="Maison Lune Retours",
-                         return_address__city="Lyon", return_address__postal_code="69002",
-                         return_address__country="FR")
+    brand = BrandFactory(
+        name="Maison Lune",
+        slug="lune",
+        is_default=True,
+        primary_color="#5b2a86",
+        accent_color="#f2b134",
+        return_address__name="Maison Lune Retours",
+        return_address__city="Lyon",
+        return_address__postal_code="69002",
+        return_address__country="FR",
+    )
     carrier = CarrierAccountFactory(name="Colis maison", prefix="RL")
     ReturnPolicyFactory(brand=brand, return_carrier=carrier)
-    order = OrderFactory(order_number="1042", external_id="e1042", ship_postal_code="LS1 4AB",
-                         ship_name="Ann Example", email="ann@example.test", status=Order.Status.DELIVERED,
-                         ordered_at=timezone.now() - timedelta(days=6),
-                         delivered_at=timezone.now() - timedelta(days=2))
+    order = OrderFactory(
+        order_number="1042",
+        external_id="e1042",
+        ship_postal_code="LS1 4AB",
+        ship_name="Ann Example",
+        email="ann@example.test",
+        status=Order.Status.DELIVERED,
+        ordered_at=timezone.now() - timedelta(days=6),
+        delivered_at=timezone.now() - timedelta(days=2),
+    )
     OrderLineFactory(order=order, sku="MUG-1", title="Tasse en grès", quantity=2)
     OrderLineFactory(order=order, sku="TEE-M", title="T-shirt lin", quantity=1)
     ShipmentFactory(order=order, carrier_account=carrier, brand=brand)
@@ -98,12 +111,24 @@ def customer_path(page, base, artifacts, lang, words):
 
 def test_the_customer_path_in_french_on_a_phone(phone, live_server, shop, artifacts):
     page = phone("fr-FR")
-    ret = customer_path(page, live_server.url, artifacts, "fr", {
-        "number": "Numéro de commande", "postal": "Code postal", "find": "Trouver ma commande",
-        "quantity": "Quantité à retourner", "reason": "Motif", "damaged": "Arrivé endommagé",
-        "continue": "Continuer", "confirm": "Confirmer le retour", "ready": "Votre étiquette de retour est prête",
-        "download": "Télécharger l’étiquette (PDF)",
-    })
+    ret = customer_path(
+        page,
+        live_server.url,
+        artifacts,
+        "fr",
+        {
+            "number": "Numéro de commande",
+            "postal": "Code postal",
+            "find": "Trouver ma commande",
+            "quantity": "Quantité à retourner",
+            "reason": "Motif",
+            "damaged": "Arrivé endommagé",
+            "continue": "Continuer",
+            "confirm": "Confirmer le retour",
+            "ready": "Votre étiquette de retour est prête",
+            "download": "Télécharger l’étiquette (PDF)",
+        },
+    )
     assert ret.language == "fr"
     [email] = mail.outbox
     assert email.subject.startswith("Votre étiquette de retour pour la commande #1042")
@@ -121,17 +146,33 @@ def test_the_customer_path_in_english_on_a_phone(phone, live_server, shop, artif
     assert page.get_by_label("Order number", exact=True).input_value() == ""
     page.screenshot(path=str(artifacts / "0-mismatch-en.png"), full_page=True)
 
-    ret = customer_path(page, live_server.url, artifacts, "en", {
-        "number": "Order number", "postal": "Postal code", "find": "Find my order",
-        "quantity": "Quantity to return", "reason": "Reason", "damaged": "Arrived damaged",
-        "continue": "Continue", "confirm": "Confirm return", "ready": "Your return label is ready",
-        "download": "Download the label (PDF)",
-    })
-    assert [(ln.order_line.sku, ln.quantity, ln.reason) for ln in ret.lines.all()] == [("MUG-1", 1, "damaged")]
+    ret = customer_path(
+        page,
+        live_server.url,
+        artifacts,
+        "en",
+        {
+            "number": "Order number",
+            "postal": "Postal code",
+            "find": "Find my order",
+            "quantity": "Quantity to return",
+            "reason": "Reason",
+            "damaged": "Arrived damaged",
+            "continue": "Continue",
+            "confirm": "Confirm return",
+            "ready": "Your return label is ready",
+            "download": "Download the label (PDF)",
+        },
+    )
+    assert [(ln.order_line.sku, ln.quantity, ln.reason) for ln in ret.lines.all()] == [
+        ("MUG-1", 1, "damaged")
+    ]
 
 
 def test_the_language_switch_works_without_javascript(browser, live_server, shop, artifacts):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-GB", java_script_enabled=False)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, locale="en-GB", java_script_enabled=False
+    )
     page = context.new_page()
     page.goto(f"{live_server.url}/returns/lune/")
     page.get_by_role("button", name="Français").click()
@@ -163,7 +204,7 @@ def tab_to(page, wanted, limit=40) -> str:
     for _ in range(limit):
         now = tab(page)
         seen.append(now)
-        if (wanted(now) if callable(wanted) else now == wanted):
+        if wanted(now) if callable(wanted) else now == wanted:
             return now
     raise AssertionError(f"Tab never reached {wanted!r}; it went {seen}")
 
@@ -179,8 +220,14 @@ def test_keyboard_only(phone, live_server, shop, artifacts):
     page.goto(f"{live_server.url}/returns/lune/")
     # focus order: skip link, home, language switch, the two fields, the button
     order = [tab(page) for _ in range(6)]
-    assert order == ["Skip to main content", "Maison Lune", "language=en", "language=fr", "order_number=",
-                     "postal_code="]
+    assert order == [
+        "Skip to main content",
+        "Maison Lune",
+        "language=en",
+        "language=fr",
+        "order_number=",
+        "postal_code=",
+    ]
     assert_focus_visible(page)
     assert tab(page) == "Find my order"
     assert_focus_visible(page)

@@ -24,12 +24,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def awaiting(transactional_db):
-    brand = BrandFactory(name="Maison Lune", slug="lune", is_default=True, primary_color="#5b2a86",
-                         return_address__name="Maison Lune Retours")
+    brand = BrandFactory(
+        name="Maison Lune",
+        slug="lune",
+        is_default=True,
+        primary_color="#5b2a86",
+        return_address__name="Maison Lune Retours",
+    )
     ReturnPolicyFactory(brand=brand, return_carrier=CarrierAccountFactory(name="Colis maison", prefix="RL"))
-    order = OrderFactory(order_number="3042", external_id="e3042", ship_postal_code="LS1 4AB", ship_name="Ann Example",
-                         email="ann@example.test", status=Order.Status.AWAITING_SHIPMENT,
-                         ordered_at=timezone.now() - timedelta(days=6))
+    order = OrderFactory(
+        order_number="3042",
+        external_id="e3042",
+        ship_postal_code="LS1 4AB",
+        ship_name="Ann Example",
+        email="ann@example.test",
+        status=Order.Status.AWAITING_SHIPMENT,
+        ordered_at=timezone.now() - timedelta(days=6),
+    )
     OrderLineFactory(order=order, external_id="L-MUG", sku="MUG-1", title="Stoneware mug", quantity=2)
     OrderLineFactory(order=order, external_id="L-TEE", sku="TEE-M", title="Linen tee", quantity=1)
     # the supplier sent the tee; the mugs are still on our shelf
@@ -47,7 +58,8 @@ def find_order(page, base):
 
 
 def test_an_order_shipped_by_a_supplier_is_refused_then_returned_once_the_switch_is_on(
-        phone, live_server, awaiting, artifacts):
+    phone, live_server, awaiting, artifacts
+):
     page = phone("en-GB")
 
     find_order(page, live_server.url)
@@ -76,4 +88,6 @@ def test_an_order_shipped_by_a_supplier_is_refused_then_returned_once_the_switch
 
     ret = ReturnRequest.objects.get()
     assert page.get_by_role("heading", name="Your return label is ready").is_visible()
-    assert [(ln.order_line.sku, ln.quantity, ln.reason) for ln in ret.lines.all()] == [("TEE-M", 1, "too_small")]
+    assert [(ln.order_line.sku, ln.quantity, ln.reason) for ln in ret.lines.all()] == [
+        ("TEE-M", 1, "too_small")
+    ]

@@ -1,4 +1,3 @@
-
 import pytest
 
 from tests.factories import ChannelFactory
@@ -35,3 +34,22 @@ def ecwid_sandbox(live_server, transactional_db):
         credentials={"access_token": "secret_sandbox_token", "client_secret": "ecwid_client_secret"},
     )
     return channel, store_for_channel(channel)
+
+
+# Channels that receive webhooks, with the secrets tests/channels/test_webhooks.py signs with.
+@pytest.fixture
+def shopify_channel(db):
+    return ChannelFactory(
+        kind="shopify",
+        shop_id="shop.myshopify.com",
+        credentials={"access_token": "shpat_x", "webhook_secret": "shpss_sandbox_secret"},
+    )
+
+
+@pytest.fixture
+def ecwid_channel(db):
+    return ChannelFactory(
+        kind="ecwid",
+        shop_id="4870020",
+        credentials={"access_token": "secret_x", "client_secret": "ecwid_client_secret"},
+    )

@@ -75,7 +75,10 @@ def failing_page_test(m: Marketplace):
         channel, store = request.getfixturevalue(m.sandbox)
         monkeypatch.setattr(*m.page_size_at, m.page_size)
         m.generate(store, m.orders, mix=False, seed=m.seed)
-        store.faults = [{"path": m.orders_path, "delay": 0}, {"path": m.orders_path, **fault}]  # page two fails
+        store.faults = [
+            {"path": m.orders_path, "delay": 0},
+            {"path": m.orders_path, **fault},
+        ]  # page two fails
         store.save()
 
         first = run_sync(channel)

@@ -31,10 +31,17 @@ from tests.channels.faults import (
 SEARCH = "/orders/2026-01-01/orders"
 
 AMAZON = Marketplace(
-    name="amazon", sandbox="amazon_sandbox", generate=generate, orders_path=SEARCH,
-    page_size_at=(amazon, "PAGE_SIZE"), page_size=10, orders=15, seed=5,
+    name="amazon",
+    sandbox="amazon_sandbox",
+    generate=generate,
+    orders_path=SEARCH,
+    page_size_at=(amazon, "PAGE_SIZE"),
+    page_size=10,
+    orders=15,
+    seed=5,
     resume_key="token",  # the pagination token of page two
-    timeout=0.4, slow=1.0,  # Amazon's 429 carries no Retry-After: backed off
+    timeout=0.4,
+    slow=1.0,  # Amazon's 429 carries no Retry-After: backed off
 )
 
 
@@ -82,37 +89,79 @@ def test_parses_every_field_and_the_v0_ship_service_level(amazon_sandbox):
     channel, store = amazon_sandbox
     order = make_order(store, rng=random.Random(2))
     cup, beans, necklace = (
-        {"orderItemId": "11111111111111", "quantityOrdered": 2,
-         "product": {"asin": "B0SHPDK001", "title": "Stoneware coffee cup", "sellerSku": "CUP-01",
-                     "price": {"unitPrice": {"amount": "19.99", "currencyCode": "GBP"}}},
-         "promotion": {"breakdowns": [{"promotionId": "SPRING10"}]},
-         "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": 2,
-                         "packing": {"giftOption": {"giftMessage": "Happy birthday!", "giftWrapLevel": "Classic"}}}},
-        {"orderItemId": "22222222222222", "quantityOrdered": 1, "measurement": {"unit": "KILOGRAMS", "value": 1.5},
-         "product": {"asin": "B0SHPDK004", "title": "Coffee beans", "sellerSku": "BEANS-1KG",
-                     "price": {"unitPrice": {"amount": "24.00", "currencyCode": "GBP"}}},
-         "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": 1}},
-        {"orderItemId": "33333333333333", "quantityOrdered": 1,
-         "product": {"asin": "B0SHPDK003", "title": "Name necklace", "sellerSku": "NECK-NAME",
-                     "price": {"unitPrice": {"amount": "34.50", "currencyCode": "GBP"}},
-                     "customization": {"customizedUrl": "https://www.amazon.co.uk/gp/custom/333"}},
-         "cancellation": {"cancellationRequest": {"requester": "BUYER", "cancelReason": "Wrong name"}},
-         "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": 1}},
+        {
+            "orderItemId": "11111111111111",
+            "quantityOrdered": 2,
+            "product": {
+                "asin": "B0SHPDK001",
+                "title": "Stoneware coffee cup",
+                "sellerSku": "CUP-01",
+                "price": {"unitPrice": {"amount": "19.99", "currencyCode": "GBP"}},
+            },
+            "promotion": {"breakdowns": [{"promotionId": "SPRING10"}]},
+            "fulfillment": {
+                "quantityFulfilled": 0,
+                "quantityUnfulfilled": 2,
+                "packing": {"giftOption": {"giftMessage": "Happy birthday!", "giftWrapLevel": "Classic"}},
+            },
+        },
+        {
+            "orderItemId": "22222222222222",
+            "quantityOrdered": 1,
+            "measurement": {"unit": "KILOGRAMS", "value": 1.5},
+            "product": {
+                "asin": "B0SHPDK004",
+                "title": "Coffee beans",
+                "sellerSku": "BEANS-1KG",
+                "price": {"unitPrice": {"amount": "24.00", "currencyCode": "GBP"}},
+            },
+            "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": 1},
+        },
+        {
+            "orderItemId": "33333333333333",
+            "quantityOrdered": 1,
+            "product": {
+                "asin": "B0SHPDK003",
+                "title": "Name necklace",
+                "sellerSku": "NECK-NAME",
+                "price": {"unitPrice": {"amount": "34.50", "currencyCode": "GBP"}},
+                "customization": {"customizedUrl": "https://www.amazon.co.uk/gp/custom/333"},
+            },
+            "cancellation": {"cancellationRequest": {"requester": "BUYER", "cancelReason": "Wrong name"}},
+            "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": 1},
+        },
     )
     order.update(
-        orderId="202-1234567-7654321", orderItems=[cup, beans, necklace],
+        orderId="202-1234567-7654321",
+        orderItems=[cup, beans, necklace],
         buyer={"buyerName": "Ann Lee", "buyerEmail": "abc123@marketplace.amazon.co.uk"},
-        recipient={"deliveryAddress": {"name": "Ann Lee", "companyName": "Lee & Co", "addressLine1": "1 High St",
-                                       "addressLine2": "Flat 2", "addressLine3": "Rear", "city": "Leeds",
-                                       "stateOrRegion": "West Yorkshire", "postalCode": "LS1 4AB",
-                                       "countryCode": "GB", "phone": "+44 113 496 0000"},
-                   "deliveryPreference": {"addressInstruction": "Behind the green gate",
-                                          "dropOffLocation": "Porch"}},
-        proceeds={"grandTotal": {"amount": "95.49", "currencyCode": "GBP"},
-                  "breakdowns": [{"type": "ITEM", "subtotal": {"amount": "98.48", "currencyCode": "GBP"}},
-                                 {"type": "DISCOUNT", "subtotal": {"amount": "-2.99", "currencyCode": "GBP"}}]},
-        payment={"paymentExecutions": [{"paymentMethod": "CreditCard",
-                                        "paymentAmount": {"amount": "95.49", "currencyCode": "GBP"}}]},
+        recipient={
+            "deliveryAddress": {
+                "name": "Ann Lee",
+                "companyName": "Lee & Co",
+                "addressLine1": "1 High St",
+                "addressLine2": "Flat 2",
+                "addressLine3": "Rear",
+                "city": "Leeds",
+                "stateOrRegion": "West Yorkshire",
+                "postalCode": "LS1 4AB",
+                "countryCode": "GB",
+                "phone": "+44 113 496 0000",
+            },
+            "deliveryPreference": {"addressInstruction": "Behind the green gate", "dropOffLocation": "Porch"},
+        },
+        proceeds={
+            "grandTotal": {"amount": "95.49", "currencyCode": "GBP"},
+            "breakdowns": [
+                {"type": "ITEM", "subtotal": {"amount": "98.48", "currencyCode": "GBP"}},
+                {"type": "DISCOUNT", "subtotal": {"amount": "-2.99", "currencyCode": "GBP"}},
+            ],
+        },
+        payment={
+            "paymentExecutions": [
+                {"paymentMethod": "CreditCard", "paymentAmount": {"amount": "95.49", "currencyCode": "GBP"}}
+            ]
+        },
     )
     order["_v0"]["ShipServiceLevel"] = "Std UK Dom_1"
     add_order(store, order)
@@ -124,8 +173,11 @@ def test_parses_every_field_and_the_v0_ship_service_level(amazon_sandbox):
     connector.enrich(page.orders, cache)
     [o] = page.orders
 
-    assert (o.external_id, o.order_number, o.remote_status) == ("202-1234567-7654321", "202-1234567-7654321",
-                                                                  "UNSHIPPED")
+    assert (o.external_id, o.order_number, o.remote_status) == (
+        "202-1234567-7654321",
+        "202-1234567-7654321",
+        "UNSHIPPED",
+    )
     assert o.is_paid and not o.is_shipped and not o.is_cancelled
     assert (o.total, o.currency, o.discount_total) == (Decimal("95.49"), "GBP", Decimal("2.99"))
     assert o.requested_service == "Std UK Dom_1"  # from v0: 2026-01-01 only says STANDARD
@@ -134,15 +186,34 @@ def test_parses_every_field_and_the_v0_ship_service_level(amazon_sandbox):
     assert o.is_gift and o.gift_message == "Happy birthday!"
     assert o.customer_note == "Behind the green gate; Drop-off: Porch"
     assert o.internal_note == "Buyer asked to cancel: Wrong name"
-    assert (o.customer_name, o.email, o.phone) == ("Ann Lee", "abc123@marketplace.amazon.co.uk", "+44 113 496 0000")
+    assert (o.customer_name, o.email, o.phone) == (
+        "Ann Lee",
+        "abc123@marketplace.amazon.co.uk",
+        "+44 113 496 0000",
+    )
     a = o.address
     assert (a.name, a.company, a.line1, a.line2, a.city, a.state, a.postal_code, a.country) == (
-        "Ann Lee", "Lee & Co", "1 High St", "Flat 2, Rear", "Leeds", "West Yorkshire", "LS1 4AB", "GB")
+        "Ann Lee",
+        "Lee & Co",
+        "1 High St",
+        "Flat 2, Rear",
+        "Leeds",
+        "West Yorkshire",
+        "LS1 4AB",
+        "GB",
+    )
     lines = {ln.sku: ln for ln in o.lines}
     assert (lines["CUP-01"].quantity, lines["CUP-01"].unit_price, lines["CUP-01"].listing_id) == (
-        2, Decimal("19.99"), "B0SHPDK001")
+        2,
+        Decimal("19.99"),
+        "B0SHPDK001",
+    )
     # Package weight and main image from Catalog Items; a weight Amazon measured on the order wins.
-    assert (lines["CUP-01"].weight_g, lines["NECK-NAME"].weight_g, lines["BEANS-1KG"].weight_g) == (431, 71, 1500)
+    assert (lines["CUP-01"].weight_g, lines["NECK-NAME"].weight_g, lines["BEANS-1KG"].weight_g) == (
+        431,
+        71,
+        1500,
+    )
     assert lines["CUP-01"].image_url.endswith("/B0SHPDK001._SL500_.jpg")
     assert o.total_weight_g == 2 * 431 + 71 + 1500
     assert lines["NECK-NAME"].options == {"Customization": "https://www.amazon.co.uk/gp/custom/333"}
@@ -215,7 +286,9 @@ def test_an_access_token_about_to_expire_is_refreshed_with_lwa_and_stored_on_the
 
     assert summary.imported == 2 and not summary.errors
     channel.refresh_from_db()
-    assert channel.credentials["access_token"].startswith("Atza|") and channel.credentials["access_token"] != old
+    assert (
+        channel.credentials["access_token"].startswith("Atza|") and channel.credentials["access_token"] != old
+    )
     assert abs(channel.credentials["expires_at"] - (time.time() + 3600)) < 60
     [grant] = token_requests()
     assert grant.parsed == {"grant_type": "refresh_token", "client_id": channel.credentials["client_id"]}
@@ -238,7 +311,8 @@ def test_a_wrong_client_secret_is_refused_as_an_auth_error(amazon_sandbox):
     channel, store = amazon_sandbox
     # Staff typed the wrong secret: it is what is stored, not a stale copy another worker replaced.
     Channel.objects.filter(pk=channel.pk).update(
-        credentials={**channel.credentials, "client_secret": "wrong", "access_token": ""})
+        credentials={**channel.credentials, "client_secret": "wrong", "access_token": ""}
+    )
     connector = Channel.objects.get(pk=channel.pk).connector()
 
     assert_client_secret_refused(connector)
@@ -294,7 +368,10 @@ def test_orders_shipped_or_cancelled_on_amazon_are_shipped_or_cancelled_here(ama
     assert summary.shipped_on_channel == 1 and summary.cancelled_on_channel == 1 and not summary.errors
     shipped = Order.objects.get(external_id=shipped_there.external_id)
     f = shipped.fulfilments.get()
-    assert shipped.status == "shipped" and (f.tracking_number, f.carrier_name) == ("9400111899223344556677", "USPS")
+    assert shipped.status == "shipped" and (f.tracking_number, f.carrier_name) == (
+        "9400111899223344556677",
+        "USPS",
+    )
     assert Order.objects.get(external_id=cancelled_there.external_id).status == "cancelled"
     assert Order.objects.get(external_id=untouched.external_id).status == "awaiting_shipment"
 
@@ -306,16 +383,31 @@ def test_confirm_shipment_with_a_carrier_amazon_lists(amazon_sandbox):
     channel, store = amazon_sandbox
     [sandbox_order] = generate(store, 1, mix=False, seed=7)
 
-    result = channel.connector().push_fulfilment(RemoteFulfilment(
-        order_external_id=sandbox_order.external_id, tracking_number="JD000123456GB", carrier="Royal Mail",
-        service="Tracked 48", shipped_at=datetime(2026, 2, 4, 16, 0, tzinfo=UTC)))
+    result = channel.connector().push_fulfilment(
+        RemoteFulfilment(
+            order_external_id=sandbox_order.external_id,
+            tracking_number="JD000123456GB",
+            carrier="Royal Mail",
+            service="Tracked 48",
+            shipped_at=datetime(2026, 2, 4, 16, 0, tzinfo=UTC),
+        )
+    )
 
     request = confirmations().get()
-    assert request.parsed == {"marketplaceId": "A1F83G8C2ARO7P", "packageDetail": {
-        "packageReferenceId": "1", "carrierCode": "Royal Mail", "trackingNumber": "JD000123456GB",
-        "shippingMethod": "Tracked 48", "shipDate": "2026-02-04T16:00:00Z",
-        "orderItems": [{"orderItemId": i["orderItemId"], "quantity": i["quantityOrdered"]}
-                       for i in sandbox_order.data["orderItems"]]}}
+    assert request.parsed == {
+        "marketplaceId": "A1F83G8C2ARO7P",
+        "packageDetail": {
+            "packageReferenceId": "1",
+            "carrierCode": "Royal Mail",
+            "trackingNumber": "JD000123456GB",
+            "shippingMethod": "Tracked 48",
+            "shipDate": "2026-02-04T16:00:00Z",
+            "orderItems": [
+                {"orderItemId": i["orderItemId"], "quantity": i["quantityOrdered"]}
+                for i in sandbox_order.data["orderItems"]
+            ],
+        },
+    }
     assert result.remote_id == "1"
     sandbox_order.refresh_from_db()
     assert sandbox_order.data["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
@@ -325,8 +417,11 @@ def test_confirm_shipment_with_a_carrier_amazon_does_not_list_sends_other_and_th
     channel, store = amazon_sandbox
     [sandbox_order] = generate(store, 1, mix=False, seed=8)
 
-    channel.connector().push_fulfilment(RemoteFulfilment(
-        order_external_id=sandbox_order.external_id, tracking_number="BOB1", carrier="Bob's Couriers"))
+    channel.connector().push_fulfilment(
+        RemoteFulfilment(
+            order_external_id=sandbox_order.external_id, tracking_number="BOB1", carrier="Bob's Couriers"
+        )
+    )
 
     detail = confirmations().get().parsed["packageDetail"]
     assert (detail["carrierCode"], detail["carrierName"]) == ("Other", "Bob's Couriers")
@@ -336,17 +431,32 @@ def test_a_second_package_gets_the_next_reference_and_a_retry_edits_the_same_one
     channel, store = amazon_sandbox
     order = make_order(store)
     order["orderItems"] = order["orderItems"][:1]
-    order["orderItems"][0].update(quantityOrdered=2, fulfillment={"quantityFulfilled": 0, "quantityUnfulfilled": 2})
+    order["orderItems"][0].update(
+        quantityOrdered=2, fulfillment={"quantityFulfilled": 0, "quantityUnfulfilled": 2}
+    )
     sandbox_order = add_order(store, order)
     item = order["orderItems"][0]["orderItemId"]
     connector = channel.connector()
 
-    first = connector.push_fulfilment(RemoteFulfilment(order_external_id=sandbox_order.external_id,
-                                                       tracking_number="A1", carrier="UPS", lines=[(item, 1)]))
-    second = connector.push_fulfilment(RemoteFulfilment(order_external_id=sandbox_order.external_id,
-                                                        tracking_number="A2", carrier="UPS", lines=[(item, 1)]))
-    again = connector.push_fulfilment(RemoteFulfilment(order_external_id=sandbox_order.external_id,
-                                                       tracking_number="A2", carrier="UPS"))
+    first = connector.push_fulfilment(
+        RemoteFulfilment(
+            order_external_id=sandbox_order.external_id,
+            tracking_number="A1",
+            carrier="UPS",
+            lines=[(item, 1)],
+        )
+    )
+    second = connector.push_fulfilment(
+        RemoteFulfilment(
+            order_external_id=sandbox_order.external_id,
+            tracking_number="A2",
+            carrier="UPS",
+            lines=[(item, 1)],
+        )
+    )
+    again = connector.push_fulfilment(
+        RemoteFulfilment(order_external_id=sandbox_order.external_id, tracking_number="A2", carrier="UPS")
+    )
 
     assert (first.remote_id, second.remote_id, again.remote_id) == ("1", "2", "2")
     sandbox_order.refresh_from_db()
@@ -360,8 +470,12 @@ def test_a_shipment_without_tracking_is_blocked_and_never_sent(amazon_sandbox):
     run_sync(channel)
     order = Order.objects.get()
 
-    f = services.record_fulfilment(order=order, tracking_number="", carrier_name="Royal Mail",
-                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)])
+    f = services.record_fulfilment(
+        order=order,
+        tracking_number="",
+        carrier_name="Royal Mail",
+        lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)],
+    )
 
     f.refresh_from_db()
     assert f.state == Fulfilment.State.BLOCKED and "requires a tracking number" in f.last_error
@@ -375,8 +489,12 @@ def test_a_booked_shipment_reaches_amazon_through_the_outbox(amazon_sandbox):
     run_sync(channel)
     order = Order.objects.get()
 
-    f = services.record_fulfilment(order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS",
-                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)])
+    f = services.record_fulfilment(
+        order=order,
+        tracking_number="1Z999AA10123456784",
+        carrier_name="UPS",
+        lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)],
+    )
 
     f.refresh_from_db()
     assert f.state == Fulfilment.State.SENT and f.remote_id

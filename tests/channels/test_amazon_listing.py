@@ -37,8 +37,12 @@ def test_a_first_sync_makes_no_call_per_order(amazon_sandbox):
 
 
 def v0(channel, path="", **params):
-    return requests.get(f"{channel.api_base_url}/orders/v0/orders{path}", timeout=5,
-                        headers={"x-amz-access-token": channel.credentials["access_token"]}, params=params)
+    return requests.get(
+        f"{channel.api_base_url}/orders/v0/orders{path}",
+        timeout=5,
+        headers={"x-amz-access-token": channel.credentials["access_token"]},
+        params=params,
+    )
 
 
 def listing(channel, **params):
@@ -67,13 +71,16 @@ def test_v0_get_orders_honours_statuses_channels_and_the_before_dates(amazon_san
     assert len(page["Orders"]) == 7 and page["NextToken"]
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"OrderStatuses": "BOGUS"}, "Invalid OrderStatuses: BOGUS"),
-    ({"MaxResultsPerPage": 0}, "MaxResultsPerPage must be between 1 and 100"),
-    ({"MaxResultsPerPage": 101}, "MaxResultsPerPage must be between 1 and 100"),
-    ({"FulfillmentChannels": "FBA"}, "Invalid FulfillmentChannels: FBA"),
-    ({"LastUpdatedBefore": "2026-01-01T00:00:00Z"}, "cannot be combined"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"OrderStatuses": "BOGUS"}, "Invalid OrderStatuses: BOGUS"),
+        ({"MaxResultsPerPage": 0}, "MaxResultsPerPage must be between 1 and 100"),
+        ({"MaxResultsPerPage": 101}, "MaxResultsPerPage must be between 1 and 100"),
+        ({"FulfillmentChannels": "FBA"}, "Invalid FulfillmentChannels: FBA"),
+        ({"LastUpdatedBefore": "2026-01-01T00:00:00Z"}, "cannot be combined"),
+    ],
+)
 def test_v0_get_orders_refuses_bad_input_with_amazons_errors_body(amazon_sandbox, params, message):
     channel, _ = amazon_sandbox
     answer = listing(channel, **params)
@@ -90,7 +97,9 @@ def test_v0_get_order_and_order_items_read_one_order_and_answer_json_404_for_an_
     assert order["AmazonOrderId"] == made.external_id and order["OrderStatus"] == "Unshipped"
     items = v0(channel, f"/{made.external_id}/orderItems").json()["payload"]
     assert items["AmazonOrderId"] == made.external_id
-    assert [i["OrderItemId"] for i in items["OrderItems"]] == [i["orderItemId"] for i in made.data["orderItems"]]
+    assert [i["OrderItemId"] for i in items["OrderItems"]] == [
+        i["orderItemId"] for i in made.data["orderItems"]
+    ]
     assert all(i["IsGift"] in ("true", "false") for i in items["OrderItems"])
 
     for path in ("/111-0000000-0000000", "/111-0000000-0000000/orderItems"):

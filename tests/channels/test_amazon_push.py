@@ -25,15 +25,33 @@ def two_item_order(store):
     first = order["orderItems"][0]
     order.update(orderId=ORDER)
     order["orderItems"] = [
-        dict(first, orderItemId=CUP, quantityOrdered=2, fulfillment={"quantityFulfilled": 0, "quantityUnfulfilled": 2}),
-        dict(first, orderItemId=LAMP, quantityOrdered=1, fulfillment={"quantityFulfilled": 0, "quantityUnfulfilled": 1}),
+        dict(
+            first,
+            orderItemId=CUP,
+            quantityOrdered=2,
+            fulfillment={"quantityFulfilled": 0, "quantityUnfulfilled": 2},
+        ),
+        dict(
+            first,
+            orderItemId=LAMP,
+            quantityOrdered=1,
+            fulfillment={"quantityFulfilled": 0, "quantityUnfulfilled": 1},
+        ),
     ]
     return add_order(store, order)
 
 
 def parcel(lines, tracking, reference, **extra):
-    return RemoteFulfilment(order_external_id=ORDER, tracking_number=tracking, carrier="Royal Mail",
-                            service="Tracked 48", shipped_at=SHIPPED, lines=lines, reference=reference, **extra)
+    return RemoteFulfilment(
+        order_external_id=ORDER,
+        tracking_number=tracking,
+        carrier="Royal Mail",
+        service="Tracked 48",
+        shipped_at=SHIPPED,
+        lines=lines,
+        reference=reference,
+        **extra,
+    )
 
 
 def ref(reference):
@@ -61,16 +79,29 @@ def test_a_split_order_is_two_packages_each_with_its_own_reference_and_items(ama
     second = connector.push_fulfilment(parcel([(CUP, 1)], "JD000000012GB", "102"))
 
     assert [r.parsed["packageDetail"] for r in confirmations()] == [
-        {"packageReferenceId": ref("101"), "carrierCode": "Royal Mail", "trackingNumber": "JD000000011GB",
-         "shippingMethod": "Tracked 48", "shipDate": "2026-02-04T16:00:00Z",
-         "orderItems": [{"orderItemId": CUP, "quantity": 1}, {"orderItemId": LAMP, "quantity": 1}]},
-        {"packageReferenceId": ref("102"), "carrierCode": "Royal Mail", "trackingNumber": "JD000000012GB",
-         "shippingMethod": "Tracked 48", "shipDate": "2026-02-04T16:00:00Z",
-         "orderItems": [{"orderItemId": CUP, "quantity": 1}]},
+        {
+            "packageReferenceId": ref("101"),
+            "carrierCode": "Royal Mail",
+            "trackingNumber": "JD000000011GB",
+            "shippingMethod": "Tracked 48",
+            "shipDate": "2026-02-04T16:00:00Z",
+            "orderItems": [{"orderItemId": CUP, "quantity": 1}, {"orderItemId": LAMP, "quantity": 1}],
+        },
+        {
+            "packageReferenceId": ref("102"),
+            "carrierCode": "Royal Mail",
+            "trackingNumber": "JD000000012GB",
+            "shippingMethod": "Tracked 48",
+            "shipDate": "2026-02-04T16:00:00Z",
+            "orderItems": [{"orderItemId": CUP, "quantity": 1}],
+        },
     ]
     assert (first.remote_id, second.remote_id) == (ref("101"), ref("102"))
     assert packages(order) == {
-        ref("101"): ("JD000000011GB", [{"orderItemId": CUP, "quantity": 1}, {"orderItemId": LAMP, "quantity": 1}]),
+        ref("101"): (
+            "JD000000011GB",
+            [{"orderItemId": CUP, "quantity": 1}, {"orderItemId": LAMP, "quantity": 1}],
+        ),
         ref("102"): ("JD000000012GB", [{"orderItemId": CUP, "quantity": 1}]),
     }
     assert order.data["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
@@ -92,15 +123,18 @@ def test_quantities_of_an_item_named_twice_are_summed_and_a_repeat_edits_the_sam
 def test_a_parcel_reference_becomes_a_stable_package_number_clear_of_seller_centrals(amazon_sandbox):
     channel, store = amazon_sandbox
     order = two_item_order(store)
-    sandbox_amazon.ship(order, tracking_number="SC0001", items=[{"orderItemId": CUP, "quantity": 1}],
-                        reference="1")  # confirmed in Seller Central as package 1
+    sandbox_amazon.ship(
+        order, tracking_number="SC0001", items=[{"orderItemId": CUP, "quantity": 1}], reference="1"
+    )  # confirmed in Seller Central as package 1
 
     result = channel.connector().push_fulfilment(parcel([(LAMP, 1)], "JD000000014GB", "1"))
 
     assert result.remote_id.isdigit() and len(result.remote_id) == 9
     assert result.remote_id == package_reference("1") == package_reference(" 1 ") != package_reference("2")
-    assert packages(order) == {"1": ("SC0001", [{"orderItemId": CUP, "quantity": 1}]),
-                               result.remote_id: ("JD000000014GB", [{"orderItemId": LAMP, "quantity": 1}])}
+    assert packages(order) == {
+        "1": ("SC0001", [{"orderItemId": CUP, "quantity": 1}]),
+        result.remote_id: ("JD000000014GB", [{"orderItemId": LAMP, "quantity": 1}]),
+    }
 
 
 def test_find_fulfilment_finds_a_confirmed_tracking_number_and_nothing_for_an_unknown_one(amazon_sandbox):
@@ -112,7 +146,9 @@ def test_find_fulfilment_finds_a_confirmed_tracking_number_and_nothing_for_an_un
     found = connector.find_fulfilment(parcel([(CUP, 2)], "JD000000015GB", "31"))
     missing = connector.find_fulfilment(parcel([(LAMP, 1)], "JD999999999GB", "32"))
 
-    assert found.remote_id == ref("31") and found.request["packageItems"] == [{"orderItemId": CUP, "quantity": 2}]
+    assert found.remote_id == ref("31") and found.request["packageItems"] == [
+        {"orderItemId": CUP, "quantity": 2}
+    ]
     assert missing is None
     assert confirmations().count() == 1  # looking never confirms
 
@@ -129,7 +165,11 @@ def test_a_relabel_replaces_the_package_under_the_same_reference(amazon_sandbox)
     assert result.remote_id == ref("41")
     assert confirmations().last().parsed["packageDetail"]["packageReferenceId"] == ref("41")
     assert packages(order) == {
-        ref("41"): ("1Z999AA10123456784", [{"orderItemId": CUP, "quantity": 2}, {"orderItemId": LAMP, "quantity": 1}])}
+        ref("41"): (
+            "1Z999AA10123456784",
+            [{"orderItemId": CUP, "quantity": 2}, {"orderItemId": LAMP, "quantity": 1}],
+        )
+    }
     assert connector.find_fulfilment(old) is None  # the dead tracking number is gone from Amazon
     assert order.data["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
 
@@ -144,8 +184,10 @@ def test_more_units_than_are_left_to_ship_is_refused_in_amazons_words(amazon_san
         connector.push_fulfilment(parcel([(CUP, 1)], "JD000000018GB", "52"))
 
     assert not refused.value.retryable and refused.value.status == 400
-    assert str(refused.value) == (f"Amazon refused the shipment of order {ORDER}: Invalid quantity for orderItemId "
-                                  f"{CUP}: 1 exceeds the 0 not yet shipped (InvalidInput)")
+    assert str(refused.value) == (
+        f"Amazon refused the shipment of order {ORDER}: Invalid quantity for orderItemId "
+        f"{CUP}: 1 exceeds the 0 not yet shipped (InvalidInput)"
+    )
     assert list(packages(order)) == [ref("51")]
 
 
@@ -172,8 +214,9 @@ def test_a_confirmed_package_cannot_be_withdrawn_through_the_api_the_step_is_nam
 
     assert str(cancel.value) == (
         f"Amazon's API cannot withdraw a confirmed shipment: in Seller Central open order {ORDER} "
-        f"(Orders > Manage Orders), choose \"Edit shipment\" and correct or remove package {ref('71')} with tracking ID "
-        "JD000000019GB.")
+        f'(Orders > Manage Orders), choose "Edit shipment" and correct or remove package {ref("71")} with tracking ID '
+        "JD000000019GB."
+    )
     assert SandboxRequest.objects.count() == before
     assert list(packages(order)) == [ref("71")]
 
@@ -188,6 +231,7 @@ def test_a_relabel_of_a_package_sent_without_a_reference_finds_it_by_its_trackin
     connector.update_fulfilment(old, parcel([(CUP, 2), (LAMP, 1)], "JD000000021GB", "81"))
 
     assert packages(order) == {
-        "1": ("JD000000021GB", [{"orderItemId": CUP, "quantity": 2}, {"orderItemId": LAMP, "quantity": 1}])}
+        "1": ("JD000000021GB", [{"orderItemId": CUP, "quantity": 2}, {"orderItemId": LAMP, "quantity": 1}])
+    }
     with pytest.raises(NotSupported, match="no package with tracking number JD000000020GB"):
         connector.update_fulfilment(old, parcel([(CUP, 2)], "JD000000022GB", "82"))

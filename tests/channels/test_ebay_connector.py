@@ -35,10 +35,18 @@ from tests.channels.faults import (
 NOW = datetime.now(tz=UTC)
 
 EBAY = Marketplace(
-    name="ebay", sandbox="ebay_sandbox", generate=generate, orders_path="/order",
-    page_size_at=(ebay, "PAGE_SIZE"), page_size=10, orders=15, seed=5,
-    resume_key="offset", resume_at=10,
-    timeout=0.4, slow=1.0,
+    name="ebay",
+    sandbox="ebay_sandbox",
+    generate=generate,
+    orders_path="/order",
+    page_size_at=(ebay, "PAGE_SIZE"),
+    page_size=10,
+    orders=15,
+    seed=5,
+    resume_key="offset",
+    resume_at=10,
+    timeout=0.4,
+    slow=1.0,
 )
 
 
@@ -75,44 +83,85 @@ def test_the_sandbox_refuses_a_filter_that_is_not_percent_encoded(ebay_sandbox):
     # requests would escape the brackets itself: send the raw request line.
     url = urlsplit(channel.api_base_url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
-    connection.request("GET", f"{url.path}/order?filter=orderfulfillmentstatus:{{NOT_STARTED|IN_PROGRESS}}",
-                       headers=headers)
+    connection.request(
+        "GET", f"{url.path}/order?filter=orderfulfillmentstatus:{{NOT_STARTED|IN_PROGRESS}}", headers=headers
+    )
     raw = connection.getresponse()
     assert raw.status == 400
     error = json.loads(raw.read())["errors"][0]
     connection.close()
-    assert error["errorId"] == 30800 and error["domain"] == "API_FULFILLMENT" and error["category"] == "REQUEST"
+    assert (
+        error["errorId"] == 30800 and error["domain"] == "API_FULFILLMENT" and error["category"] == "REQUEST"
+    )
 
-    encoded = requests.get(f"{channel.api_base_url}/order?filter=orderfulfillmentstatus:%7BNOT_STARTED%7CIN_PROGRESS"
-                           f"%7D,lastmodifieddate:%5B{since}..%5D", headers=headers, timeout=5)
+    encoded = requests.get(
+        f"{channel.api_base_url}/order?filter=orderfulfillmentstatus:%7BNOT_STARTED%7CIN_PROGRESS"
+        f"%7D,lastmodifieddate:%5B{since}..%5D",
+        headers=headers,
+        timeout=5,
+    )
     assert encoded.status_code == 200 and encoded.json()["total"] == 0
 
 
 def test_parses_string_amounts_ship_to_variations_promotions_and_notes(ebay_sandbox):
     channel, store = ebay_sandbox
     order = make_order(store, rng=random.Random(4))
-    order.update(orderId="27-11111-22222", buyerCheckoutNotes="Ring the bell",
-                 pricingSummary={"priceSubtotal": {"value": "48.00", "currency": "GBP"},
-                                 "priceDiscountSubtotal": {"value": "-4.80", "currency": "GBP"},
-                                 "deliveryCost": {"value": "3.95", "currency": "GBP"},
-                                 "deliveryDiscount": {"value": "-1.00", "currency": "GBP"},
-                                 "total": {"value": "46.15", "currency": "GBP"}})
+    order.update(
+        orderId="27-11111-22222",
+        buyerCheckoutNotes="Ring the bell",
+        pricingSummary={
+            "priceSubtotal": {"value": "48.00", "currency": "GBP"},
+            "priceDiscountSubtotal": {"value": "-4.80", "currency": "GBP"},
+            "deliveryCost": {"value": "3.95", "currency": "GBP"},
+            "deliveryDiscount": {"value": "-1.00", "currency": "GBP"},
+            "total": {"value": "46.15", "currency": "GBP"},
+        },
+    )
     order["paymentSummary"]["payments"][0]["paymentMethod"] = "PAYPAL"
     order["fulfillmentStartInstructions"][0]["shippingStep"] = {
-        "shippingCarrierCode": "RoyalMail", "shippingServiceCode": "UK_RoyalMailTracked48",
-        "shipTo": {"fullName": "Ann Lee", "companyName": "Lee & Co", "email": "ann@example.com",
-                   "primaryPhone": {"phoneNumber": "+44 113 496 0000"},
-                   "contactAddress": {"addressLine1": "1 High St", "addressLine2": "Flat 2", "city": "Leeds",
-                                      "stateOrProvince": "West Yorkshire", "postalCode": "LS1 4AB",
-                                      "countryCode": "GB"}}}
+        "shippingCarrierCode": "RoyalMail",
+        "shippingServiceCode": "UK_RoyalMailTracked48",
+        "shipTo": {
+            "fullName": "Ann Lee",
+            "companyName": "Lee & Co",
+            "email": "ann@example.com",
+            "primaryPhone": {"phoneNumber": "+44 113 496 0000"},
+            "contactAddress": {
+                "addressLine1": "1 High St",
+                "addressLine2": "Flat 2",
+                "city": "Leeds",
+                "stateOrProvince": "West Yorkshire",
+                "postalCode": "LS1 4AB",
+                "countryCode": "GB",
+            },
+        },
+    }
     line = order["lineItems"][0]
-    line.update(lineItemId="10001", sku="TEE-VINT", title="Vintage wash T-shirt", quantity=2,
-                lineItemCost={"value": "37.00", "currency": "GBP"}, legacyItemId="295000000102",
-                variationAspects=[{"name": "Size", "value": "M"}, {"name": "Colour", "value": "Oat"}],
-                appliedPromotions=[{"promotionId": "5000101", "description": "10% off 2 or more items",
-                                    "discountAmount": {"value": "3.70", "currency": "GBP"}}])
-    camera = dict(line, lineItemId="10002", sku="CAM-OM1", quantity=1, variationAspects=[], appliedPromotions=[],
-                  lineItemCost={"value": "145.00", "currency": "GBP"})
+    line.update(
+        lineItemId="10001",
+        sku="TEE-VINT",
+        title="Vintage wash T-shirt",
+        quantity=2,
+        lineItemCost={"value": "37.00", "currency": "GBP"},
+        legacyItemId="295000000102",
+        variationAspects=[{"name": "Size", "value": "M"}, {"name": "Colour", "value": "Oat"}],
+        appliedPromotions=[
+            {
+                "promotionId": "5000101",
+                "description": "10% off 2 or more items",
+                "discountAmount": {"value": "3.70", "currency": "GBP"},
+            }
+        ],
+    )
+    camera = dict(
+        line,
+        lineItemId="10002",
+        sku="CAM-OM1",
+        quantity=1,
+        variationAspects=[],
+        appliedPromotions=[],
+        lineItemCost={"value": "145.00", "currency": "GBP"},
+    )
     order["lineItems"] = [line, camera]
     add_order(store, order)
     ensure_inventory(store)
@@ -123,7 +172,11 @@ def test_parses_string_amounts_ship_to_variations_promotions_and_notes(ebay_sand
     connector.enrich(page.orders, cache)
     [o] = page.orders
 
-    assert (o.external_id, o.order_number, o.remote_status) == ("27-11111-22222", "27-11111-22222", "NOT_STARTED")
+    assert (o.external_id, o.order_number, o.remote_status) == (
+        "27-11111-22222",
+        "27-11111-22222",
+        "NOT_STARTED",
+    )
     assert o.is_paid and not o.is_shipped and not o.is_cancelled
     assert (o.total, o.currency) == (Decimal("46.15"), "GBP")
     assert o.discount_total == Decimal("5.80")  # item discounts + delivery discount, both negative on eBay
@@ -133,7 +186,16 @@ def test_parses_string_amounts_ship_to_variations_promotions_and_notes(ebay_sand
     assert (o.customer_name, o.email, o.phone) == ("Ann Lee", "ann@example.com", "+44 113 496 0000")
     a = o.address
     assert (a.name, a.company, a.line1, a.line2, a.city, a.state, a.postal_code, a.country, a.phone) == (
-        "Ann Lee", "Lee & Co", "1 High St", "Flat 2", "Leeds", "West Yorkshire", "LS1 4AB", "GB", "+44 113 496 0000")
+        "Ann Lee",
+        "Lee & Co",
+        "1 High St",
+        "Flat 2",
+        "Leeds",
+        "West Yorkshire",
+        "LS1 4AB",
+        "GB",
+        "+44 113 496 0000",
+    )
     ln, cam = o.lines
     assert (ln.external_id, ln.sku, ln.title, ln.quantity) == ("10001", "TEE-VINT", "Vintage wash T-shirt", 2)
     assert ln.unit_price == Decimal("18.50")  # lineItemCost covers both units
@@ -158,7 +220,9 @@ def test_without_the_inventory_scope_weights_stay_empty_and_the_sync_goes_on(eba
     channel.refresh_from_db()
     assert summary.imported == 3 and not summary.errors and not channel.needs_reconnect
     assert not OrderLine.objects.exclude(weight_g=None).exists()
-    assert not RemoteProductCache.objects.filter(key__startswith="ebay-item:").exists()  # asked again next time
+    assert not RemoteProductCache.objects.filter(
+        key__startswith="ebay-item:"
+    ).exists()  # asked again next time
 
 
 def test_masked_email_pickup_orders_and_gift_cards(ebay_sandbox):
@@ -296,17 +360,26 @@ def test_push_creates_a_shipping_fulfillment_with_ebay_carrier_code_and_reads_th
     [sandbox_order] = generate(store, 1, mix=False, seed=7)
     shipped_at = datetime(2026, 2, 2, 15, 0, tzinfo=UTC)
 
-    result = channel.connector().push_fulfilment(RemoteFulfilment(
-        order_external_id=sandbox_order.external_id, tracking_number="JD000123456GB", carrier="Royal Mail",
-        shipped_at=shipped_at))
+    result = channel.connector().push_fulfilment(
+        RemoteFulfilment(
+            order_external_id=sandbox_order.external_id,
+            tracking_number="JD000123456GB",
+            carrier="Royal Mail",
+            shipped_at=shipped_at,
+        )
+    )
 
     request = SandboxRequest.objects.get(path__endswith="/shipping_fulfillment")
     assert request.method == "POST" and request.content_type == "application/json"
     assert request.parsed == {
-        "lineItems": [{"lineItemId": li["lineItemId"], "quantity": li["quantity"]}
-                      for li in sandbox_order.data["lineItems"]],
-        "shippedDate": "2026-02-02T15:00:00.000Z", "shippingCarrierCode": "RoyalMail",
-        "trackingNumber": "JD000123456GB"}
+        "lineItems": [
+            {"lineItemId": li["lineItemId"], "quantity": li["quantity"]}
+            for li in sandbox_order.data["lineItems"]
+        ],
+        "shippedDate": "2026-02-02T15:00:00.000Z",
+        "shippingCarrierCode": "RoyalMail",
+        "trackingNumber": "JD000123456GB",
+    }
     assert result.remote_id == "JD000123456GB"  # the fulfillmentId from the Location header
     sandbox_order.refresh_from_db()
     assert sandbox_order.data["orderFulfillmentStatus"] == "FULFILLED"
@@ -319,9 +392,14 @@ def test_push_of_some_lines_with_an_unknown_carrier_sends_other(ebay_sandbox):
     order["lineItems"] = [first, dict(first, lineItemId="20002")]
     sandbox_order = add_order(store, order)
 
-    channel.connector().push_fulfilment(RemoteFulfilment(
-        order_external_id=sandbox_order.external_id, tracking_number="BOB1", carrier="Bob's Couriers",
-        lines=[("20002", 1)]))
+    channel.connector().push_fulfilment(
+        RemoteFulfilment(
+            order_external_id=sandbox_order.external_id,
+            tracking_number="BOB1",
+            carrier="Bob's Couriers",
+            lines=[("20002", 1)],
+        )
+    )
 
     assert SandboxRequest.objects.get().parsed["shippingCarrierCode"] == "Other"
     assert SandboxRequest.objects.get().parsed["lineItems"] == [{"lineItemId": "20002", "quantity": 1}]
@@ -335,8 +413,12 @@ def test_a_booked_shipment_reaches_ebay_through_the_outbox(ebay_sandbox):
     run_sync(channel)
     order = Order.objects.get()
 
-    f = services.record_fulfilment(order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS",
-                                   lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)])
+    f = services.record_fulfilment(
+        order=order,
+        tracking_number="1Z999AA10123456784",
+        carrier_name="UPS",
+        lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)],
+    )
 
     f.refresh_from_db()
     assert f.state == Fulfilment.State.SENT and f.remote_id == "1Z999AA10123456784"

@@ -21,14 +21,22 @@ def two_line_order(store, *, order_id="27-10000-20001"):
     order = make_order(store, rng=random.Random(11))
     first = order["lineItems"][0]
     order.update(orderId=order_id)
-    order["lineItems"] = [dict(first, lineItemId="30001", sku="CASE-PHN", quantity=2),
-                          dict(first, lineItemId="30002", sku="MUG-ENAM", quantity=1)]
+    order["lineItems"] = [
+        dict(first, lineItemId="30001", sku="CASE-PHN", quantity=2),
+        dict(first, lineItemId="30002", sku="MUG-ENAM", quantity=1),
+    ]
     return add_order(store, order)
 
 
 def parcel(lines, tracking, carrier="Royal Mail", order_id="27-10000-20001", **extra):
-    return RemoteFulfilment(order_external_id=order_id, tracking_number=tracking, carrier=carrier,
-                            shipped_at=SHIPPED, lines=lines, **extra)
+    return RemoteFulfilment(
+        order_external_id=order_id,
+        tracking_number=tracking,
+        carrier=carrier,
+        shipped_at=SHIPPED,
+        lines=lines,
+        **extra,
+    )
 
 
 def posts():
@@ -46,17 +54,26 @@ def test_a_split_order_is_two_shipping_fulfilments_each_naming_only_its_parcel(e
     second = connector.push_fulfilment(parcel([("30001", 1)], "JD000000002GB", carrier="UPS"))
 
     assert [r.parsed for r in posts()] == [
-        {"lineItems": [{"lineItemId": "30001", "quantity": 1}, {"lineItemId": "30002", "quantity": 1}],
-         "shippedDate": "2026-02-02T15:00:00.000Z", "shippingCarrierCode": "RoyalMail",
-         "trackingNumber": "JD000000001GB"},
-        {"lineItems": [{"lineItemId": "30001", "quantity": 1}],
-         "shippedDate": "2026-02-02T15:00:00.000Z", "shippingCarrierCode": "UPS", "trackingNumber": "JD000000002GB"},
+        {
+            "lineItems": [{"lineItemId": "30001", "quantity": 1}, {"lineItemId": "30002", "quantity": 1}],
+            "shippedDate": "2026-02-02T15:00:00.000Z",
+            "shippingCarrierCode": "RoyalMail",
+            "trackingNumber": "JD000000001GB",
+        },
+        {
+            "lineItems": [{"lineItemId": "30001", "quantity": 1}],
+            "shippedDate": "2026-02-02T15:00:00.000Z",
+            "shippingCarrierCode": "UPS",
+            "trackingNumber": "JD000000002GB",
+        },
     ]
     assert (first.remote_id, second.remote_id) == ("JD000000001GB", "JD000000002GB")
     order.refresh_from_db()
     assert order.data["orderFulfillmentStatus"] == "FULFILLED"
     assert {li["lineItemId"]: li["lineItemFulfillmentStatus"] for li in order.data["lineItems"]} == {
-        "30001": "FULFILLED", "30002": "FULFILLED"}
+        "30001": "FULFILLED",
+        "30002": "FULFILLED",
+    }
 
 
 def test_a_line_named_twice_in_a_parcel_is_one_line_item_with_the_quantities_summed(ebay_sandbox):
@@ -101,8 +118,10 @@ def test_ebay_refusing_an_unknown_line_item_is_a_final_error_in_ebays_words(ebay
         channel.connector().push_fulfilment(parcel([("30001", 1), ("99999", 1)], "JD000000005GB"))
 
     assert not refused.value.retryable and refused.value.status == 400 and not refused.value.auth
-    assert str(refused.value) == ("eBay refused the shipping fulfilment for order 27-10000-20001: "
-                                  "Invalid line item id (eBay error 32200)")
+    assert str(refused.value) == (
+        "eBay refused the shipping fulfilment for order 27-10000-20001: "
+        "Invalid line item id (eBay error 32200)"
+    )
     order.refresh_from_db()
     assert not order.data.get("_fulfillments") and order.data["orderFulfillmentStatus"] == "NOT_STARTED"
 
@@ -122,7 +141,8 @@ def test_a_sent_fulfilment_cannot_be_taken_back_through_the_api_the_step_is_name
 
     assert str(cancel.value) == (
         "eBay's API cannot remove a shipping fulfilment: in Seller Hub open order 27-10000-20001 "
-        "(Orders > All orders), choose \"Add or edit tracking number\" and delete tracking number JD000000006GB.")
+        '(Orders > All orders), choose "Add or edit tracking number" and delete tracking number JD000000006GB.'
+    )
     assert "cannot change a shipping fulfilment's tracking" in str(update.value)
     assert SandboxRequest.objects.count() == before  # nothing was sent
     order.refresh_from_db()
@@ -134,8 +154,12 @@ def test_the_coupon_is_the_promotion_id_not_its_description(ebay_sandbox):
     order = make_order(store, rng=random.Random(12))
     line = order["lineItems"][0]
     line["appliedPromotions"] = [
-        {"promotionId": "5000102", "description": "Coupon SPRING5: 5.00 off",
-         "discountAmount": {"value": "5.00", "currency": order["pricingSummary"]["total"]["currency"]}}]
+        {
+            "promotionId": "5000102",
+            "description": "Coupon SPRING5: 5.00 off",
+            "discountAmount": {"value": "5.00", "currency": order["pricingSummary"]["total"]["currency"]},
+        }
+    ]
     order["lineItems"] = [line, dict(line, lineItemId="30009")]  # the same promotion on two lines
     add_order(store, order)
 

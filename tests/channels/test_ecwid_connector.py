@@ -26,10 +26,19 @@ from tests.channels.faults import all_pages as read_all_pages
 NOW = datetime.now(tz=UTC)
 
 ECWID = Marketplace(
-    name="ecwid", sandbox="ecwid_sandbox", generate=generate, orders_path="/orders",
-    page_size_at=(connector_class("ecwid"), "page_size"), page_size=5, orders=8, seed=2,
-    resume_key="offset", resume_at=5,
-    timeout=0.2, slow=0.6, throttle={"retry_after": 0},
+    name="ecwid",
+    sandbox="ecwid_sandbox",
+    generate=generate,
+    orders_path="/orders",
+    page_size_at=(connector_class("ecwid"), "page_size"),
+    page_size=5,
+    orders=8,
+    seed=2,
+    resume_key="offset",
+    resume_at=5,
+    timeout=0.2,
+    slow=0.6,
+    throttle={"retry_after": 0},
 )
 
 
@@ -358,7 +367,9 @@ def test_a_booked_shipment_reaches_ecwid_through_the_outbox(ecwid_sandbox):
     order = Order.objects.get()
 
     fulfilment = services.record_fulfilment(
-        order=order, tracking_number="1Z999AA10123456784", carrier_name="UPS",
+        order=order,
+        tracking_number="1Z999AA10123456784",
+        carrier_name="UPS",
         lines=[(ln.external_id, ln.quantity) for ln in order.lines.filter(is_physical=True)],
     )
 

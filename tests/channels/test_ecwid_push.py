@@ -12,23 +12,30 @@ from channels.connectors.ecwid import NOTE_FIELD
 from sandbox.generators.ecwid import add_order, make_order
 from sandbox.models import SandboxRequest
 
-THEIRS = {"id": "how_you_found_us", "title": "How did you find us?", "value": "A friend",
-          "orderDetailsDisplaySection": "order_comments"}
+THEIRS = {
+    "id": "how_you_found_us",
+    "title": "How did you find us?",
+    "value": "A friend",
+    "orderDetailsDisplaySection": "order_comments",
+}
 
 
 def two_line_order(store):
     """A paid Ecwid order of soap x2 and a mug x1, with an extra field of the shop's own."""
     order = make_order(store, rng=random.Random(31))
     first = order["items"][0]
-    order["items"] = [dict(first, id=91001, sku="SOAP-LAV", quantity=2), dict(first, id=91002, sku="MUG-SPK",
-                                                                                 quantity=1)]
+    order["items"] = [
+        dict(first, id=91001, sku="SOAP-LAV", quantity=2),
+        dict(first, id=91002, sku="MUG-SPK", quantity=1),
+    ]
     order["orderExtraFields"] = [THEIRS]
     return add_order(store, order)
 
 
 def parcel(order, lines, tracking, carrier="Royal Mail", **extra):
-    return RemoteFulfilment(order_external_id=order.external_id, tracking_number=tracking, carrier=carrier,
-                            lines=lines, **extra)
+    return RemoteFulfilment(
+        order_external_id=order.external_id, tracking_number=tracking, carrier=carrier, lines=lines, **extra
+    )
 
 
 def puts():
@@ -59,11 +66,16 @@ def test_the_note_to_the_buyer_is_an_order_extra_field_beside_the_shops_own(ecwi
     channel, store = ecwid_sandbox
     order = two_line_order(store)
 
-    channel.connector().push_fulfilment(parcel(order, [("91001", 2), ("91002", 1)], "RM102",
-                                               note="Thank you! Your soap is wrapped in paper."))
+    channel.connector().push_fulfilment(
+        parcel(order, [("91001", 2), ("91002", 1)], "RM102", note="Thank you! Your soap is wrapped in paper.")
+    )
 
-    mine = {"id": NOTE_FIELD, "title": "Note from the seller", "value": "Thank you! Your soap is wrapped in paper.",
-            "orderDetailsDisplaySection": "order_comments"}
+    mine = {
+        "id": NOTE_FIELD,
+        "title": "Note from the seller",
+        "value": "Thank you! Your soap is wrapped in paper.",
+        "orderDetailsDisplaySection": "order_comments",
+    }
     assert puts().get().parsed["orderExtraFields"] == [THEIRS, mine]
     order.refresh_from_db()
     assert order.data["orderExtraFields"] == [THEIRS, mine]
@@ -92,11 +104,15 @@ def test_a_relabel_replaces_the_orders_tracking_number_and_note(ecwid_sandbox):
     old = parcel(order, [("91001", 2), ("91002", 1)], "RM104", note="Old note")
     connector.push_fulfilment(old)
 
-    connector.update_fulfilment(old, parcel(order, [("91001", 2), ("91002", 1)], "1Z999AA10123456784",
-                                            carrier="UPS", note=""))
+    connector.update_fulfilment(
+        old, parcel(order, [("91001", 2), ("91002", 1)], "1Z999AA10123456784", carrier="UPS", note="")
+    )
 
     order.refresh_from_db()
-    assert (order.data["fulfillmentStatus"], order.data["trackingNumber"]) == ("SHIPPED", "1Z999AA10123456784")
+    assert (order.data["fulfillmentStatus"], order.data["trackingNumber"]) == (
+        "SHIPPED",
+        "1Z999AA10123456784",
+    )
     assert order.data["shippingOption"]["shippingCarrierName"] == "UPS"
     assert order.data["orderExtraFields"] == [THEIRS]  # the old parcel's note went with it
 
@@ -105,14 +121,19 @@ def test_cancelling_puts_the_order_back_to_awaiting_processing_without_tracking(
     channel, store = ecwid_sandbox
     order = two_line_order(store)
     connector = channel.connector()
-    sent = parcel(order, [("91001", 2), ("91002", 1)], "RM105", tracking_url="https://track.example/RM105",
-                  note="Enjoy")
+    sent = parcel(
+        order, [("91001", 2), ("91002", 1)], "RM105", tracking_url="https://track.example/RM105", note="Enjoy"
+    )
     connector.push_fulfilment(sent)
 
     connector.cancel_fulfilment(sent)
 
-    assert puts().last().parsed == {"fulfillmentStatus": "AWAITING_PROCESSING", "trackingNumber": "",
-                                    "trackingUrl": "", "orderExtraFields": [THEIRS]}
+    assert puts().last().parsed == {
+        "fulfillmentStatus": "AWAITING_PROCESSING",
+        "trackingNumber": "",
+        "trackingUrl": "",
+        "orderExtraFields": [THEIRS],
+    }
     order.refresh_from_db()
     assert (order.data["fulfillmentStatus"], order.data["trackingNumber"]) == ("AWAITING_PROCESSING", "")
     assert connector.find_fulfilment(sent) is None

@@ -17,12 +17,17 @@ SECRET = "shpat_live_0123456789abcdef"
 def raw_column(model, pk) -> str:
     table, column = model._meta.db_table, model._meta.get_field("credentials").column
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {connection.ops.quote_name(column)} FROM {connection.ops.quote_name(table)} "
-                       "WHERE id = %s", [pk])
+        cursor.execute(
+            f"SELECT {connection.ops.quote_name(column)} FROM {connection.ops.quote_name(table)} "
+            "WHERE id = %s",
+            [pk],
+        )
         return cursor.fetchone()[0]
 
 
-@pytest.mark.parametrize(("factory", "model"), [(ChannelFactory, Channel), (CarrierAccountFactory, CarrierAccount)])
+@pytest.mark.parametrize(
+    ("factory", "model"), [(ChannelFactory, Channel), (CarrierAccountFactory, CarrierAccount)]
+)
 def test_with_a_key_the_column_holds_a_token_and_reads_back(db, settings, factory, model):
     settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()
     row = factory(credentials={"access_token": SECRET})

@@ -32,10 +32,19 @@ from tests.factories import ChannelFactory
 NOW = datetime.now(tz=UTC)
 
 ETSY = Marketplace(
-    name="etsy", sandbox="etsy_sandbox", generate=generate, orders_path="/receipts",
-    page_size_at=(etsy_connector, "PAGE_SIZE"), page_size=5, orders=8, seed=3,
-    resume_key="offset", resume_at=5,
-    timeout=0.2, slow=0.6, throttle={"retry_after": 0},
+    name="etsy",
+    sandbox="etsy_sandbox",
+    generate=generate,
+    orders_path="/receipts",
+    page_size_at=(etsy_connector, "PAGE_SIZE"),
+    page_size=5,
+    orders=8,
+    seed=3,
+    resume_key="offset",
+    resume_at=5,
+    timeout=0.2,
+    slow=0.6,
+    throttle={"retry_after": 0},
 )
 test_a_failing_page_loses_nothing_and_the_next_sync_completes = failing_page_test(ETSY)
 
@@ -60,15 +69,32 @@ def test_parses_money_with_divisor_title_case_status_and_variations(etsy_sandbox
     channel, store = etsy_sandbox
     ensure_listings(store)
     receipt = make_receipt(store)
-    receipt.update(status="Paid", is_gift=True, gift_message="Happy birthday!", message_from_buyer="No invoice",
-                   buyer_email="ann@example.com", payment_method="paypal", zip="LS1 4AB", country_iso="GB",
-                   grandtotal={"amount": 2649, "divisor": 100, "currency_code": "GBP"},
-                   discount_amt={"amount": 200, "divisor": 100, "currency_code": "GBP"})
+    receipt.update(
+        status="Paid",
+        is_gift=True,
+        gift_message="Happy birthday!",
+        message_from_buyer="No invoice",
+        buyer_email="ann@example.com",
+        payment_method="paypal",
+        zip="LS1 4AB",
+        country_iso="GB",
+        grandtotal={"amount": 2649, "divisor": 100, "currency_code": "GBP"},
+        discount_amt={"amount": 200, "divisor": 100, "currency_code": "GBP"},
+    )
     receipt["transactions"] = receipt["transactions"][:1]
     t = receipt["transactions"][0]
-    t.update(sku="MUG-RED-L", quantity=2, price={"amount": 1000, "divisor": 100, "currency_code": "GBP"},
-             listing_id=5001, is_digital=False, shipping_method="Royal Mail Tracked 48", shipping_upgrade=None,
-             variations=[{"property_id": 200, "value_id": 300, "formatted_name": "Colour", "formatted_value": "Red"}])
+    t.update(
+        sku="MUG-RED-L",
+        quantity=2,
+        price={"amount": 1000, "divisor": 100, "currency_code": "GBP"},
+        listing_id=5001,
+        is_digital=False,
+        shipping_method="Royal Mail Tracked 48",
+        shipping_upgrade=None,
+        variations=[
+            {"property_id": 200, "value_id": 300, "formatted_name": "Colour", "formatted_value": "Red"}
+        ],
+    )
     add_receipt(store, receipt)
 
     connector = channel.connector()
@@ -108,14 +134,23 @@ def test_tracking_push_is_form_encoded_with_etsy_carrier_name(etsy_sandbox):
     channel, store = etsy_sandbox
     [sandbox_order] = generate(store, 1, mix=False)
 
-    result = channel.connector().push_fulfilment(RemoteFulfilment(
-        order_external_id=sandbox_order.external_id, tracking_number="JD000123456GB", carrier="Royal Mail",
-        note="On its way"))
+    result = channel.connector().push_fulfilment(
+        RemoteFulfilment(
+            order_external_id=sandbox_order.external_id,
+            tracking_number="JD000123456GB",
+            carrier="Royal Mail",
+            note="On its way",
+        )
+    )
 
     request = SandboxRequest.objects.get(path__endswith="/tracking")
     assert request.content_type == "application/x-www-form-urlencoded"
-    assert request.parsed == {"tracking_code": "JD000123456GB", "carrier_name": "royal-mail", "send_bcc": "false",
-                              "note_to_buyer": "On its way"}
+    assert request.parsed == {
+        "tracking_code": "JD000123456GB",
+        "carrier_name": "royal-mail",
+        "send_bcc": "false",
+        "note_to_buyer": "On its way",
+    }
     sandbox_order.refresh_from_db()
     assert sandbox_order.data["shipments"][-1]["tracking_code"] == "JD000123456GB"
     assert sandbox_order.data["is_shipped"] is True
@@ -125,13 +160,23 @@ def test_tracking_push_is_form_encoded_with_etsy_carrier_name(etsy_sandbox):
 def test_unknown_carrier_goes_to_etsy_as_other(etsy_sandbox):
     channel, store = etsy_sandbox
     [sandbox_order] = generate(store, 1, mix=False)
-    channel.connector().push_fulfilment(RemoteFulfilment(
-        order_external_id=sandbox_order.external_id, tracking_number="X1", carrier="Bob's Couriers"))
+    channel.connector().push_fulfilment(
+        RemoteFulfilment(
+            order_external_id=sandbox_order.external_id, tracking_number="X1", carrier="Bob's Couriers"
+        )
+    )
     assert SandboxRequest.objects.get().parsed["carrier_name"] == "other"
 
 
-@pytest.mark.parametrize("fault", [{"status": 500, "times": 10}, {"status": 429, "retry_after": 0, "times": 10},
-                                   {"truncate": True, "times": 10}, {"malformed": True, "times": 10}])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500, "times": 10},
+        {"status": 429, "retry_after": 0, "times": 10},
+        {"truncate": True, "times": 10},
+        {"malformed": True, "times": 10},
+    ],
+)
 def test_faults_surface_as_connector_errors(etsy_sandbox, fault):
     channel, store = etsy_sandbox
     generate(store, 3, mix=False)
@@ -180,11 +225,17 @@ def etsy_oauth(live_server, transactional_db):
     from sandbox.stores import store_for_channel
 
     channel = ChannelFactory(
-        name="Etsy-OAuth", shop_id="10002", api_base_url=f"{live_server.url}/sandbox/etsy/v3/application",
-        credentials={"keystring": "1aa2bb33cc44dd55ee66ff77", "shared_secret": "gg88hh99",
-                     "access_token": f"{ETSY_USER}.seed-access", "refresh_token": f"{ETSY_USER}.seed-refresh",
-                     "expires_at": int(time.time()) + 3600,
-                     "token_url": f"{live_server.url}/sandbox/etsy/v3/public/oauth/token"},
+        name="Etsy-OAuth",
+        shop_id="10002",
+        api_base_url=f"{live_server.url}/sandbox/etsy/v3/application",
+        credentials={
+            "keystring": "1aa2bb33cc44dd55ee66ff77",
+            "shared_secret": "gg88hh99",
+            "access_token": f"{ETSY_USER}.seed-access",
+            "refresh_token": f"{ETSY_USER}.seed-refresh",
+            "expires_at": int(time.time()) + 3600,
+            "token_url": f"{live_server.url}/sandbox/etsy/v3/public/oauth/token",
+        },
     )
     yield channel, store_for_channel(channel)
     gc.collect()  # see conftest_marketplaces._close_client_sockets
@@ -204,7 +255,9 @@ def test_an_access_token_about_to_expire_is_refreshed_first_and_stored_on_the_ch
 
     assert summary.imported == 2 and not summary.errors
     stored = Channel.objects.get(pk=channel.pk).credentials
-    assert stored["access_token"] != f"{ETSY_USER}.seed-access" and stored["access_token"].startswith(f"{ETSY_USER}.")
+    assert stored["access_token"] != f"{ETSY_USER}.seed-access" and stored["access_token"].startswith(
+        f"{ETSY_USER}."
+    )
     assert abs(stored["expires_at"] - (time.time() + 3600)) < 60
     store.refresh_from_db()
     # Etsy rotates the refresh token: the new one is what the channel now holds.
@@ -214,8 +267,11 @@ def test_an_access_token_about_to_expire_is_refreshed_first_and_stored_on_the_ch
     [grant] = token_requests()
     assert grant.content_type == "application/x-www-form-urlencoded"
     # A public PKCE client: the keystring is the client_id and no secret goes in the body.
-    assert grant.parsed == {"grant_type": "refresh_token", "client_id": "1aa2bb33cc44dd55ee66ff77",
-                            "fields": ["client_id", "grant_type", "refresh_token"]}
+    assert grant.parsed == {
+        "grant_type": "refresh_token",
+        "client_id": "1aa2bb33cc44dd55ee66ff77",
+        "fields": ["client_id", "grant_type", "refresh_token"],
+    }
 
 
 def test_the_rotated_refresh_token_serves_the_next_refresh(etsy_oauth):
@@ -230,9 +286,13 @@ def test_the_rotated_refresh_token_serves_the_next_refresh(etsy_oauth):
     assert token_requests().count() == 2 and not channel.needs_reconnect
     # The first refresh token was used once and is dead now.
     with pytest.raises(ConnectorError) as err:
-        refresh_credentials(HttpClient(), {**channel.credentials, "refresh_token": f"{ETSY_USER}.seed-refresh"},
-                            token_url=channel.credentials["token_url"], client_auth="none",
-                            extra_form={"client_id": "1aa2bb33cc44dd55ee66ff77"})
+        refresh_credentials(
+            HttpClient(),
+            {**channel.credentials, "refresh_token": f"{ETSY_USER}.seed-refresh"},
+            token_url=channel.credentials["token_url"],
+            client_auth="none",
+            extra_form={"client_id": "1aa2bb33cc44dd55ee66ff77"},
+        )
     assert err.value.auth and err.value.status == 400 and "invalid_grant" in str(err.value)
 
 
@@ -252,8 +312,14 @@ def test_the_sandbox_refuses_an_expired_access_token_as_etsy_does(etsy_oauth):
     channel, store = etsy_oauth
     sandbox_etsy.expire_access_tokens(store)
 
-    answer = requests.get(f"{channel.api_base_url}/shops/{channel.shop_id}/receipts", timeout=5, headers={
-        "x-api-key": "1aa2bb33cc44dd55ee66ff77:gg88hh99", "Authorization": f"Bearer {ETSY_USER}.seed-access"})
+    answer = requests.get(
+        f"{channel.api_base_url}/shops/{channel.shop_id}/receipts",
+        timeout=5,
+        headers={
+            "x-api-key": "1aa2bb33cc44dd55ee66ff77:gg88hh99",
+            "Authorization": f"Bearer {ETSY_USER}.seed-access",
+        },
+    )
 
     assert answer.status_code == 401
     assert answer.json() == {"error": "invalid_token", "error_description": "access token is expired"}
@@ -289,8 +355,9 @@ def test_an_outage_of_the_token_endpoint_is_retryable_not_a_reconnect(etsy_oauth
     assert channel.credentials["refresh_token"] == f"{ETSY_USER}.seed-refresh"  # nothing was rotated
 
 
-def test_a_revoked_refresh_token_marks_the_channel_needs_reconnecting_and_the_admin_says_so(etsy_oauth,
-                                                                                             staff_client):
+def test_a_revoked_refresh_token_marks_the_channel_needs_reconnecting_and_the_admin_says_so(
+    etsy_oauth, staff_client
+):
     channel, store = etsy_oauth
     sync_after_revoking(ETSY, channel, store, sandbox_etsy.revoke)  # refreshes channel
 
@@ -301,8 +368,9 @@ def test_a_revoked_refresh_token_marks_the_channel_needs_reconnecting_and_the_ad
     # The seller connects the app again: the next sync works and the flag goes.
     store.settings = {}
     store.save()
-    Channel.objects.filter(pk=channel.pk).update(credentials={**channel.credentials,
-                                                              "access_token": f"{ETSY_USER}.seed-access"})
+    Channel.objects.filter(pk=channel.pk).update(
+        credentials={**channel.credentials, "access_token": f"{ETSY_USER}.seed-access"}
+    )
     channel.refresh_from_db()
     assert not run_sync(channel).errors
     channel.refresh_from_db()
@@ -314,8 +382,11 @@ def test_a_tracking_push_refused_for_an_expired_token_is_sent_once_after_the_ref
     [sandbox_order] = generate(store, 1, mix=False)
     sandbox_etsy.expire_access_tokens(store)
 
-    channel.connector().push_fulfilment(RemoteFulfilment(
-        order_external_id=sandbox_order.external_id, tracking_number="JD000123456GB", carrier="Royal Mail"))
+    channel.connector().push_fulfilment(
+        RemoteFulfilment(
+            order_external_id=sandbox_order.external_id, tracking_number="JD000123456GB", carrier="Royal Mail"
+        )
+    )
 
     assert token_requests().count() == 1
     assert SandboxRequest.objects.filter(path__endswith="/tracking").count() == 1
@@ -335,7 +406,9 @@ def test_a_worker_with_stale_credentials_uses_the_token_another_worker_refreshed
     assert second.fetch_order(receipt.external_id).external_id == receipt.external_id
 
     assert token_requests().count() == 1
-    assert second.credentials["access_token"] == Channel.objects.get(pk=channel.pk).credentials["access_token"]
+    assert (
+        second.credentials["access_token"] == Channel.objects.get(pk=channel.pk).credentials["access_token"]
+    )
 
 
 def test_a_refresh_token_spent_by_another_worker_is_read_again_not_called_a_disconnect(etsy_oauth):

@@ -30,14 +30,17 @@ def auth(channel_credentials=("ks", "secret", "token")):
     return {"x-api-key": f"{keystring}:{secret}", "Authorization": f"Bearer {token}"}
 
 
-@pytest.mark.parametrize("fault", [{"status": 503}, {"status": 500}, {"delay": 1.5}],
-                         ids=["503", "500", "timeout"])
+@pytest.mark.parametrize(
+    "fault", [{"status": 503}, {"status": 500}, {"delay": 1.5}], ids=["503", "500", "timeout"]
+)
 def test_a_post_that_may_have_reached_the_channel_is_not_repeated(etsy, fault):
     url, store = etsy
     faulted(store, "/tracking", **fault)
 
     with pytest.raises(ConnectorError) as failed:
-        HttpClient(timeout=0.5, max_retries=3, backoff_base=0.01).request("POST", url, data={"tracking_code": "X"}, headers=auth())
+        HttpClient(timeout=0.5, max_retries=3, backoff_base=0.01).request(
+            "POST", url, data={"tracking_code": "X"}, headers=auth()
+        )
 
     assert failed.value.maybe_sent and failed.value.retryable
     assert "not repeated" in str(failed.value)
@@ -48,12 +51,16 @@ def test_a_post_refused_with_429_is_repeated_and_a_get_after_503_too(etsy):
     url, store = etsy
     faulted(store, "/tracking", status=429)
     with pytest.raises(ConnectorError) as failed:
-        HttpClient(max_retries=2, backoff_base=0.01, max_sleep=0.01).request("POST", url, data={"tracking_code": "X"}, headers=auth())
+        HttpClient(max_retries=2, backoff_base=0.01, max_sleep=0.01).request(
+            "POST", url, data={"tracking_code": "X"}, headers=auth()
+        )
     assert taken(store) == 3 and not failed.value.maybe_sent  # the channel refused each: safe to repeat
 
     faulted(store, "/receipts", status=503)
     with pytest.raises(ConnectorError):
-        HttpClient(max_retries=2, backoff_base=0.01, max_sleep=0.01).request("GET", url.rsplit("/", 1)[0], headers=auth())
+        HttpClient(max_retries=2, backoff_base=0.01, max_sleep=0.01).request(
+            "GET", url.rsplit("/", 1)[0], headers=auth()
+        )
     assert taken(store) == 3
 
 

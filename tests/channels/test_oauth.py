@@ -17,14 +17,17 @@ from tests.channels.conftest_marketplaces import *  # noqa: F403 - the sandbox f
 NOW = 1_800_000_000
 
 
-@pytest.mark.parametrize("credentials,expected", [
-    ({}, True),  # nothing to use yet
-    ({"access_token": "t"}, False),  # unknown expiry: use it, a refusal triggers the refresh
-    ({"access_token": "t", "expires_at": NOW + REFRESH_MARGIN - 1}, True),
-    ({"access_token": "t", "expires_at": NOW + REFRESH_MARGIN + 60}, False),
-    ({"access_token": "t", "expires_at": NOW - 10}, True),
-    ({"access_token": "t", "expires_at": "garbage"}, True),
-])
+@pytest.mark.parametrize(
+    "credentials,expected",
+    [
+        ({}, True),  # nothing to use yet
+        ({"access_token": "t"}, False),  # unknown expiry: use it, a refusal triggers the refresh
+        ({"access_token": "t", "expires_at": NOW + REFRESH_MARGIN - 1}, True),
+        ({"access_token": "t", "expires_at": NOW + REFRESH_MARGIN + 60}, False),
+        ({"access_token": "t", "expires_at": NOW - 10}, True),
+        ({"access_token": "t", "expires_at": "garbage"}, True),
+    ],
+)
 def test_a_token_is_refreshed_when_it_expires_within_the_margin(credentials, expected):
     assert expiring(credentials, now=NOW) is expected
 
@@ -32,8 +35,13 @@ def test_a_token_is_refreshed_when_it_expires_within_the_margin(credentials, exp
 def test_ebay_refresh_sends_basic_client_auth_and_keeps_the_refresh_token(ebay_sandbox):
     channel, store = ebay_sandbox
 
-    fresh = refresh_credentials(HttpClient(), channel.credentials, token_url=channel.credentials["token_url"],
-                                client_auth="basic", extra_form={"scope": "https://api.ebay.com/oauth/api_scope"})
+    fresh = refresh_credentials(
+        HttpClient(),
+        channel.credentials,
+        token_url=channel.credentials["token_url"],
+        client_auth="basic",
+        extra_form={"scope": "https://api.ebay.com/oauth/api_scope"},
+    )
 
     assert fresh["access_token"] != channel.credentials["access_token"]
     assert fresh["refresh_token"] == channel.credentials["refresh_token"]  # eBay does not rotate it
@@ -49,8 +57,9 @@ def test_amazon_lwa_refresh_sends_the_client_in_the_form(amazon_sandbox):
     assert fresh["access_token"].startswith("Atza|") and abs(fresh["expires_at"] - (time.time() + 3600)) < 60
     # LWA wants the client in the form: sent as Basic auth instead, the request is refused.
     with pytest.raises(ConnectorError):
-        refresh_credentials(HttpClient(), channel.credentials, token_url=channel.credentials["token_url"],
-                            client_auth="basic")
+        refresh_credentials(
+            HttpClient(), channel.credentials, token_url=channel.credentials["token_url"], client_auth="basic"
+        )
 
 
 def test_a_rotated_refresh_token_is_stored_and_the_next_sync_uses_it(amazon_sandbox):
@@ -81,8 +90,9 @@ def test_an_outage_of_the_token_endpoint_is_retryable_not_a_reconnect(ebay_sandb
     store.save()
 
     with pytest.raises(ConnectorError) as err:
-        refresh_credentials(HttpClient(), channel.credentials, token_url=channel.credentials["token_url"],
-                            client_auth="basic")
+        refresh_credentials(
+            HttpClient(), channel.credentials, token_url=channel.credentials["token_url"], client_auth="basic"
+        )
 
     assert not err.value.auth and err.value.retryable and err.value.status == 503
 
@@ -92,7 +102,9 @@ def test_a_refused_grant_is_an_auth_error_that_names_it_but_no_secret(ebay_sandb
     credentials = {**channel.credentials, "refresh_token": "v^1.1#someone-elses"}
 
     with pytest.raises(ConnectorError) as err:
-        refresh_credentials(HttpClient(), credentials, token_url=credentials["token_url"], client_auth="basic")
+        refresh_credentials(
+            HttpClient(), credentials, token_url=credentials["token_url"], client_auth="basic"
+        )
 
     assert err.value.auth and not err.value.retryable and err.value.status == 400
     assert "invalid_grant" in str(err.value)

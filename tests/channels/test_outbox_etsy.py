@@ -24,8 +24,10 @@ def imported(channel, store, items):
     ensure_listings(store)
     receipt = make_receipt(store, rng=random.Random(11))
     base = {**receipt["transactions"][0], "is_digital": False, "listing_id": 5001}
-    receipt["transactions"] = [{**base, "transaction_id": receipt["receipt_id"] * 10 + i, "sku": sku, "quantity": qty}
-                               for i, (sku, qty) in enumerate(items)]
+    receipt["transactions"] = [
+        {**base, "transaction_id": receipt["receipt_id"] * 10 + i, "sku": sku, "quantity": qty}
+        for i, (sku, qty) in enumerate(items)
+    ]
     receipt["country_iso"] = "GB"
     add_receipt(store, receipt)
     assert not run_sync(channel).errors
@@ -34,14 +36,21 @@ def imported(channel, store, items):
 
 
 def ship(order, tracking, lines, carrier="Royal Mail"):
-    fulfilment = services.record_fulfilment(order=order, tracking_number=tracking, carrier_name=carrier,
-                                            lines=[[str(line), qty] for line, qty in lines])
+    fulfilment = services.record_fulfilment(
+        order=order,
+        tracking_number=tracking,
+        carrier_name=carrier,
+        lines=[[str(line), qty] for line, qty in lines],
+    )
     fulfilment.refresh_from_db()
     return fulfilment
 
 
 def pushes(store):
-    return [r.parsed for r in SandboxRequest.objects.filter(store=store, path__endswith="/tracking").order_by("id")]
+    return [
+        r.parsed
+        for r in SandboxRequest.objects.filter(store=store, path__endswith="/tracking").order_by("id")
+    ]
 
 
 def receipt_of(order):
@@ -49,7 +58,8 @@ def receipt_of(order):
 
 
 def test_a_split_order_is_kept_until_its_last_parcel_then_etsy_gets_every_tracking_number(
-        etsy_sandbox, staff_client):
+    etsy_sandbox, staff_client
+):
     channel, store = etsy_sandbox
     channel.default_note = "Thank you for your order!"
     channel.save()
@@ -67,14 +77,23 @@ def test_a_split_order_is_kept_until_its_last_parcel_then_etsy_gets_every_tracki
     last = ship(order, "JD000000002GB", [(ids["TEE-ORG"], 1)])
 
     assert pushes(store) == [
-        {"tracking_code": "JD000000002GB", "carrier_name": "royal-mail", "send_bcc": "false",
-         "note_to_buyer": "Thank you for your order!"},
-        {"tracking_code": "1Z999AA10123456784", "carrier_name": "ups", "send_bcc": "false",
-         "note_to_buyer": "Thank you for your order!"},
+        {
+            "tracking_code": "JD000000002GB",
+            "carrier_name": "royal-mail",
+            "send_bcc": "false",
+            "note_to_buyer": "Thank you for your order!",
+        },
+        {
+            "tracking_code": "1Z999AA10123456784",
+            "carrier_name": "ups",
+            "send_bcc": "false",
+            "note_to_buyer": "Thank you for your order!",
+        },
     ]
     receipt = receipt_of(order)
-    assert receipt["is_shipped"] and [(s["tracking_code"], s["carrier_name"]) for s in receipt["shipments"]] == [
-        ("JD000000002GB", "royal-mail"), ("1Z999AA10123456784", "ups")]
+    assert receipt["is_shipped"] and [
+        (s["tracking_code"], s["carrier_name"]) for s in receipt["shipments"]
+    ] == [("JD000000002GB", "royal-mail"), ("1Z999AA10123456784", "ups")]
     first.refresh_from_db()
     last.refresh_from_db()
     assert first.state == last.state == Fulfilment.State.SENT
@@ -92,13 +111,18 @@ def test_a_kept_parcel_whose_label_is_cancelled_is_withdrawn_without_a_word_to_e
 
     assert words == "Tracking JD000000003GB had not been sent to Etsy-Main; it never will be."
     assert not Fulfilment.objects.filter(pk=kept.pk).exists() and not pushes(store)
-    assert order.events.filter(message="Tracking JD000000003GB withdrawn before it was sent to Etsy-Main: "
-                                       "label JD000000003GB voided").exists()
+    assert order.events.filter(
+        message="Tracking JD000000003GB withdrawn before it was sent to Etsy-Main: label JD000000003GB voided"
+    ).exists()
 
 
-def test_a_cancelled_label_etsy_was_told_of_needs_one_manual_step_and_staff_hear_once(etsy_sandbox, staff_client):
+def test_a_cancelled_label_etsy_was_told_of_needs_one_manual_step_and_staff_hear_once(
+    etsy_sandbox, staff_client
+):
     channel, store = etsy_sandbox
-    AlertSubscription.objects.create(user=UserFactory(username="ops", email="ops@example.test"), all_channels=True)
+    AlertSubscription.objects.create(
+        user=UserFactory(username="ops", email="ops@example.test"), all_channels=True
+    )
     order, ids = imported(channel, store, [("MUG-RED-L", 1)])
     fulfilment = ship(order, "JD000000004GB", [(ids["MUG-RED-L"], 1)])
     assert fulfilment.state == Fulfilment.State.SENT
@@ -106,8 +130,10 @@ def test_a_cancelled_label_etsy_was_told_of_needs_one_manual_step_and_staff_hear
     pushing.retract_fulfilment(fulfilment, reason="label JD000000004GB voided")
 
     fulfilment.refresh_from_db()
-    step = (f"On Etsy: Shop Manager › Orders & Shipping › Completed › receipt {order.external_id} › Update tracking: "
-            "remove tracking JD000000004GB (royal-mail). Etsy's API cannot take a shipment back.")
+    step = (
+        f"On Etsy: Shop Manager › Orders & Shipping › Completed › receipt {order.external_id} › Update tracking: "
+        "remove tracking JD000000004GB (royal-mail). Etsy's API cannot take a shipment back."
+    )
     assert fulfilment.state == Fulfilment.State.ATTENTION and fulfilment.attention == step
     assert len(pushes(store)) == 1  # nothing more was sent to Etsy
     assert StaffAlert.objects.get().subject == f"Needs attention on Etsy-Main: {order}"
@@ -120,8 +146,11 @@ def test_a_cancelled_label_etsy_was_told_of_needs_one_manual_step_and_staff_hear
     page = staff_client.get(reverse("admin:orders_fulfilment_change", args=[fulfilment.pk])).content.decode()
     assert "Needs attention" in page and "Update tracking: remove tracking JD000000004GB" in page
 
-    response = staff_client.post(reverse("admin:orders_fulfilment_changelist"),
-                                 {"action": "attention_done", "_selected_action": [fulfilment.pk]}, follow=True)
+    response = staff_client.post(
+        reverse("admin:orders_fulfilment_changelist"),
+        {"action": "attention_done", "_selected_action": [fulfilment.pk]},
+        follow=True,
+    )
 
     assert "1 fulfilment(s) marked done on the channel" in response.content.decode()
     fulfilment.refresh_from_db()
@@ -134,8 +163,9 @@ def test_a_retraction_whose_task_was_lost_is_picked_up_by_the_dispatcher(etsy_sa
     channel, store = etsy_sandbox
     order, ids = imported(channel, store, [("MUG-RED-L", 1)])
     fulfilment = ship(order, "JD000000005GB", [(ids["MUG-RED-L"], 1)])
-    Fulfilment.objects.filter(pk=fulfilment.pk).update(retract_requested_at=timezone.now(),
-                                                       next_attempt_at=timezone.now())
+    Fulfilment.objects.filter(pk=fulfilment.pk).update(
+        retract_requested_at=timezone.now(), next_attempt_at=timezone.now()
+    )
 
     assert pushing.due_fulfilment_ids() == [fulfilment.pk]
     assert pushing.push_due() == (0, 1)
@@ -147,12 +177,17 @@ def test_a_retraction_whose_task_was_lost_is_picked_up_by_the_dispatcher(etsy_sa
 def test_a_push_whose_worker_died_after_etsy_had_it_is_recorded_sent_not_sent_again(etsy_sandbox):
     channel, store = etsy_sandbox
     order, ids = imported(channel, store, [("MUG-RED-L", 1)])
-    fulfilment = Fulfilment.objects.create(order=order, tracking_number="JD000000006GB", carrier_name="Royal Mail",
-                                           lines=[[str(ids["MUG-RED-L"]), 1]])
+    fulfilment = Fulfilment.objects.create(
+        order=order,
+        tracking_number="JD000000006GB",
+        carrier_name="Royal Mail",
+        lines=[[str(ids["MUG-RED-L"]), 1]],
+    )
     sent = channel.connector().push_fulfilment(pushing.remote_fulfilment(fulfilment))  # Etsy has it…
     stale = timezone.now() - timedelta(seconds=pushing.claim_seconds() + 5)
     Fulfilment.objects.filter(pk=fulfilment.pk).update(  # …and the worker died before recording it
-        attempts=1, claimed_at=stale, claimed_by="worker-2:4242", last_error="attempt 1 (send) started")
+        attempts=1, claimed_at=stale, claimed_by="worker-2:4242", last_error="attempt 1 (send) started"
+    )
 
     assert pushing.due_fulfilment_ids() == [fulfilment.pk]
     assert pushing.push_due(channel) == (1, 0)
@@ -161,16 +196,27 @@ def test_a_push_whose_worker_died_after_etsy_had_it_is_recorded_sent_not_sent_ag
     assert fulfilment.state == Fulfilment.State.SENT and fulfilment.remote_id == sent.remote_id
     assert len(pushes(store)) == 1
     assert [s["tracking_code"] for s in receipt_of(order)["shipments"]] == ["JD000000006GB"]
-    assert order.events.filter(message__contains="was already on Etsy-Main (an earlier attempt reached it)").exists()
+    assert order.events.filter(
+        message__contains="was already on Etsy-Main (an earlier attempt reached it)"
+    ).exists()
 
 
 def test_the_carrier_that_carries_the_parcel_is_named_in_etsys_words(etsy_sandbox, shopify_sandbox):
     etsy, shopify = etsy_sandbox[0].connector(), shopify_sandbox[0].connector()
 
     assert [etsy.carrier_name(c) for c in ("UPS", "ups", "DHL Express", "dhl_express", "Bob's Couriers")] == [
-        "ups", "ups", "dhl-express", "dhl-express", "other"]
+        "ups",
+        "ups",
+        "dhl-express",
+        "dhl-express",
+        "other",
+    ]
     assert [shopify.carrier_name(c) for c in ("UPS", "ups", "royal_mail", "Bob's Couriers")] == [
-        "UPS", "UPS", "Royal Mail", "Bob's Couriers"]
+        "UPS",
+        "UPS",
+        "Royal Mail",
+        "Bob's Couriers",
+    ]
 
 
 def test_etsy_refuses_a_carrier_name_it_does_not_know(etsy_sandbox):
@@ -179,10 +225,15 @@ def test_etsy_refuses_a_carrier_name_it_does_not_know(etsy_sandbox):
     channel, store = etsy_sandbox
     order, _ = imported(channel, store, [("MUG-RED-L", 1)])
     c = channel.credentials
-    response = requests.post(f"{channel.api_base_url}/shops/{channel.shop_id}/receipts/{order.external_id}/tracking",
-                             data={"tracking_code": "X1", "carrier_name": "UPS"}, timeout=5,
-                             headers={"x-api-key": f"{c['keystring']}:{c['shared_secret']}",
-                                      "Authorization": f"Bearer {c['access_token']}"})
+    response = requests.post(
+        f"{channel.api_base_url}/shops/{channel.shop_id}/receipts/{order.external_id}/tracking",
+        data={"tracking_code": "X1", "carrier_name": "UPS"},
+        timeout=5,
+        headers={
+            "x-api-key": f"{c['keystring']}:{c['shared_secret']}",
+            "Authorization": f"Bearer {c['access_token']}",
+        },
+    )
 
     assert response.status_code == 400 and "not a known shipping carrier" in response.json()["error"]
     assert not receipt_of(order)["shipments"]
@@ -197,14 +248,20 @@ def test_a_relabel_on_etsy_sends_the_new_tracking_and_asks_staff_to_remove_the_o
     pushing.retract_fulfilment(old, reason="label JD000000007GB voided", relabel=True)
 
     with transaction.atomic():
-        new = services.record_fulfilment(order=order, tracking_number="JD000000008GB", carrier_name="Royal Mail",
-                                         lines=[[str(ids["MUG-RED-L"]), 1]])
+        new = services.record_fulfilment(
+            order=order,
+            tracking_number="JD000000008GB",
+            carrier_name="Royal Mail",
+            lines=[[str(ids["MUG-RED-L"]), 1]],
+        )
         Fulfilment.objects.filter(pk=new.pk).update(replaces=old)
 
     assert [p["tracking_code"] for p in pushes(store)] == ["JD000000007GB", "JD000000008GB"]
     old.refresh_from_db()
     new.refresh_from_db()
     assert new.state == Fulfilment.State.SENT and old.state == Fulfilment.State.ATTENTION
-    assert old.attention.startswith(f"On Etsy: Shop Manager › Orders & Shipping › Completed › receipt "
-                                    f"{order.external_id} › Update tracking: remove tracking JD000000007GB")
+    assert old.attention.startswith(
+        f"On Etsy: Shop Manager › Orders & Shipping › Completed › receipt "
+        f"{order.external_id} › Update tracking: remove tracking JD000000007GB"
+    )
     assert pushing.attention_count(channel) == 1

@@ -35,8 +35,13 @@ def budget_store(request, settings, db):
     if request.param == "redis":
         if not redis_answers():
             pytest.skip("no Redis on 127.0.0.1:6379 (the database backend ran)")
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                       "LOCATION": REDIS_URL, "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}"}}
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+                "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+            }
+        }
     return request.param
 
 
@@ -54,7 +59,11 @@ def test_a_bucket_lets_its_burst_through_then_queues_each_call_one_interval_late
 
     assert all(slot < 0.4 for slot in slots[:4])  # the burst: at once (however long the asking took)
     # then the queue: each further slot half a second after the one before
-    assert slots[4:] == [pytest.approx(0.5, abs=0.1), pytest.approx(1.0, abs=0.1), pytest.approx(1.5, abs=0.1)]
+    assert slots[4:] == [
+        pytest.approx(0.5, abs=0.1),
+        pytest.approx(1.0, abs=0.1),
+        pytest.approx(1.5, abs=0.1),
+    ]
 
 
 def test_a_slot_further_away_than_the_max_wait_is_not_taken(budget_store, settings):
@@ -78,8 +87,12 @@ def test_a_slot_further_away_than_the_max_wait_is_not_taken(budget_store, settin
 def test_an_exhausted_budget_is_a_retryable_connector_error_naming_the_wait(db, settings):
     settings.RATE_LIMIT_TIME_SCALE, settings.RATE_LIMIT_MAX_WAIT = 1, 5
     http = HttpClient(max_retries=0)
-    http.budget = Budget(kind="amazon", account="seller", limits={"searchOrders": Limit(0.0056, 2)},
-                         classify=lambda method, url: "searchOrders")
+    http.budget = Budget(
+        kind="amazon",
+        account="seller",
+        limits={"searchOrders": Limit(0.0056, 2)},
+        classify=lambda method, url: "searchOrders",
+    )
     http.budget.wait("GET", "x")  # the one call of the client burst
     with pytest.raises(ConnectorError) as err:
         http.request("GET", "http://127.0.0.1:9/never-called")
@@ -88,24 +101,46 @@ def test_an_exhausted_budget_is_a_retryable_connector_error_naming_the_wait(db, 
 
 
 def test_each_connector_declares_its_documented_limits_and_the_operation_of_each_call(db):
-    amazon = connector_class("amazon")(base_url="https://sellingpartnerapi-eu.amazon.com", shop_id="A1F83G8C2ARO7P",
-                                       credentials={"refresh_token": "Atzr|x"})
+    amazon = connector_class("amazon")(
+        base_url="https://sellingpartnerapi-eu.amazon.com",
+        shop_id="A1F83G8C2ARO7P",
+        credentials={"refresh_token": "Atzr|x"},
+    )
     assert amazon.rate_limits["searchOrders"] == Limit(0.0056, 20)
     assert amazon.rate_limits["v0.getOrders"] == Limit(0.0167, 20)
     assert amazon.rate_limits["v0.confirmShipment"] == Limit(2.0, 10)
     base = "https://sellingpartnerapi-eu.amazon.com"
-    assert [amazon.rate_operation("GET", base + p) for p in (
-        "/orders/2026-01-01/orders", "/orders/2026-01-01/orders/203-1234567-1234567", "/orders/v0/orders",
-        "/orders/v0/orders/203-1234567-1234567/orderItems", "/orders/v0/orders/203-1234567-1234567/shipmentConfirmation",
-        "/catalog/2022-04-01/items/B000TEST01", "/auth/o2/token")] == [
-        "searchOrders", "getOrder", "v0.getOrders", "v0.getOrderItems", "v0.confirmShipment", "getCatalogItem", None]
+    assert [
+        amazon.rate_operation("GET", base + p)
+        for p in (
+            "/orders/2026-01-01/orders",
+            "/orders/2026-01-01/orders/203-1234567-1234567",
+            "/orders/v0/orders",
+            "/orders/v0/orders/203-1234567-1234567/orderItems",
+            "/orders/v0/orders/203-1234567-1234567/shipmentConfirmation",
+            "/catalog/2022-04-01/items/B000TEST01",
+            "/auth/o2/token",
+        )
+    ] == [
+        "searchOrders",
+        "getOrder",
+        "v0.getOrders",
+        "v0.getOrderItems",
+        "v0.confirmShipment",
+        "getCatalogItem",
+        None,
+    ]
 
-    shopify = connector_class("shopify")(base_url="https://northern.myshopify.com/admin/api/2024-07",
-                                         shop_id="northern.myshopify.com", credentials={})
+    shopify = connector_class("shopify")(
+        base_url="https://northern.myshopify.com/admin/api/2024-07",
+        shop_id="northern.myshopify.com",
+        credentials={},
+    )
     assert shopify.rate_limits == {"api": Limit(2.0, 40)}
     assert shopify.http.budget.key("api") == "ratebudget:shopify:northern.myshopify.com:api"
-    etsy = connector_class("etsy")(base_url="https://openapi.etsy.com/v3/application", shop_id="1",
-                                   credentials={"keystring": "appkey"})
+    etsy = connector_class("etsy")(
+        base_url="https://openapi.etsy.com/v3/application", shop_id="1", credentials={"keystring": "appkey"}
+    )
     assert etsy.rate_account() == "appkey"  # Etsy meters the app, across all its shops
     assert etsy.rate_operation("POST", "https://openapi.etsy.com/v3/public/oauth/token") is None
 
@@ -125,13 +160,24 @@ def test_amazon_sandbox_meters_each_operation_at_its_documented_rate_and_burst(a
     assert [a.status_code for a in answers] == [200] * 20 + [429]
     assert answers[0].headers["x-amzn-RateLimit-Limit"] == "0.0167"
     throttled = answers[20]
-    assert throttled.json() == {"errors": [{"code": "QuotaExceeded", "details": "",
-                                            "message": "You exceeded your quota for the requested resource."}]}
+    assert throttled.json() == {
+        "errors": [
+            {
+                "code": "QuotaExceeded",
+                "details": "",
+                "message": "You exceeded your quota for the requested resource.",
+            }
+        ]
+    }
     assert "x-amzn-RequestId" in throttled.headers and "x-amzn-RateLimit-Limit" not in throttled.headers
     assert "Retry-After" not in throttled.headers
     # another operation has its own bucket
-    other = requests.get(f"{channel.api_base_url}/orders/2026-01-01/orders", headers=headers, timeout=5, params={
-        "marketplaceIds": channel.shop_id, "createdAfter": "2026-01-01T00:00:00Z"})
+    other = requests.get(
+        f"{channel.api_base_url}/orders/2026-01-01/orders",
+        headers=headers,
+        timeout=5,
+        params={"marketplaceIds": channel.shop_id, "createdAfter": "2026-01-01T00:00:00Z"},
+    )
     assert other.status_code == 200
     assert SandboxRequest.objects.filter(parsed__status=429).count() == 1
 
@@ -173,7 +219,9 @@ def test_ecwid_sandbox_answers_429_with_retry_after(ecwid_sandbox):
     headers = {"Authorization": f"Bearer {channel.credentials['access_token']}"}
     answers = [requests.get(url, headers=headers, timeout=5) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
-    assert answers[2].json()["errorCode"] == "TOO_MANY_REQUESTS" and float(answers[2].headers["Retry-After"]) > 0
+    assert (
+        answers[2].json()["errorCode"] == "TOO_MANY_REQUESTS" and float(answers[2].headers["Retry-After"]) > 0
+    )
 
 
 # -- four workers, one Shopify shop
@@ -234,15 +282,22 @@ def test_four_workers_taking_turns_share_one_budget_and_meet_no_429(shopify_sand
     _assert_no_429_and_within_the_bucket(store, settings)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql",
-                    reason="four threads need concurrent connections: runs in the PostgreSQL pass of .ci/run")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="four threads need concurrent connections: runs in the PostgreSQL pass of .ci/run",
+)
 @pytest.mark.parametrize("where", ["database", "redis"])
 def test_four_worker_threads_at_once_meet_no_429(shopify_sandbox, monkeypatch, settings, where):
     if where == "redis":
         if not redis_answers():
             pytest.skip("no Redis on 127.0.0.1:6379")
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                       "LOCATION": REDIS_URL, "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}"}}
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+                "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+            }
+        }
 
     def threads(connectors):
         barrier = threading.Barrier(len(connectors))

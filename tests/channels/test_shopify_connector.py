@@ -28,10 +28,18 @@ NOW = datetime.now(tz=UTC)
 FEED = {"since": (NOW - timedelta(days=30)).isoformat(timespec="seconds")}
 
 SHOPIFY = Marketplace(
-    name="shopify", sandbox="shopify_sandbox", generate=generate, orders_path="/orders.json",
-    page_size_at=(connector_class("shopify"), "page_size"), page_size=5, orders=8, seed=2,
+    name="shopify",
+    sandbox="shopify_sandbox",
+    generate=generate,
+    orders_path="/orders.json",
+    page_size_at=(connector_class("shopify"), "page_size"),
+    page_size=5,
+    orders=8,
+    seed=2,
     resume_key="page_info",  # the link to page two
-    timeout=0.2, slow=0.6, throttle={"retry_after": 0},
+    timeout=0.2,
+    slow=0.6,
+    throttle={"retry_after": 0},
 )
 
 
@@ -373,8 +381,9 @@ def dropshipped_order(store, items):
     from sandbox.generators.shopify import use_fulfillment_service
 
     ensure_products(store)
-    use_fulfillment_service(store, "atelier-nord", name="Atelier Nord",
-                            skus=["CANDLE-FIG", "CANDLE-CEDAR", "NECK-45"])
+    use_fulfillment_service(
+        store, "atelier-nord", name="Atelier Nord", skus=["CANDLE-FIG", "CANDLE-CEDAR", "NECK-45"]
+    )
     sandbox_order = add_order(store, make_order(store, items=items))
     return sandbox_order, {li["sku"]: li["id"] for li in sandbox_order.data["line_items"]}
 
@@ -392,29 +401,48 @@ def test_mark_in_progress_requests_only_the_named_lines_and_shopify_splits_the_r
     assert "request_fulfillment" not in own["supported_actions"]
 
     result = channel.connector().mark_in_progress(
-        sandbox_order.external_id, [(str(lines["CANDLE-FIG"]), 2)], message="Dropshipped by Atelier Nord")
+        sandbox_order.external_id, [(str(lines["CANDLE-FIG"]), 2)], message="Dropshipped by Atelier Nord"
+    )
 
     request = SandboxRequest.objects.get(path__endswith="/fulfillment_request.json")
-    assert request.path.endswith(f"/admin/api/2024-07/fulfillment_orders/{service['id']}/fulfillment_request.json")
+    assert request.path.endswith(
+        f"/admin/api/2024-07/fulfillment_orders/{service['id']}/fulfillment_request.json"
+    )
     fig = next(li for li in service["line_items"] if li["line_item_id"] == lines["CANDLE-FIG"])
-    assert request.parsed == {"fulfillment_request": {
-        "message": "Dropshipped by Atelier Nord", "fulfillment_order_line_items": [{"id": fig["id"], "quantity": 2}]}}
+    assert request.parsed == {
+        "fulfillment_request": {
+            "message": "Dropshipped by Atelier Nord",
+            "fulfillment_order_line_items": [{"id": fig["id"], "quantity": 2}],
+        }
+    }
     assert result.request["requested"][0]["request_status"] == "submitted"  # Shopify's answer to the request
     # The fulfillment service accepted: in progress with the 2 requested; the rest split off, unsubmitted.
     own, requested, rest = fos(sandbox_order)
     assert (own["status"], own["request_status"]) == ("open", "unsubmitted")
     assert (requested["id"], requested["status"], requested["request_status"]) == (
-        service["id"], "in_progress", "accepted")
-    assert [(li["line_item_id"], li["quantity"]) for li in requested["line_items"]] == [(lines["CANDLE-FIG"], 2)]
+        service["id"],
+        "in_progress",
+        "accepted",
+    )
+    assert [(li["line_item_id"], li["quantity"]) for li in requested["line_items"]] == [
+        (lines["CANDLE-FIG"], 2)
+    ]
     assert requested["merchant_requests"][0]["message"] == "Dropshipped by Atelier Nord"
     assert (rest["status"], rest["request_status"], rest["assigned_location"]["name"]) == (
-        "open", "unsubmitted", "Atelier Nord")
+        "open",
+        "unsubmitted",
+        "Atelier Nord",
+    )
     assert sorted((li["line_item_id"], li["quantity"]) for li in rest["line_items"]) == sorted(
-        [(lines["CANDLE-FIG"], 1), (lines["CANDLE-CEDAR"], 1)])
+        [(lines["CANDLE-FIG"], 1), (lines["CANDLE-CEDAR"], 1)]
+    )
 
     # Asking again changes nothing: the lines are already with the service.
     again = channel.connector().mark_in_progress(sandbox_order.external_id, [(str(lines["CANDLE-FIG"]), 2)])
-    assert again.request["already"] and SandboxRequest.objects.filter(path__endswith="_request.json").count() == 1
+    assert (
+        again.request["already"]
+        and SandboxRequest.objects.filter(path__endswith="_request.json").count() == 1
+    )
 
 
 def test_a_fulfillment_request_with_a_bad_line_or_quantity_is_refused_with_shopifys_errors(shopify_sandbox):
@@ -429,15 +457,24 @@ def test_a_fulfillment_request_with_a_bad_line_or_quantity_is_refused_with_shopi
 
     too_many = post([{"id": service["line_items"][0]["id"], "quantity": 2}])
     someone_elses = post([{"id": own["line_items"][0]["id"], "quantity": 1}])
-    own_location = post([{"id": own["line_items"][0]["id"], "quantity": 1}],
-                        url.replace(str(service["id"]), str(own["id"])))
+    own_location = post(
+        [{"id": own["line_items"][0]["id"], "quantity": 1}], url.replace(str(service["id"]), str(own["id"]))
+    )
 
     assert too_many.status_code == 422
     assert too_many.json() == {"errors": ["Invalid fulfillment order line item quantity requested."]}
-    assert someone_elses.status_code == 422 and "does not belong to fulfillment order" in someone_elses.json()["errors"][0]
+    assert (
+        someone_elses.status_code == 422
+        and "does not belong to fulfillment order" in someone_elses.json()["errors"][0]
+    )
     assert own_location.status_code == 422
-    assert own_location.json()["errors"] == [f"Fulfillment order {own['id']} is not assigned to a fulfillment service location."]
-    assert [f["request_status"] for f in fos(sandbox_order)] == ["unsubmitted", "unsubmitted"]  # nothing changed
+    assert own_location.json()["errors"] == [
+        f"Fulfillment order {own['id']} is not assigned to a fulfillment service location."
+    ]
+    assert [f["request_status"] for f in fos(sandbox_order)] == [
+        "unsubmitted",
+        "unsubmitted",
+    ]  # nothing changed
     with pytest.raises(ConnectorError, match="Leeds warehouse, a location the merchant fulfils"):
         channel.connector().mark_in_progress(sandbox_order.external_id, [(str(lines["MUG-RED"]), 1)])
 
@@ -448,9 +485,14 @@ def test_the_suppliers_tracking_fulfils_the_accepted_fulfillment_order_only(shop
     connector = channel.connector()
     connector.mark_in_progress(sandbox_order.external_id, [(str(lines["NECK-45"]), 1)])
 
-    connector.push_fulfilment(RemoteFulfilment(order_external_id=sandbox_order.external_id,
-                                               tracking_number="JD0146", carrier="DHL Express",
-                                               lines=[(str(lines["NECK-45"]), 1)]))
+    connector.push_fulfilment(
+        RemoteFulfilment(
+            order_external_id=sandbox_order.external_id,
+            tracking_number="JD0146",
+            carrier="DHL Express",
+            lines=[(str(lines["NECK-45"]), 1)],
+        )
+    )
 
     own, service = fos(sandbox_order)
     assert (own["status"], service["status"]) == ("open", "closed")
@@ -483,7 +525,8 @@ def test_a_booked_shipment_reaches_shopify_through_the_outbox(shopify_sandbox):
     order = Order.objects.get()
 
     fulfilment = services.record_fulfilment(
-        order=order, lines=services.default_lines(order),
+        order=order,
+        lines=services.default_lines(order),
         tracking_number="JD000123456GB",
         carrier_name="Royal Mail",
         tracking_url="https://rm.example/JD000123456GB",

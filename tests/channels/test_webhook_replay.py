@@ -9,14 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from channels.models import WebhookEvent
-from tests.channels.test_webhooks import (  # noqa: F401 - fixtures
-    ECWID_SECRET,
-    SHOPIFY_SECRET,
-    ecwid_channel,
-    shopify_channel,
-    shopify_post,
-    sign,
-)
+from tests.channels.test_webhooks import ECWID_SECRET, SHOPIFY_SECRET, shopify_post, sign
 
 
 def queued_syncs(callbacks) -> int:
@@ -24,7 +17,9 @@ def queued_syncs(callbacks) -> int:
 
 
 def test_a_captured_shopify_body_replayed_with_new_event_ids_queues_nothing(
-    shopify_channel, client, django_capture_on_commit_callbacks  # noqa: F811
+    shopify_channel,
+    client,
+    django_capture_on_commit_callbacks,
 ):
     raw = json.dumps({"id": 5550000001, "name": "#1001", "updated_at": "2026-12-04T10:00:00Z"}).encode()
     with django_capture_on_commit_callbacks() as first:
@@ -38,51 +33,82 @@ def test_a_captured_shopify_body_replayed_with_new_event_ids_queues_nothing(
     assert WebhookEvent.objects.count() == 1
     # The same body under another topic is another delivery.
     with django_capture_on_commit_callbacks() as other:
-        assert shopify_post(client, shopify_channel, raw=raw, topic="orders/updated").json()["status"] == "queued"
+        assert (
+            shopify_post(client, shopify_channel, raw=raw, topic="orders/updated").json()["status"]
+            == "queued"
+        )
     assert queued_syncs(other) == 1
 
 
 def test_a_shopify_delivery_triggered_outside_the_window_is_ignored(
-    shopify_channel, client, settings, django_capture_on_commit_callbacks  # noqa: F811
+    shopify_channel,
+    client,
+    settings,
+    django_capture_on_commit_callbacks,
 ):
     settings.WEBHOOK_MAX_AGE_SECONDS = 600
     raw = json.dumps({"id": 5550000002}).encode()
     old = (datetime.now(UTC) - timedelta(minutes=11)).isoformat()
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(
-            f"/webhooks/{shopify_channel.pk}/shopify/", data=raw, content_type="application/json",
-            HTTP_X_SHOPIFY_TOPIC="orders/create", HTTP_X_SHOPIFY_TRIGGERED_AT=old,
-            HTTP_X_SHOPIFY_HMAC_SHA256=sign(SHOPIFY_SECRET, raw))
+            f"/webhooks/{shopify_channel.pk}/shopify/",
+            data=raw,
+            content_type="application/json",
+            HTTP_X_SHOPIFY_TOPIC="orders/create",
+            HTTP_X_SHOPIFY_TRIGGERED_AT=old,
+            HTTP_X_SHOPIFY_HMAC_SHA256=sign(SHOPIFY_SECRET, raw),
+        )
     assert response.status_code == 200 and response.json()["status"] == "stale"
     assert queued_syncs(callbacks) == 0 and not WebhookEvent.objects.exists()
     fresh = (datetime.now(UTC) - timedelta(minutes=2)).isoformat()
     response = client.post(
-        f"/webhooks/{shopify_channel.pk}/shopify/", data=raw, content_type="application/json",
-        HTTP_X_SHOPIFY_TOPIC="orders/create", HTTP_X_SHOPIFY_TRIGGERED_AT=fresh,
-        HTTP_X_SHOPIFY_HMAC_SHA256=sign(SHOPIFY_SECRET, raw))
+        f"/webhooks/{shopify_channel.pk}/shopify/",
+        data=raw,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_TOPIC="orders/create",
+        HTTP_X_SHOPIFY_TRIGGERED_AT=fresh,
+        HTTP_X_SHOPIFY_HMAC_SHA256=sign(SHOPIFY_SECRET, raw),
+    )
     assert response.json()["status"] == "queued"
 
 
 def ecwid_event(channel, *, event_id: str, created: int):
-    body = {"eventId": event_id, "eventCreated": created, "storeId": int(channel.shop_id), "entityId": 1,
-            "eventType": "order.updated", "data": {}}
+    body = {
+        "eventId": event_id,
+        "eventCreated": created,
+        "storeId": int(channel.shop_id),
+        "entityId": 1,
+        "eventType": "order.updated",
+        "data": {},
+    }
     return body, sign(ECWID_SECRET, f"{created}.{event_id}".encode())
 
 
 def test_an_old_ecwid_event_is_ignored_and_its_date_cannot_be_refreshed(
-    ecwid_channel, client, settings, django_capture_on_commit_callbacks  # noqa: F811
+    ecwid_channel,
+    client,
+    settings,
+    django_capture_on_commit_callbacks,
 ):
     settings.WEBHOOK_MAX_AGE_SECONDS = 600
     old = int(time.time()) - 3600
     body, signature = ecwid_event(ecwid_channel, event_id="e-old", created=old)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post(f"/webhooks/{ecwid_channel.pk}/ecwid/", data=json.dumps(body),
-                               content_type="application/json", HTTP_X_ECWID_WEBHOOK_SIGNATURE=signature)
+        response = client.post(
+            f"/webhooks/{ecwid_channel.pk}/ecwid/",
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_X_ECWID_WEBHOOK_SIGNATURE=signature,
+        )
     assert response.json()["status"] == "stale" and queued_syncs(callbacks) == 0
     # eventCreated is signed: bumping it to now breaks the signature.
     body["eventCreated"] = int(time.time())
-    response = client.post(f"/webhooks/{ecwid_channel.pk}/ecwid/", data=json.dumps(body),
-                           content_type="application/json", HTTP_X_ECWID_WEBHOOK_SIGNATURE=signature)
+    response = client.post(
+        f"/webhooks/{ecwid_channel.pk}/ecwid/",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_X_ECWID_WEBHOOK_SIGNATURE=signature,
+    )
     assert response.status_code == 401
 
 
@@ -95,10 +121,23 @@ def test_a_stale_sendcloud_delivery_changes_no_parcel(db, client, settings):
     shipment = ShipmentFactory(carrier_account=account, external_id="777", tracking_number="3SSEND0001")
 
     def post(ts):
-        body = json.dumps({"action": "parcel_status_changed", "timestamp": ts, "parcel": {
-            "id": 777, "tracking_number": "3SSEND0001", "status": {"id": 11, "message": "Delivered"}}}).encode()
-        return client.post(f"/webhooks/carriers/{account.pk}/", data=body, content_type="application/json",
-                           HTTP_SENDCLOUD_SIGNATURE=hmac.new(secret.encode(), body, hashlib.sha256).hexdigest())
+        body = json.dumps(
+            {
+                "action": "parcel_status_changed",
+                "timestamp": ts,
+                "parcel": {
+                    "id": 777,
+                    "tracking_number": "3SSEND0001",
+                    "status": {"id": 11, "message": "Delivered"},
+                },
+            }
+        ).encode()
+        return client.post(
+            f"/webhooks/carriers/{account.pk}/",
+            data=body,
+            content_type="application/json",
+            HTTP_SENDCLOUD_SIGNATURE=hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        )
 
     response = post(int((time.time() - 3600) * 1000))
     assert response.status_code == 200 and response.json()["shipments"] == 0

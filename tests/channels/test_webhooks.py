@@ -16,7 +16,6 @@ from channels.models import WebhookEvent
 from orders.models import Order
 from sandbox.generators import ecwid as ecwid_orders
 from sandbox.generators import shopify as shopify_orders
-from tests.factories import ChannelFactory
 
 SHOPIFY_SECRET, ECWID_SECRET = "shpss_sandbox_secret", "ecwid_client_secret"
 
@@ -57,24 +56,6 @@ def ecwid_post(
         data=json.dumps(body),
         content_type="application/json",
         HTTP_X_ECWID_WEBHOOK_SIGNATURE=sign(secret, f"{created}.{event_id}".encode()),
-    )
-
-
-@pytest.fixture
-def shopify_channel(db):
-    return ChannelFactory(
-        kind="shopify",
-        shop_id="shop.myshopify.com",
-        credentials={"access_token": "shpat_x", "webhook_secret": SHOPIFY_SECRET},
-    )
-
-
-@pytest.fixture
-def ecwid_channel(db):
-    return ChannelFactory(
-        kind="ecwid",
-        shop_id="4870020",
-        credentials={"access_token": "secret_x", "client_secret": ECWID_SECRET},
     )
 
 

@@ -112,17 +112,32 @@ class Clusters:
         self.broker = Broker()
 
     def start(self, n: int = 2, **env) -> list[Cluster]:
-        base = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.crash.cluster_settings", "DATABASE_URL": database_url(),
-                "REDIS_URL": REDIS_URL, "Q_CLUSTER_QUEUE": self.queue, "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-                "PYTHONUNBUFFERED": "1", **{k: str(v) for k, v in env.items()}}
+        base = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.crash.cluster_settings",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": REDIS_URL,
+            "Q_CLUSTER_QUEUE": self.queue,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "PYTHONUNBUFFERED": "1",
+            **{k: str(v) for k, v in env.items()},
+        }
         for i in range(n):
             log = self.tmp_path / f"cluster-{i}.log"
-            proc = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=base,
-                                    stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=ROOT,
+                env=base,
+                stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             self.started.append(Cluster(name=f"cluster-{i}", proc=proc, log=log))
         deadline = time.monotonic() + 60
         for c in self.started[-n:]:  # running: its workers have forked
-            while len(c.refresh_pids()) < 4 + int(base.get("Q_WORKERS", 2)):  # main, sentinel, pusher, monitor
+            while len(c.refresh_pids()) < 4 + int(
+                base.get("Q_WORKERS", 2)
+            ):  # main, sentinel, pusher, monitor
                 assert c.proc.poll() is None, f"{c.name} exited:\n{c.log.read_text()[-3000:]}"
                 assert time.monotonic() < deadline, f"{c.name} did not start:\n{c.log.read_text()[-3000:]}"
                 time.sleep(0.2)
@@ -148,7 +163,9 @@ def clusters(live_server, transactional_db, tmp_path, monkeypatch):
     nudges, a booking's push) goes to them, as from a web process: the test settings would
     otherwise run it inline here."""
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (real clusters share the test database): runs in the PostgreSQL pass of .ci/run")
+        pytest.skip(
+            "needs PostgreSQL (real clusters share the test database): runs in the PostgreSQL pass of .ci/run"
+        )
     if not redis_reachable():
         pytest.skip(f"needs Redis at {REDIS_URL} (CRASH_REDIS_URL)")
     from orders.schedule import ensure_schedules as order_schedules
@@ -163,8 +180,11 @@ def clusters(live_server, transactional_db, tmp_path, monkeypatch):
     from orders import services
     from shipping import bulk
 
-    monkeypatch.setattr(bulk, "nudge", lambda job_id, count=1: [
-        c.enqueue("shipping.tasks.run_bulk_job", job_id) for _ in range(count)])
+    monkeypatch.setattr(
+        bulk,
+        "nudge",
+        lambda job_id, count=1: [c.enqueue("shipping.tasks.run_bulk_job", job_id) for _ in range(count)],
+    )
     monkeypatch.setattr(services, "_enqueue_push", lambda pk: c.enqueue("orders.tasks.push_fulfilment", pk))
     try:
         yield c
@@ -180,9 +200,14 @@ def describe() -> str:
     from orders.models import Fulfilment
     from shipping.models import BulkJob
 
-    lines = [f"job #{j.pk} {j.status} {j.done}+{j.failed}/{j.total} {j.message}" for j in BulkJob.objects.all()]
-    lines += [f"channel {c.name}: {c.last_sync_state} claim={c.sync_claimed_by!r} beat={c.sync_heartbeat_at} "
-              f"cursor={c.cursor} error={c.last_error!r}" for c in Channel.objects.all()]
+    lines = [
+        f"job #{j.pk} {j.status} {j.done}+{j.failed}/{j.total} {j.message}" for j in BulkJob.objects.all()
+    ]
+    lines += [
+        f"channel {c.name}: {c.last_sync_state} claim={c.sync_claimed_by!r} beat={c.sync_heartbeat_at} "
+        f"cursor={c.cursor} error={c.last_error!r}"
+        for c in Channel.objects.all()
+    ]
     lines += [f"fulfilments: {dict(Counter(Fulfilment.objects.values_list('state', flat=True)))}"]
     lines += [f"schedule {s.name}: next {s.next_run} last task {s.task}" for s in Schedule.objects.all()]
     lines += [f"tasks: {dict(Counter((t.func, str(t.result)[:60]) for t in Task.objects.all()))}"]
@@ -198,6 +223,8 @@ def wait_for(check, *, timeout: float, what: str, clusters: Clusters | None = No
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{describe()}"
-                                 + (f"\n{clusters.logs()}" if clusters else ""))
+            raise AssertionError(
+                f"timed out after {timeout:.0f}s waiting for {what}\n{describe()}"
+                + (f"\n{clusters.logs()}" if clusters else "")
+            )
         time.sleep(every)

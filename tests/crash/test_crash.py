@@ -31,19 +31,24 @@ FEED = 1000  # orders the interrupted sync reads, 100 a page
 
 
 def etsy_channel(live_server, shop_id: str, name: str, **kw) -> tuple[Channel, object]:
-    channel = ChannelFactory(name=name, api_base_url=f"{live_server.url}/sandbox/etsy/v3/application",
-                             shop_id=shop_id, **kw)
+    channel = ChannelFactory(
+        name=name, api_base_url=f"{live_server.url}/sandbox/etsy/v3/application", shop_id=shop_id, **kw
+    )
     return channel, store_for_channel(channel)
 
 
 def tracking_on_channel(store) -> Counter:
     """How many times each tracking number was given to the sandbox channel."""
-    return Counter(s["tracking_code"] for o in SandboxOrder.objects.filter(store=store)
-                   for s in o.data.get("shipments", []))
+    return Counter(
+        s["tracking_code"]
+        for o in SandboxOrder.objects.filter(store=store)
+        for s in o.data.get("shipments", [])
+    )
 
 
 def test_a_cluster_killed_mid_booking_and_mid_sync_loses_nothing_and_does_nothing_twice(
-        clusters, live_server, selfprint, settings):
+    clusters, live_server, selfprint, settings
+):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "workers": 4}  # two clusters of two: four nudges per job
     shop, shop_store = etsy_channel(live_server, "10001", "Etsy-Main", sync_mode=Channel.SyncMode.MANUAL)
     generate(shop_store, BOOKED, mix=False, seed=1)
@@ -52,7 +57,9 @@ def test_a_cluster_killed_mid_booking_and_mid_sync_loses_nothing_and_does_nothin
     assert len(ids) == BOOKED
     feed, feed_store = etsy_channel(live_server, "10002", "Etsy-Second")
     generate(feed_store, FEED, mix=False, seed=2)
-    feed_store.faults = [{"path": "/receipts", "delay": 0.5, "times": 1000}]  # a slow channel: the sync takes a while
+    feed_store.faults = [
+        {"path": "/receipts", "delay": 0.5, "times": 1000}
+    ]  # a slow channel: the sync takes a while
     feed_store.save()
 
     a, b = clusters.start(2)
@@ -78,23 +85,41 @@ def test_a_cluster_killed_mid_booking_and_mid_sync_loses_nothing_and_does_nothin
         held.extend(mine)
         return holder
 
-    dead = wait_for(kill_one, timeout=60, every=0.05, what="a cluster syncing and booking at once", clusters=clusters)
+    dead = wait_for(
+        kill_one, timeout=60, every=0.05, what="a cluster syncing and booking at once", clusters=clusters
+    )
     offset_at_kill = int(Channel.objects.get(pk=feed.pk).cursor.get("offset") or 0)
     # What it held when it died (it may have recorded an order in the instant before the kill).
     orphaned = list(BulkJobItem.objects.filter(pk__in=held, state="running").values_list("pk", flat=True))
     assert offset_at_kill < FEED and Channel.objects.get(pk=feed.pk).sync_claimed_by
 
-    job = wait_for(lambda: BulkJob.objects.filter(pk=job.pk, status__in=["done", "failed"]).first(), timeout=150,
-                   what="the job to finish on the surviving cluster", clusters=clusters)
-    wait_for(lambda: Channel.objects.filter(pk=feed.pk, sync_started_at__isnull=True, last_sync_state="ok").exists(),
-             timeout=90, what="the sync to be resumed and finish", clusters=clusters)
-    wait_for(lambda: not Fulfilment.objects.filter(order__channel=shop).exclude(state="sent").exists(), timeout=90,
-             what="every fulfilment to reach the channel", clusters=clusters)
+    job = wait_for(
+        lambda: BulkJob.objects.filter(pk=job.pk, status__in=["done", "failed"]).first(),
+        timeout=150,
+        what="the job to finish on the surviving cluster",
+        clusters=clusters,
+    )
+    wait_for(
+        lambda: Channel.objects.filter(
+            pk=feed.pk, sync_started_at__isnull=True, last_sync_state="ok"
+        ).exists(),
+        timeout=90,
+        what="the sync to be resumed and finish",
+        clusters=clusters,
+    )
+    wait_for(
+        lambda: not Fulfilment.objects.filter(order__channel=shop).exclude(state="sent").exists(),
+        timeout=90,
+        what="every fulfilment to reach the channel",
+        clusters=clusters,
+    )
     took = time.monotonic() - started
 
     # The job: every order booked exactly once, counts from the rows, the print file complete.
     assert (job.status, job.done, job.failed, job.total) == ("done", BOOKED, 0, BOOKED), job.message
-    per_order = Counter(Shipment.objects.filter(order_id__in=ids, status__in=LIVE).values_list("order_id", flat=True))
+    per_order = Counter(
+        Shipment.objects.filter(order_id__in=ids, status__in=LIVE).values_list("order_id", flat=True)
+    )
     assert set(per_order) == set(ids) and set(per_order.values()) == {1}
     assert Shipment.objects.filter(order_id__in=ids).count() == BOOKED  # and no voided extra label either
     assert BulkJobItem.objects.filter(job=job, state="booked").count() == BOOKED
@@ -115,8 +140,7 @@ def test_a_cluster_killed_mid_booking_and_mid_sync_loses_nothing_and_does_nothin
     assert took < 200, f"recovery took {took:.0f}s"
 
 
-def test_a_worker_killed_while_a_push_waits_on_a_slow_channel_sends_it_once(
-        clusters, live_server, selfprint):
+def test_a_worker_killed_while_a_push_waits_on_a_slow_channel_sends_it_once(clusters, live_server, selfprint):
     shop, store = etsy_channel(live_server, "10003", "Etsy-Slow", sync_mode=Channel.SyncMode.MANUAL)
     generate(store, 1, mix=False, seed=3)
     run_sync(shop)
@@ -127,14 +151,23 @@ def test_a_worker_killed_while_a_push_waits_on_a_slow_channel_sends_it_once(
     (first,) = clusters.start(1)
     shipment = book_shipment(order=order)  # its push goes to the cluster
     fulfilment = shipment.fulfilment
-    wait_for(lambda: Fulfilment.objects.filter(pk=fulfilment.pk, claimed_at__isnull=False).exists(), timeout=30,
-             every=0.1, what="a worker to take the push", clusters=clusters)
+    wait_for(
+        lambda: Fulfilment.objects.filter(pk=fulfilment.pk, claimed_at__isnull=False).exists(),
+        timeout=30,
+        every=0.1,
+        what="a worker to take the push",
+        clusters=clusters,
+    )
     time.sleep(1)  # the request is on its way; the channel will store it
     first.kill()
     clusters.start(1)  # the surviving worker
 
     # The dead worker's claim goes stale (one connector call's worst case, orders.pushing.claim_seconds),
     # the dispatcher queues the push again, and the survivor asks Etsy before sending anything.
-    wait_for(lambda: Fulfilment.objects.filter(pk=fulfilment.pk, state="sent").exists(), timeout=150,
-             what="the push to be resolved by the surviving cluster", clusters=clusters)
+    wait_for(
+        lambda: Fulfilment.objects.filter(pk=fulfilment.pk, state="sent").exists(),
+        timeout=150,
+        what="the push to be resolved by the surviving cluster",
+        clusters=clusters,
+    )
     assert tracking_on_channel(store) == Counter({shipment.tracking_number: 1})

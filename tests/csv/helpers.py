@@ -14,11 +14,16 @@ from orders.resources import OrderExportResource
 from shipping.models import BulkJob, Shipment
 
 
-def upload(client, content: bytes | str, name: str = "shipments.csv", mode: str = "record", follow: bool = True):
+def upload(
+    client, content: bytes | str, name: str = "shipments.csv", mode: str = "record", follow: bool = True
+):
     if isinstance(content, str):
         content = content.encode("utf-8")
-    return client.post(reverse("shipping_csv:upload"), {"mode": mode, "file": SimpleUploadedFile(name, content)},
-                       follow=follow)
+    return client.post(
+        reverse("shipping_csv:upload"),
+        {"mode": mode, "file": SimpleUploadedFile(name, content)},
+        follow=follow,
+    )
 
 
 def last_job() -> BulkJob:

@@ -27,18 +27,24 @@ HEAD = "order_number,channel,carrier_account,service,weight_g,package,length_cm,
 @pytest.fixture
 def carriers(db):
     BrandFactory()
-    return (CarrierAccountFactory(name="Royal Mail (own account)", tracking_company="Royal Mail"),
-            CarrierAccountFactory(name="Parcelforce (own account)", tracking_company="Parcelforce", prefix="PF",
-                                  is_default=False))
+    return (
+        CarrierAccountFactory(name="Royal Mail (own account)", tracking_company="Royal Mail"),
+        CarrierAccountFactory(
+            name="Parcelforce (own account)", tracking_company="Parcelforce", prefix="PF", is_default=False
+        ),
+    )
 
 
-def test_book_rows_buy_labels_and_return_one_merged_pdf(staff_client, shop, carriers, settings,
-                                                         django_capture_on_commit_callbacks):
+def test_book_rows_buy_labels_and_return_one_merged_pdf(
+    staff_client, shop, carriers, settings, django_capture_on_commit_callbacks
+):
     royal_mail, parcelforce = carriers
     Package.objects.create(name="Small box", length_cm=20, width_cm=15, height_cm=10, tare_g=80)
-    content = HEAD + ("1001,Etsy-Main,,,450,,,,\n"
-                      "1002,Etsy-Main,Parcelforce (own account),Express 24,\"1 200\",Small box,,,\n"
-                      "1003,Etsy-Main,royal mail (own account),,300,,30,20,10\n")
+    content = HEAD + (
+        "1001,Etsy-Main,,,450,,,,\n"
+        '1002,Etsy-Main,Parcelforce (own account),Express 24,"1 200",Small box,,,\n'
+        "1003,Etsy-Main,royal mail (own account),,300,,30,20,10\n"
+    )
 
     page = upload(staff_client, content, mode="book")
     text = page_text(page)
@@ -62,14 +68,19 @@ def test_book_rows_buy_labels_and_return_one_merged_pdf(staff_client, shop, carr
     assert second.decision["package"] == "Small box"
     assert "package Small box: chosen by staff" in second.decision["reasons"]
     assert third.package.name == "30 × 20 × 10 cm" and third.package.length_cm == 30
-    assert set(Order.objects.filter(order_number__in=["1001", "1002", "1003"]).values_list("status", flat=True)) \
-        == {"shipped"}
-    assert [r["tracking"] for r in job.results] == [first.tracking_number, second.tracking_number,
-                                                     third.tracking_number]
+    assert set(
+        Order.objects.filter(order_number__in=["1001", "1002", "1003"]).values_list("status", flat=True)
+    ) == {"shipped"}
+    assert [r["tracking"] for r in job.results] == [
+        first.tracking_number,
+        second.tracking_number,
+        third.tracking_number,
+    ]
 
 
-def test_the_same_booking_file_uploaded_twice_books_once(staff_client, shop, carriers,
-                                                        django_capture_on_commit_callbacks):
+def test_the_same_booking_file_uploaded_twice_books_once(
+    staff_client, shop, carriers, django_capture_on_commit_callbacks
+):
     content = HEAD + "1001,Etsy-Main,,,450,,,,\n1002,Etsy-Main,,,,,,,\n"
     upload(staff_client, content, mode="book")
     with django_capture_on_commit_callbacks(execute=True):
@@ -94,8 +105,11 @@ def test_orders_that_cannot_be_booked_are_errors_before_anything_is_bought(staff
     Order.objects.filter(pk=orders[1].pk).update(status="on_hold", hold_reason="address check")
     CarrierAccountFactory(name="Old account", is_active=False, is_default=False)
 
-    page = upload(staff_client, HEAD + "1001,Etsy-Main,,,,,,,\n1002,Etsy-Main,,,,,,,\n"
-                                       "1003,Etsy-Main,Old account,,,,,,\n", mode="book")
+    page = upload(
+        staff_client,
+        HEAD + "1001,Etsy-Main,,,,,,,\n1002,Etsy-Main,,,,,,,\n1003,Etsy-Main,Old account,,,,,,\n",
+        mode="book",
+    )
 
     text = page_text(page)
     assert "row 2, order_number: order #1001 has no complete shipping address" in text
@@ -105,26 +119,47 @@ def test_orders_that_cannot_be_booked_are_errors_before_anything_is_bought(staff
     assert not Shipment.objects.exists()
 
 
-def test_a_rows_package_overrides_the_rules_and_its_size_and_own_weight_reach_the_carrier(client, sendcloud, staff):
+def test_a_rows_package_overrides_the_rules_and_its_size_and_own_weight_reach_the_carrier(
+    client, sendcloud, staff
+):
     # Given a rule that would pack every order in a big box, and two orders to Utrecht of 750 g
     ShippingRuleFactory(name="Everything in the big box", package=PackageFactory(name="Big box", tare_g=400))
-    PackageFactory(name="Mailer", length_cm=Decimal("25.0"), width_cm=Decimal("18.5"), height_cm=Decimal("4.0"),
-                   tare_g=60)
+    PackageFactory(
+        name="Mailer",
+        length_cm=Decimal("25.0"),
+        width_cm=Decimal("18.5"),
+        height_cm=Decimal("4.0"),
+        tare_g=60,
+    )
     channel = ChannelFactory(name="Etsy-Main")
     for number in ("2001", "2002"):
-        order = OrderFactory(channel=channel, order_number=number, ship_line1="12 Kerkstraat", ship_city="Utrecht",
-                             ship_postal_code="3511 AB", ship_country="NL", currency="EUR", total=Decimal("12.50"))
+        order = OrderFactory(
+            channel=channel,
+            order_number=number,
+            ship_line1="12 Kerkstraat",
+            ship_city="Utrecht",
+            ship_postal_code="3511 AB",
+            ship_country="NL",
+            currency="EUR",
+            total=Decimal("12.50"),
+        )
         OrderLineFactory(order=order, sku="MUG-1", weight_g=750)
     client.force_login(staff)
 
     # When a book file names the mailer for one and dimensions for the other
-    upload(client, HEAD + f"2001,Etsy-Main,{sendcloud.account.name},,,mailer,,,\n"
-                          f"2002,Etsy-Main,{sendcloud.account.name},,,,40,30,20\n", mode="book")
+    upload(
+        client,
+        HEAD + f"2001,Etsy-Main,{sendcloud.account.name},,,mailer,,,\n"
+        f"2002,Etsy-Main,{sendcloud.account.name},,,,40,30,20\n",
+        mode="book",
+    )
     confirm(client, last_job())
 
     # Then the carrier received each parcel in its own box, with the box's own weight added
-    parcels = {r.parsed["parcel"]["order_number"]: r.parsed["parcel"] for r in
-               SandboxRequest.objects.filter(method="POST", path__endswith="/api/v2/parcels")}
+    parcels = {
+        r.parsed["parcel"]["order_number"]: r.parsed["parcel"]
+        for r in SandboxRequest.objects.filter(method="POST", path__endswith="/api/v2/parcels")
+    }
     assert {n: (p["length"], p["width"], p["height"], p["weight"]) for n, p in parcels.items()} == {
         "#2001": ("25.0", "18.5", "4.0", "0.810"),
         "#2002": ("40.0", "30.0", "20.0", "0.750"),

@@ -25,13 +25,17 @@ HEAD = "order_number,channel,note\n"
 
 
 def test_book_rows_ship_our_lines_with_their_note_and_say_why_an_order_is_not_booked(
-        staff_client, db, django_capture_on_commit_callbacks):
+    staff_client, db, django_capture_on_commit_callbacks
+):
     BrandFactory()
     CarrierAccountFactory(name="Royal Mail (own account)")
     channel = ChannelFactory(name="Etsy-Main", default_note="Thanks from Northern Goods")
-    SupplierProductFactory(supplier=SupplierFactory(name="Atelier Nord"), sku="NECK-45", cost_price=Decimal("9"))
-    mixed, supplier_only, plain, late = (OrderFactory(channel=channel, order_number=n)
-                                         for n in ("1001", "1002", "1003", "1004"))
+    SupplierProductFactory(
+        supplier=SupplierFactory(name="Atelier Nord"), sku="NECK-45", cost_price=Decimal("9")
+    )
+    mixed, supplier_only, plain, late = (
+        OrderFactory(channel=channel, order_number=n) for n in ("1001", "1002", "1003", "1004")
+    )
     OrderLineFactory(order=mixed, sku="CANDLE", quantity=2, weight_g=300)
     OrderLineFactory(order=mixed, sku="NECK-45", weight_g=900)
     OrderLineFactory(order=supplier_only, sku="NECK-45")
@@ -39,8 +43,13 @@ def test_book_rows_ship_our_lines_with_their_note_and_say_why_an_order_is_not_bo
     OrderLineFactory(order=late, sku="NECK-45")
     route_orders(Order.objects.filter(pk__in=[mixed.pk, supplier_only.pk]))
 
-    page = page_text(upload(staff_client, HEAD + "1001,Etsy-Main,Handle with care\n1002,Etsy-Main,\n"
-                                                 "1003,Etsy-Main,\n1004,Etsy-Main,\n", mode="book"))
+    page = page_text(
+        upload(
+            staff_client,
+            HEAD + "1001,Etsy-Main,Handle with care\n1002,Etsy-Main,\n1003,Etsy-Main,\n1004,Etsy-Main,\n",
+            mode="book",
+        )
+    )
     assert "#1001: book carrier from the shipping rules, default service, note “Handle with care”" in page
     assert "#1002: all remaining lines are shipped by supplier Atelier Nord" in page  # skipped at the check
     route_orders(Order.objects.filter(pk=late.pk))  # routed between the check and the import
@@ -48,8 +57,9 @@ def test_book_rows_ship_our_lines_with_their_note_and_say_why_an_order_is_not_bo
         confirm(staff_client, last_job())
 
     shipment = mixed.shipments.get()
-    assert [(sl.order_line.sku, sl.quantity) for sl in ShipmentLine.objects.filter(shipment=shipment)] == \
-        [("CANDLE", 2)]
+    assert [(sl.order_line.sku, sl.quantity) for sl in ShipmentLine.objects.filter(shipment=shipment)] == [
+        ("CANDLE", 2)
+    ]
     assert shipment.weight_g == 600
     assert shipment.note == shipment.fulfilment.note == "Handle with care"
     assert plain.shipments.get().note == "Thanks from Northern Goods"  # empty cell: the channel's default

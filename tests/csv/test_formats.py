@@ -32,9 +32,11 @@ def boutique(db):
 
 
 def test_french_excel_semicolons_bom_and_day_first_dates(staff_client, boutique):
-    text = ("order_number;channel;carrier;tracking_number;ship_date;service\n"
-            "FR-1;Boutique Été;Colissimo;6A12345678901;20/11/2025;Suivi à domicile\n"
-            "FR-2;Boutique Été;La Poste;6A12345678902;21.11.2025;\n")
+    text = (
+        "order_number;channel;carrier;tracking_number;ship_date;service\n"
+        "FR-1;Boutique Été;Colissimo;6A12345678901;20/11/2025;Suivi à domicile\n"
+        "FR-2;Boutique Été;La Poste;6A12345678902;21.11.2025;\n"
+    )
     job = _record(staff_client, codecs.BOM_UTF8 + text.encode("utf-8"))
 
     assert "UTF-8 with BOM, cells separated by semicolons" in job.params["format"]
@@ -45,8 +47,10 @@ def test_french_excel_semicolons_bom_and_day_first_dates(staff_client, boutique)
 
 
 def test_french_excel_windows_1252_variant(staff_client, boutique):
-    text = ("order_number;channel;carrier;tracking_number;ship_date;service\r\n"
-            "FR-1;Boutique Été;Colissimo;6A12345678901;20/11/2025;Remise en main propre\r\n")
+    text = (
+        "order_number;channel;carrier;tracking_number;ship_date;service\r\n"
+        "FR-1;Boutique Été;Colissimo;6A12345678901;20/11/2025;Remise en main propre\r\n"
+    )
     job = _record(staff_client, text.encode("cp1252"))
 
     assert "Windows-1252" in job.params["format"]
@@ -55,8 +59,10 @@ def test_french_excel_windows_1252_variant(staff_client, boutique):
 
 
 def test_utf8_without_bom_commas_and_a_quoted_cell_with_line_breaks(staff_client, boutique):
-    text = ('order_number,channel,carrier,tracking_number,service\n'
-            'FR-1,Boutique Été,DPD,15501234567890,"Predict\nsigned for, 2 parcels"\n')
+    text = (
+        "order_number,channel,carrier,tracking_number,service\n"
+        'FR-1,Boutique Été,DPD,15501234567890,"Predict\nsigned for, 2 parcels"\n'
+    )
     job = _record(staff_client, text.encode("utf-8"))
 
     assert job.params["format"] == "CSV, UTF-8, cells separated by commas"
@@ -76,11 +82,19 @@ def test_xlsx_with_numbers_and_date_cells(staff_client, db):
     channel = ChannelFactory(name="Etsy-Main")
     ShippableOrderFactory(channel=channel, order_number="1001")
     ShippableOrderFactory(channel=channel, order_number="1002")
-    content = xlsx([
-        ["Order Number", "Channel", "Carrier", "Tracking Number", "Ship Date"],  # headers as people type them
-        [1001, "Etsy-Main", "usps", 9400111899223100001234, datetime(2025, 11, 20, 15, 30)],
-        [1002.0, "etsy-main", "USPS", "9400111899223100005678", date(2025, 11, 21)],
-    ])
+    content = xlsx(
+        [
+            [
+                "Order Number",
+                "Channel",
+                "Carrier",
+                "Tracking Number",
+                "Ship Date",
+            ],  # headers as people type them
+            [1001, "Etsy-Main", "usps", 9400111899223100001234, datetime(2025, 11, 20, 15, 30)],
+            [1002.0, "etsy-main", "USPS", "9400111899223100005678", date(2025, 11, 21)],
+        ]
+    )
     page = upload(staff_client, content, name="shipments.xlsx")
     job = last_job()
 
@@ -95,10 +109,7 @@ def test_xlsx_with_numbers_and_date_cells(staff_client, db):
 
 
 def test_blank_lines_and_trailing_empty_cells_are_ignored(staff_client, boutique):
-    text = ("order_number;channel;carrier;tracking_number;;;\n"
-            ";;;;;;\n"
-            "FR-1;Boutique Été;DPD;DPD1;;;\n"
-            "\n")
+    text = "order_number;channel;carrier;tracking_number;;;\n;;;;;;\nFR-1;Boutique Été;DPD;DPD1;;;\n\n"
     job = _record(staff_client, text.encode("utf-8"))
 
     assert job.total == 1

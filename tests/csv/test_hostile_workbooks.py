@@ -25,8 +25,10 @@ def rebuilt(replace: dict[str, bytes | tuple[int, bytes]]) -> bytes:
             if isinstance(body, tuple):
                 repeat, chunk = body
                 with target.open(item.filename, "w", force_zip64=True) as w:
-                    w.write(b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-                            b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>')
+                    w.write(
+                        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                        b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>'
+                    )
                     for _ in range(repeat):
                         w.write(chunk)
                     w.write(b"</t></is></c></row></sheetData></worksheet>")
@@ -36,11 +38,15 @@ def rebuilt(replace: dict[str, bytes | tuple[int, bytes]]) -> bytes:
 
 
 SHEET = "xl/worksheets/sheet1.xml"
-LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-          + b"".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'.encode()
-                     for i in range(1, 10))
-          + b']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-            b'<row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>')
+LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'.encode()
+        for i in range(1, 10)
+    )
+    + b']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    b'<row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>'
+)
 
 
 @pytest.fixture(params=["inline", "task"])
@@ -82,8 +88,12 @@ def test_a_part_compressed_like_a_bomb_is_refused_unread(refused, shop, path):
 
 def test_billion_laughs_and_broken_xml_get_their_own_words(refused, shop, path):
     assert "declares XML entities" in refused(rebuilt({SHEET: LAUGHS}))
-    broken = rebuilt({SHEET: b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-                             b"<sheetData><row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>order_number</t>"})
+    broken = rebuilt(
+        {
+            SHEET: b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>order_number</t>'
+        }
+    )
     assert "XML is broken" in refused(broken)
 
 

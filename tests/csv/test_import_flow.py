@@ -23,16 +23,20 @@ def _download(client, job, what) -> str:
     return b"".join(response.streaming_content).decode("utf-8-sig")
 
 
-def test_preview_marks_every_row_then_confirm_records_and_queues_the_push(staff_client, shop,
-                                                                          django_capture_on_commit_callbacks):
+def test_preview_marks_every_row_then_confirm_records_and_queues_the_push(
+    staff_client, shop, django_capture_on_commit_callbacks
+):
     channel, orders = shop
     shipped = OrderFactory(channel=channel, external_id="1006", order_number="1006", status="shipped")
     record_external_shipment(order=orders[2], tracking_number="RM3", carrier="Royal Mail")
     before = written()
 
-    page = upload(staff_client, HEAD + "1001,Etsy-Main,Royal Mail,RM1,2025-11-20\n"
-                                       "1006,Etsy-Main,Royal Mail,RM6,\n"
-                                       "1003,Etsy-Main,Royal Mail,RM3,\n")
+    page = upload(
+        staff_client,
+        HEAD + "1001,Etsy-Main,Royal Mail,RM1,2025-11-20\n"
+        "1006,Etsy-Main,Royal Mail,RM6,\n"
+        "1003,Etsy-Main,Royal Mail,RM3,\n",
+    )
 
     text = page_text(page)
     assert "3 rows checked: 1 new, 1 updated, 1 skipped." in text
@@ -49,9 +53,13 @@ def test_preview_marks_every_row_then_confirm_records_and_queues_the_push(staff_
     assert len(callbacks) == 1  # one queued task pushes both fulfilments, after commit
     assert written() == (before[0] + 2, before[1] + 2, before[2] + 3)  # 2 "recorded" events + 1 status change
     first = Shipment.objects.get(tracking_number="RM1")
-    assert first.order == orders[0] and first.carrier_account is None and first.tracking_company == "Royal Mail"
+    assert (
+        first.order == orders[0] and first.carrier_account is None and first.tracking_company == "Royal Mail"
+    )
     assert first.booked_by.username == "staff" and first.created_at.date().isoformat() == "2025-11-20"
-    assert first.fulfilment.state == Fulfilment.State.PENDING and first.fulfilment.carrier_name == "Royal Mail"
+    assert (
+        first.fulfilment.state == Fulfilment.State.PENDING and first.fulfilment.carrier_name == "Royal Mail"
+    )
     orders[0].refresh_from_db()
     shipped.refresh_from_db()
     assert orders[0].status == shipped.status == "shipped"
@@ -92,10 +100,13 @@ def test_confirm_imports_the_rows_checked_without_reading_the_file_again(staff_c
 
 
 def test_errors_block_the_file_then_the_report_is_fixed_and_uploaded(staff_client, shop):
-    page = upload(staff_client, "order_number;channel;carrier;tracking_number;note\n"
-                                "1001;Etsy-Main;Royal Mail;RM1;fragile\n"
-                                "1042;Etsy-Main;Royal Mail;RM42;=1+1\n"
-                                "1003;Etsy-Main;Roal Mail;RM3;\n")
+    page = upload(
+        staff_client,
+        "order_number;channel;carrier;tracking_number;note\n"
+        "1001;Etsy-Main;Royal Mail;RM1;fragile\n"
+        "1042;Etsy-Main;Royal Mail;RM42;=1+1\n"
+        "1003;Etsy-Main;Roal Mail;RM3;\n",
+    )
     job = last_job()
     text = page_text(page)
     assert "2 rows have errors" not in text  # the counts speak for themselves
@@ -108,9 +119,23 @@ def test_errors_block_the_file_then_the_report_is_fixed_and_uploaded(staff_clien
     report = list(csv.reader(io.StringIO(_download(staff_client, job, "errors")), delimiter=";"))
     assert report == [
         ["order_number", "channel", "carrier", "tracking_number", "note", "error"],
-        ["1042", "Etsy-Main", "Royal Mail", "RM42", "'=1+1", "row 3, order_number: no order #1042 on channel Etsy-Main"],
-        ["1003", "Etsy-Main", "Roal Mail", "RM3", "", "row 4, carrier: “Roal Mail” is not a carrier Shipdesk knows; "
-         "did you mean Royal Mail? (add it to a carrier account's tracking company, or to CSV_EXTRA_CARRIERS)"],
+        [
+            "1042",
+            "Etsy-Main",
+            "Royal Mail",
+            "RM42",
+            "'=1+1",
+            "row 3, order_number: no order #1042 on channel Etsy-Main",
+        ],
+        [
+            "1003",
+            "Etsy-Main",
+            "Roal Mail",
+            "RM3",
+            "",
+            "row 4, carrier: “Roal Mail” is not a carrier Shipdesk knows; "
+            "did you mean Royal Mail? (add it to a carrier account's tracking company, or to CSV_EXTRA_CARRIERS)",
+        ],
     ]
 
     # Staff import the valid row now, fix the report and upload it as it is.
@@ -125,8 +150,9 @@ def test_errors_block_the_file_then_the_report_is_fixed_and_uploaded(staff_clien
     assert set(Shipment.objects.values_list("tracking_number", flat=True)) == {"RM1", "RM42", "RM3"}
 
 
-def test_a_big_file_is_checked_and_imported_by_the_task_cluster(staff_client, shop, settings,
-                                                                 django_capture_on_commit_callbacks):
+def test_a_big_file_is_checked_and_imported_by_the_task_cluster(
+    staff_client, shop, settings, django_capture_on_commit_callbacks
+):
     settings.CSV_INLINE_MAX_BYTES = 10
     settings.CSV_INLINE_MAX_ROWS = 1
     settings.CSV_CHUNK_ROWS = 2
@@ -192,4 +218,8 @@ def test_the_preview_pages_and_filters_rows(staff_client, shop):
     errors_page_2 = page_text(staff_client.get(url + "?only=error&page=2"))
 
     assert "RM0" in first and "next ›" in first
-    assert "RM105," not in errors_page_2 and "is already on row" in errors_page_2 and "next ›" not in errors_page_2
+    assert (
+        "RM105," not in errors_page_2
+        and "is already on row" in errors_page_2
+        and "next ›" not in errors_page_2
+    )

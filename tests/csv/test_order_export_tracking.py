@@ -39,16 +39,24 @@ def test_shipped_orders_carry_their_latest_parcel(staff_client, shipping_setup, 
     _fulfilment(two, "EV222", "Evri", datetime(2026, 11, 3, 9, tzinfo=UTC))
     # a newer parcel whose label was cancelled after the channel heard does not stand
     _fulfilment(two, "DEAD1", "DPD", datetime(2026, 11, 4, 9, tzinfo=UTC), state=Fulfilment.State.CANCELLED)
-    _fulfilment(two, "DEAD2", "DPD", datetime(2026, 11, 5, 9, tzinfo=UTC), retract_requested_at=datetime.now(UTC))
+    _fulfilment(
+        two, "DEAD2", "DPD", datetime(2026, 11, 5, 9, tzinfo=UTC), retract_requested_at=datetime.now(UTC)
+    )
     OrderFactory(channel=channel, order_number="3003")  # awaiting shipment
 
     rows = by_number(export_orders(staff_client, "", fmt), fmt)
 
     today = shipment.created_at.date().isoformat()
-    assert (rows["3001"]["carrier"], rows["3001"]["tracking_number"], rows["3001"]["ship_date"]) == \
-        ("Royal Mail", shipment.tracking_number, today)
-    assert (rows["3002"]["carrier"], rows["3002"]["tracking_number"], rows["3002"]["ship_date"]) == \
-        ("Evri", "EV222", "2026-11-03")
+    assert (rows["3001"]["carrier"], rows["3001"]["tracking_number"], rows["3001"]["ship_date"]) == (
+        "Royal Mail",
+        shipment.tracking_number,
+        today,
+    )
+    assert (rows["3002"]["carrier"], rows["3002"]["tracking_number"], rows["3002"]["ship_date"]) == (
+        "Evri",
+        "EV222",
+        "2026-11-03",
+    )
     assert [rows["3003"][c] or "" for c in ("carrier", "tracking_number", "ship_date")] == ["", "", ""]
 
 
@@ -63,8 +71,12 @@ def test_the_filled_columns_cost_no_query_per_row(staff_client, db, monkeypatch)
         return len(captured), sum(1 for r in rows[1:] if r[-2])
 
     def shipped(n):
-        _fulfilment(OrderFactory(channel=channel, order_number=str(n), status=Order.Status.SHIPPED), f"T{n}",
-                    "Royal Mail", datetime(2026, 11, 1, tzinfo=UTC))
+        _fulfilment(
+            OrderFactory(channel=channel, order_number=str(n), status=Order.Status.SHIPPED),
+            f"T{n}",
+            "Royal Mail",
+            datetime(2026, 11, 1, tzinfo=UTC),
+        )
 
     shipped(1)
     one = queries()

@@ -8,13 +8,21 @@ from tests.csv.helpers import last_job, page_text, upload, written
 HEAD = "order_number,channel,carrier,tracking_number,ship_date\n"
 
 
-@pytest.mark.parametrize(("cell", "expected"), [
-    ('"RL\nINJ"', "“RL⏎INJ” has characters a tracking number never has (a line break: a tracking number is one line)"),
-    ('"RL\r\nINJ"', "(a line break: a tracking number is one line)"),
-    ('"RL\tINJ"', "“RL⇥INJ” has characters a tracking number never has (a tab"),
-    ("RL\x07INJ", "(a control character: a tracking number is one line)"),
-])
-def test_a_control_character_in_a_tracking_number_is_an_error_not_a_change(staff_client, shop, cell, expected):
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        (
+            '"RL\nINJ"',
+            "“RL⏎INJ” has characters a tracking number never has (a line break: a tracking number is one line)",
+        ),
+        ('"RL\r\nINJ"', "(a line break: a tracking number is one line)"),
+        ('"RL\tINJ"', "“RL⇥INJ” has characters a tracking number never has (a tab"),
+        ("RL\x07INJ", "(a control character: a tracking number is one line)"),
+    ],
+)
+def test_a_control_character_in_a_tracking_number_is_an_error_not_a_change(
+    staff_client, shop, cell, expected
+):
     before = written()
     page = upload(staff_client, HEAD + f"1001,Etsy-Main,Royal Mail,{cell},\n")
     text = page_text(page)

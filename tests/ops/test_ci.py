@@ -15,9 +15,15 @@ VENV = Path(sys.executable).parent.parent
 
 
 def test_under_ci_an_unreachable_postgresql_fails_the_run_before_anything_slow():
-    env = {**os.environ, "CI": "true", "VENV": str(VENV),
-           "CI_POSTGRES_URL": "postgres://postgres@127.0.0.1:1/shipdesk"}  # nothing listens on port 1
-    result = subprocess.run(["bash", ".ci/run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "CI": "true",
+        "VENV": str(VENV),
+        "CI_POSTGRES_URL": "postgres://postgres@127.0.0.1:1/shipdesk",
+    }  # nothing listens on port 1
+    result = subprocess.run(
+        ["bash", ".ci/run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     out = result.stdout + result.stderr
     assert result.returncode != 0, out
     assert "PostgreSQL pass is mandatory in CI" in out
@@ -36,7 +42,9 @@ def test_any_failing_step_fails_the_run_after_every_step_has_run(tmp_path, faili
     env["CI_POSTGRES_URL"] = "postgres://postgres@127.0.0.1:5432/shipdesk"
     if connection.vendor != "postgresql" and not postgres_answers():
         env.pop("CI")  # no server here: the PostgreSQL pass is skipped, the rest still counts
-    result = subprocess.run(["bash", ".ci/run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", ".ci/run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 1, out
     assert ("!! static checks" if failing == "check" else "!! pass 1: SQLite") in out
@@ -61,7 +69,8 @@ def test_a_connection_left_open_by_a_thread_does_not_break_dropping_the_test_dat
     # A separate pytest session, with this suite's django_db_setup, whose test leaves a connection
     # open in a thread (as a live_server request thread may at the end of the session).
     (tmp_path / "conftest.py").write_text("from tests.conftest import django_db_setup  # noqa: F401\n")
-    (tmp_path / "test_leak.py").write_text(textwrap.dedent("""
+    (tmp_path / "test_leak.py").write_text(
+        textwrap.dedent("""
         import threading
 
         import pytest
@@ -78,15 +87,33 @@ def test_a_connection_left_open_by_a_thread_does_not_break_dropping_the_test_dat
 
             threading.Thread(target=hold, daemon=True).start()
             assert ready.wait(10)
-    """))
+    """)
+    )
     url = connection.settings_dict
     name = f"{url['NAME'].removeprefix('test_')}_teardown"
     env = {**os.environ, "DATABASE_URL": f"postgres://{url['USER']}@{url['HOST']}:{url['PORT']}/{name}"}
     env.pop("PYTEST_XDIST_WORKER", None)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0",
-         "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), str(tmp_path / "test_leak.py")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "--rootdir",
+            str(ROOT),
+            "-c",
+            str(ROOT / "pyproject.toml"),
+            str(tmp_path / "test_leak.py"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     out = result.stdout + result.stderr
     assert "being accessed by other users" not in out
     assert result.returncode == 0, out

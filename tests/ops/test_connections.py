@@ -17,14 +17,18 @@ from django.db import connection
 from tests.factories import BrandFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL backends")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL backends"),
+]
 
 
 def other_connections() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
         return cursor.fetchone()[0]
 
 
@@ -42,10 +46,20 @@ def test_runserver_keeps_no_connection_after_100_portal_requests(transactional_d
         port = s.getsockname()[1]
     db = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
-    env.update(SECRET_KEY="x", DEBUG="true", CONN_MAX_AGE="60", MEDIA_ROOT=str(tmp_path),
-               DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
-    server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env.update(
+        SECRET_KEY="x",
+        DEBUG="true",
+        CONN_MAX_AGE="60",
+        MEDIA_ROOT=str(tmp_path),
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}/returns/{brand.slug}/"
         deadline = time.monotonic() + 30

@@ -25,7 +25,11 @@ def test_healthy_parts_answer_200_and_a_cluster_that_never_ran_is_reported(clien
     assert status == 200
     assert body["status"] == "ok" and body["failed"] == []
     assert {k: v["ok"] for k, v in body["checks"].items()} == {
-        "database": True, "cache": True, "broker": True, "cluster": False}
+        "database": True,
+        "cache": True,
+        "broker": True,
+        "cluster": False,
+    }
     assert body["checks"]["cluster"]["last_run"] is None and body["checks"]["cluster"]["stale"] is True
     # A monitor asks for the cluster too: now it counts.
     status, body = get_health(client, "?cluster=1")
@@ -48,12 +52,17 @@ def test_the_dispatcher_run_is_the_heartbeat(client, db):
 
 
 def test_a_cache_that_does_not_answer_is_503_naming_it(client, db, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": CLOSED_PORT}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CLOSED_PORT}
+    }
     status, body = get_health(client)
     assert status == 503
     assert body["failed"] == ["cache"]
-    assert body["checks"]["cache"] == {"ok": False, "error": "ConnectionError", "ms": body["checks"]["cache"]["ms"]}
+    assert body["checks"]["cache"] == {
+        "ok": False,
+        "error": "ConnectionError",
+        "ms": body["checks"]["cache"]["ms"],
+    }
     assert "127.0.0.1" not in str(body)  # details go to the log, not the public answer
 
 
@@ -71,7 +80,9 @@ def test_redis_cache_and_broker_as_deployed(client, db, settings, monkeypatch):
         redis.from_url(REDIS).ping()
     except redis.ConnectionError:
         pytest.fail("Redis is not running on 127.0.0.1:6379 (CI starts it)", pytrace=False)
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS}
+    }
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", REDIS)
     status, body = get_health(client)

@@ -54,16 +54,21 @@ INSTALLED_COPY = textwrap.dedent("""
 
 
 def test_an_installed_wheel_renders_translated_pages_outside_the_checkout(tmp_path):
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                            text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     source = tmp_path / "src"
     for name in listed:
         if (ROOT / name).is_file() and not name.startswith(("tests/", "bench/")):
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(source)], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheel = next((tmp_path / "dist").glob("shipdesk-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -76,11 +81,21 @@ def test_an_installed_wheel_renders_translated_pages_outside_the_checkout(tmp_pa
 
     site, work = tmp_path / "site", tmp_path / "work"
     work.mkdir()
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "PYTEST_"))}
     env["PYTHONPATH"] = str(site)
-    result = subprocess.run([sys.executable, "-c", INSTALLED_COPY, str(site)], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", INSTALLED_COPY, str(site)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"installed copy OK from {site}/config/templates" in result.stdout

@@ -27,10 +27,19 @@ def free_port() -> int:
 
 def environment(tmp_path, **extra) -> dict:
     """A clean environment for the processes, tagged so that every descendant can be found."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DJANGO_", "PYTEST_", "DATABASE_", "CACHE_", "Q_"))}
-    env.update(SECRET_KEY="x", DEBUG="true", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-               MEDIA_ROOT=str(tmp_path / "media"), SHIPDESK_TEST_TAG=uuid.uuid4().hex, **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "PYTEST_", "DATABASE_", "CACHE_", "Q_"))
+    }
+    env.update(
+        SECRET_KEY="x",
+        DEBUG="true",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        MEDIA_ROOT=str(tmp_path / "media"),
+        SHIPDESK_TEST_TAG=uuid.uuid4().hex,
+        **extra,
+    )
     return env
 
 
@@ -79,8 +88,13 @@ def migrated(tmp_path_factory) -> Path:
     """A migrated SQLite file, made once: each test starts from a copy."""
     path = tmp_path_factory.mktemp("migrated") / "db.sqlite3"
     env = environment(path.parent)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -95,9 +109,17 @@ def test_ctrl_c_in_make_run_stops_web_and_cluster_within_15_seconds(tmp_path, mi
     cleanup(env["SHIPDESK_TEST_TAG"])
     log = tmp_path / "run.log"
     with log.open("w") as out:  # its own session, as a terminal's foreground job is its own group
-        proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for(lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), 60, "the web server did not answer", log)
+        proc = subprocess.Popen(
+            ["bash", "scripts/run.sh"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    wait_for(
+        lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), 60, "the web server did not answer", log
+    )
     wait_for(lambda: " running." in log.read_text(), 30, "the task cluster did not start", log)
     assert len(tagged_processes(env["SHIPDESK_TEST_TAG"])) >= 7  # script, web, supervisor, cluster (4+)
 
@@ -116,12 +138,29 @@ def test_a_group_sigterm_stops_a_busy_cluster_within_its_grace_period(tmp_path, 
     copy_db(migrated, tmp_path)
     env = environment(tmp_path, Q_STOP_SECONDS="3")
     cleanup(env["SHIPDESK_TEST_TAG"])
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", "from django_q.tasks import async_task; async_task('time.sleep', 120)"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django_q.tasks import async_task; async_task('time.sleep', 120)",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     log = tmp_path / "cluster.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "config.cluster"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "config.cluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     wait_for(lambda: "processing" in log.read_text(), 30, "the task did not start", log)
 
     # SIGTERM to every process of the group: honcho, `kill -- -PGID`, systemd's default KillMode.
@@ -137,13 +176,16 @@ def test_a_killed_supervisor_takes_its_cluster_down(tmp_path, migrated, cleanup)
     cleanup(env["SHIPDESK_TEST_TAG"])
     log = tmp_path / "cluster.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "config.cluster"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "config.cluster"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     wait_for(lambda: " running." in log.read_text(), 30, "the task cluster did not start", log)
 
     proc.kill()  # SIGKILL to the supervisor alone: honcho after 5 s, an OOM kill
     proc.wait()
-    wait_for(lambda: not tagged_processes(env["SHIPDESK_TEST_TAG"]), 5, "the cluster outlived its supervisor", log)
+    wait_for(
+        lambda: not tagged_processes(env["SHIPDESK_TEST_TAG"]), 5, "the cluster outlived its supervisor", log
+    )
 
 
 @pytest.mark.parametrize("unit", ["shipdesk-web@.service", "shipdesk-worker@.service"])

@@ -14,12 +14,14 @@ def test_order_list_and_order_page_render_for_staff(staff_client):
     listing = staff_client.get(reverse("admin:orders_order_changelist"))
     page = staff_client.get(reverse("admin:orders_order_change", args=[order.pk]))
 
-    assert listing.status_code == 200 and b"Ann Smith" in listing.content and b"Awaiting shipment" in listing.content
+    assert (
+        listing.status_code == 200
+        and b"Ann Smith" in listing.content
+        and b"Awaiting shipment" in listing.content
+    )
     assert page.status_code == 200
     for text in [b"MUG-RED-L", b"Colour: Red", b"Happy birthday!", b"Timeline"]:
         assert text in page.content
-
-
 
 
 @pytest.mark.parametrize("path", ["", "?status__exact=awaiting_shipment", "?q=ann%40example.com", "?q=1042"])
@@ -38,13 +40,24 @@ def test_order_list_runs_the_same_number_of_queries_for_1_and_50_orders(staff_cl
     assert len(one.captured_queries) == len(fifty.captured_queries)
 
 
-@pytest.mark.parametrize("term,expected", [
-    ("#1042", True), ("1042", True), ("ann@example.com", True), ("ANN@example.com", True), ("ls1 4ab", True),
-    ("MUG-RED-L", True), ("JD000123456GB", True), ("Ann", True), ("nobody", False),
-])
+@pytest.mark.parametrize(
+    "term,expected",
+    [
+        ("#1042", True),
+        ("1042", True),
+        ("ann@example.com", True),
+        ("ANN@example.com", True),
+        ("ls1 4ab", True),
+        ("MUG-RED-L", True),
+        ("JD000123456GB", True),
+        ("Ann", True),
+        ("nobody", False),
+    ],
+)
 def test_order_search(staff_client, term, expected):
-    order = OrderFactory(order_number="1042", email="ann@example.com", customer_name="Ann Smith",
-                         ship_postal_code="LS1 4AB")
+    order = OrderFactory(
+        order_number="1042", email="ann@example.com", customer_name="Ann Smith", ship_postal_code="LS1 4AB"
+    )
     OrderLineFactory(order=order, sku="MUG-RED-L")
     FulfilmentFactory(order=order, tracking_number="JD000123456GB")
     OrderFactory(order_number="77", email="zed@example.com", customer_name="Zed", ship_postal_code="M1 1AA")
@@ -77,15 +90,17 @@ def test_skipped_orders_list_says_why(staff_client):
     from orders.models import SkippedOrder
 
     channel = ChannelFactory(name="Etsy-Main")
-    SkippedOrder.objects.create(channel=channel, external_id="9", order_number="9", reason="unpaid",
-                                detail="payment status “Open”")
+    SkippedOrder.objects.create(
+        channel=channel, external_id="9", order_number="9", reason="unpaid", detail="payment status “Open”"
+    )
     response = staff_client.get(reverse("admin:orders_skippedorder_changelist"), {"q": "#9"})
     assert b"Not paid" in response.content and "payment status “Open”".encode() in response.content
 
 
 def test_channel_admin_never_shows_credentials(staff_client):
-    channel = ChannelFactory(credentials={"keystring": "ks-visible?", "shared_secret": "s3cr3t-value",
-                                          "access_token": "tok-value"})
+    channel = ChannelFactory(
+        credentials={"keystring": "ks-visible?", "shared_secret": "s3cr3t-value", "access_token": "tok-value"}
+    )
     response = staff_client.get(reverse("admin:channels_channel_change", args=[channel.pk]))
     assert response.status_code == 200
     assert b"s3cr3t-value" not in response.content and b"tok-value" not in response.content
@@ -95,9 +110,19 @@ def test_channel_admin_never_shows_credentials(staff_client):
 def test_channel_credentials_are_write_only_and_kept_when_left_empty(staff_client):
     channel = ChannelFactory(credentials={"access_token": "old"})
     url = reverse("admin:channels_channel_change", args=[channel.pk])
-    form = {"name": channel.name, "kind": "etsy", "is_active": "on", "api_base_url": channel.api_base_url,
-            "shop_id": channel.shop_id, "new_credentials": "", "sync_mode": "auto", "sync_interval_minutes": 5,
-            "import_window_days": 30, "status_mappings-TOTAL_FORMS": 0, "status_mappings-INITIAL_FORMS": 0}
+    form = {
+        "name": channel.name,
+        "kind": "etsy",
+        "is_active": "on",
+        "api_base_url": channel.api_base_url,
+        "shop_id": channel.shop_id,
+        "new_credentials": "",
+        "sync_mode": "auto",
+        "sync_interval_minutes": 5,
+        "import_window_days": 30,
+        "status_mappings-TOTAL_FORMS": 0,
+        "status_mappings-INITIAL_FORMS": 0,
+    }
     assert staff_client.post(url, form).status_code == 302
     channel.refresh_from_db()
     assert channel.credentials == {"access_token": "old"}
@@ -119,8 +144,11 @@ def test_sync_now_action_reports_what_it_did(etsy_sandbox, client):
     channel, store = etsy_sandbox
     generate(store, 3, mix=False)
     client.force_login(UserFactory())
-    response = client.post(reverse("admin:channels_channel_changelist"),
-                           {"action": "sync_now", "_selected_action": [channel.pk]}, follow=True)
+    response = client.post(
+        reverse("admin:channels_channel_changelist"),
+        {"action": "sync_now", "_selected_action": [channel.pk]},
+        follow=True,
+    )
     assert b"Sync started for 1 channel" in response.content
     assert Order.objects.count() == 3  # tasks run inline in tests
 

@@ -10,8 +10,10 @@ from orders.tasks import run_sync
 from sandbox.generators.etsy import generate
 from tests.channels.conftest import shopify_sandbox  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql",
-                                reason="needs concurrent connections: runs in the PostgreSQL pass of .ci/run")
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs concurrent connections: runs in the PostgreSQL pass of .ci/run",
+)
 
 
 def test_two_syncs_started_at_once_leave_one_row_and_one_event_per_order(etsy_sandbox):
@@ -58,8 +60,12 @@ def test_a_webhook_arriving_during_a_sync_loses_nothing_and_adds_no_duplicate(sh
     store.faults = [{"path": "/fulfillment_orders", "delay": 2}]
     store.save()
     result = []
-    sync = threading.Thread(target=lambda: (result.append(run_sync(type(channel).objects.get(pk=channel.pk))),
-                                            connections.close_all()))
+    sync = threading.Thread(
+        target=lambda: (
+            result.append(run_sync(type(channel).objects.get(pk=channel.pk))),
+            connections.close_all(),
+        )
+    )
     sync.start()
     import time
 

@@ -19,10 +19,22 @@ NOW = datetime.now(tz=UTC)
 
 def remote(ext="1", **kw) -> RemoteOrder:
     values = dict(
-        external_id=ext, order_number=ext, remote_status="Paid", is_paid=True, is_shipped=False, is_cancelled=False,
-        created_at=NOW - timedelta(days=1), updated_at=NOW, currency="GBP", total=Decimal("20.00"),
-        lines=[RemoteLine(external_id=f"{ext}-1", sku="MUG", title="Mug", quantity=1, unit_price=Decimal("20"))],
-        address=RemoteAddress(name="Ann", line1="1 High St", city="Leeds", postal_code="LS1 4AB", country="GB"),
+        external_id=ext,
+        order_number=ext,
+        remote_status="Paid",
+        is_paid=True,
+        is_shipped=False,
+        is_cancelled=False,
+        created_at=NOW - timedelta(days=1),
+        updated_at=NOW,
+        currency="GBP",
+        total=Decimal("20.00"),
+        lines=[
+            RemoteLine(external_id=f"{ext}-1", sku="MUG", title="Mug", quantity=1, unit_price=Decimal("20"))
+        ],
+        address=RemoteAddress(
+            name="Ann", line1="1 High St", city="Leeds", postal_code="LS1 4AB", country="GB"
+        ),
     )
     values.update(kw)
     return RemoteOrder(**values)
@@ -37,16 +49,23 @@ def snapshot():
     )
 
 
-@pytest.mark.parametrize("order,reason", [
-    (remote(is_paid=False, remote_status="Open"), "unpaid"),
-    (remote(is_shipped=True, remote_status="Completed"), "shipped"),
-    (remote(is_cancelled=True, remote_status="Canceled"), "cancelled"),
-    (remote(lines=[RemoteLine(external_id="d", sku="PDF", title="Pattern", quantity=1, is_physical=False)]),
-     "digital_only"),
-    (remote(address=None), "no_address"),
-    (remote(address=RemoteAddress(name="Ann")), "no_address"),
-    (remote(created_at=NOW - timedelta(days=90)), "outside_window"),
-])
+@pytest.mark.parametrize(
+    "order,reason",
+    [
+        (remote(is_paid=False, remote_status="Open"), "unpaid"),
+        (remote(is_shipped=True, remote_status="Completed"), "shipped"),
+        (remote(is_cancelled=True, remote_status="Canceled"), "cancelled"),
+        (
+            remote(
+                lines=[RemoteLine(external_id="d", sku="PDF", title="Pattern", quantity=1, is_physical=False)]
+            ),
+            "digital_only",
+        ),
+        (remote(address=None), "no_address"),
+        (remote(address=RemoteAddress(name="Ann")), "no_address"),
+        (remote(created_at=NOW - timedelta(days=90)), "outside_window"),
+    ],
+)
 def test_each_skip_reason_is_recorded_and_nothing_imported(db, order, reason):
     channel = ChannelFactory()
     import_page(channel, Page(orders=[order], cursor={"since": 1}), summary=SyncSummary())
@@ -58,7 +77,9 @@ def test_each_skip_reason_is_recorded_and_nothing_imported(db, order, reason):
 
 def test_a_malformed_order_is_skipped_and_the_rest_import(db):
     channel = ChannelFactory()
-    page = Page(orders=[remote("2")], cursor={"since": 1}, skipped=[("1", "1", "malformed receipt: KeyError")])
+    page = Page(
+        orders=[remote("2")], cursor={"since": 1}, skipped=[("1", "1", "malformed receipt: KeyError")]
+    )
     import_page(channel, page, summary=SyncSummary())
     assert list(Order.objects.values_list("external_id", flat=True)) == ["2"]
     assert SkippedOrder.objects.get().reason == "malformed"
@@ -74,8 +95,13 @@ def test_an_order_that_later_qualifies_is_imported_and_leaves_the_skipped_list(d
 
 def test_replaying_the_same_pages_three_times_changes_nothing(db):
     channel = ChannelFactory()
-    pages = [Page(orders=[remote(str(i)) for i in range(j * 10, j * 10 + 10)] + [remote(f"u{j}", is_paid=False)],
-                  cursor={"since": 1, "offset": j}) for j in range(3)]
+    pages = [
+        Page(
+            orders=[remote(str(i)) for i in range(j * 10, j * 10 + 10)] + [remote(f"u{j}", is_paid=False)],
+            cursor={"since": 1, "offset": j},
+        )
+        for j in range(3)
+    ]
     for page in pages:
         import_page(channel, page, summary=SyncSummary())
     first = snapshot()
@@ -91,8 +117,11 @@ def test_replaying_the_same_pages_three_times_changes_nothing(db):
 def test_a_change_on_the_channel_updates_the_order_with_one_event(db):
     channel = ChannelFactory()
     import_page(channel, Page(orders=[remote()], cursor={}), summary=SyncSummary())
-    import_page(channel, Page(orders=[remote(gift_message="Happy birthday", is_gift=True)], cursor={}),
-                summary=SyncSummary())
+    import_page(
+        channel,
+        Page(orders=[remote(gift_message="Happy birthday", is_gift=True)], cursor={}),
+        summary=SyncSummary(),
+    )
     order = Order.objects.get()
     assert order.is_gift and order.gift_message == "Happy birthday"
     assert list(order.events.values_list("kind", flat=True)) == ["updated", "imported"]
@@ -111,10 +140,22 @@ def test_shipped_and_cancelled_on_the_channel_are_pulled_back(db):
     from channels.connectors.base import RemoteTracking
 
     summary = SyncSummary()
-    import_page(channel, Page(orders=[
-        remote("a", is_shipped=True, remote_status="Completed", tracking=[RemoteTracking("RM1", "royal-mail")]),
-        remote("b", is_cancelled=True, remote_status="Canceled"),
-    ], cursor={}), summary=summary)
+    import_page(
+        channel,
+        Page(
+            orders=[
+                remote(
+                    "a",
+                    is_shipped=True,
+                    remote_status="Completed",
+                    tracking=[RemoteTracking("RM1", "royal-mail")],
+                ),
+                remote("b", is_cancelled=True, remote_status="Canceled"),
+            ],
+            cursor={},
+        ),
+        summary=summary,
+    )
     a, b = Order.objects.get(external_id="a"), Order.objects.get(external_id="b")
     assert a.status == "shipped" and a.fulfilments.get().tracking_number == "RM1"
     assert b.status == "cancelled"
@@ -134,18 +175,25 @@ def test_sync_imports_paid_unshipped_physical_orders_and_says_why_not_the_others
 
     assert summary.imported == 3 and not summary.errors
     assert dict(summary.skipped) == {"unpaid": 1, "shipped": 1, "digital_only": 1, "no_address": 1}
-    assert set(SkippedOrder.objects.values_list("reason", flat=True)) == {"unpaid", "shipped", "digital_only",
-                                                                           "no_address"}
+    assert set(SkippedOrder.objects.values_list("reason", flat=True)) == {
+        "unpaid",
+        "shipped",
+        "digital_only",
+        "no_address",
+    }
     channel.refresh_from_db()
     assert channel.last_sync_state == "ok" and channel.sync_started_at is None
 
 
-@pytest.mark.parametrize("fault", [
-    {"status": 429, "retry_after": 0, "times": 20},
-    {"status": 500, "times": 20},
-    {"truncate": True, "times": 20},  # one cut-off page is read again; a persistent one fails the sync
-    {"malformed": True, "times": 20},
-])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 429, "retry_after": 0, "times": 20},
+        {"status": 500, "times": 20},
+        {"truncate": True, "times": 20},  # one cut-off page is read again; a persistent one fails the sync
+        {"malformed": True, "times": 20},
+    ],
+)
 def test_a_failing_page_records_an_error_keeps_the_cursor_and_the_next_sync_completes(etsy_sandbox, fault):
     channel, store = etsy_sandbox
     generate(store, 150, mix=False, seed=2)

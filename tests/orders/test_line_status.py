@@ -23,8 +23,9 @@ def order(db):
 
 
 def fulfil(order, lines, **kw):
-    return services.record_fulfilment(order=order, lines=lines, tracking_number=kw.pop("tracking", "T1"),
-                                      carrier_name="Royal Mail", **kw)
+    return services.record_fulfilment(
+        order=order, lines=lines, tracking_number=kw.pop("tracking", "T1"), carrier_name="Royal Mail", **kw
+    )
 
 
 def statuses(order):
@@ -69,7 +70,9 @@ def test_a_blocked_or_failed_fulfilment_never_looks_shipped(order):
 def test_a_retracted_or_withdrawn_fulfilment_covers_nothing(order):
     f = fulfil(order, [("A", 2), ("B", 1)])
     assert list(Fulfilment.objects.live()) == [f]
-    Fulfilment.objects.filter(pk=f.pk).update(state=Fulfilment.State.SENT, retract_requested_at=timezone.now())
+    Fulfilment.objects.filter(pk=f.pk).update(
+        state=Fulfilment.State.SENT, retract_requested_at=timezone.now()
+    )
     assert not Fulfilment.objects.live().exists()
 
     services.refresh_status(order, reason="label cancelled")
@@ -106,14 +109,17 @@ def test_the_transitions_table_knows_partly_shipped(order):
         services.set_status(order, S.PARTLY_SHIPPED, reason="x")
 
 
-@pytest.mark.parametrize("lines, message", [
-    ([], "a parcel must hold at least one line"),
-    ([("Z", 1)], "has no line Z"),
-    ([("A", 3)], "MUG: 3 is more than the 2 ordered"),
-    ([("D", 1)], "GIFT is not a physical item"),
-    ([("A", 1), ("A", 1)], "MUG is named twice"),
-    ([("A", "two")], "“two” is not a quantity"),
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        ([], "a parcel must hold at least one line"),
+        ([("Z", 1)], "has no line Z"),
+        ([("A", 3)], "MUG: 3 is more than the 2 ordered"),
+        ([("D", 1)], "GIFT is not a physical item"),
+        ([("A", 1), ("A", 1)], "MUG is named twice"),
+        ([("A", "two")], "“two” is not a quantity"),
+    ],
+)
 def test_record_fulfilment_refuses_bad_lines_and_changes_nothing(order, lines, message):
     with pytest.raises(services.InvalidLines, match=message):
         fulfil(order, lines)
@@ -128,7 +134,9 @@ def test_record_fulfilment_refuses_a_line_of_another_order(order):
 
 def test_fee_note_and_replaces_are_stored(order):
     old = fulfil(order, [("A", 2)], tracking="OLD")
-    new = fulfil(order, [("A", 2)], tracking="NEW", fee="4.20", fee_currency="GBP", note="Enjoy", replaces=old)
+    new = fulfil(
+        order, [("A", 2)], tracking="NEW", fee="4.20", fee_currency="GBP", note="Enjoy", replaces=old
+    )
     new.refresh_from_db()
     assert (str(new.fee), new.fee_currency, new.note, new.replaces) == ("4.20", "GBP", "Enjoy", old)
     assert new.lines == [["A", 2]]
@@ -153,8 +161,11 @@ def test_statuses_from_lines_and_the_bulk_writer_agree_with_refresh_status(db):
 
     targets = services.statuses_from_lines([partly.pk, whole.pk])
     assert targets == {partly.pk: S.PARTLY_SHIPPED, whole.pk: S.SHIPPED}
-    moved = services.ship_orders_in_bulk({partly.pk: "csv row 2", whole.pk: "csv row 3"}, targets=targets,
-                                         now=timezone.now() - timedelta(hours=1))
+    moved = services.ship_orders_in_bulk(
+        {partly.pk: "csv row 2", whole.pk: "csv row 3"},
+        targets=targets,
+        now=timezone.now() - timedelta(hours=1),
+    )
 
     assert moved == [partly.pk, whole.pk]
     partly.refresh_from_db()
@@ -193,9 +204,13 @@ def test_the_backfill_gives_old_fulfilments_and_shipments_their_lines(db):
     assert whole.lines == [["A", 2]]
 
     def held(shipment):
-        return [(sl.order_line.external_id, sl.quantity) for sl in ShipmentLine.objects.filter(shipment=shipment)]
+        return [
+            (sl.order_line.external_id, sl.quantity) for sl in ShipmentLine.objects.filter(shipment=shipment)
+        ]
 
-    assert held(booked) == [("A", 2)] and held(partial) == [("B", 2)] and held(withdrawn) == [("A", 1), ("B", 3)]
+    assert (
+        held(booked) == [("A", 2)] and held(partial) == [("B", 2)] and held(withdrawn) == [("A", 1), ("B", 3)]
+    )
     shipping_0007.fill_shipment_lines(apps, None)  # run again: nothing doubles
     assert ShipmentLine.objects.count() == 4
 

@@ -21,14 +21,21 @@ def die_after_one_page(channel: Channel, *, worker: str = "worker-a:111") -> int
     """A worker claims the sync, stores its first page (cursor saved), and is killed."""
     assert channel.claim_sync(worker=worker)
     connector = channel.connector()
-    page = next(iter(connector.iter_pages(channel.cursor or {}, now=timezone.now(),
-                                          window_days=channel.import_window_days)))
+    page = next(
+        iter(
+            connector.iter_pages(
+                channel.cursor or {}, now=timezone.now(), window_days=channel.import_window_days
+            )
+        )
+    )
     import_page(channel, page, summary=SyncSummary())
     return len(page.orders)
 
 
 def go_stale(channel: Channel, seconds: int = 600) -> None:
-    Channel.objects.filter(pk=channel.pk).update(sync_heartbeat_at=timezone.now() - timedelta(seconds=seconds))
+    Channel.objects.filter(pk=channel.pk).update(
+        sync_heartbeat_at=timezone.now() - timedelta(seconds=seconds)
+    )
 
 
 def test_a_sync_whose_worker_died_is_resumed_from_its_cursor_by_the_dispatcher(etsy_sandbox, settings):
@@ -38,13 +45,17 @@ def test_a_sync_whose_worker_died_is_resumed_from_its_cursor_by_the_dispatcher(e
     first = die_after_one_page(channel)
     assert first == 100 and Channel.objects.get(pk=channel.pk).cursor["offset"] == 100
 
-    Channel.objects.filter(pk=channel.pk).update(sync_mode=Channel.SyncMode.MANUAL)  # staff pressed "Sync now"
+    Channel.objects.filter(pk=channel.pk).update(
+        sync_mode=Channel.SyncMode.MANUAL
+    )  # staff pressed "Sync now"
     assert dispatch_due_syncs() == 0  # its heartbeat is fresh: the worker may be alive
     go_stale(channel)
     assert dispatch_due_syncs() == 1  # stale: due at once, whatever the interval or the mode
 
     channel.refresh_from_db()
-    assert channel.last_sync_state == "ok" and channel.sync_started_at is None and channel.sync_claimed_by == ""
+    assert (
+        channel.last_sync_state == "ok" and channel.sync_started_at is None and channel.sync_claimed_by == ""
+    )
     summary = channel.last_sync_summary
     assert (summary["seen"], summary["imported"]) == (150, 150)  # continued after page one, not from scratch
     assert Order.objects.filter(channel=channel).count() == 250
@@ -59,8 +70,10 @@ def test_already_syncing_says_since_when_and_by_which_worker(etsy_sandbox):
     summary = run_sync(Channel.objects.get(pk=channel.pk))
 
     started = Channel.objects.get(pk=channel.pk).sync_started_at
-    assert summary.errors == [f"Etsy-Main is already syncing (since {started:%Y-%m-%d %H:%M:%S} UTC by web-1:4242, "
-                              "last heartbeat 0 s ago); this run did nothing"]
+    assert summary.errors == [
+        f"Etsy-Main is already syncing (since {started:%Y-%m-%d %H:%M:%S} UTC by web-1:4242, "
+        "last heartbeat 0 s ago); this run did nothing"
+    ]
     assert not Order.objects.exists()
 
 
@@ -104,7 +117,9 @@ def test_a_run_whose_claim_was_taken_over_stops_without_writing_or_releasing(ets
 def test_a_stalled_sync_is_on_the_desk_and_emailed_once(etsy_sandbox, staff_client, settings):
     settings.SYNC_HEARTBEAT_STALE_SECONDS = 120
     channel, store = etsy_sandbox
-    AlertSubscription.objects.create(user=UserFactory(username="ops", email="ops@example.com"), channel=channel)
+    AlertSubscription.objects.create(
+        user=UserFactory(username="ops", email="ops@example.com"), channel=channel
+    )
     assert channel.claim_sync(worker="worker-a:111")
     go_stale(channel)
 
@@ -125,7 +140,9 @@ def test_a_stalled_sync_is_on_the_desk_and_emailed_once(etsy_sandbox, staff_clie
     assert "Sync of Etsy-Main stalled" not in staff_client.get(reverse("admin:index")).content.decode()
 
 
-def test_the_channel_list_shows_a_failing_channels_error_and_who_runs_a_sync(etsy_sandbox, staff_client, settings):
+def test_the_channel_list_shows_a_failing_channels_error_and_who_runs_a_sync(
+    etsy_sandbox, staff_client, settings
+):
     settings.SYNC_HEARTBEAT_STALE_SECONDS = 120
     channel, store = etsy_sandbox
     store.faults = [{"status": 500, "times": 10}]

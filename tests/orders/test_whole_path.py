@@ -26,7 +26,9 @@ def test_imported_order_booked_in_the_admin_reaches_etsy_with_its_tracking(etsy_
     # Staff open the order and book from its page.
     page = client.get(reverse("admin:orders_order_change", args=[order.pk]))
     assert page.status_code == 200 and b"Book shipment" in page.content
-    response = client.post(reverse("admin:shipping_shipment_book", args=[order.pk]), book_post(order), follow=True)
+    response = client.post(
+        reverse("admin:shipping_shipment_book", args=[order.pk]), book_post(order), follow=True
+    )
     assert response.status_code == 200
 
     order.refresh_from_db()
@@ -94,7 +96,9 @@ def test_a_channel_that_requires_tracking_never_gets_a_fulfilment_without_one(et
     order = Order.objects.get()
     from orders.services import default_lines, record_fulfilment
 
-    f = record_fulfilment(order=order, lines=default_lines(order), tracking_number="", carrier_name="Royal Mail")
+    f = record_fulfilment(
+        order=order, lines=default_lines(order), tracking_number="", carrier_name="Royal Mail"
+    )
 
     f.refresh_from_db()
     assert f.state == "blocked"

@@ -35,8 +35,13 @@ def _english_afterwards():
 
 @pytest.fixture
 def brand(db):
-    return BrandFactory(name="Northern Goods", slug="northern", is_default=True,
-                        return_address__name="Northern Goods Returns", return_address__email="returns@northern.test")
+    return BrandFactory(
+        name="Northern Goods",
+        slug="northern",
+        is_default=True,
+        return_address__name="Northern Goods Returns",
+        return_address__email="returns@northern.test",
+    )
 
 
 @pytest.fixture
@@ -53,14 +58,25 @@ def policy(brand, carrier):
 def make_order(brand, carrier):
     """An order delivered 3 days ago, shipped with Shipdesk under `brand`, with two lines."""
 
-    def make(number="1042", postal="LS1 4AB", *, shipped=True, delivered_days_ago=3, lines=(("MUG-1", 2),
-             ("TEE-M", 1)), **kw):
+    def make(
+        number="1042",
+        postal="LS1 4AB",
+        *,
+        shipped=True,
+        delivered_days_ago=3,
+        lines=(("MUG-1", 2), ("TEE-M", 1)),
+        **kw,
+    ):
         now = timezone.now()
-        order = OrderFactory(order_number=number, external_id=f"ext-{number}-{postal}", ship_postal_code=postal,
-                             status=Order.Status.DELIVERED if shipped else Order.Status.SHIPPED,
-                             ordered_at=now - timedelta(days=delivered_days_ago + 4),
-                             delivered_at=now - timedelta(days=delivered_days_ago) if shipped else None,
-                             **{"email": "ann@example.test", "ship_name": "Ann Example", **kw})
+        order = OrderFactory(
+            order_number=number,
+            external_id=f"ext-{number}-{postal}",
+            ship_postal_code=postal,
+            status=Order.Status.DELIVERED if shipped else Order.Status.SHIPPED,
+            ordered_at=now - timedelta(days=delivered_days_ago + 4),
+            delivered_at=now - timedelta(days=delivered_days_ago) if shipped else None,
+            **{"email": "ann@example.test", "ship_name": "Ann Example", **kw},
+        )
         for sku, quantity in lines:
             OrderLineFactory(order=order, sku=sku, quantity=quantity, title=f"Item {sku}")
         if shipped:

@@ -24,15 +24,15 @@ def _pixels(png: bytes) -> list[list[int]]:
     assert (colour_type, interlace) == (0, 0) and bit_depth in (1, 8), (bit_depth, colour_type, interlace)
     data, pos = b"", 8
     while pos < len(png):
-        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        length, kind = struct.unpack(">I4s", png[pos : pos + 8])
         if kind == b"IDAT":
-            data += png[pos + 8:pos + 8 + length]
+            data += png[pos + 8 : pos + 8 + length]
         pos += 12 + length
     raw = zlib.decompress(data)
     stride = (width * bit_depth + 7) // 8
     rows, previous = [], bytes(stride)
     for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):  # undo the row filter (one byte a pixel group at these depths)
             left, up = line[i - 1] if i else 0, previous[i]
             up_left = previous[i - 1] if i else 0
@@ -67,5 +67,6 @@ def encodes(png: bytes, text: str) -> bool:
         return False
     return all(
         pixels[first_dark + r * scale + scale // 2][first_dark + c * scale + scale // 2] == modules[r][c]
-        for r in range(len(modules)) for c in range(len(modules))
+        for r in range(len(modules))
+        for c in range(len(modules))
     )

@@ -24,8 +24,11 @@ def returns(policy, make_order):
         made = []
         for i in range(n):
             order = make_order(str(number_from + i))
-            made.append(services.create_return(order=order, brand=policy.brand,
-                                               choices=[Choice(order.lines.first().pk, 1, reason)]))
+            made.append(
+                services.create_return(
+                    order=order, brand=policy.brand, choices=[Choice(order.lines.first().pk, 1, reason)]
+                )
+            )
         return made
 
     return make
@@ -48,13 +51,22 @@ def test_the_queue_shows_badges_reasons_and_age(staff_client, returns):
     [ret] = returns(1)
     ReturnRequest.objects.filter(pk=ret.pk).update(created_at=timezone.now() - timedelta(days=3))
     page = staff_client.get(QUEUE).content.decode()
-    assert ret.number in page and "Awaiting approval" in page and "Arrived damaged" in page and "3 days" in page
+    assert (
+        ret.number in page and "Awaiting approval" in page and "Arrived damaged" in page and "3 days" in page
+    )
 
 
-@pytest.mark.parametrize("query,expected", [
-    ("status=awaiting_approval", {"R-a"}), ("status=rejected", set()), ("reason=faulty", {"R-b"}),
-    ("reason=damaged", {"R-a"}), ("age=0-2", {"R-a"}), ("age=7-30", {"R-b"}),
-])
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("status=awaiting_approval", {"R-a"}),
+        ("status=rejected", set()),
+        ("reason=faulty", {"R-b"}),
+        ("reason=damaged", {"R-a"}),
+        ("age=0-2", {"R-a"}),
+        ("age=7-30", {"R-b"}),
+    ],
+)
 def test_the_queue_filters(staff_client, returns, query, expected):
     [a] = returns(1, reason="damaged")
     [b] = returns(1, reason="faulty", approval=False, number_from=7000)
@@ -73,41 +85,66 @@ def test_the_queue_filters_by_brand_and_finds_by_number(staff_client, returns):
     assert ret.number in staff_client.get(f"{QUEUE}?q=%235000").content.decode()
 
 
-def test_bulk_approve_books_labels_and_reports_counts(staff_client, returns, staff,
-                                                      django_capture_on_commit_callbacks):
+def test_bulk_approve_books_labels_and_reports_counts(
+    staff_client, returns, staff, django_capture_on_commit_callbacks
+):
     made = returns(3)
     services.reject(made[2], reason="No", actor=staff)
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(QUEUE, {"action": "approve", "_selected_action": [r.pk for r in made]},
-                                     follow=True)
+        response = staff_client.post(
+            QUEUE, {"action": "approve", "_selected_action": [r.pk for r in made]}, follow=True
+        )
     text = response.content.decode()
     assert "2 return(s) approved." in text
     assert "1 not approved" in text and "is rejected; it cannot become approved" in text
-    assert sorted(ReturnRequest.objects.values_list("status", flat=True)) == ["label_issued", "label_issued",
-                                                                              "rejected"]
+    assert sorted(ReturnRequest.objects.values_list("status", flat=True)) == [
+        "label_issued",
+        "label_issued",
+        "rejected",
+    ]
     assert sum("Your return label" in m.subject for m in mail.outbox) == 2
 
 
-def test_bulk_reject_asks_for_the_reason_then_emails_it(staff_client, returns, django_capture_on_commit_callbacks):
+def test_bulk_reject_asks_for_the_reason_then_emails_it(
+    staff_client, returns, django_capture_on_commit_callbacks
+):
     made = returns(2)
     ids = [r.pk for r in made]
     page = staff_client.post(QUEUE, {"action": "reject", "_selected_action": ids})
     assert page.status_code == 200 and b"reason" in page.content and made[0].number.encode() in page.content
     assert ReturnRequest.objects.filter(status="rejected").count() == 0
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(QUEUE, {"action": "reject", "_selected_action": ids, "apply": "1",
-                                             "reason": "Worn items cannot be returned."}, follow=True)
+        response = staff_client.post(
+            QUEUE,
+            {
+                "action": "reject",
+                "_selected_action": ids,
+                "apply": "1",
+                "reason": "Worn items cannot be returned.",
+            },
+            follow=True,
+        )
     assert "2 return(s) rejected." in response.content.decode()
-    assert [m.body.count("Worn items cannot be returned.") for m in mail.outbox if "About your" in m.subject] == [1, 1]
+    assert [
+        m.body.count("Worn items cannot be returned.") for m in mail.outbox if "About your" in m.subject
+    ] == [1, 1]
 
 
 def test_bulk_received_and_refunded(staff_client, returns):
     made = returns(2, approval=False)
     ids = [r.pk for r in made]
-    assert "2 return(s) marked received." in staff_client.post(
-        QUEUE, {"action": "mark_received", "_selected_action": ids}, follow=True).content.decode()
-    assert "2 return(s) marked refunded." in staff_client.post(
-        QUEUE, {"action": "mark_refunded", "_selected_action": ids}, follow=True).content.decode()
+    assert (
+        "2 return(s) marked received."
+        in staff_client.post(
+            QUEUE, {"action": "mark_received", "_selected_action": ids}, follow=True
+        ).content.decode()
+    )
+    assert (
+        "2 return(s) marked refunded."
+        in staff_client.post(
+            QUEUE, {"action": "mark_refunded", "_selected_action": ids}, follow=True
+        ).content.decode()
+    )
     assert set(ReturnRequest.objects.values_list("status", flat=True)) == {"refunded"}
     assert OrderEvent.objects.filter(kind="return", message__contains="refunded").count() == 2
 
@@ -119,10 +156,14 @@ def test_book_again_after_a_carrier_error(staff_client, returns, policy, sendclo
     sendcloud_down(sendcloud_returns)
     [ret] = returns(1, approval=False)
     services.book_return_label(ret)
-    text = staff_client.post(QUEUE, {"action": "book_labels", "_selected_action": [ret.pk]}, follow=True).content
+    text = staff_client.post(
+        QUEUE, {"action": "book_labels", "_selected_action": [ret.pk]}, follow=True
+    ).content
     assert b"1 without a label" in text and b"503" in text
     sendcloud_up(sendcloud_returns)
-    text = staff_client.post(QUEUE, {"action": "book_labels", "_selected_action": [ret.pk]}, follow=True).content
+    text = staff_client.post(
+        QUEUE, {"action": "book_labels", "_selected_action": [ret.pk]}, follow=True
+    ).content
     assert b"1 return(s) have a label." in text
     ret.refresh_from_db()
     assert ret.external_id and ret.tracking_number and ret.label
@@ -146,8 +187,12 @@ def test_buttons_on_one_return_call_the_services(staff_client, returns, django_c
     staff_client.post(f"/admin/returns/returnrequest/{ret.pk}/do/receive/")
     ret.refresh_from_db()
     assert ret.status == "received"
-    assert staff_client.get(f"/admin/returns/returnrequest/{ret.pk}/do/refund/").status_code == 404  # POST only
-    response = staff_client.post(f"/admin/returns/returnrequest/{ret.pk}/reject/", {"reason": "Damaged by wear"})
+    assert (
+        staff_client.get(f"/admin/returns/returnrequest/{ret.pk}/do/refund/").status_code == 404
+    )  # POST only
+    response = staff_client.post(
+        f"/admin/returns/returnrequest/{ret.pk}/reject/", {"reason": "Damaged by wear"}
+    )
     assert response.status_code == 302
     ret.refresh_from_db()
     assert (ret.status, ret.rejection_reason) == ("rejected", "Damaged by wear")
@@ -167,8 +212,9 @@ def test_status_cannot_be_edited_in_the_admin(staff_client, returns):
     assert ret.status == "awaiting_approval"  # … and a forged status changes nothing
 
 
-def test_the_order_page_shows_its_returns_and_why_the_customer_can_or_cannot_return(staff_client, returns,
-                                                                                   make_order):
+def test_the_order_page_shows_its_returns_and_why_the_customer_can_or_cannot_return(
+    staff_client, returns, make_order
+):
     [ret] = returns(1)
     page = staff_client.get(f"/admin/orders/order/{ret.order_id}/change/").content.decode()
     assert "Can the customer return it?" in page
@@ -181,8 +227,9 @@ def test_the_order_page_shows_its_returns_and_why_the_customer_can_or_cannot_ret
     assert "No: the customer cannot return it online" in page and "30-day return period ended" in page
 
 
-def test_view_as_customer_opens_the_portal_on_the_order(staff_client, staff, policy, make_order,
-                                                        django_capture_on_commit_callbacks):
+def test_view_as_customer_opens_the_portal_on_the_order(
+    staff_client, staff, policy, make_order, django_capture_on_commit_callbacks
+):
     order = make_order("1042")
     response = staff_client.get(f"/admin/returns/returnrequest/view-as-customer/{order.pk}/")
     assert response["Location"] == "/returns/northern/items/"
@@ -194,7 +241,10 @@ def test_view_as_customer_opens_the_portal_on_the_order(staff_client, staff, pol
     mug = order.lines.get(sku="MUG-1")
     staff_client.post("/returns/northern/items/", {f"qty_{mug.pk}": 1, f"reason_{mug.pk}": "damaged"})
     import re
-    key = re.search(r'name="key" value="(\w+)"', staff_client.get("/returns/northern/confirm/").content.decode())[1]
+
+    key = re.search(
+        r'name="key" value="(\w+)"', staff_client.get("/returns/northern/confirm/").content.decode()
+    )[1]
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post("/returns/northern/confirm/", {"key": key})
     ret = ReturnRequest.objects.get()
@@ -224,15 +274,22 @@ def test_the_brand_page_edits_its_return_policy(staff_client, policy):
     assert policy.window_days == 45 and policy.allow_not_shipped_with_shipdesk
 
 
-
 def test_staff_set_a_policy_with_the_reasons_to_offer(staff_client, brand, carrier):
     from returns.models import ReturnPolicy
 
-    response = staff_client.post("/admin/returns/returnpolicy/add/", {
-        "brand": brand.pk, "portal_enabled": "on", "window_days": 14, "non_returnable_skus": "GIFT-CARD",
-        "reasons": ["damaged", "wrong_item"], "label_fee": "2.50", "label_fee_currency": "EUR",
-        "return_carrier": carrier.pk,
-    })
+    response = staff_client.post(
+        "/admin/returns/returnpolicy/add/",
+        {
+            "brand": brand.pk,
+            "portal_enabled": "on",
+            "window_days": 14,
+            "non_returnable_skus": "GIFT-CARD",
+            "reasons": ["damaged", "wrong_item"],
+            "label_fee": "2.50",
+            "label_fee_currency": "EUR",
+            "return_carrier": carrier.pk,
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     policy = ReturnPolicy.objects.get(brand=brand)
     assert policy.reasons == ["damaged", "wrong_item"] and policy.window_days == 14

@@ -39,8 +39,9 @@ def test_after_the_window_nothing_is_returnable(policy, make_order):
 def test_the_window_counts_from_dispatch_when_no_delivery_was_recorded(policy, make_order):
     order = make_order(delivered_days_ago=10)
     Order.objects.filter(pk=order.pk).update(delivered_at=None, status=Order.Status.SHIPPED)
-    Shipment.objects.filter(order=order).update(created_at=timezone.now() - timedelta(days=31),
-                                                status=Shipment.Status.IN_TRANSIT)
+    Shipment.objects.filter(order=order).update(
+        created_at=timezone.now() - timedelta(days=31), status=Shipment.Status.IN_TRANSIT
+    )
     order.refresh_from_db()
     elig = eligibility.eligibility(order, brand=policy.brand)
     assert elig.window_basis == "dispatch"
@@ -100,10 +101,13 @@ def test_digital_lines_are_not_returnable(policy, make_order):
     assert lines_by_sku(eligibility.eligibility(order, brand=policy.brand))["PDF-1"].returnable == 0
 
 
-@pytest.mark.parametrize("status,message", [
-    (Order.Status.CANCELLED, "This order was cancelled."),
-    (Order.Status.AWAITING_SHIPMENT, "This order has not been sent yet, so there is nothing to return."),
-])
+@pytest.mark.parametrize(
+    "status,message",
+    [
+        (Order.Status.CANCELLED, "This order was cancelled."),
+        (Order.Status.AWAITING_SHIPMENT, "This order has not been sent yet, so there is nothing to return."),
+    ],
+)
 def test_cancelled_and_unsent_orders_cannot_be_returned(policy, make_order, status, message):
     order = make_order(shipped=False)
     Order.objects.filter(pk=order.pk).update(status=status)
@@ -114,7 +118,9 @@ def test_cancelled_and_unsent_orders_cannot_be_returned(policy, make_order, stat
 def test_a_brand_can_turn_the_portal_off(policy, make_order):
     policy.portal_enabled = False
     policy.save()
-    assert "does not take returns online" in eligibility.eligibility(make_order(), brand=policy.brand).reasons[0]
+    assert (
+        "does not take returns online" in eligibility.eligibility(make_order(), brand=policy.brand).reasons[0]
+    )
 
 
 def test_a_brand_without_a_policy_row_gets_the_defaults(make_order, carrier):
@@ -131,7 +137,9 @@ def test_only_the_policys_reasons_are_accepted(policy, make_order):
     order = make_order()
     mug = order.lines.get(sku="MUG-1")
     with pytest.raises(ReturnError, match="Choose a reason"):
-        services.create_return(order=order, brand=policy.brand, choices=[Choice(mug.pk, 1, Reason.CHANGED_MIND)])
+        services.create_return(
+            order=order, brand=policy.brand, choices=[Choice(mug.pk, 1, Reason.CHANGED_MIND)]
+        )
     ret = services.create_return(order=order, brand=policy.brand, choices=[Choice(mug.pk, 1, Reason.DAMAGED)])
     assert ret.lines.get().reason == Reason.DAMAGED
 
@@ -172,22 +180,32 @@ def test_a_rejected_return_frees_its_quantities(policy, make_order, staff):
 def test_lines_of_another_order_and_empty_choices_are_refused(policy, make_order):
     order, other = make_order("1"), make_order("2")
     with pytest.raises(ReturnError, match="not part of this order"):
-        services.create_return(order=order, brand=policy.brand,
-                               choices=[Choice(other.lines.first().pk, 1, Reason.DAMAGED)])
+        services.create_return(
+            order=order, brand=policy.brand, choices=[Choice(other.lines.first().pk, 1, Reason.DAMAGED)]
+        )
     with pytest.raises(ReturnError, match="at least one item"):
-        services.create_return(order=order, brand=policy.brand,
-                               choices=[Choice(order.lines.first().pk, 0, Reason.DAMAGED)])
+        services.create_return(
+            order=order, brand=policy.brand, choices=[Choice(order.lines.first().pk, 0, Reason.DAMAGED)]
+        )
 
 
 def test_with_approval_the_return_waits_for_staff_and_without_it_is_approved(policy, make_order):
     order = make_order()
     mug = order.lines.get(sku="MUG-1")
-    assert services.create_return(order=order, brand=policy.brand,
-                                  choices=[Choice(mug.pk, 1, Reason.DAMAGED)]).status == "approved"
+    assert (
+        services.create_return(
+            order=order, brand=policy.brand, choices=[Choice(mug.pk, 1, Reason.DAMAGED)]
+        ).status
+        == "approved"
+    )
     policy.requires_approval = True
     policy.save()
-    assert services.create_return(order=order, brand=policy.brand,
-                                  choices=[Choice(mug.pk, 1, Reason.DAMAGED)]).status == "awaiting_approval"
+    assert (
+        services.create_return(
+            order=order, brand=policy.brand, choices=[Choice(mug.pk, 1, Reason.DAMAGED)]
+        ).status
+        == "awaiting_approval"
+    )
 
 
 def test_the_label_fee_is_kept_on_the_return_and_deducted_from_the_refund(policy, make_order, staff):

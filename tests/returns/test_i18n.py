@@ -23,8 +23,9 @@ def test_an_english_browser_gets_english(client, policy):
 
 
 def test_the_switch_overrides_the_browser(client, policy):
-    response = client.post("/returns/language/", {"language": "fr", "next": "/returns/northern/?x=1"},
-                           HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        "/returns/language/", {"language": "fr", "next": "/returns/northern/?x=1"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response["Location"] == "/returns/northern/?x=1"
     text = client.get("/returns/northern/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Trouver ma commande" in text
@@ -38,9 +39,13 @@ def test_the_switch_does_not_redirect_off_site(client, policy):
 
 def test_a_failed_lookup_is_explained_in_french(client, policy, make_order):
     make_order("1042", "LS1 4AB")
-    location = client.post("/returns/northern/", {"order_number": "1", "postal_code": "X"},
-                           HTTP_ACCEPT_LANGUAGE="fr")["Location"]
-    assert "Nous n’avons pas trouvé cette commande" in client.get(location, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    location = client.post(
+        "/returns/northern/", {"order_number": "1", "postal_code": "X"}, HTTP_ACCEPT_LANGUAGE="fr"
+    )["Location"]
+    assert (
+        "Nous n’avons pas trouvé cette commande"
+        in client.get(location, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    )
 
 
 def _unquote(lines: str) -> str:
@@ -51,10 +56,15 @@ def _po_entries():
     """(context, msgid, msgid_plural, [msgstr…]) for each entry of the French .po file."""
     text = (LOCALE / "django.po").read_text()
     for block in text.split("\n\n")[1:]:
-        fields = dict(re.findall(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d\])?) ((?:".*"\n?)+)', block + "\n", re.M))
-        yield (_unquote(fields["msgctxt"]) if "msgctxt" in fields else None, _unquote(fields["msgid"]),
-               _unquote(fields.get("msgid_plural", "")),
-               [_unquote(v) for k, v in fields.items() if k.startswith("msgstr")])
+        fields = dict(
+            re.findall(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d\])?) ((?:".*"\n?)+)', block + "\n", re.M)
+        )
+        yield (
+            _unquote(fields["msgctxt"]) if "msgctxt" in fields else None,
+            _unquote(fields["msgid"]),
+            _unquote(fields.get("msgid_plural", "")),
+            [_unquote(v) for k, v in fields.items() if k.startswith("msgstr")],
+        )
 
 
 def test_every_string_has_a_french_translation():

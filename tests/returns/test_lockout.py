@@ -20,8 +20,10 @@ def ask_link(client, number):
 
 def test_a_hundred_guesses_from_rotating_addresses_are_almost_all_blocked(policy, make_order):
     make_order("1042", "LS1 4AB")
-    answers = [lookup(Client(REMOTE_ADDR=f"10.9.{i // 250}.{i % 250}"), "1042", f"ZZ{i} 9ZZ").status_code
-               for i in range(100)]
+    answers = [
+        lookup(Client(REMOTE_ADDR=f"10.9.{i // 250}.{i % 250}"), "1042", f"ZZ{i} 9ZZ").status_code
+        for i in range(100)
+    ]
     blocked = answers.count(429)
     assert blocked >= 95 and set(answers) == {303, 429}
     # Even the right postal code is refused now: the guesses used the number up for today.
@@ -41,7 +43,7 @@ def test_the_locked_out_customer_gets_in_through_the_emailed_link(client, policy
     [message] = mail.outbox
     assert message.to == ["ann@example.test"] and "1042" in message.subject
     url = re.search(r"http\S+/returns/northern/link/\S+/", message.body).group(0)
-    opened = client.get(url[url.index("/returns/"):])
+    opened = client.get(url[url.index("/returns/") :])
     assert opened.status_code == 303 and opened["Location"].endswith("/returns/northern/items/")
     items = client.get(opened["Location"])
     assert items.status_code == 200 and "Item MUG-1" in items.content.decode()
@@ -50,7 +52,10 @@ def test_the_locked_out_customer_gets_in_through_the_emailed_link(client, policy
 
 def test_an_unknown_order_gets_the_same_answer_and_no_email(client, policy, make_order):
     make_order("1042", "LS1 4AB")
-    known, unknown = ask_link(Client(REMOTE_ADDR="10.6.0.1"), "1042"), ask_link(Client(REMOTE_ADDR="10.6.0.2"), "9999")
+    known, unknown = (
+        ask_link(Client(REMOTE_ADDR="10.6.0.1"), "1042"),
+        ask_link(Client(REMOTE_ADDR="10.6.0.2"), "9999"),
+    )
     assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
     assert len(mail.outbox) == 1
 

@@ -17,7 +17,9 @@ def post(client, number, postal, **extra):
 
 @pytest.mark.parametrize("number", ["#1042", "1042", " 1042 ", "# 1042", "1042\t"])
 @pytest.mark.parametrize("postal", ["LS1 4AB", "ls1 4ab", "LS14AB", " ls14ab ", "Ls1-4Ab", "l s 1 4 a b"])
-def test_every_way_of_typing_the_number_and_postal_code_finds_the_order(client, policy, make_order, number, postal):
+def test_every_way_of_typing_the_number_and_postal_code_finds_the_order(
+    client, policy, make_order, number, postal
+):
     order = make_order("1042", "LS1 4AB")
     response = post(client, number, postal)
     assert response.status_code == 303
@@ -47,8 +49,9 @@ def test_a_wrong_postal_code_and_an_unknown_order_get_byte_identical_answers(cli
         assert response["Location"] == "/returns/northern/?retry=1"
         assert response.content == b""
         assert portal_session.COOKIE not in response.cookies
-    assert [(k, v) for k, v in wrong_postal.items() if k != "Date"] == \
-        [(k, v) for k, v in unknown.items() if k != "Date"]
+    assert [(k, v) for k, v in wrong_postal.items() if k != "Date"] == [
+        (k, v) for k, v in unknown.items() if k != "Date"
+    ]
     assert dict(wrong_postal.cookies) == dict(unknown.cookies) == {}
 
     page_a, page_b = client.get(wrong_postal["Location"]), client.get(unknown["Location"])
@@ -63,8 +66,10 @@ def test_an_order_of_another_brand_is_a_mismatch_like_any_other(client, policy, 
     order = make_order("1042", "LS1 4AB")
     order.shipments.update(brand=other)
     assert post(client, "1042", "LS1 4AB")["Location"] == "/returns/northern/?retry=1"
-    assert client.post("/returns/southern/", {"order_number": "1042", "postal_code": "LS1 4AB"})["Location"] == \
-        "/returns/southern/items/"
+    assert (
+        client.post("/returns/southern/", {"order_number": "1042", "postal_code": "LS1 4AB"})["Location"]
+        == "/returns/southern/items/"
+    )
 
 
 def test_an_order_without_a_postal_code_cannot_be_found_with_an_empty_one(client, policy, make_order):
@@ -87,7 +92,9 @@ def test_after_five_tries_a_minute_the_client_is_slowed_down(client, policy, mak
     assert post(Client(REMOTE_ADDR="10.0.0.9"), "1042", "LS1 4AB")["Location"].endswith("/items/")
 
 
-def test_one_order_number_cannot_be_walked_through_postal_codes_from_many_addresses(client, policy, make_order):
+def test_one_order_number_cannot_be_walked_through_postal_codes_from_many_addresses(
+    client, policy, make_order
+):
     make_order("1042", "LS1 4AB")
     for i in range(5):  # RETURNS_LOOKUP_RATE_PER_ORDER: 5/day
         c = Client(REMOTE_ADDR=f"10.0.1.{i}")
@@ -121,16 +128,21 @@ def test_behind_a_proxy_the_forwarded_client_address_is_limited(client, settings
     assert post(client, "1042", "LS1 4AB", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 429
     # a client that forges an extra address on the left is still counted by the one the proxy saw
     assert post(client, "1042", "LS1 4AB", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7").status_code == 429
-    assert post(client, "1042", "LS1 4AB", HTTP_X_FORWARDED_FOR="198.51.100.1")["Location"].endswith("/items/")
+    assert post(client, "1042", "LS1 4AB", HTTP_X_FORWARDED_FOR="198.51.100.1")["Location"].endswith(
+        "/items/"
+    )
 
 
-@pytest.mark.parametrize("path,data", [
-    ("/returns/northern/", {"order_number": "1042", "postal_code": "LS1 4AB"}),
-    ("/returns/northern/items/", {}),
-    ("/returns/northern/confirm/", {"key": "x"}),
-    ("/returns/northern/start-again/", {}),
-    ("/returns/language/", {"language": "fr"}),
-])
+@pytest.mark.parametrize(
+    "path,data",
+    [
+        ("/returns/northern/", {"order_number": "1042", "postal_code": "LS1 4AB"}),
+        ("/returns/northern/items/", {}),
+        ("/returns/northern/confirm/", {"key": "x"}),
+        ("/returns/northern/start-again/", {}),
+        ("/returns/language/", {"language": "fr"}),
+    ],
+)
 def test_every_form_refuses_a_post_without_the_csrf_token(policy, make_order, path, data):
     make_order("1042", "LS1 4AB")
     browser = Client(enforce_csrf_checks=True)
@@ -145,7 +157,9 @@ def test_with_the_token_the_same_form_is_accepted(policy, make_order):
     browser = Client(enforce_csrf_checks=True)
     page = browser.get(LOOKUP)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
-    response = browser.post(LOOKUP, {"order_number": "1042", "postal_code": "LS1 4AB", "csrfmiddlewaretoken": token})
+    response = browser.post(
+        LOOKUP, {"order_number": "1042", "postal_code": "LS1 4AB", "csrfmiddlewaretoken": token}
+    )
     assert response["Location"] == "/returns/northern/items/"
 
 
@@ -202,7 +216,9 @@ def test_the_default_brand_answers_at_returns(client, policy, make_order):
     assert "Northern Goods" in page.content.decode()
     response = client.post("/returns/", {"order_number": "1042", "postal_code": "LS1 4AB"})
     assert response["Location"] == "/returns/northern/items/"
-    assert client.post("/returns/", {"order_number": "1", "postal_code": "X"})["Location"] == "/returns/?retry=1"
+    assert (
+        client.post("/returns/", {"order_number": "1", "postal_code": "X"})["Location"] == "/returns/?retry=1"
+    )
 
 
 def test_an_unknown_brand_is_not_found(client, policy):

@@ -25,7 +25,8 @@ def confirm_key(client) -> str:
 
 
 def test_the_whole_path_gives_a_label_a_tracking_link_and_an_email(
-        client, looked_up, django_capture_on_commit_callbacks):
+    client, looked_up, django_capture_on_commit_callbacks
+):
     order = looked_up
     response = choose(client, order, {"MUG-1": (2, "damaged")}, note="Both cracked")
     assert response["Location"] == "/returns/northern/confirm/"
@@ -41,7 +42,9 @@ def test_the_whole_path_gives_a_label_a_tracking_link_and_an_email(
     assert response["Location"] == f"/returns/northern/r/{ret.public_token}/"
     assert ret.status == "label_issued"
     assert ret.tracking_number.startswith("RT") and ret.tracking_number.endswith("GB")
-    assert [(ln.order_line.sku, ln.quantity, ln.reason) for ln in ret.lines.all()] == [("MUG-1", 2, "damaged")]
+    assert [(ln.order_line.sku, ln.quantity, ln.reason) for ln in ret.lines.all()] == [
+        ("MUG-1", 2, "damaged")
+    ]
     assert ret.customer_note == "Both cracked"
 
     status = client.get(response["Location"])
@@ -72,12 +75,15 @@ def test_the_whole_path_gives_a_label_a_tracking_link_and_an_email(
 
 
 def test_pressing_confirm_twice_makes_one_return_and_books_one_label(
-        client, looked_up, django_capture_on_commit_callbacks):
+    client, looked_up, django_capture_on_commit_callbacks
+):
     choose(client, looked_up, {"MUG-1": (1, "too_small")})
     key = confirm_key(client)
     with django_capture_on_commit_callbacks(execute=True):
         first = client.post("/returns/northern/confirm/", {"key": key})
-        second = client.post("/returns/northern/confirm/", {"key": key})  # the draft is gone from the session now
+        second = client.post(
+            "/returns/northern/confirm/", {"key": key}
+        )  # the draft is gone from the session now
     assert first["Location"] == second["Location"]
     ret = ReturnRequest.objects.get()
     assert OrderEvent.objects.filter(order=looked_up, message__contains="label booked").count() == 1
@@ -85,8 +91,9 @@ def test_pressing_confirm_twice_makes_one_return_and_books_one_label(
     assert ret.status == "label_issued"
 
 
-def test_a_double_click_sent_with_the_same_cookie_also_books_once(client, looked_up,
-                                                                  django_capture_on_commit_callbacks):
+def test_a_double_click_sent_with_the_same_cookie_also_books_once(
+    client, looked_up, django_capture_on_commit_callbacks
+):
     choose(client, looked_up, {"MUG-1": (1, "too_small")})
     key = confirm_key(client)
     cookie = client.cookies["returns_session"].value
@@ -100,7 +107,9 @@ def test_a_double_click_sent_with_the_same_cookie_also_books_once(client, looked
 
 def test_a_stale_confirm_form_goes_back_to_the_items(client, looked_up):
     choose(client, looked_up, {"MUG-1": (1, "too_small")})
-    assert client.post("/returns/northern/confirm/", {"key": "0" * 32})["Location"] == "/returns/northern/items/"
+    assert (
+        client.post("/returns/northern/confirm/", {"key": "0" * 32})["Location"] == "/returns/northern/items/"
+    )
     assert not ReturnRequest.objects.exists()
 
 
@@ -139,8 +148,9 @@ def test_an_order_that_cannot_be_returned_says_why(client, policy, make_order):
     assert "<select" not in page
 
 
-def test_items_already_being_returned_are_shown_with_the_earlier_return(client, looked_up,
-                                                                        django_capture_on_commit_callbacks):
+def test_items_already_being_returned_are_shown_with_the_earlier_return(
+    client, looked_up, django_capture_on_commit_callbacks
+):
     choose(client, looked_up, {"MUG-1": (2, "damaged")})
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/returns/northern/confirm/", {"key": confirm_key(client)})
@@ -152,12 +162,16 @@ def test_items_already_being_returned_are_shown_with_the_earlier_return(client, 
     assert f'name="qty_{tee.pk}"' in page
 
 
-def test_with_approval_the_customer_waits_and_is_told_so(client, policy, looked_up,
-                                                         django_capture_on_commit_callbacks):
+def test_with_approval_the_customer_waits_and_is_told_so(
+    client, policy, looked_up, django_capture_on_commit_callbacks
+):
     policy.requires_approval = True
     policy.save()
     choose(client, looked_up, {"MUG-1": (1, "changed_mind")})
-    assert "email you a return label once it is approved" in client.get("/returns/northern/confirm/").content.decode()
+    assert (
+        "email you a return label once it is approved"
+        in client.get("/returns/northern/confirm/").content.decode()
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/returns/northern/confirm/", {"key": confirm_key(client)})
     ret = ReturnRequest.objects.get()
@@ -176,8 +190,9 @@ def test_the_label_fee_is_shown_before_confirming(client, policy, looked_up):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_qr_code_is_shown_where_the_carrier_offers_one(client, policy, looked_up, sendcloud_returns,
-                                                         django_capture_on_commit_callbacks):
+def test_a_qr_code_is_shown_where_the_carrier_offers_one(
+    client, policy, looked_up, sendcloud_returns, django_capture_on_commit_callbacks
+):
     from sandbox.models import SandboxRequest
 
     sendcloud_returns.return_service = "royal_mail:tracked/return-qr"  # label-free: a QR code at the counter
@@ -192,15 +207,20 @@ def test_a_qr_code_is_shown_where_the_carrier_offers_one(client, policy, looked_
     qr = client.get(f"/returns/northern/r/{ret.public_token}/qr.png")
     assert b"".join(qr.streaming_content).startswith(b"\x89PNG")
     # what the carrier was asked: from the customer to the brand's return address
-    [posted] = [r.parsed for r in SandboxRequest.objects.filter(method="POST") if r.path.endswith("/api/v3/returns")]
-    assert posted["from_address"]["name"] == "Ann Example" and posted["from_address"]["postal_code"] == "LS1 4AB"
+    [posted] = [
+        r.parsed for r in SandboxRequest.objects.filter(method="POST") if r.path.endswith("/api/v3/returns")
+    ]
+    assert (
+        posted["from_address"]["name"] == "Ann Example" and posted["from_address"]["postal_code"] == "LS1 4AB"
+    )
     assert posted["to_address"]["name"] == "Northern Goods Returns"
     assert [(i["quantity"], i.get("sku")) for i in posted["parcel_items"]] == [(1, "TEE-M")]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_when_the_carrier_is_down_the_return_stands_and_the_customer_is_told(
-        client, policy, looked_up, sendcloud_returns, django_capture_on_commit_callbacks):
+    client, policy, looked_up, sendcloud_returns, django_capture_on_commit_callbacks
+):
     from tests.returns.conftest import sendcloud_down
 
     sendcloud_down(sendcloud_returns)
@@ -214,7 +234,9 @@ def test_when_the_carrier_is_down_the_return_stands_and_the_customer_is_told(
     assert not mail.outbox
 
 
-def test_the_status_page_needs_the_right_token_and_brand(client, looked_up, django_capture_on_commit_callbacks):
+def test_the_status_page_needs_the_right_token_and_brand(
+    client, looked_up, django_capture_on_commit_callbacks
+):
     choose(client, looked_up, {"MUG-1": (1, "damaged")})
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/returns/northern/confirm/", {"key": confirm_key(client)})

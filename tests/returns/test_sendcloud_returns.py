@@ -20,8 +20,9 @@ def returns_posted():
     return [r for r in SandboxRequest.objects.filter(method="POST") if r.path.endswith("/api/v3/returns")]
 
 
-def test_confirming_twice_books_one_sendcloud_return(client, sendcloud_returns, make_order,
-                                                     django_capture_on_commit_callbacks):
+def test_confirming_twice_books_one_sendcloud_return(
+    client, sendcloud_returns, make_order, django_capture_on_commit_callbacks
+):
     order = make_order("1042", "LS1 4AB")
     client.post("/returns/northern/", {"order_number": "#1042", "postal_code": "ls1 4ab"})
     mug = order.lines.get(sku="MUG-1")
@@ -70,7 +71,8 @@ def return_through_the_portal(client, make_order, *, number="1042", language="en
 
 
 def test_a_label_free_return_shows_the_qr_code_next_to_the_label_and_emails_it(
-        client, sendcloud_returns, make_order, django_capture_on_commit_callbacks):
+    client, sendcloud_returns, make_order, django_capture_on_commit_callbacks
+):
     sendcloud_returns.return_service = LABEL_FREE
     sendcloud_returns.save()
 
@@ -94,7 +96,9 @@ def test_a_label_free_return_shows_the_qr_code_next_to_the_label_and_emails_it(
 
     [email] = mail.outbox
     assert [(name, mimetype) for name, _, mimetype in email.attachments] == [
-        (f"return-label-{ret.number}.pdf", "application/pdf"), (f"return-qr-code-{ret.number}.png", "image/png")]
+        (f"return-label-{ret.number}.pdf", "application/pdf"),
+        (f"return-qr-code-{ret.number}.png", "image/png"),
+    ]
     assert email.attachments[1][1] == png
     sentence = "Show the QR code attached to this email at the drop-off point instead of a printed label."
     assert sentence in email.body and sentence in email.alternatives[0][0]
@@ -102,7 +106,8 @@ def test_a_label_free_return_shows_the_qr_code_next_to_the_label_and_emails_it(
 
 
 def test_the_qr_code_is_only_served_to_whoever_holds_the_returns_link(
-        client, sendcloud_returns, make_order, django_capture_on_commit_callbacks):
+    client, sendcloud_returns, make_order, django_capture_on_commit_callbacks
+):
     """Scoped as the label PDF is: by the return's unguessable token (the link in the email), in
     the brand's portal. Another visitor, with their own session and their own return, gets 404
     for anything but that link."""
@@ -124,11 +129,14 @@ def test_the_qr_code_is_only_served_to_whoever_holds_the_returns_link(
     assert stranger.get(f"/returns/northern/r/{ret.pk}/qr.png").status_code == 404
     assert stranger.get(f"/returns/{other_brand.slug}/r/{ret.public_token}/qr.png").status_code == 404
     own = stranger.get(f"/returns/northern/r/{theirs.public_token}/qr.png")
-    assert b"".join(own.streaming_content) == theirs.qr_code.open("rb").read() != ret.qr_code.open("rb").read()
+    assert (
+        b"".join(own.streaming_content) == theirs.qr_code.open("rb").read() != ret.qr_code.open("rb").read()
+    )
 
 
 def test_a_qr_code_that_times_out_leaves_the_label_and_the_timeline_says_so(
-        client, sendcloud_returns, make_order, settings, django_capture_on_commit_callbacks):
+    client, sendcloud_returns, make_order, settings, django_capture_on_commit_callbacks
+):
     from sandbox.sendcloud import store_for_account
 
     settings.CONNECTOR_TIMEOUT = 0.5
@@ -154,7 +162,8 @@ def test_a_qr_code_that_times_out_leaves_the_label_and_the_timeline_says_so(
 
 
 def test_a_french_customer_gets_the_qr_code_explained_in_french(
-        client, sendcloud_returns, make_order, django_capture_on_commit_callbacks):
+    client, sendcloud_returns, make_order, django_capture_on_commit_callbacks
+):
     sendcloud_returns.return_service = LABEL_FREE
     sendcloud_returns.save()
 
@@ -171,7 +180,8 @@ def test_a_french_customer_gets_the_qr_code_explained_in_french(
 
 
 def test_staff_see_the_qr_code_on_the_returns_page(
-        client, staff_client, sendcloud_returns, make_order, django_capture_on_commit_callbacks):
+    client, staff_client, sendcloud_returns, make_order, django_capture_on_commit_callbacks
+):
     sendcloud_returns.return_service = LABEL_FREE
     sendcloud_returns.save()
     customer = Client()
@@ -193,8 +203,11 @@ def test_rejecting_after_the_label_voids_it_with_sendcloud(sendcloud_returns, po
 
     order = make_order("1042", "LS1 4AB")
     mug = order.lines.get(sku="MUG-1")
-    ret = services.book_return_label(services.create_return(order=order, brand=policy.brand,
-                                                            choices=[Choice(mug.pk, 1, "damaged")], language="en"))
+    ret = services.book_return_label(
+        services.create_return(
+            order=order, brand=policy.brand, choices=[Choice(mug.pk, 1, "damaged")], language="en"
+        )
+    )
     assert ret.external_id
 
     services.reject(ret, reason="Outside policy", actor=staff)
@@ -203,7 +216,13 @@ def test_rejecting_after_the_label_voids_it_with_sendcloud(sendcloud_returns, po
     assert cancels == [f"/sandbox/sendcloud/api/v2/parcels/{ret.external_id}/cancel"]
     parcel = SandboxOrder.objects.get(external_id=ret.external_id)
     assert parcel.data["status"]["id"] in (2000, 1999)  # cancelled, or queued by a non-instant carrier
-    said = OrderEvent.objects.filter(order=order, data__return_id=ret.pk, kind="return",
-                                     message__startswith=f"Return {ret.number}: label {ret.tracking_number}").get()
-    expected = "Parcel has been cancelled" if parcel.data["status"]["id"] == 2000 else "cancellation has been queued"
+    said = OrderEvent.objects.filter(
+        order=order,
+        data__return_id=ret.pk,
+        kind="return",
+        message__startswith=f"Return {ret.number}: label {ret.tracking_number}",
+    ).get()
+    expected = (
+        "Parcel has been cancelled" if parcel.data["status"]["id"] == 2000 else "cancellation has been queued"
+    )
     assert expected in said.message and "could not" not in said.message

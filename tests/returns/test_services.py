@@ -19,15 +19,19 @@ def new_return(policy, make_order):
         policy.save()
         order = make_order()
         mug = order.lines.get(sku="MUG-1")
-        return services.create_return(order=order, brand=policy.brand, choices=[Choice(mug.pk, 2, "damaged")],
-                                      language=language)
+        return services.create_return(
+            order=order, brand=policy.brand, choices=[Choice(mug.pk, 2, "damaged")], language=language
+        )
 
     return make
 
 
 def events(ret):
-    return list(OrderEvent.objects.filter(order=ret.order, data__return_id=ret.pk).order_by("id")
-                .values_list("kind", "message"))
+    return list(
+        OrderEvent.objects.filter(order=ret.order, data__return_id=ret.pk)
+        .order_by("id")
+        .values_list("kind", "message")
+    )
 
 
 def test_approving_books_and_emails_the_label(new_return, staff, django_capture_on_commit_callbacks):
@@ -45,8 +49,9 @@ def test_approving_books_and_emails_the_label(new_return, staff, django_capture_
     assert approved.actor == staff
 
 
-def test_rejecting_emails_the_reason_in_the_customers_language(new_return, staff,
-                                                              django_capture_on_commit_callbacks):
+def test_rejecting_emails_the_reason_in_the_customers_language(
+    new_return, staff, django_capture_on_commit_callbacks
+):
     ret = new_return(approval=True, language="fr")
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -57,7 +62,10 @@ def test_rejecting_emails_the_reason_in_the_customers_language(new_return, staff
     assert email.subject == "À propos de votre retour pour la commande #1042"
     assert "Les articles personnalisés ne sont pas repris." in email.body
     assert "Nous sommes désolés" in email.body
-    assert ("return", f"Return {ret.number} rejected: Les articles personnalisés ne sont pas repris.") in events(ret)
+    assert (
+        "return",
+        f"Return {ret.number} rejected: Les articles personnalisés ne sont pas repris.",
+    ) in events(ret)
     assert ("email", f"Return {ret.number}: rejected email sent to ann@example.test") in events(ret)
 
 
@@ -127,11 +135,13 @@ def test_the_label_goes_from_the_customer_to_the_brands_return_address(new_retur
     assert text.index("Ann Example") < text.index("Northern Goods Returns")  # FROM the customer, TO the brand
 
 
-def test_without_an_email_address_nothing_is_sent_and_the_timeline_says_so(policy, make_order,
-                                                                          django_capture_on_commit_callbacks):
+def test_without_an_email_address_nothing_is_sent_and_the_timeline_says_so(
+    policy, make_order, django_capture_on_commit_callbacks
+):
     order = make_order(email="")
-    ret = services.create_return(order=order, brand=policy.brand,
-                                 choices=[Choice(order.lines.first().pk, 1, "damaged")])
+    ret = services.create_return(
+        order=order, brand=policy.brand, choices=[Choice(order.lines.first().pk, 1, "damaged")]
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.book_return_label(ret)
     assert not mail.outbox

@@ -6,8 +6,10 @@ from returns import theme
 from tests.factories import BrandFactory
 
 
-@pytest.mark.parametrize("primary", ["#ffffff", "#ffe600", "#808080", "#777777", "#1f4e79", "#ff0000", "#00ff00",
-                                     "#000000", "#abc"])
+@pytest.mark.parametrize(
+    "primary",
+    ["#ffffff", "#ffe600", "#808080", "#777777", "#1f4e79", "#ff0000", "#00ff00", "#000000", "#abc"],
+)
 def test_text_on_the_brand_colour_and_links_on_white_meet_aa(db, primary):
     colours = theme.for_brand(BrandFactory.build(primary_color=primary, accent_color=primary))
     assert theme.contrast(colours["primary"], colours["on_primary"]) >= 4.5

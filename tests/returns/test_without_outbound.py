@@ -22,9 +22,14 @@ NOT_SENT = "This order has not been sent yet, so there is nothing to return."
 @pytest.fixture
 def unsent(policy):
     """Order #2042, imported 5 days ago and never shipped through Shipdesk: a mug ×2, a tee, an e-book."""
-    order = OrderFactory(order_number="2042", external_id="e2042", ship_postal_code="LS1 4AB",
-                         email="ann@example.test", status=Order.Status.AWAITING_SHIPMENT,
-                         ordered_at=timezone.now() - timedelta(days=5))
+    order = OrderFactory(
+        order_number="2042",
+        external_id="e2042",
+        ship_postal_code="LS1 4AB",
+        email="ann@example.test",
+        status=Order.Status.AWAITING_SHIPMENT,
+        ordered_at=timezone.now() - timedelta(days=5),
+    )
     OrderLineFactory(order=order, external_id="L-MUG", sku="MUG-1", title="Item MUG-1", quantity=2)
     OrderLineFactory(order=order, external_id="L-TEE", sku="TEE-M", title="Item TEE-M", quantity=1)
     OrderLineFactory(order=order, external_id="L-PDF", sku="PDF-1", title="Pattern e-book", is_physical=False)
@@ -57,12 +62,16 @@ def test_switched_off_an_order_awaiting_shipment_is_refused_as_before(client, po
     refused = choose(client, unsent, {"MUG-1": (1, "damaged")})
     assert refused.status_code == 200 and not ReturnRequest.objects.exists()
     # a wrong postal code still answers exactly like an unknown order
-    assert look_up(client, postal="LS9 9ZZ")["Location"] == look_up(client, number="999999")["Location"] \
+    assert (
+        look_up(client, postal="LS9 9ZZ")["Location"]
+        == look_up(client, number="999999")["Location"]
         == "/returns/northern/?retry=1"
+    )
 
 
-def test_switched_on_an_unsent_order_returns_its_physical_items(client, policy, unsent,
-                                                                 django_capture_on_commit_callbacks):
+def test_switched_on_an_unsent_order_returns_its_physical_items(
+    client, policy, unsent, django_capture_on_commit_callbacks
+):
     switch(policy, True)
 
     look_up(client)
@@ -98,8 +107,11 @@ def test_switched_on_a_partly_shipped_order_returns_only_what_its_parcels_hold(c
 
     # the mug still with us is not offered, and cannot be asked for
     with pytest.raises(services.ReturnError, match="at most 1"):
-        services.create_return(order=unsent, brand=policy.brand,
-                               choices=[services.Choice(unsent.lines.get(sku="MUG-1").pk, 2, "damaged")])
+        services.create_return(
+            order=unsent,
+            brand=policy.brand,
+            choices=[services.Choice(unsent.lines.get(sku="MUG-1").pk, 2, "damaged")],
+        )
     assert choose(client, unsent, {"TEE-M": (1, "too_small")})["Location"] == "/returns/northern/confirm/"
 
 
@@ -122,13 +134,18 @@ def test_switched_off_a_partly_shipped_order_needs_a_shipdesk_parcel(policy, uns
     unsent.refresh_from_db()
     FulfilmentFactory(order=unsent, supplier="Atelier Nord", lines=[["L-TEE", 1]])
     assert eligibility.eligibility(unsent, brand=policy.brand).reasons == [
-        "This order cannot be returned online. Please contact us."]
+        "This order cannot be returned online. Please contact us."
+    ]
 
     # our own parcel is an outbound shipment: what it holds can come back, nothing else
     ShipmentFactory(order=unsent, carrier_account=carrier, brand=policy.brand, status="booked")
     FulfilmentFactory(order=unsent, lines=[["L-MUG", 2]])
     elig = eligibility.eligibility(unsent, brand=policy.brand)
-    assert elig.eligible and {x.line.sku: x.returnable for x in elig.lines} == {"MUG-1": 2, "TEE-M": 1, "PDF-1": 0}
+    assert elig.eligible and {x.line.sku: x.returnable for x in elig.lines} == {
+        "MUG-1": 2,
+        "TEE-M": 1,
+        "PDF-1": 0,
+    }
 
 
 def test_an_order_on_hold_stays_refused(policy, unsent):

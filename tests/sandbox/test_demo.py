@@ -12,13 +12,19 @@ from suppliers.models import Supplier, SupplierOrder
 
 
 def test_demo_creates_atelier_nord_and_its_supplier_orders_await_payment_after_the_syncs(
-        live_server, transactional_db, client):
+    live_server, transactional_db, client
+):
     port = urlparse(live_server.url).port
     call_command("demo", "--no-sync", "--orders", "20", "--port", str(port))
     call_command("demo", "--no-sync", "--orders", "20", "--port", str(port))  # safe to run twice
 
     nord = Supplier.objects.get()
-    assert (nord.name, nord.auto_order, nord.order_method, nord.currency) == ("Atelier Nord", True, "api", "EUR")
+    assert (nord.name, nord.auto_order, nord.order_method, nord.currency) == (
+        "Atelier Nord",
+        True,
+        "api",
+        "EUR",
+    )
     assert nord.api_base_url == f"http://127.0.0.1:{port}/sandbox/supplier/atelier-nord/v1"
     assert sorted(nord.allowed_gateways.values_list("kind", flat=True)) == ["paypal", "stripe"]
     assert nord.products.count() == 6
@@ -29,13 +35,18 @@ def test_demo_creates_atelier_nord_and_its_supplier_orders_await_payment_after_t
     waiting = SupplierOrder.objects.filter(supplier=nord, status="awaiting_payment")
     assert waiting.count() >= 3
     assert {so.order.channel.kind for so in waiting} >= {"etsy", "shopify"}
-    client.post(reverse("admin:login"), {"username": "admin", "password": "shipdesk-demo"})  # as printed by the demo
-    page = client.get(reverse("admin:suppliers_supplierorder_changelist"), {"status__exact": "awaiting_payment"})
+    client.post(
+        reverse("admin:login"), {"username": "admin", "password": "shipdesk-demo"}
+    )  # as printed by the demo
+    page = client.get(
+        reverse("admin:suppliers_supplierorder_changelist"), {"status__exact": "awaiting_payment"}
+    )
     assert page.status_code == 200 and waiting.first().reference in page.content.decode()
 
 
 def test_after_the_demo_a_customer_returns_a_british_order_and_gets_a_qr_code(
-        live_server, transactional_db, client, django_capture_on_commit_callbacks):
+    live_server, transactional_db, client, django_capture_on_commit_callbacks
+):
     import re
 
     from orders.models import Order
@@ -47,17 +58,32 @@ def test_after_the_demo_a_customer_returns_a_british_order_and_gets_a_qr_code(
     for channel in Channel.objects.filter(kind="etsy"):
         run_sync(channel)
     # An order with a line we ship ourselves (the others are a dropshipping supplier's to ship).
-    order = Order.objects.filter(ship_country="GB", status="awaiting_shipment", lines__dropshipped_by="",
-                                 lines__is_physical=True).exclude(ship_postal_code="").order_by("id").first()
-    assert order is not None, ("the demo Etsy shop has British customers: "
-                               + repr(list(Order.objects.values_list("ship_country", "status", "channel__kind")))
-                               + repr([(c.name, c.last_sync_state, c.last_error[:300]) for c in Channel.objects.all()]))
+    order = (
+        Order.objects.filter(
+            ship_country="GB", status="awaiting_shipment", lines__dropshipped_by="", lines__is_physical=True
+        )
+        .exclude(ship_postal_code="")
+        .order_by("id")
+        .first()
+    )
+    assert order is not None, (
+        "the demo Etsy shop has British customers: "
+        + repr(list(Order.objects.values_list("ship_country", "status", "channel__kind")))
+        + repr([(c.name, c.last_sync_state, c.last_error[:300]) for c in Channel.objects.all()])
+    )
     line = order.lines.filter(dropshipped_by="", is_physical=True).first()
-    book_shipment(order=order)  # staff ship it (the self-printed Royal Mail label); then the customer returns it
+    book_shipment(
+        order=order
+    )  # staff ship it (the self-printed Royal Mail label); then the customer returns it
 
     # As the customer types it: the number as printed, the postal code in lower case without its space.
-    page = client.post("/returns/", {"order_number": f" {order.order_number} ",
-                                     "postal_code": order.ship_postal_code.lower().replace(" ", "")})
+    page = client.post(
+        "/returns/",
+        {
+            "order_number": f" {order.order_number} ",
+            "postal_code": order.ship_postal_code.lower().replace(" ", ""),
+        },
+    )
     assert page.status_code == 303, page.content.decode()[:500]
     assert page["Location"] == "/returns/northern-goods/items/"  # the default brand's portal
     client.post(page["Location"], {f"qty_{line.pk}": 1, f"reason_{line.pk}": "changed_mind"})

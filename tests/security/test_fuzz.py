@@ -10,15 +10,31 @@ from django.urls import reverse
 from tests.factories import BrandFactory, CarrierAccountFactory, ChannelFactory, OrderFactory, UserFactory
 from tests.returns.factories import ShipmentFactory
 
-CORPUS = ["%00", "a%00b", "%01%1b", "%7f", "%ff%fe", "%c3%28", "x" * 5000, "%0d%0aSet-Cookie:x=1", "..%2f..%2f",
-          "%e2%80%ae", "%f0%9f%92%a9", "'\"<script>", "-1", "99999999999999999999999"]
+CORPUS = [
+    "%00",
+    "a%00b",
+    "%01%1b",
+    "%7f",
+    "%ff%fe",
+    "%c3%28",
+    "x" * 5000,
+    "%0d%0aSet-Cookie:x=1",
+    "..%2f..%2f",
+    "%e2%80%ae",
+    "%f0%9f%92%a9",
+    "'\"<script>",
+    "-1",
+    "99999999999999999999999",
+]
 
 
 @pytest.fixture
 def world(db):
     brand = BrandFactory(slug="acme")
     account = CarrierAccountFactory()
-    shipment = ShipmentFactory(order=OrderFactory(channel=ChannelFactory(kind="shopify")), carrier_account=account)
+    shipment = ShipmentFactory(
+        order=OrderFactory(channel=ChannelFactory(kind="shopify")), carrier_account=account
+    )
     return {"brand": brand, "account": account, "shipment": shipment, "channel": shipment.order.channel}
 
 
@@ -27,11 +43,19 @@ def public_urls(world) -> list[str]:
     urls = []
     for bad in CORPUS:
         urls += [
-            f"/track/{bad}/", f"/supplier/{bad}/", f"/returns/{bad}/", f"/returns/{brand}/r/{bad}/",
-            f"/returns/{brand}/r/{bad}/label.pdf", f"/returns/{brand}/r/{bad}/qr.png", f"/returns/{bad}/logo/",
-            f"/returns/{brand}/?order_number={bad}&postal_code={bad}", f"/returns/{brand}/items/?x={bad}",
-            f"/track/{world['shipment'].public_token}/?q={bad}", f"/webhooks/{channel.pk}/shopify/?x={bad}",
-            f"/webhooks/carriers/{world['account'].pk}/?x={bad}", f"/admin/login/?next={bad}",
+            f"/track/{bad}/",
+            f"/supplier/{bad}/",
+            f"/returns/{bad}/",
+            f"/returns/{brand}/r/{bad}/",
+            f"/returns/{brand}/r/{bad}/label.pdf",
+            f"/returns/{brand}/r/{bad}/qr.png",
+            f"/returns/{bad}/logo/",
+            f"/returns/{brand}/?order_number={bad}&postal_code={bad}",
+            f"/returns/{brand}/items/?x={bad}",
+            f"/track/{world['shipment'].public_token}/?q={bad}",
+            f"/webhooks/{channel.pk}/shopify/?x={bad}",
+            f"/webhooks/carriers/{world['account'].pk}/?x={bad}",
+            f"/admin/login/?next={bad}",
         ]
     return urls
 
@@ -51,7 +75,13 @@ def test_no_public_url_answers_500_to_hostile_input(client, world):
 def test_hostile_posts_to_forms_and_webhooks_are_refused_without_500(client, world):
     client.raise_request_exception = False
     brand = world["brand"].slug
-    for bad in ["\x00", "a\x00b", "\x1b[2J", "\udcff".encode("utf-8", "surrogatepass").decode("latin-1"), "x" * 5000]:
+    for bad in [
+        "\x00",
+        "a\x00b",
+        "\x1b[2J",
+        "\udcff".encode("utf-8", "surrogatepass").decode("latin-1"),
+        "x" * 5000,
+    ]:
         for url, data in [
             (f"/returns/{brand}/", {"order_number": bad, "postal_code": bad}),
             ("/admin/login/", {"username": bad, "password": bad}),
@@ -59,11 +89,20 @@ def test_hostile_posts_to_forms_and_webhooks_are_refused_without_500(client, wor
             assert_no_server_error(client.post(url, data), url)
     # Webhooks: signatures in any encoding are refused as unauthorised, never with a traceback.
     for header in ["\u00e9t\u00e9", "\x00", "=" * 300, "bm90IGEgc2lnbmF0dXJl"]:
-        response = client.post(f"/webhooks/{world['channel'].pk}/shopify/", data=b"{}", content_type="application/json",
-                               HTTP_X_SHOPIFY_HMAC_SHA256=header, HTTP_X_SHOPIFY_TOPIC="orders/create")
+        response = client.post(
+            f"/webhooks/{world['channel'].pk}/shopify/",
+            data=b"{}",
+            content_type="application/json",
+            HTTP_X_SHOPIFY_HMAC_SHA256=header,
+            HTTP_X_SHOPIFY_TOPIC="orders/create",
+        )
         assert response.status_code == 401
-        response = client.post(f"/webhooks/carriers/{world['account'].pk}/", data=b"{}",
-                               content_type="application/json", HTTP_SENDCLOUD_SIGNATURE=header)
+        response = client.post(
+            f"/webhooks/carriers/{world['account'].pk}/",
+            data=b"{}",
+            content_type="application/json",
+            HTTP_SENDCLOUD_SIGNATURE=header,
+        )
         assert response.status_code < 500
 
 
@@ -85,8 +124,11 @@ def test_no_admin_changelist_answers_500_to_hostile_search_filters_or_ordering(c
             url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         except Exception:  # noqa: BLE001 - a model admin without a changelist
             continue
-        filters = [f if isinstance(f, str) else f[0] for f in model_admin.list_filter
-                   if isinstance(f, str) or (isinstance(f, tuple) and isinstance(f[0], str))]
+        filters = [
+            f if isinstance(f, str) else f[0]
+            for f in model_admin.list_filter
+            if isinstance(f, str) or (isinstance(f, tuple) and isinstance(f[0], str))
+        ]
         for bad in ["%00", "%ff", "x" * 3000, "-1", "1e999"]:
             queries = [f"q={bad}", f"o={bad}", f"p={bad}", f"status__exact={bad}"]
             queries += [f"{name}__exact={bad}" for name in filters]

@@ -8,8 +8,11 @@ from tests.factories import UserFactory
 
 
 def sign_in(client, username, password, ip="203.0.113.7"):
-    return client.post(reverse("admin:login"), {"username": username, "password": password,
-                                                "next": "/admin/"}, REMOTE_ADDR=ip)
+    return client.post(
+        reverse("admin:login"),
+        {"username": username, "password": password, "next": "/admin/"},
+        REMOTE_ADDR=ip,
+    )
 
 
 def test_five_wrong_passwords_lock_that_username_from_that_address(client, db, settings):

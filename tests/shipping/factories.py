@@ -86,7 +86,6 @@ class EmailTemplateFactory(factory.django.DjangoModelFactory):
     body = "Hi {{ customer_name }}, {{ carrier }} has it: {{ tracking_number }} {{ tracking_page }}"
 
 
-
 class ShipmentLineFactory(factory.django.DjangoModelFactory):
     """What a parcel holds: a line of the shipment's own order (made when none is given)."""
 
@@ -96,6 +95,7 @@ class ShipmentLineFactory(factory.django.DjangoModelFactory):
     shipment = factory.SubFactory(ShipmentFactory)
     order_line = factory.LazyAttribute(lambda sl: OrderLineFactory(order=sl.shipment.order))
     quantity = 1
+
 
 class ShippableOrderFactory(OrderFactory):
     """An order with one physical line (400 g): what a booking needs, since a parcel holds lines."""

@@ -19,9 +19,20 @@ from tests.shipping.factories import (
 from tests.shipping.forms import book_post
 
 
-@pytest.mark.parametrize("name", [
-    "shipment", "carrieraccount", "address", "brand", "package", "shippingmapping", "shippingrule", "emailtemplate",
-    "bulkjob"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "shipment",
+        "carrieraccount",
+        "address",
+        "brand",
+        "package",
+        "shippingmapping",
+        "shippingrule",
+        "emailtemplate",
+        "bulkjob",
+    ],
+)
 def test_every_list_renders(staff_client, selfprint, name):
     shipment = book_shipment(order=ShippableOrderFactory())
     ShippingMappingFactory(channel=shipment.order.channel)
@@ -35,12 +46,14 @@ def test_every_list_renders(staff_client, selfprint, name):
 def test_the_shipment_and_carrier_pages_render(staff_client, selfprint):
     shipment = book_shipment(order=ShippableOrderFactory())
 
-    for url in [reverse("admin:shipping_shipment_change", args=[shipment.pk]),
-                reverse("admin:shipping_carrieraccount_change", args=[selfprint.account.pk]),
-                reverse("admin:shipping_carrieraccount_add"),
-                reverse("admin:shipping_shipment_relabel", args=[shipment.pk]),
-                reverse("admin:shipping_shipment_book", args=[ShippableOrderFactory().pk]),
-                reverse("admin:shipping_order_cancel", args=[shipment.order_id])]:
+    for url in [
+        reverse("admin:shipping_shipment_change", args=[shipment.pk]),
+        reverse("admin:shipping_carrieraccount_change", args=[selfprint.account.pk]),
+        reverse("admin:shipping_carrieraccount_add"),
+        reverse("admin:shipping_shipment_relabel", args=[shipment.pk]),
+        reverse("admin:shipping_shipment_book", args=[ShippableOrderFactory().pk]),
+        reverse("admin:shipping_order_cancel", args=[shipment.order_id]),
+    ]:
         assert staff_client.get(url).status_code == 200, url
     label = staff_client.get(reverse("admin:shipping_shipment_label", args=[shipment.pk]))
     assert label["Content-Type"] == "application/pdf"
@@ -50,8 +63,9 @@ def test_booking_from_the_order_page_form(staff_client, selfprint):
     order = OrderFactory()
     OrderLineFactory(order=order)
 
-    response = staff_client.post(reverse("admin:shipping_shipment_book", args=[order.pk]),
-                                 book_post(order, weight_g=900), follow=True)
+    response = staff_client.post(
+        reverse("admin:shipping_shipment_book", args=[order.pk]), book_post(order, weight_g=900), follow=True
+    )
 
     shipment = order.shipments.get()
     assert shipment.weight_g == 900 and f"Booked {shipment.tracking_number}" in response.content.decode()
@@ -59,8 +73,9 @@ def test_booking_from_the_order_page_form(staff_client, selfprint):
 
 def test_the_carrier_services_page_asks_sendcloud(staff_client, sendcloud):
     change = staff_client.get(reverse("admin:shipping_carrieraccount_change", args=[sendcloud.account.pk]))
-    services = staff_client.get(reverse("admin:shipping_carrieraccount_services", args=[sendcloud.account.pk]) +
-                                "?country=NL")
+    services = staff_client.get(
+        reverse("admin:shipping_carrieraccount_services", args=[sendcloud.account.pk]) + "?country=NL"
+    )
 
     assert f"/webhooks/carriers/{sendcloud.account.pk}/" in change.content.decode()
     page = services.content.decode()
@@ -70,8 +85,10 @@ def test_the_carrier_services_page_asks_sendcloud(staff_client, sendcloud):
 def test_importing_sendcloud_sender_addresses(staff_client, sendcloud):
     from shipping.models import Address
 
-    staff_client.post(reverse("admin:shipping_carrieraccount_changelist"), {
-        "action": "import_sender_addresses", "_selected_action": [sendcloud.account.pk]})
+    staff_client.post(
+        reverse("admin:shipping_carrieraccount_changelist"),
+        {"action": "import_sender_addresses", "_selected_action": [sendcloud.account.pk]},
+    )
 
     address = Address.objects.get(label=f"{sendcloud.account.name}: Main")
     assert (address.line1, address.postal_code, address.country) == ("Dock 3", "1011 AA", "NL")

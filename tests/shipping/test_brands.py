@@ -41,16 +41,26 @@ def an_order(channel, **kw):
 @pytest.fixture
 def lune(db):
     """Brand Maison Lune, carried by its Lyon address; shop Etsy-Lune ships from there."""
-    brand = BrandFactory(name="Maison Lune", slug="lune", is_default=False, primary_color="#5b2a86",
-                         accent_color="#f2b134")
-    lyon = AddressFactory(label="Lyon atelier", name="Atelier Rhône SARL", line1="3 Rue Mercière", city="Lyon",
-                          postal_code="69002", country="FR", brand=brand)
+    brand = BrandFactory(
+        name="Maison Lune", slug="lune", is_default=False, primary_color="#5b2a86", accent_color="#f2b134"
+    )
+    lyon = AddressFactory(
+        label="Lyon atelier",
+        name="Atelier Rhône SARL",
+        line1="3 Rue Mercière",
+        city="Lyon",
+        postal_code="69002",
+        country="FR",
+        brand=brand,
+    )
     shop = ChannelFactory(name="Etsy-Lune", notify_customer=False)
     rule = ShippingRuleFactory(name="Lune ships from Lyon", channel=shop, sender_address=lyon)
     return type("Lune", (), {"brand": brand, "address": lyon, "shop": shop, "rule": rule})
 
 
-def test_the_rules_address_brands_the_label_the_email_and_the_tracking_page(selfprint, lune, client, mailoutbox):
+def test_the_rules_address_brands_the_label_the_email_and_the_tracking_page(
+    selfprint, lune, client, mailoutbox
+):
     order = an_order(lune.shop, email="ann@example.test")
     other = an_order(ChannelFactory(name="Etsy-Leeds"))
 
@@ -58,8 +68,10 @@ def test_the_rules_address_brands_the_label_the_email_and_the_tracking_page(self
     elsewhere = book_shipment(order=other)
 
     assert (shipment.brand, shipment.sender_address) == (lune.brand, lune.address)
-    assert "brand Maison Lune: the brand of address Lyon atelier (rule “Lune ships from Lyon”)" \
+    assert (
+        "brand Maison Lune: the brand of address Lyon atelier (rule “Lune ships from Lyon”)"
         in shipment.decision["reasons"]
+    )
     assert elsewhere.brand == selfprint.brand  # other shops keep the default brand
     text = label_page(shipment).extract_text()
     assert "Maison Lune" in text and "Northern Goods" not in text and "3 Rue Mercière" in text
@@ -133,19 +145,34 @@ def test_sendcloud_parcels_go_out_from_the_sender_address_that_carries_the_brand
     ShippingRuleFactory(name="Lune from Leeds", channel=shop, sender_address=leeds)
     # Sendcloud: two sender addresses at that postcode, one per brand (a v2 parcel takes its brand
     # from its sender address)
-    address = {"contact_name": "Ops", "street": "Canal Wharf", "house_number": "4", "postal_code": "LS11 5PS",
-               "city": "Leeds", "country": "GB"}
-    sendcloud.store.settings["sender_addresses"] = [{"id": 5501, "label": "Shop", "brand_id": 7, **address},
-                                                    {"id": 5502, "label": "Lune", "brand_id": 9, **address}]
+    address = {
+        "contact_name": "Ops",
+        "street": "Canal Wharf",
+        "house_number": "4",
+        "postal_code": "LS11 5PS",
+        "city": "Leeds",
+        "country": "GB",
+    }
+    sendcloud.store.settings["sender_addresses"] = [
+        {"id": 5501, "label": "Shop", "brand_id": 7, **address},
+        {"id": 5502, "label": "Lune", "brand_id": 9, **address},
+    ]
     sendcloud.store.settings["brands"] = [{"id": 7, "name": "Shop"}, {"id": 9, "name": "Maison Lune"}]
     sendcloud.store.save()
-    order = OrderFactory(channel=shop, ship_line1="12 Kerkstraat", ship_city="Utrecht", ship_postal_code="3511 AB",
-                         ship_country="NL")
+    order = OrderFactory(
+        channel=shop,
+        ship_line1="12 Kerkstraat",
+        ship_city="Utrecht",
+        ship_postal_code="3511 AB",
+        ship_country="NL",
+    )
     OrderLineFactory(order=order, weight_g=500)
 
     shipment = book_shipment(order=order)
 
-    [request] = [r for r in SandboxRequest.objects.filter(method="POST") if r.path.endswith("/api/v2/parcels")]
+    [request] = [
+        r for r in SandboxRequest.objects.filter(method="POST") if r.path.endswith("/api/v2/parcels")
+    ]
     assert request.parsed["parcel"]["sender_address"] == 5502
     assert SandboxOrder.objects.get(external_id=shipment.external_id).data["_brand_id"] == 9
     assert shipment.brand == lune

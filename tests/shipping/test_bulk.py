@@ -27,21 +27,26 @@ def run_action(staff_client, capture, action, orders, note=""):
     it queued after commit (the job), as the cluster would. Tasks run inline in tests; the pushes
     the bookings queue stay queued (they are not the subject)."""
     with capture() as callbacks:
-        response = staff_client.post(reverse("admin:orders_order_changelist"), {
-            "action": action, "_selected_action": [o.pk for o in orders], "post": "yes", "note": note})
+        response = staff_client.post(
+            reverse("admin:orders_order_changelist"),
+            {"action": action, "_selected_action": [o.pk for o in orders], "post": "yes", "note": note},
+        )
     for callback in callbacks:
         callback()
     return response
 
 
 def test_two_hundred_orders_book_through_the_admin_action_into_one_pdf(
-        staff_client, selfprint, django_capture_on_commit_callbacks):
+    staff_client, selfprint, django_capture_on_commit_callbacks
+):
     orders = make_orders(200)
 
     response = run_action(staff_client, django_capture_on_commit_callbacks, "book_shipments", orders)
 
     job = BulkJob.objects.get()
-    assert response.status_code == 302 and response.url == reverse("admin:shipping_bulkjob_progress", args=[job.pk])
+    assert response.status_code == 302 and response.url == reverse(
+        "admin:shipping_bulkjob_progress", args=[job.pk]
+    )
     assert (job.status, job.total, job.done, job.failed) == ("done", 200, 200, 0)
     assert Shipment.objects.count() == 200
     assert not Order.objects.filter(status=Order.Status.AWAITING_SHIPMENT).exists()
@@ -72,12 +77,16 @@ def test_a4_sheets_hold_four_labels_each(staff_client, selfprint, django_capture
     assert all(t in text for t in tracking)
 
 
-def test_failures_are_listed_per_order_and_can_be_retried(staff_client, selfprint, django_capture_on_commit_callbacks):
+def test_failures_are_listed_per_order_and_can_be_retried(
+    staff_client, selfprint, django_capture_on_commit_callbacks
+):
     good = make_orders(3)
     no_address = make_orders(1, ship_line1="")[0]
     on_hold = make_orders(1, status=Order.Status.ON_HOLD)[0]
 
-    run_action(staff_client, django_capture_on_commit_callbacks, "book_shipments", [*good, no_address, on_hold])
+    run_action(
+        staff_client, django_capture_on_commit_callbacks, "book_shipments", [*good, no_address, on_hold]
+    )
 
     job = BulkJob.objects.get()
     assert (job.done, job.failed, job.status) == (3, 2, "done")
@@ -101,19 +110,33 @@ def test_failures_are_listed_per_order_and_can_be_retried(staff_client, selfprin
 
 
 def test_the_progress_page_refreshes_itself_without_javascript_and_polls_json(staff_client, selfprint):
-    job = BulkJob.objects.create(kind=BulkJob.Kind.BOOK_ORDERS, status=BulkJob.Status.RUNNING, total=50, done=20,
-                                 failed=5)
+    job = BulkJob.objects.create(
+        kind=BulkJob.Kind.BOOK_ORDERS, status=BulkJob.Status.RUNNING, total=50, done=20, failed=5
+    )
 
     page = staff_client.get(reverse("admin:shipping_bulkjob_progress", args=[job.pk])).content.decode()
     state = staff_client.get(reverse("admin:shipping_bulkjob_status", args=[job.pk])).json()
 
     assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
     assert '<progress id="job-progress" max="100" value="50"' in page and "25 of 50" in page
-    assert state == {"id": job.pk, "status": "running", "status_label": "Running", "total": 50, "done": 20,
-                     "failed": 5, "percent": 50, "finished": False, "message": "", "files": {}}
+    assert state == {
+        "id": job.pk,
+        "status": "running",
+        "status_label": "Running",
+        "total": 50,
+        "done": 20,
+        "failed": 5,
+        "percent": 50,
+        "finished": False,
+        "message": "",
+        "files": {},
+    }
     job.status = BulkJob.Status.DONE
     job.save()
-    assert "http-equiv" not in staff_client.get(reverse("admin:shipping_bulkjob_progress", args=[job.pk])).content.decode()
+    assert (
+        "http-equiv"
+        not in staff_client.get(reverse("admin:shipping_bulkjob_progress", args=[job.pk])).content.decode()
+    )
 
 
 def test_a_chunk_redelivered_after_its_worker_died_counts_each_order_once(selfprint):
@@ -122,8 +145,12 @@ def test_a_chunk_redelivered_after_its_worker_died_counts_each_order_once(selfpr
 
     orders = make_orders(3)
     ids = [o.pk for o in orders]
-    job = BulkJob.objects.create(kind=BulkJob.Kind.BOOK_ORDERS, status=BulkJob.Status.RUNNING, total=3,
-                                 params={"order_ids": ids, "layout": "a6"})
+    job = BulkJob.objects.create(
+        kind=BulkJob.Kind.BOOK_ORDERS,
+        status=BulkJob.Status.RUNNING,
+        total=3,
+        params={"order_ids": ids, "layout": "a6"},
+    )
     book_shipment(order=orders[0])  # the first delivery booked this one, then its worker died
 
     bulk.book_chunk(job.pk, ids[:2])  # delivered again

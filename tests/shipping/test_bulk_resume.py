@@ -39,11 +39,13 @@ def die_holding(item: BulkJobItem, *, book: bool) -> Shipment | None:
 
 def stale(*items, seconds_ago: int = 600) -> None:
     BulkJobItem.objects.filter(pk__in=[i.pk for i in items]).update(
-        heartbeat_at=timezone.now() - timedelta(seconds=seconds_ago))
+        heartbeat_at=timezone.now() - timedelta(seconds=seconds_ago)
+    )
 
 
 def test_an_order_whose_worker_died_after_buying_its_label_is_taken_over_without_a_second_label(
-        selfprint, django_capture_on_commit_callbacks):
+    selfprint, django_capture_on_commit_callbacks
+):
     orders = make_orders(4)
     job = start(orders, django_capture_on_commit_callbacks)
     items = list(job.items.order_by("position"))
@@ -65,8 +67,9 @@ def test_an_order_whose_worker_died_after_buying_its_label_is_taken_over_without
     assert len(labels) == 4 and bought.tracking_number in labels[0].extract_text()
 
 
-def test_a_live_worker_keeps_its_order_until_its_heartbeat_goes_stale(selfprint, django_capture_on_commit_callbacks,
-                                                                      settings):
+def test_a_live_worker_keeps_its_order_until_its_heartbeat_goes_stale(
+    selfprint, django_capture_on_commit_callbacks, settings
+):
     settings.BULK_HEARTBEAT_STALE_SECONDS = 120
     orders = make_orders(2)
     job = start(orders, django_capture_on_commit_callbacks)
@@ -87,7 +90,8 @@ def test_a_live_worker_keeps_its_order_until_its_heartbeat_goes_stale(selfprint,
 
 
 def test_counts_stay_right_when_nudges_are_delivered_twice_and_a_slow_duplicate_fails_late(
-        selfprint, django_capture_on_commit_callbacks):
+    selfprint, django_capture_on_commit_callbacks
+):
     orders = make_orders(3)
     job = start(orders, django_capture_on_commit_callbacks)
 
@@ -104,14 +108,16 @@ def test_counts_stay_right_when_nudges_are_delivered_twice_and_a_slow_duplicate_
     assert job.items.get(position=0).message == ""
 
 
-def test_a_merge_whose_worker_died_is_finished_by_the_dispatcher(selfprint, django_capture_on_commit_callbacks,
-                                                                 settings):
+def test_a_merge_whose_worker_died_is_finished_by_the_dispatcher(
+    selfprint, django_capture_on_commit_callbacks, settings
+):
     orders = make_orders(2)
     job = start(orders, django_capture_on_commit_callbacks)
     while (item := bulk.claim_item(job.pk, worker="worker-a:111")) is not None:
         bulk.process_item(job, item, account=None, ruleset=None)
-    BulkJob.objects.filter(pk=job.pk).update(status="merging", claimed_by="worker-a:111",
-                                             heartbeat_at=timezone.now())  # merging... and killed
+    BulkJob.objects.filter(pk=job.pk).update(
+        status="merging", claimed_by="worker-a:111", heartbeat_at=timezone.now()
+    )  # merging... and killed
 
     assert bulk.finish_if_complete(job.pk, worker="worker-b:222") is False  # its merge is still fresh
     BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
@@ -122,7 +128,8 @@ def test_a_merge_whose_worker_died_is_finished_by_the_dispatcher(selfprint, djan
 
 
 def test_the_job_page_lists_every_order_with_its_tracking_and_label_or_the_reason(
-        staff_client, selfprint, django_capture_on_commit_callbacks):
+    staff_client, selfprint, django_capture_on_commit_callbacks
+):
     good = make_orders(2)
     no_address = make_orders(1, ship_line1="")[0]
     job = start([*good, no_address], django_capture_on_commit_callbacks)
@@ -132,14 +139,20 @@ def test_the_job_page_lists_every_order_with_its_tracking_and_label_or_the_reaso
 
     shipment = Shipment.objects.get(order=good[0])
     assert "Every order (3)" in page
-    assert shipment.tracking_number in page and reverse("admin:shipping_shipment_label", args=[shipment.pk]) in page
+    assert (
+        shipment.tracking_number in page
+        and reverse("admin:shipping_shipment_label", args=[shipment.pk]) in page
+    )
     assert f"Failed: {no_address} has no complete shipping address" in page
     assert "Retry failed orders" in page
 
 
 def test_a_stale_job_shows_which_orders_are_pending_and_why_and_is_emailed_once(
-        staff_client, selfprint, django_capture_on_commit_callbacks, settings):
-    AlertSubscription.objects.create(user=UserFactory(username="ops", email="ops@example.com"), all_channels=True)
+    staff_client, selfprint, django_capture_on_commit_callbacks, settings
+):
+    AlertSubscription.objects.create(
+        user=UserFactory(username="ops", email="ops@example.com"), all_channels=True
+    )
     orders = make_orders(3)
     job = start(orders, django_capture_on_commit_callbacks)
     dead = job.items.get(position=0)

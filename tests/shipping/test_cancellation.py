@@ -20,9 +20,19 @@ from tests.shipping.factories import ShippableOrderFactory
 
 
 def picked_up(shipment):
-    tracking.apply_updates(shipment, [TrackingUpdate(code="22", message="Shipment picked up by driver",
-                                                     occurred_at=datetime(2026, 3, 5, 12, 0, tzinfo=UTC),
-                                                     status="in_transit", is_status=True)], source="poll")
+    tracking.apply_updates(
+        shipment,
+        [
+            TrackingUpdate(
+                code="22",
+                message="Shipment picked up by driver",
+                occurred_at=datetime(2026, 3, 5, 12, 0, tzinfo=UTC),
+                status="in_transit",
+                is_status=True,
+            )
+        ],
+        source="poll",
+    )
     shipment.refresh_from_db()
     return shipment
 
@@ -65,7 +75,9 @@ def test_cancelling_one_of_two_parcels_opens_its_lines_and_the_order_is_partly_s
 
     order.refresh_from_db()
     assert order.status == Order.Status.PARTLY_SHIPPED and second.status == Shipment.Status.BOOKED
-    assert [(ln.sku, qty) for ln, qty in default_lines(order)] == [("MUG", 1)]  # MUG ships again, TEE does not
+    assert [(ln.sku, qty) for ln, qty in default_lines(order)] == [
+        ("MUG", 1)
+    ]  # MUG ships again, TEE does not
 
 
 def test_after_pickup_the_button_explains_why_not(staff_client, selfprint):
@@ -77,13 +89,18 @@ def test_after_pickup_the_button_explains_why_not(staff_client, selfprint):
     response = staff_client.post(cancel_url, follow=True)
 
     assert cancel_url not in page
-    assert "The carrier picked the parcel up on 05 Mar 2026 12:00; a label cannot be cancelled after pickup" in page
+    assert (
+        "The carrier picked the parcel up on 05 Mar 2026 12:00; a label cannot be cancelled after pickup"
+        in page
+    )
     assert "a label cannot be cancelled after pickup" in response.content.decode()
     shipment.refresh_from_db()
     assert shipment.status == Shipment.Status.IN_TRANSIT
 
 
-def test_a_queued_cancellation_is_shown_as_such_and_completes_when_the_carrier_confirms(staff_client, sendcloud):
+def test_a_queued_cancellation_is_shown_as_such_and_completes_when_the_carrier_confirms(
+    staff_client, sendcloud
+):
     order = ShippableOrderFactory(ship_country="NL", ship_line1="Kerkstraat 12")
     shipment = book_shipment(order=order, service="PostNL Standard 0-23kg")
 
@@ -131,15 +148,18 @@ def test_relabel_updates_the_channels_tracking(etsy_sandbox, selfprint):
 
     message, second = relabel_shipment(first)
 
-    pushes = [r.parsed["tracking_code"] for r in SandboxRequest.objects.filter(store=store,
-                                                                                 path__endswith="/tracking")]
+    pushes = [
+        r.parsed["tracking_code"]
+        for r in SandboxRequest.objects.filter(store=store, path__endswith="/tracking")
+    ]
     assert pushes == [first.tracking_number, second.tracking_number]
     receipt = store.orders.get().data
     assert receipt["shipments"][-1]["tracking_code"] == second.tracking_number
     first.refresh_from_db()
     assert first.status == Shipment.Status.CANCELLED and second.status == Shipment.Status.BOOKED
-    assert order.events.filter(message=f"Relabelled: {first.tracking_number} replaced by "
-                                       f"{second.tracking_number}").exists()
+    assert order.events.filter(
+        message=f"Relabelled: {first.tracking_number} replaced by {second.tracking_number}"
+    ).exists()
 
 
 def test_cancel_orders_action_voids_labels_and_reports_each_step(staff_client, selfprint):
@@ -161,7 +181,9 @@ def test_cancel_orders_action_voids_labels_and_reports_each_step(staff_client, s
     assert not Fulfilment.objects.exists()  # the unsent tracking was withdrawn
 
 
-def test_cancelling_an_order_cancels_it_on_a_channel_whose_api_allows_it(marketplace, staff_client, selfprint):
+def test_cancelling_an_order_cancels_it_on_a_channel_whose_api_allows_it(
+    marketplace, staff_client, selfprint
+):
     channel, store = marketplace("ecwid")
     from sandbox import generators
 
@@ -172,7 +194,9 @@ def test_cancelling_an_order_cancels_it_on_a_channel_whose_api_allows_it(marketp
     response = staff_client.post(reverse("admin:shipping_order_cancel", args=[order.pk]), follow=True)
 
     assert "cancelled on the channel" in response.content.decode()
-    assert SandboxRequest.objects.filter(store=store, method="PUT").last().parsed == {"paymentStatus": "CANCELLED"}
+    assert SandboxRequest.objects.filter(store=store, method="PUT").last().parsed == {
+        "paymentStatus": "CANCELLED"
+    }
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED and order.cancelled_at
 
@@ -192,7 +216,8 @@ def test_an_order_whose_parcel_left_is_not_cancelled(selfprint):
 
 
 def test_cancelling_an_order_cancels_its_supplier_orders_awaiting_payment(
-        staff_client, django_capture_on_commit_callbacks):
+    staff_client, django_capture_on_commit_callbacks
+):
     from suppliers.models import SupplierOrder
     from tests.suppliers.conftest import supplier_orders_for
     from tests.suppliers.factories import SupplierFactory
@@ -206,5 +231,6 @@ def test_cancelling_an_order_cancels_its_supplier_orders_awaiting_payment(
     assert "cancelled in Shipdesk" in response.content.decode()
     supplier_order.refresh_from_db()
     assert supplier_order.status == SupplierOrder.Status.CANCELLED
-    assert order.events.filter(kind="supplier", message__contains="Awaiting payment → Cancelled: "
-                                                                   "the store order was cancelled").exists()
+    assert order.events.filter(
+        kind="supplier", message__contains="Awaiting payment → Cancelled: the store order was cancelled"
+    ).exists()

@@ -13,8 +13,12 @@ from tests.factories import ChannelFactory, FulfilmentFactory, OrderFactory
 
 
 def test_each_channel_shows_what_waits_what_is_stuck_and_the_last_sync_with_links(staff_client):
-    etsy = ChannelFactory(name="Etsy-Main", last_sync_state=Channel.SyncState.ERROR, last_error="HTTP 401",
-                          last_synced_at=timezone.now() - timedelta(minutes=5))
+    etsy = ChannelFactory(
+        name="Etsy-Main",
+        last_sync_state=Channel.SyncState.ERROR,
+        last_error="HTTP 401",
+        last_synced_at=timezone.now() - timedelta(minutes=5),
+    )
     OrderFactory.create_batch(3, channel=etsy)
     OrderFactory(channel=etsy, status=Order.Status.SHIPPED)
     FulfilmentFactory(order__channel=etsy, state=Fulfilment.State.BLOCKED)
@@ -22,9 +26,14 @@ def test_each_channel_shows_what_waits_what_is_stuck_and_the_last_sync_with_link
 
     page = staff_client.get(reverse("admin:index")).content.decode()
 
-    orders, fulfilments = reverse("admin:orders_order_changelist"), reverse("admin:orders_fulfilment_changelist")
+    orders, fulfilments = (
+        reverse("admin:orders_order_changelist"),
+        reverse("admin:orders_fulfilment_changelist"),
+    )
     # three awaiting plus the three orders behind the fulfilments (factories leave them awaiting)
-    assert f'<a href="{orders}?channel__id__exact={etsy.pk}&amp;status__exact=awaiting_shipment">6</a>' in page
+    assert (
+        f'<a href="{orders}?channel__id__exact={etsy.pk}&amp;status__exact=awaiting_shipment">6</a>' in page
+    )
     assert f'{fulfilments}?order__channel__id__exact={etsy.pk}&amp;state__exact=blocked"' in page
     assert f'{fulfilments}?order__channel__id__exact={etsy.pk}&amp;state__exact=failed"' in page
     assert 'font-weight:bold">2</a>' in page
@@ -42,7 +51,9 @@ def test_thirty_days_of_orders_imported_and_shipped_link_to_the_orders_of_that_d
     listing = staff_client.get(reverse("admin:orders_order_changelist") + f"?shipped_at__date={today}")
 
     assert "Last 30 days: 3 orders imported" in page and "1 shipped" in page
-    assert f"?imported_at__date={today.isoformat()}" in page and f"?shipped_at__date={today.isoformat()}" in page
+    assert (
+        f"?imported_at__date={today.isoformat()}" in page and f"?shipped_at__date={today.isoformat()}" in page
+    )
     assert f"{today:%a} {today.day} {today:%b}: 3 imported" in page
     assert listing.status_code == 200 and str(shipped) in listing.content.decode()
 

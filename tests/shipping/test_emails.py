@@ -11,7 +11,8 @@ from tests.shipping.factories import EmailTemplateFactory, ShippableOrderFactory
 
 
 def test_the_shipment_email_goes_after_commit_once_and_lands_on_the_timeline(
-        selfprint, mailoutbox, django_capture_on_commit_callbacks):
+    selfprint, mailoutbox, django_capture_on_commit_callbacks
+):
     channel = ChannelFactory(notify_customer=False)  # the channel will not write to the buyer: Shipdesk does
     order = OrderFactory(channel=channel, email="ann@example.test", ship_name="Ann Park")
     OrderLineFactory(order=order, title="Hand-thrown mug", quantity=2)
@@ -31,7 +32,12 @@ def test_the_shipment_email_goes_after_commit_once_and_lands_on_the_timeline(
     assert f"/track/{shipment.public_token}/" in message.body
     html = message.alternatives[0][0]
     assert "Track your parcel" in html and selfprint.brand.primary_color in html
-    assert order.events.filter(kind=OrderEvent.Kind.EMAIL, message__contains="Shipment confirmation emailed").count() == 1
+    assert (
+        order.events.filter(
+            kind=OrderEvent.Kind.EMAIL, message__contains="Shipment confirmation emailed"
+        ).count()
+        == 1
+    )
     assert SentEmail.objects.get().sent_at is not None
 
 
@@ -53,7 +59,10 @@ def test_a_channels_own_template_wins_and_off_means_off(selfprint, mailoutbox):
     EmailTemplateFactory(channel=mine, subject="Mine: {{ order.number }} via {{ carrier }}")
     EmailTemplateFactory(channel=quiet, mode=EmailTemplate.Mode.OFF)
 
-    sent = [emails.send(book_shipment(order=ShippableOrderFactory(channel=c)).pk, "shipped") for c in (mine, other, quiet)]
+    sent = [
+        emails.send(book_shipment(order=ShippableOrderFactory(channel=c)).pk, "shipped")
+        for c in (mine, other, quiet)
+    ]
 
     assert sent == ["sent", "sent", "not sent: turned off"]
     assert [m.subject.split(":")[0] for m in mailoutbox] == ["Mine", "All channels"]
@@ -62,7 +71,9 @@ def test_a_channels_own_template_wins_and_off_means_off(selfprint, mailoutbox):
 
 def test_a_template_cannot_reach_into_the_database(selfprint, mailoutbox):
     channel = ChannelFactory(credentials={"access_token": "SECRET-TOKEN"})
-    EmailTemplateFactory(channel=channel, body="{{ order.channel.credentials }}{{ shipment }}{{ order.number }}")
+    EmailTemplateFactory(
+        channel=channel, body="{{ order.channel.credentials }}{{ shipment }}{{ order.number }}"
+    )
     order = ShippableOrderFactory(channel=channel)
 
     emails.send(book_shipment(order=order).pk, "shipped")
@@ -74,11 +85,20 @@ def test_staff_preview_an_unsaved_template_on_a_real_order(staff_client, selfpri
     order = ShippableOrderFactory(order_number="1042", ship_name="Ann Park")
     shipment = book_shipment(order=order)
 
-    response = staff_client.post(reverse("admin:shipping_emailtemplate_preview"), {
-        "kind": "shipped", "mode": "on", "subject": "Hi {{ customer_name }}",
-        "body": "Your parcel {{ tracking_number }} is with {{ carrier }}.", "preview_order": "1042"})
-    broken = staff_client.post(reverse("admin:shipping_emailtemplate_preview"), {
-        "kind": "shipped", "mode": "on", "subject": "x", "body": "{% if %}", "preview_order": "1042"})
+    response = staff_client.post(
+        reverse("admin:shipping_emailtemplate_preview"),
+        {
+            "kind": "shipped",
+            "mode": "on",
+            "subject": "Hi {{ customer_name }}",
+            "body": "Your parcel {{ tracking_number }} is with {{ carrier }}.",
+            "preview_order": "1042",
+        },
+    )
+    broken = staff_client.post(
+        reverse("admin:shipping_emailtemplate_preview"),
+        {"kind": "shipped", "mode": "on", "subject": "x", "body": "{% if %}", "preview_order": "1042"},
+    )
 
     page = response.content.decode()
     assert "Subject: Hi Ann Park" in page
@@ -92,7 +112,9 @@ def test_the_template_admin_starts_from_the_built_in_words_and_previews_saved_on
     add = staff_client.get(reverse("admin:shipping_emailtemplate_add")).content.decode()
     template = EmailTemplateFactory()
 
-    change = staff_client.get(reverse("admin:shipping_emailtemplate_change", args=[template.pk])).content.decode()
+    change = staff_client.get(
+        reverse("admin:shipping_emailtemplate_change", args=[template.pk])
+    ).content.decode()
 
     assert "Your order {{ order.number }} is on its way" in add
     assert "Preview on a real order" in change and "Hi Ann Park, Royal Mail has it" in change

@@ -17,8 +17,15 @@ from tests.factories import OrderFactory, OrderLineFactory
 from tests.shipping.factories import ShipmentFactory
 
 BROKEN = {"ship_line1": "Flat 2\r\nRose House", "ship_line2": "12 Long Lane\n", "ship_company": "Acme\tLtd"}
-US = {"ship_line1": "5 Oak Ave", "ship_line2": "", "ship_company": "", "ship_city": "Portland", "ship_state": "OR",
-      "ship_postal_code": "97201", "ship_country": "US"}
+US = {
+    "ship_line1": "5 Oak Ave",
+    "ship_line2": "",
+    "ship_company": "",
+    "ship_city": "Portland",
+    "ship_state": "OR",
+    "ship_postal_code": "97201",
+    "ship_country": "US",
+}
 
 
 def drawn_strings(pdf: bytes) -> list[str]:
@@ -40,8 +47,11 @@ def drawn_strings(pdf: bytes) -> list[str]:
 
 def fonts(pdf: bytes) -> set[str]:
     reader = PdfReader(io.BytesIO(pdf))
-    return {str(f.get_object()["/BaseFont"]) for page in reader.pages
-            for f in (page["/Resources"].get("/Font") or {}).values()}
+    return {
+        str(f.get_object()["/BaseFont"])
+        for page in reader.pages
+        for f in (page["/Resources"].get("/Font") or {}).values()
+    }
 
 
 def assert_no_black_boxes(pdf: bytes) -> list[str]:
@@ -49,14 +59,22 @@ def assert_no_black_boxes(pdf: bytes) -> list[str]:
     the black box. Only Helvetica may be on the page."""
     assert {f for f in fonts(pdf) if not f.startswith("/Helvetica")} == set()
     strings = drawn_strings(pdf)
-    bad = [s for s in strings if any(ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0 for ch in s)]
+    bad = [s for s in strings if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in s)]
     assert bad == [], f"drawn with control characters: {bad}"
     return strings
 
 
 def test_the_one_formatter_splits_line_breaks_and_blanks_control_characters():
-    lines = address_lines(name="Ann\u2028Park", company="Acme\tLtd", line1="Flat 2\r\nRose House", line2="\n",
-                          city="Port\nland", state="OR", postal_code="97201", country="us")
+    lines = address_lines(
+        name="Ann\u2028Park",
+        company="Acme\tLtd",
+        line1="Flat 2\r\nRose House",
+        line2="\n",
+        city="Port\nland",
+        state="OR",
+        postal_code="97201",
+        country="us",
+    )
     assert lines == ["Ann", "Park", "Acme Ltd", "Flat 2", "Rose House", "Port, land, OR 97201", "US"]
 
 
@@ -75,14 +93,20 @@ def test_a_line_break_prints_as_two_lines_on_the_packing_slip(shipping_setup):
     OrderLineFactory(order=order, title="Mug")
 
     for layout in ("a6", "a4"):
-        strings = assert_no_black_boxes(labels.render_packing_slips([slip(shipment)], layout=layout,
-                                                                    images=lambda url: None))
+        strings = assert_no_black_boxes(
+            labels.render_packing_slips([slip(shipment)], layout=layout, images=lambda url: None)
+        )
         assert {"Flat 2", "Rose House", "12 Long Lane"} <= set(strings)
 
 
 def test_the_us_state_is_on_the_self_printed_label_even_with_a_long_town_line(shipping_setup):
-    long_town = {**US, "ship_city": "Rancho Santa Margarita Heights Village", "ship_state": "CA",
-                 "ship_postal_code": "92688-1234", "ship_line2": "Building 4\nSuite 1200, Floor 12"}
+    long_town = {
+        **US,
+        "ship_city": "Rancho Santa Margarita Heights Village",
+        "ship_state": "CA",
+        "ship_postal_code": "92688-1234",
+        "ship_line2": "Building 4\nSuite 1200, Floor 12",
+    }
     order = OrderFactory(ship_name="Dana Whitfield-Montgomery", **long_town)
     OrderLineFactory(order=order)
 
@@ -93,17 +117,27 @@ def test_the_us_state_is_on_the_self_printed_label_even_with_a_long_town_line(sh
 
 
 def test_the_us_state_is_on_the_a4_sheet_label():
-    label = labels.LabelContent(tracking_number="SD000000015US", sender_lines=["Shop", "Leeds", "GB"],
-                                recipient_lines=address_lines(name="Ann", line1="5 Oak Ave", city="Portland",
-                                                              state="OR", postal_code="97201", country="US"),
-                                order_number="1", weight_g=100, service="Tracked", carrier="USPS")
-    assert "Portland, OR 97201" in PdfReader(io.BytesIO(labels.render_label_sheet(label, quadrant=3))).pages[0] \
-        .extract_text()
+    label = labels.LabelContent(
+        tracking_number="SD000000015US",
+        sender_lines=["Shop", "Leeds", "GB"],
+        recipient_lines=address_lines(
+            name="Ann", line1="5 Oak Ave", city="Portland", state="OR", postal_code="97201", country="US"
+        ),
+        order_number="1",
+        weight_g=100,
+        service="Tracked",
+        carrier="USPS",
+    )
+    assert (
+        "Portland, OR 97201"
+        in PdfReader(io.BytesIO(labels.render_label_sheet(label, quadrant=3))).pages[0].extract_text()
+    )
 
 
 def test_the_us_state_is_on_the_sendcloud_label(sendcloud):
-    order = OrderFactory(ship_name="Ann Smith", **{**US, "ship_line1": "5 Oak Ave\nApt 3"}, currency="USD",
-                         total=Decimal("20"))
+    order = OrderFactory(
+        ship_name="Ann Smith", **{**US, "ship_line1": "5 Oak Ave\nApt 3"}, currency="USD", total=Decimal("20")
+    )
     OrderLineFactory(order=order, weight_g=500)
 
     shipment = book_shipment(order=order, service="UPS Standard 0-70kg")
@@ -113,12 +147,31 @@ def test_the_us_state_is_on_the_sendcloud_label(sendcloud):
 
 
 def test_the_us_state_is_on_a_sendcloud_return_label(sendcloud):
-    customer = Party(name="Ann Park", line1="5 Oak Ave", city="Portland", state="OR", postal_code="97201",
-                     country="US", email="ann@example.test")
-    merchant = Party(name="Shop Returns", line1="Dock 3", city="Amsterdam", postal_code="1011 AA", country="NL")
+    customer = Party(
+        name="Ann Park",
+        line1="5 Oak Ave",
+        city="Portland",
+        state="OR",
+        postal_code="97201",
+        country="US",
+        email="ann@example.test",
+    )
+    merchant = Party(
+        name="Shop Returns", line1="Dock 3", city="Amsterdam", postal_code="1011 AA", country="NL"
+    )
 
-    booking = sendcloud.account.adapter().book_return(BookingRequest(
-        reference="return-us-1", order_number="SO-1", sender=customer, recipient=merchant, weight_g=800,
-        service="ups:standard/return", value=Decimal("25.00"), currency="USD", items=[("MUG-1", 1)]))
+    booking = sendcloud.account.adapter().book_return(
+        BookingRequest(
+            reference="return-us-1",
+            order_number="SO-1",
+            sender=customer,
+            recipient=merchant,
+            weight_g=800,
+            service="ups:standard/return",
+            value=Decimal("25.00"),
+            currency="USD",
+            items=[("MUG-1", 1)],
+        )
+    )
 
     assert "Portland, OR 97201" in drawn_strings(booking.label_pdf)

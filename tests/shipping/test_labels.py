@@ -64,10 +64,23 @@ def test_the_label_writes_each_address_as_its_countrys_post_expects(shipping_set
         OrderLineFactory(order=o)
         return recipient_block(o)
 
-    gb = order(ship_line1="12 High St", ship_city="Leeds", ship_state="", ship_postal_code="LS1 4AB", ship_country="GB")
+    gb = order(
+        ship_line1="12 High St",
+        ship_city="Leeds",
+        ship_state="",
+        ship_postal_code="LS1 4AB",
+        ship_country="GB",
+    )
     assert gb[gb.index("LS1 4AB") - 1] == "Leeds"
-    us = order(ship_line1="5 Oak Ave", ship_city="Portland", ship_state="OR", ship_postal_code="97201",
-               ship_country="US")
+    us = order(
+        ship_line1="5 Oak Ave",
+        ship_city="Portland",
+        ship_state="OR",
+        ship_postal_code="97201",
+        ship_country="US",
+    )
     assert "Portland, OR 97201" in us
-    fr = order(ship_line1="5 Rue X", ship_city="Paris", ship_state="", ship_postal_code="75011", ship_country="FR")
+    fr = order(
+        ship_line1="5 Rue X", ship_city="Paris", ship_state="", ship_postal_code="75011", ship_country="FR"
+    )
     assert "75011 Paris" in fr

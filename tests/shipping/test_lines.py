@@ -28,10 +28,17 @@ def mixed_order(**kw):
     supplier = SupplierFactory(name="Atelier Nord")
     SupplierProductFactory(supplier=supplier, sku="NECK-45", cost_price=Decimal("12.00"))
     order = OrderFactory(total=Decimal("95.00"), **kw)
-    candle = OrderLineFactory(order=order, sku="CANDLE-CEDAR", title="Cedar candle", quantity=3, weight_g=250,
-                              unit_price=Decimal("15.00"))
-    necklace = OrderLineFactory(order=order, sku="NECK-45", title="Necklace", quantity=1, weight_g=900,
-                                unit_price=Decimal("50.00"))
+    candle = OrderLineFactory(
+        order=order,
+        sku="CANDLE-CEDAR",
+        title="Cedar candle",
+        quantity=3,
+        weight_g=250,
+        unit_price=Decimal("15.00"),
+    )
+    necklace = OrderLineFactory(
+        order=order, sku="NECK-45", title="Necklace", quantity=1, weight_g=900, unit_price=Decimal("50.00")
+    )
     route_orders(Order.objects.filter(pk=order.pk))
     candle.refresh_from_db()
     necklace.refresh_from_db()
@@ -51,16 +58,20 @@ def ship_by_supplier(order, tracking="LX123456789FR"):
 
 
 def test_a_mixed_order_booked_in_the_admin_sends_only_our_lines_to_sendcloud(staff_client, sendcloud):
-    order, candle, necklace = mixed_order(ship_country="US", ship_state="NY", ship_city="New York",
-                                          ship_postal_code="10001", currency="USD")
+    order, candle, necklace = mixed_order(
+        ship_country="US", ship_state="NY", ship_city="New York", ship_postal_code="10001", currency="USD"
+    )
     assert necklace.dropshipped_by == "Atelier Nord" and not candle.dropshipped_by
 
     page = staff_client.get(reverse("admin:shipping_shipment_book", args=[order.pk])).content.decode()
     assert f'name="take_{candle.pk}" id="id_take_{candle.pk}" checked' in page
     assert f'name="take_{necklace.pk}" id="id_take_{necklace.pk}">' in page  # the supplier's: not preselected
     assert "shipped by Atelier Nord" in page
-    response = staff_client.post(reverse("admin:shipping_shipment_book", args=[order.pk]),
-                                 book_post(order, service="UPS Standard 0-70kg"), follow=True)
+    response = staff_client.post(
+        reverse("admin:shipping_shipment_book", args=[order.pk]),
+        book_post(order, service="UPS Standard 0-70kg"),
+        follow=True,
+    )
 
     shipment = order.shipments.get()
     assert f"Booked {shipment.tracking_number}" in response.content.decode()
@@ -83,16 +94,23 @@ def test_a_mixed_order_booked_in_the_admin_sends_only_our_lines_to_sendcloud(sta
 
 
 def test_a_mixed_order_and_a_supplier_only_order_booked_in_bulk(
-        staff_client, selfprint, django_capture_on_commit_callbacks):
+    staff_client, selfprint, django_capture_on_commit_callbacks
+):
     mixed, candle, necklace = mixed_order()
     supplier_only = OrderFactory()
     OrderLineFactory(order=supplier_only, sku="NECK-45", quantity=2)
     route_orders(Order.objects.filter(pk=supplier_only.pk))
 
     with django_capture_on_commit_callbacks() as callbacks:
-        staff_client.post(reverse("admin:orders_order_changelist"), {
-            "action": "book_shipments", "_selected_action": [mixed.pk, supplier_only.pk], "post": "yes",
-            "note": "Thank you!"})
+        staff_client.post(
+            reverse("admin:orders_order_changelist"),
+            {
+                "action": "book_shipments",
+                "_selected_action": [mixed.pk, supplier_only.pk],
+                "post": "yes",
+                "note": "Thank you!",
+            },
+        )
     for callback in callbacks:
         callback()
 
@@ -107,7 +125,10 @@ def test_a_mixed_order_and_a_supplier_only_order_booked_in_bulk(
 
     job = BulkJob.objects.get()
     assert (job.done, job.failed) == (1, 1)
-    assert job.failures[0]["message"] == f"{supplier_only}: all remaining lines are shipped by supplier Atelier Nord"
+    assert (
+        job.failures[0]["message"]
+        == f"{supplier_only}: all remaining lines are shipped by supplier Atelier Nord"
+    )
     page = staff_client.get(reverse("admin:shipping_bulkjob_progress", args=[job.pk])).content.decode()
     assert "all remaining lines are shipped by supplier Atelier Nord" in page
 
@@ -143,21 +164,32 @@ def test_an_order_split_into_two_parcels_through_the_booking_form(staff_client, 
         book_shipment(order=order, additional=True)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("too_many", "MUG: 3 is more than the 2 still open"),
-    ("other_order", "is a line of order"),
-    ("empty", "a parcel must hold at least one line"),
-    ("digital", "GIFT-CARD is not a physical item"),
-    ("supplier", "NECK-45 is shipped by supplier Atelier Nord"),
-    ("zero", "MUG: the quantity must be at least 1"),
-])
-def test_bad_lines_are_refused_with_a_clear_message_and_change_nothing(staff_client, selfprint, case, message):
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("too_many", "MUG: 3 is more than the 2 still open"),
+        ("other_order", "is a line of order"),
+        ("empty", "a parcel must hold at least one line"),
+        ("digital", "GIFT-CARD is not a physical item"),
+        ("supplier", "NECK-45 is shipped by supplier Atelier Nord"),
+        ("zero", "MUG: the quantity must be at least 1"),
+    ],
+)
+def test_bad_lines_are_refused_with_a_clear_message_and_change_nothing(
+    staff_client, selfprint, case, message
+):
     order, candle, necklace = mixed_order()
     mug = OrderLineFactory(order=order, sku="MUG", quantity=2)
     digital = OrderLineFactory(order=order, sku="GIFT-CARD", is_physical=False)
     stranger = OrderLineFactory(sku="MUG")
-    lines = {"too_many": [(mug, 3)], "other_order": [(stranger, 1)], "empty": [], "digital": [(digital, 1)],
-             "supplier": [(necklace, 1)], "zero": [(mug, 0)]}[case]
+    lines = {
+        "too_many": [(mug, 3)],
+        "other_order": [(stranger, 1)],
+        "empty": [],
+        "digital": [(digital, 1)],
+        "supplier": [(necklace, 1)],
+        "zero": [(mug, 0)],
+    }[case]
     events = order.events.count()
 
     with pytest.raises(BookingError, match=message):
@@ -171,22 +203,29 @@ def test_bad_lines_are_refused_with_a_clear_message_and_change_nothing(staff_cli
         data = book_post(order, lines={candle: 3})
         data.pop(f"take_{candle.pk}")
         data[f"take_{line.pk}"], data[f"qty_{line.pk}"] = "on", str(lines[0][1])
-        response = staff_client.post(reverse("admin:shipping_shipment_book", args=[order.pk]), data, follow=True)
+        response = staff_client.post(
+            reverse("admin:shipping_shipment_book", args=[order.pk]), data, follow=True
+        )
         assert message in response.content.decode() and not Shipment.objects.exists()
 
 
 def test_a_ups_parcel_through_sendcloud_tells_the_channel_ups_though_the_mapping_says_royal_mail(sendcloud):
     order = OrderFactory(ship_country="US", ship_state="NY", ship_city="New York", ship_postal_code="10001")
     OrderLineFactory(order=order)
-    ShippingMappingFactory(channel=order.channel, carrier_account=sendcloud.account, service="UPS Standard 0-70kg",
-                           tracking_company="Royal Mail")
+    ShippingMappingFactory(
+        channel=order.channel,
+        carrier_account=sendcloud.account,
+        service="UPS Standard 0-70kg",
+        tracking_company="Royal Mail",
+    )
 
     shipment = book_shipment(order=order)
 
     assert shipment.tracking_company == "UPS" and shipment.fulfilment.carrier_name == "UPS"
     assert pushing.preview_push(shipment.fulfilment)["carrier_for_channel"] == "ups"  # Etsy's code
-    assert order.events.filter(kind=OrderEvent.Kind.NOTE, message__contains="the parcel is carried by UPS, not "
-                                                                              "Royal Mail").exists()
+    assert order.events.filter(
+        kind=OrderEvent.Kind.NOTE, message__contains="the parcel is carried by UPS, not Royal Mail"
+    ).exists()
     assert shipment.fee == Decimal("12.90") and shipment.currency == "EUR"
     assert (shipment.fulfilment.fee, shipment.fulfilment.fee_currency) == (Decimal("12.90"), "EUR")
 
@@ -194,8 +233,12 @@ def test_a_ups_parcel_through_sendcloud_tells_the_channel_ups_though_the_mapping
 def test_the_mapping_tracking_company_stands_for_its_own_carrier_and_staff_can_choose_one(sendcloud):
     order = OrderFactory()
     OrderLineFactory(order=order, quantity=2)
-    ShippingMappingFactory(channel=order.channel, carrier_account=sendcloud.account, service="Royal Mail Tracked 48",
-                           tracking_company="Royal Mail")
+    ShippingMappingFactory(
+        channel=order.channel,
+        carrier_account=sendcloud.account,
+        service="Royal Mail Tracked 48",
+        tracking_company="Royal Mail",
+    )
 
     first = book_shipment(order=order, lines=[(order.lines.get(), 1)])
     second = book_shipment(order=order, tracking_company="Parcelforce")
@@ -206,9 +249,12 @@ def test_the_mapping_tracking_company_stands_for_its_own_carrier_and_staff_can_c
 
 def test_how_it_ships_never_promises_a_service_that_does_not_reach_the_destination(staff_client, sendcloud):
     channel = ChannelFactory()
-    ShippingMappingFactory(channel=channel, carrier_account=sendcloud.account, service="Royal Mail Tracked 48")
-    us = OrderFactory(channel=channel, ship_country="US", ship_state="NY", ship_city="New York",
-                      ship_postal_code="10001")
+    ShippingMappingFactory(
+        channel=channel, carrier_account=sendcloud.account, service="Royal Mail Tracked 48"
+    )
+    us = OrderFactory(
+        channel=channel, ship_country="US", ship_state="NY", ship_city="New York", ship_postal_code="10001"
+    )
     gb = OrderFactory(channel=channel)
     for order in (us, gb):
         OrderLineFactory(order=order)
@@ -241,8 +287,10 @@ def test_the_note_is_prefilled_from_the_channel_and_the_fee_shows_on_the_order(s
     # Booked without a note, a parcel carries the channel's default note.
     other = OrderFactory(channel=order.channel)
     OrderLineFactory(order=other)
-    assert book_shipment(order=other, service="Royal Mail Tracked 48").fulfilment.note == \
-        "Thanks for shopping with us"
+    assert (
+        book_shipment(order=other, service="Royal Mail Tracked 48").fulfilment.note
+        == "Thanks for shopping with us"
+    )
 
 
 def test_the_order_page_shows_where_each_line_is_and_what_each_parcel_holds(staff_client, selfprint):
@@ -317,8 +365,10 @@ def test_the_book_shipments_command_books_the_default_lines_with_a_note_and_says
 
     shipment = mixed.shipments.get()
     assert held(shipment) == [("CANDLE-CEDAR", 3)] and shipment.fulfilment.note == "Enjoy"
-    assert f"{supplier_only}: {supplier_only}: all remaining lines are shipped by supplier Atelier Nord" in \
-        err.getvalue()
+    assert (
+        f"{supplier_only}: {supplier_only}: all remaining lines are shipped by supplier Atelier Nord"
+        in err.getvalue()
+    )
     assert "Booked 1, failed 1." in out.getvalue()
     # A partly shipped order is bookable again: nothing of ours is left, so it says so.
     call_command("book_shipments", "1058", stdout=out, stderr=err)
@@ -332,7 +382,8 @@ def test_a_blocked_fulfilment_shows_needs_attention_and_the_order_is_not_shipped
     OrderLineFactory(order=order, sku="MUG")
     shipment = book_shipment(order=order)
     Fulfilment.objects.filter(pk=shipment.fulfilment_id).update(
-        state=Fulfilment.State.BLOCKED, last_error="Etsy requires a tracking number for this order")
+        state=Fulfilment.State.BLOCKED, last_error="Etsy requires a tracking number for this order"
+    )
     refresh_status(order, reason="the channel refused the tracking")  # what the outbox calls after a push
 
     page = staff_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()

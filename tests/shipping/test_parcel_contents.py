@@ -19,11 +19,20 @@ MUG_IMAGE = "https://i.etsystatic.example/il_570xN.1111.jpg"
 @pytest.fixture
 def split_order(shipping_setup):
     """An order of a mug ×2, a tee and a candle; the first parcel holds one mug and the tee."""
-    order = OrderFactory(channel=ChannelFactory(notify_customer=False), order_number="5001",
-                         email="ann@example.test")
-    mug = OrderLineFactory(order=order, sku="MUG-1", title="Stoneware mug", quantity=2,
-                           options={"Colour": "Blue"}, image_url=MUG_IMAGE)
-    tee = OrderLineFactory(order=order, sku="TEE-M", title="Linen tee", quantity=1, image_url="javascript:alert(1)")
+    order = OrderFactory(
+        channel=ChannelFactory(notify_customer=False), order_number="5001", email="ann@example.test"
+    )
+    mug = OrderLineFactory(
+        order=order,
+        sku="MUG-1",
+        title="Stoneware mug",
+        quantity=2,
+        options={"Colour": "Blue"},
+        image_url=MUG_IMAGE,
+    )
+    tee = OrderLineFactory(
+        order=order, sku="TEE-M", title="Linen tee", quantity=1, image_url="javascript:alert(1)"
+    )
     OrderLineFactory(order=order, sku="CANDLE-1", title="Cedar candle", quantity=1)
     parcel = ShipmentFactory(order=order, brand=shipping_setup["brand"])
     ShipmentLineFactory(shipment=parcel, order_line=mug, quantity=1)
@@ -31,7 +40,9 @@ def split_order(shipping_setup):
     return order, parcel
 
 
-def test_the_shipping_email_lists_exactly_the_parcels_lines_with_pictures_and_options(split_order, mailoutbox):
+def test_the_shipping_email_lists_exactly_the_parcels_lines_with_pictures_and_options(
+    split_order, mailoutbox
+):
     order, parcel = split_order
 
     assert emails.send(parcel.pk, "shipped") == "sent"
@@ -89,13 +100,16 @@ def test_the_packing_slip_shows_the_parcels_lines_with_their_pictures(split_orde
         assert images_on(pdf) == 2
 
 
-@pytest.mark.parametrize("url", [
-    "/sandbox/no-such-picture.jpg",  # 404
-    "/sandbox/etsy/images/11/1/il_170x135.svg",  # not a picture reportlab can draw
-    "file:///etc/passwd",  # not http(s)
-    "ftp://example.test/mug.jpg",
-    "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/sandbox/no-such-picture.jpg",  # 404
+        "/sandbox/etsy/images/11/1/il_170x135.svg",  # not a picture reportlab can draw
+        "file:///etc/passwd",  # not http(s)
+        "ftp://example.test/mug.jpg",
+        "",
+    ],
+)
 def test_a_missing_or_unusable_picture_is_skipped_never_a_failure(split_order, live_server, url):
     order, parcel = split_order
     mug = parcel.lines.first().order_line

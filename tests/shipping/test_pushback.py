@@ -18,33 +18,58 @@ from tests.shipping.factories import ShippableOrderFactory
 
 def test_the_vocabulary_names_one_company_in_each_channels_words():
     assert {kind: for_channel(kind, "Royal Mail") for kind in ("etsy", "amazon", "ebay", "shopify")} == {
-        "etsy": "royal-mail", "amazon": "Royal Mail", "ebay": "RoyalMail", "shopify": "Royal Mail"}
+        "etsy": "royal-mail",
+        "amazon": "Royal Mail",
+        "ebay": "RoyalMail",
+        "shopify": "Royal Mail",
+    }
     assert for_channel("ebay", " dhl express ") == "DHL"
     assert for_channel("etsy", "Bob's Couriers") is None
 
 
 def what_the_channel_received(store) -> dict:
-    writes = SandboxRequest.objects.filter(store=store, method__in=["POST", "PUT"]).exclude(path__contains="token")
+    writes = SandboxRequest.objects.filter(store=store, method__in=["POST", "PUT"]).exclude(
+        path__contains="token"
+    )
     return writes.order_by("id").last().parsed
 
 
 PUSHED = {
     # kind: (what the channel received for Royal Mail, for a company it does not know)
-    "etsy": (lambda r, s: (r["carrier_name"], r["tracking_code"]) == ("royal-mail", s.tracking_number),
-             lambda r, s: r["carrier_name"] == "other"),
-    "amazon": (lambda r, s: r["packageDetail"]["carrierCode"] == "Royal Mail"
-               and "carrierName" not in r["packageDetail"],
-               lambda r, s: (r["packageDetail"]["carrierCode"], r["packageDetail"]["carrierName"])
-               == ("Other", "Bob's Couriers")),
-    "ebay": (lambda r, s: (r["shippingCarrierCode"], r["trackingNumber"]) == ("RoyalMail", s.tracking_number),
-             lambda r, s: r["shippingCarrierCode"] == "Other"),
-    "shopify": (lambda r, s: r["fulfillment"]["tracking_info"] == {
-        "number": s.tracking_number, "company": "Royal Mail", "url": s.tracking_url},
-        lambda r, s: r["fulfillment"]["tracking_info"]["company"] == "Bob's Couriers"
-        and r["fulfillment"]["tracking_info"]["url"] == s.tracking_url),
-    "ecwid": (lambda r, s: (r["shippingOption"]["shippingCarrierName"], r["trackingNumber"])
-              == ("Royal Mail", s.tracking_number),
-              lambda r, s: r["shippingOption"]["shippingCarrierName"] == "Bob's Couriers"),
+    "etsy": (
+        lambda r, s: (r["carrier_name"], r["tracking_code"]) == ("royal-mail", s.tracking_number),
+        lambda r, s: r["carrier_name"] == "other",
+    ),
+    "amazon": (
+        lambda r, s: (
+            r["packageDetail"]["carrierCode"] == "Royal Mail" and "carrierName" not in r["packageDetail"]
+        ),
+        lambda r, s: (
+            (r["packageDetail"]["carrierCode"], r["packageDetail"]["carrierName"])
+            == ("Other", "Bob's Couriers")
+        ),
+    ),
+    "ebay": (
+        lambda r, s: (r["shippingCarrierCode"], r["trackingNumber"]) == ("RoyalMail", s.tracking_number),
+        lambda r, s: r["shippingCarrierCode"] == "Other",
+    ),
+    "shopify": (
+        lambda r, s: (
+            r["fulfillment"]["tracking_info"]
+            == {"number": s.tracking_number, "company": "Royal Mail", "url": s.tracking_url}
+        ),
+        lambda r, s: (
+            r["fulfillment"]["tracking_info"]["company"] == "Bob's Couriers"
+            and r["fulfillment"]["tracking_info"]["url"] == s.tracking_url
+        ),
+    ),
+    "ecwid": (
+        lambda r, s: (
+            (r["shippingOption"]["shippingCarrierName"], r["trackingNumber"])
+            == ("Royal Mail", s.tracking_number)
+        ),
+        lambda r, s: r["shippingOption"]["shippingCarrierName"] == "Bob's Couriers",
+    ),
 }
 
 
@@ -56,7 +81,9 @@ def test_each_channel_receives_its_own_carrier_vocabulary(marketplace, kind, com
     run_sync(channel)
     order = Order.objects.get(channel=channel, status=Order.Status.AWAITING_SHIPMENT)
     BrandFactory()
-    CarrierAccountFactory(tracking_company=company, tracking_url_template="https://track.example/{tracking_number}")
+    CarrierAccountFactory(
+        tracking_company=company, tracking_url_template="https://track.example/{tracking_number}"
+    )
 
     shipment = book_shipment(order=order)  # the push to the channel runs once the booking commits
 
@@ -69,8 +96,13 @@ def test_each_channel_receives_its_own_carrier_vocabulary(marketplace, kind, com
 
 def us_receipt_over_ten_dollars(store):
     receipt = make_receipt(store)
-    receipt.update(country_iso="US", status="Paid", is_paid=True, is_shipped=False,
-                   grandtotal={"amount": 2500, "divisor": 100, "currency_code": "USD"})
+    receipt.update(
+        country_iso="US",
+        status="Paid",
+        is_paid=True,
+        is_shipped=False,
+        grandtotal={"amount": 2500, "divisor": 100, "currency_code": "USD"},
+    )
     return add_receipt(store, receipt)
 
 
@@ -79,9 +111,13 @@ def test_a_channel_requiring_tracking_gets_nothing_without_it_and_staff_hear_why
     us_receipt_over_ten_dollars(store)
     run_sync(channel)
     order = Order.objects.get(channel=channel)
-    AlertSubscription.objects.create(user=UserFactory(username="ops", email="ops@example.test"), all_channels=True)
+    AlertSubscription.objects.create(
+        user=UserFactory(username="ops", email="ops@example.test"), all_channels=True
+    )
 
-    shipment, _ = record_external_shipment(order=order, tracking_number="", carrier="USPS", note="sent as a letter")
+    shipment, _ = record_external_shipment(
+        order=order, tracking_number="", carrier="USPS", note="sent as a letter"
+    )
 
     fulfilment = Fulfilment.objects.get(order=order)
     assert fulfilment.state == Fulfilment.State.BLOCKED

@@ -39,8 +39,14 @@ def settle(*, posts: int, timeout: float = 10) -> None:
 
 
 def an_order(**kw):
-    values = dict(ship_line1="12 Kerkstraat", ship_city="Utrecht", ship_postal_code="3511 AB", ship_country="NL",
-                  currency="EUR", total=Decimal("12.50"))
+    values = dict(
+        ship_line1="12 Kerkstraat",
+        ship_city="Utrecht",
+        ship_postal_code="3511 AB",
+        ship_country="NL",
+        currency="EUR",
+        total=Decimal("12.50"),
+    )
     order = OrderFactory(**{**values, **kw})
     OrderLineFactory(order=order, sku="MUG-1", weight_g=750)
     return order
@@ -57,7 +63,9 @@ def test_books_a_parcel_with_request_label_and_stores_its_a6_label(sendcloud):
     assert parcel["shipment"] == {"id": 1001} and parcel["weight"] == "0.750"
     assert (parcel["address"], parcel["house_number"], parcel["country"]) == ("Kerkstraat", "12", "NL")
     assert parcel["order_number"] == "#SO-1001"
-    assert parcel["from_postal_code"] == "LS11 5PS" and "sender_address" not in parcel  # no matching sender address
+    assert (
+        parcel["from_postal_code"] == "LS11 5PS" and "sender_address" not in parcel
+    )  # no matching sender address
     assert shipment.tracking_number.startswith("3SPOST") and shipment.external_id.isdigit()
     assert shipment.tracking_company == "PostNL"  # the carrier behind Sendcloud, from the parcel
     assert (shipment.fee, shipment.currency) == (Decimal("6.95"), "EUR")
@@ -71,10 +79,20 @@ def test_books_a_parcel_with_request_label_and_stores_its_a6_label(sendcloud):
 
 
 def test_uses_the_sendcloud_sender_address_at_the_same_postcode_and_fetches_a4_labels(sendcloud):
-    sendcloud.store.settings["sender_addresses"] = [{
-        "id": 5501, "company_name": "Northern Goods", "contact_name": "Ops", "street": "Canal Wharf",
-        "house_number": "4", "postal_code": "LS11 5PS", "city": "Leeds", "country": "GB", "label": "Leeds",
-        "brand_id": 7}]
+    sendcloud.store.settings["sender_addresses"] = [
+        {
+            "id": 5501,
+            "company_name": "Northern Goods",
+            "contact_name": "Ops",
+            "street": "Canal Wharf",
+            "house_number": "4",
+            "postal_code": "LS11 5PS",
+            "city": "Leeds",
+            "country": "GB",
+            "label": "Leeds",
+            "brand_id": 7,
+        }
+    ]
     sendcloud.store.save()
 
     shipment = book_shipment(order=an_order())
@@ -105,10 +123,17 @@ def test_the_carriers_validation_message_reaches_staff(sendcloud):
     assert 'city: "This field is required."' in str(err.value)
 
 
-@pytest.mark.parametrize("service,status,expected", [
-    ("DPD Home 0-31.5kg", Shipment.Status.CANCELLED, "Parcel has been cancelled"),  # 200
-    ("PostNL Standard 0-23kg", Shipment.Status.CANCEL_REQUESTED, "Parcel cancellation has been queued"),  # 202
-])
+@pytest.mark.parametrize(
+    "service,status,expected",
+    [
+        ("DPD Home 0-31.5kg", Shipment.Status.CANCELLED, "Parcel has been cancelled"),  # 200
+        (
+            "PostNL Standard 0-23kg",
+            Shipment.Status.CANCEL_REQUESTED,
+            "Parcel cancellation has been queued",
+        ),  # 202
+    ],
+)
 def test_cancel_before_pickup_cancels_or_queues(sendcloud, service, status, expected):
     shipment = book_shipment(order=an_order(), service=service)
 
@@ -124,13 +149,19 @@ def test_cancel_refusals_and_a_deleted_announcement(sendcloud):
     shipment = book_shipment(order=an_order(), service="DPD Home 0-31.5kg")
     cancel_shipment(shipment)
 
-    raw = requests.post(f"{sendcloud.url}/sandbox/sendcloud/api/v2/parcels/{shipment.external_id}/cancel",
-                        auth=(sendcloud.account.credentials["public_key"], sendcloud.account.credentials["secret_key"]),
-                        timeout=5)
-    assert raw.status_code == 400 and raw.json() == {"status": "failed",
-                                                     "message": "This shipment is already being cancelled."}
+    raw = requests.post(
+        f"{sendcloud.url}/sandbox/sendcloud/api/v2/parcels/{shipment.external_id}/cancel",
+        auth=(sendcloud.account.credentials["public_key"], sendcloud.account.credentials["secret_key"]),
+        timeout=5,
+    )
+    assert raw.status_code == 400 and raw.json() == {
+        "status": "failed",
+        "message": "This shipment is already being cancelled.",
+    }
     again = adapter.cancel(shipment.external_id, shipment.tracking_number)  # the same 400…
-    assert again.cancelled and again.message == "Parcel has been cancelled"  # …read as our own earlier success
+    assert (
+        again.cancelled and again.message == "Parcel has been cancelled"
+    )  # …read as our own earlier success
 
     moving = book_shipment(order=an_order(), service="DPD Home 0-31.5kg")
     advance(sendcloud, moving, 22, webhook=False)
@@ -172,8 +203,11 @@ def test_tracking_reads_the_history_and_the_current_status(sendcloud):
 
 def test_tracking_an_unknown_number_gets_xml_404_and_no_history(sendcloud):
     shipment = book_shipment(order=an_order())
-    response = requests.get(f"{sendcloud.url}/sandbox/sendcloud/api/v2/tracking/NOPE",
-                            auth=tuple(sendcloud.account.credentials.values())[:2], timeout=5)
+    response = requests.get(
+        f"{sendcloud.url}/sandbox/sendcloud/api/v2/tracking/NOPE",
+        auth=tuple(sendcloud.account.credentials.values())[:2],
+        timeout=5,
+    )
     assert response.status_code == 404 and response.text.startswith("<?xml") and "NoSuchKey" in response.text
 
     updates = sendcloud.account.adapter().track(shipment.external_id, "NOPE")
@@ -195,9 +229,17 @@ def test_webhook_with_a_good_signature_moves_the_shipment(sendcloud):
 
 def test_webhook_with_a_bad_signature_is_refused_and_changes_nothing(sendcloud):
     shipment = book_shipment(order=an_order())
-    body = json.dumps({"action": "parcel_status_changed", "timestamp": int(time.time() * 1000),
-                       "parcel": {"id": int(shipment.external_id), "tracking_number": shipment.tracking_number,
-                                  "status": {"id": 11, "message": "Delivered"}}}).encode()
+    body = json.dumps(
+        {
+            "action": "parcel_status_changed",
+            "timestamp": int(time.time() * 1000),
+            "parcel": {
+                "id": int(shipment.external_id),
+                "tracking_number": shipment.tracking_number,
+                "status": {"id": 11, "message": "Delivered"},
+            },
+        }
+    ).encode()
     forged = hmac.new(b"not-the-key", body, hashlib.sha256).hexdigest()
 
     response = requests.post(sendcloud.webhook, data=body, headers={"Sendcloud-Signature": forged}, timeout=5)
@@ -251,8 +293,15 @@ def test_the_sandbox_enforces_the_post_budget_with_an_empty_429(sendcloud):
     auth = (sendcloud.account.credentials["public_key"], sendcloud.account.credentials["secret_key"])
     url = f"{sendcloud.url}/sandbox/sendcloud/api/v2/parcels"
 
-    answers = [requests.post(url, json={"parcel": {"name": "A", "address": "B", "city": "C", "postal_code": "1",
-                                                   "country": "NL"}}, auth=auth, timeout=5) for _ in range(3)]
+    answers = [
+        requests.post(
+            url,
+            json={"parcel": {"name": "A", "address": "B", "city": "C", "postal_code": "1", "country": "NL"}},
+            auth=auth,
+            timeout=5,
+        )
+        for _ in range(3)
+    ]
 
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[2].content == b""
@@ -292,13 +341,31 @@ def test_a_booking_that_failed_on_timeouts_gets_the_same_parcel_when_booked_agai
 
 def test_book_return_uses_the_v3_returns_shape(sendcloud):
     adapter = sendcloud.account.adapter()
-    customer = Party(name="Ann Park", line1="1 High Street", city="Leeds", postal_code="LS1 4AB", country="GB",
-                     email="ann@example.test")
-    merchant = Party(name="Shop Returns", line1="Dock 3", city="Amsterdam", postal_code="1011 AA", country="NL")
+    customer = Party(
+        name="Ann Park",
+        line1="1 High Street",
+        city="Leeds",
+        postal_code="LS1 4AB",
+        country="GB",
+        email="ann@example.test",
+    )
+    merchant = Party(
+        name="Shop Returns", line1="Dock 3", city="Amsterdam", postal_code="1011 AA", country="NL"
+    )
 
-    booking = adapter.book_return(BookingRequest(
-        reference="return-1", order_number="SO-1001", sender=customer, recipient=merchant, weight_g=800,
-        brand_name="Shop", value=Decimal("25.00"), currency="GBP", items=[("MUG-1", 2)]))
+    booking = adapter.book_return(
+        BookingRequest(
+            reference="return-1",
+            order_number="SO-1001",
+            sender=customer,
+            recipient=merchant,
+            weight_g=800,
+            brand_name="Shop",
+            value=Decimal("25.00"),
+            currency="GBP",
+            items=[("MUG-1", 2)],
+        )
+    )
 
     [request] = posted("/api/v3/returns")
     body = request.parsed
@@ -315,19 +382,44 @@ def test_book_return_reports_the_v3_errors(sendcloud):
     party = Party(name="Ann", line1="1 High St", city="Leeds", postal_code="LS1", country="GB")
 
     with pytest.raises(CarrierError) as err:
-        adapter.book_return(BookingRequest(reference="r", order_number="1", sender=party, recipient=party,
-                                           weight_g=500, service="owl:return"))
+        adapter.book_return(
+            BookingRequest(
+                reference="r",
+                order_number="1",
+                sender=party,
+                recipient=party,
+                weight_g=500,
+                service="owl:return",
+            )
+        )
 
     assert "ship_with.shipping_option_code: Unknown shipping option “owl:return”" in str(err.value)
 
 
 # -- label-free (QR) returns ------------------------------------------------------------------------
 def a_return(**kw) -> BookingRequest:
-    customer = Party(name="Ann Park", line1="1 High Street", city="Leeds", postal_code="LS1 4AB", country="GB",
-                     email="ann@example.test")
-    merchant = Party(name="Shop Returns", line1="5 Mill Lane", city="Leeds", postal_code="LS11 5PS", country="GB")
-    values = dict(reference="return-qr-1", order_number="SO-1001", sender=customer, recipient=merchant,
-                  weight_g=800, brand_name="Shop", value=Decimal("25.00"), currency="GBP", items=[("MUG-1", 2)])
+    customer = Party(
+        name="Ann Park",
+        line1="1 High Street",
+        city="Leeds",
+        postal_code="LS1 4AB",
+        country="GB",
+        email="ann@example.test",
+    )
+    merchant = Party(
+        name="Shop Returns", line1="5 Mill Lane", city="Leeds", postal_code="LS11 5PS", country="GB"
+    )
+    values = dict(
+        reference="return-qr-1",
+        order_number="SO-1001",
+        sender=customer,
+        recipient=merchant,
+        weight_g=800,
+        brand_name="Shop",
+        value=Decimal("25.00"),
+        currency="GBP",
+        items=[("MUG-1", 2)],
+    )
     return BookingRequest(**{**values, **kw})
 
 
@@ -358,12 +450,16 @@ def test_the_qr_document_is_asked_for_as_a_png_and_is_404_in_sendclouds_shape_wi
     auth = (sendcloud.account.credentials["public_key"], sendcloud.account.credentials["secret_key"])
     base = f"{sendcloud.url}/sandbox/sendcloud/api/v2/parcels"
 
-    missing = requests.get(f"{base}/{plain.external_id}/documents/qr", auth=auth, headers={"Accept": "image/png"})
+    missing = requests.get(
+        f"{base}/{plain.external_id}/documents/qr", auth=auth, headers={"Accept": "image/png"}
+    )
     assert missing.status_code == 404
     assert missing.json()["error"]["message"] == "No qr document for this parcel."
     png = requests.get(f"{base}/{qr.external_id}/documents/qr", auth=auth, headers={"Accept": "image/png"})
     assert png.headers["Content-Type"] == "image/png" and png.content == qr.qr_code
-    pdf = requests.get(f"{base}/{qr.external_id}/documents/qr", auth=auth, headers={"Accept": "application/pdf"})
+    pdf = requests.get(
+        f"{base}/{qr.external_id}/documents/qr", auth=auth, headers={"Accept": "application/pdf"}
+    )
     assert pdf.headers["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
 
 
@@ -397,8 +493,10 @@ def test_the_qr_document_mapping():
         m.document_path(900123, "selfie")
     png = PNG_SIGNATURE + b"rest"
     assert m.parse_qr_document(200, png, None) == (png, "")
-    assert m.parse_qr_document(404, b"", {"error": {"code": 404, "message": "No qr document for this parcel."}}) \
-        == (b"", "")
+    assert m.parse_qr_document(
+        404, b"", {"error": {"code": 404, "message": "No qr document for this parcel."}}
+    ) == (b"", "")
     assert m.parse_qr_document(200, b"%PDF-1.4", None) == (b"", "the QR code document is not a PNG image")
-    assert m.parse_qr_document(401, b"", {"error": {"code": 401, "message": "Invalid username/password."}}) \
-        == (b"", "Invalid username/password.")
+    assert m.parse_qr_document(
+        401, b"", {"error": {"code": 401, "message": "Invalid username/password."}}
+    ) == (b"", "Invalid username/password.")

@@ -18,7 +18,9 @@ from tests.shipping.factories import ShippableOrderFactory
 
 
 def dutch_order(**kw):
-    return ShippableOrderFactory(ship_country="NL", ship_line1="Kerkstraat 12", email="ann@example.test", **kw)
+    return ShippableOrderFactory(
+        ship_country="NL", ship_line1="Kerkstraat 12", email="ann@example.test", **kw
+    )
 
 
 def test_delivered_by_webhook_makes_the_order_delivered_and_emails_the_buyer_once(sendcloud, mailoutbox):
@@ -35,8 +37,9 @@ def test_delivered_by_webhook_makes_the_order_delivered_and_emails_the_buyer_onc
     assert order.status == Order.Status.DELIVERED and order.delivered_at
     assert [m.subject for m in mailoutbox] == [f"Your order {order} has been delivered"]
     assert mailoutbox[0].to == ["ann@example.test"] and "DPD" in mailoutbox[0].body
-    timeline = list(order.events.filter(kind__in=["tracking", "email"]).order_by("id")
-                    .values_list("kind", "message"))
+    timeline = list(
+        order.events.filter(kind__in=["tracking", "email"]).order_by("id").values_list("kind", "message")
+    )
     assert [k for k, _ in timeline] == ["tracking", "tracking", "email"]
     assert "Shipment picked up by driver" in timeline[0][1] and "Delivered" in timeline[1][1]
 
@@ -44,10 +47,16 @@ def test_delivered_by_webhook_makes_the_order_delivered_and_emails_the_buyer_onc
 def test_an_update_that_arrives_late_is_history_not_a_status(selfprint):
     shipment = book_shipment(order=ShippableOrderFactory())
     t = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
-    en_route = TrackingUpdate(code="91", message="Parcel en route", occurred_at=t + timedelta(hours=2),
-                              status="in_transit", is_status=True)
-    pickup = TrackingUpdate(code="22", message="Shipment picked up by driver", occurred_at=t, status="in_transit",
-                            is_status=True)
+    en_route = TrackingUpdate(
+        code="91",
+        message="Parcel en route",
+        occurred_at=t + timedelta(hours=2),
+        status="in_transit",
+        is_status=True,
+    )
+    pickup = TrackingUpdate(
+        code="22", message="Shipment picked up by driver", occurred_at=t, status="in_transit", is_status=True
+    )
 
     tracking.apply_updates(shipment, [en_route], source="webhook")
     tracking.apply_updates(shipment, [pickup], source="webhook")
@@ -72,8 +81,9 @@ def test_polling_reads_open_parcels_within_the_carriers_limits(sendcloud, monkey
     for shipment in (first, second):
         shipment.refresh_from_db()
         assert shipment.status == Shipment.Status.IN_TRANSIT and shipment.last_tracked_at
-        assert {"ready-to-send", "picked-up-by-driver", "22"} <= set(shipment.tracking_events.values_list("code",
-                                                                                                            flat=True))
+        assert {"ready-to-send", "picked-up-by-driver", "22"} <= set(
+            shipment.tracking_events.values_list("code", flat=True)
+        )
     assert tasks.poll_tracking()[sendcloud.account.name]["polled"] == 0
     later = timezone.now() + SendcloudCarrier.poll_interval + timedelta(minutes=1)
     assert tracking.due_for_polling(sendcloud.account, SendcloudCarrier.poll_interval, now=later).count() == 2
@@ -88,9 +98,19 @@ def test_selfprint_parcels_are_never_polled(selfprint):
 def test_the_public_tracking_page_shows_the_events_under_the_brands_logo(client, selfprint):
     selfprint.brand.logo.save("logo.png", ContentFile(b"\x89PNG\r\n\x1a\n"), save=True)
     shipment = book_shipment(order=ShippableOrderFactory(ship_city="Leeds"))
-    tracking.apply_updates(shipment, [TrackingUpdate(code="22", message="Collected from Leeds warehouse",
-                                                     occurred_at=datetime(2026, 3, 5, 12, 0, tzinfo=UTC),
-                                                     status="in_transit", is_status=True)], source="poll")
+    tracking.apply_updates(
+        shipment,
+        [
+            TrackingUpdate(
+                code="22",
+                message="Collected from Leeds warehouse",
+                occurred_at=datetime(2026, 3, 5, 12, 0, tzinfo=UTC),
+                status="in_transit",
+                is_status=True,
+            )
+        ],
+        source="poll",
+    )
 
     response = client.get(reverse("shipping:track", args=[shipment.public_token]))
 
@@ -113,7 +133,9 @@ def test_the_polling_schedule_exists_after_migrate(db):
     from django_q.models import Schedule
 
     schedule = Schedule.objects.get(name="poll_tracking")
-    assert schedule.func == "shipping.tasks.poll_tracking" and schedule.minutes == 10 and schedule.repeats == -1
+    assert (
+        schedule.func == "shipping.tasks.poll_tracking" and schedule.minutes == 10 and schedule.repeats == -1
+    )
 
 
 @pytest.mark.parametrize("status,expected", [(1999, "cancel_requested"), (80, "exception")])

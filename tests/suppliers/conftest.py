@@ -19,39 +19,60 @@ SUPPLIER_KEY = "sup_live_atelier"
 @pytest.fixture
 def stripe(live_server, transactional_db):
     """A Stripe test account in the sandbox and the gateway paying through it with a Visa card."""
-    store = SandboxStore.objects.create(kind="stripe", key="acct_shipdesk", credentials={"secret_key": "sk_test_sd"})
+    store = SandboxStore.objects.create(
+        kind="stripe", key="acct_shipdesk", credentials={"secret_key": "sk_test_sd"}
+    )
     gateway = PaymentGateway.objects.create(
-        name="Card (Stripe)", kind="stripe", api_base_url=f"{live_server.url}/sandbox/stripe/v1",
-        credentials={"secret_key": "sk_test_sd", "payment_method": "pm_card_visa"})
+        name="Card (Stripe)",
+        kind="stripe",
+        api_base_url=f"{live_server.url}/sandbox/stripe/v1",
+        credentials={"secret_key": "sk_test_sd", "payment_method": "pm_card_visa"},
+    )
     return gateway, store
 
 
 @pytest.fixture
 def paypal(live_server, transactional_db):
     """A PayPal REST app in the sandbox and the gateway paying from a saved PayPal account."""
-    store = SandboxStore.objects.create(kind="paypal", key="shipdesk-app",
-                                        credentials={"client_id": "AZ-client", "client_secret": "EL-secret"})
+    store = SandboxStore.objects.create(
+        kind="paypal",
+        key="shipdesk-app",
+        credentials={"client_id": "AZ-client", "client_secret": "EL-secret"},
+    )
     gateway = PaymentGateway.objects.create(
-        name="PayPal", kind="paypal", api_base_url=f"{live_server.url}/sandbox/paypal",
-        credentials={"client_id": "AZ-client", "client_secret": "EL-secret", "vault_id": "8kk8451t"})
+        name="PayPal",
+        kind="paypal",
+        api_base_url=f"{live_server.url}/sandbox/paypal",
+        credentials={"client_id": "AZ-client", "client_secret": "EL-secret", "vault_id": "8kk8451t"},
+    )
     return gateway, store
 
 
 @pytest.fixture
 def supplier_store(live_server, transactional_db):
-    return SandboxStore.objects.create(kind="supplier", key=SUPPLIER_ACCOUNT, credentials={"api_key": SUPPLIER_KEY})
+    return SandboxStore.objects.create(
+        kind="supplier", key=SUPPLIER_ACCOUNT, credentials={"api_key": SUPPLIER_KEY}
+    )
 
 
 @pytest.fixture
 def atelier_nord(live_server, supplier_store):
     """An automatic-order supplier with an API, selling TEE-ORG and CANDLE-SOY."""
     supplier = SupplierFactory(
-        name="Atelier Nord", auto_order=True, order_method=Supplier.OrderMethod.API,
-        tracking_method=Supplier.TrackingMethod.API, currency="EUR",
+        name="Atelier Nord",
+        auto_order=True,
+        order_method=Supplier.OrderMethod.API,
+        tracking_method=Supplier.TrackingMethod.API,
+        currency="EUR",
         api_base_url=f"{live_server.url}/sandbox/supplier/{SUPPLIER_ACCOUNT}/v1",
-        credentials={"api_key": SUPPLIER_KEY})
-    SupplierProductFactory(supplier=supplier, sku="TEE-ORG", supplier_sku="AN-TEE", cost_price=Decimal("7.50"))
-    SupplierProductFactory(supplier=supplier, sku="CANDLE-SOY", supplier_sku="AN-CANDLE", cost_price=Decimal("4.25"))
+        credentials={"api_key": SUPPLIER_KEY},
+    )
+    SupplierProductFactory(
+        supplier=supplier, sku="TEE-ORG", supplier_sku="AN-TEE", cost_price=Decimal("7.50")
+    )
+    SupplierProductFactory(
+        supplier=supplier, sku="CANDLE-SOY", supplier_sku="AN-CANDLE", cost_price=Decimal("4.25")
+    )
     return supplier
 
 
@@ -75,9 +96,12 @@ def shopify(live_server, transactional_db):
     from tests.factories import ChannelFactory
 
     channel = ChannelFactory(
-        name="Shopify-Main", kind="shopify", api_base_url=f"{live_server.url}/sandbox/shopify/admin/api/2024-07",
+        name="Shopify-Main",
+        kind="shopify",
+        api_base_url=f"{live_server.url}/sandbox/shopify/admin/api/2024-07",
         shop_id="northern-goods.myshopify.com",
-        credentials={"access_token": "shpat_sandbox_token", "webhook_secret": "shpss_sandbox_secret"})
+        credentials={"access_token": "shpat_sandbox_token", "webhook_secret": "shpss_sandbox_secret"},
+    )
     store = store_for_channel(channel)
     ensure_products(store)
     use_fulfillment_service(store, "atelier-nord", name="Atelier Nord", skus=["CANDLE-FIG", "NECK-45"])

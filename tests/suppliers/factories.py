@@ -14,7 +14,9 @@ class PaymentGatewayFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Card (Stripe) {n}")
     kind = PaymentGateway.Kind.STRIPE
     api_base_url = "http://127.0.0.1:9/sandbox/stripe/v1"
-    credentials = factory.LazyFunction(lambda: {"secret_key": "sk_test_shipdesk", "payment_method": "pm_card_visa"})
+    credentials = factory.LazyFunction(
+        lambda: {"secret_key": "sk_test_shipdesk", "payment_method": "pm_card_visa"}
+    )
 
 
 class SupplierFactory(factory.django.DjangoModelFactory):

@@ -21,8 +21,9 @@ def checkout_url(batch) -> str:
 
 
 def pay_selected(client, supplier_orders):
-    return client.post(reverse(CHANGELIST), {"action": "pay_selected",
-                                             "_selected_action": [so.pk for so in supplier_orders]})
+    return client.post(
+        reverse(CHANGELIST), {"action": "pay_selected", "_selected_action": [so.pk for so in supplier_orders]}
+    )
 
 
 def page_text(response) -> str:
@@ -34,7 +35,9 @@ def intents(store):
 
 
 def stripe_posts(store):
-    return list(SandboxRequest.objects.filter(store=store, path__endswith="/v1/payment_intents").order_by("id"))
+    return list(
+        SandboxRequest.objects.filter(store=store, path__endswith="/v1/payment_intents").order_by("id")
+    )
 
 
 @pytest.fixture
@@ -46,6 +49,7 @@ def email_supplier(stripe, paypal):
 
 
 # -- Stripe
+
 
 def test_stripe_pays_a_batch_once_and_the_orders_are_placed(stripe, email_supplier, staff_client, mailoutbox):
     gateway, store = stripe
@@ -77,8 +81,9 @@ def test_stripe_pays_a_batch_once_and_the_orders_are_placed(stripe, email_suppli
     assert len(mailoutbox) == 3 and mailoutbox[0].attachments[0][2] == "text/csv"
 
 
-def test_a_declined_card_leaves_the_batch_awaiting_payment_with_stripes_message(stripe, email_supplier,
-                                                                                 staff_client):
+def test_a_declined_card_leaves_the_batch_awaiting_payment_with_stripes_message(
+    stripe, email_supplier, staff_client
+):
     gateway, store = stripe
     gateway.credentials = {**gateway.credentials, "payment_method": "pm_card_chargeDeclined"}
     gateway.save()
@@ -94,7 +99,9 @@ def test_a_declined_card_leaves_the_batch_awaiting_payment_with_stripes_message(
     assert batch.attempt == 2 and not batch.in_doubt
     assert set(SupplierOrder.objects.values_list("status", flat=True)) == {"awaiting_payment"}
     order = orders[0].order
-    assert order.events.filter(kind=OrderEvent.Kind.ERROR, message__contains="Your card was declined").exists()
+    assert order.events.filter(
+        kind=OrderEvent.Kind.ERROR, message__contains="Your card was declined"
+    ).exists()
     assert [p.parsed["outcome"] for p in stripe_posts(store)] == ["declined"]
 
     # Another card, a new attempt: a fresh key (the declined one would replay the decline).
@@ -124,7 +131,9 @@ def test_a_429_from_stripe_is_retried_and_the_batch_paid_once(stripe, email_supp
     assert intents(store).count() == 1
 
 
-def test_the_same_batch_submitted_twice_pays_once_stripe_replays_the_key(stripe, email_supplier, staff_client):
+def test_the_same_batch_submitted_twice_pays_once_stripe_replays_the_key(
+    stripe, email_supplier, staff_client
+):
     gateway, store = stripe
     store.faults = [{"truncate": True, "path": "payment_intents"}]  # Stripe charged, but the answer got lost
     store.save()
@@ -150,8 +159,11 @@ def test_the_same_batch_submitted_twice_pays_once_stripe_replays_the_key(stripe,
 
 # -- PayPal
 
+
 def paypal_posts(store):
-    return list(SandboxRequest.objects.filter(store=store, path__contains="/v2/checkout/orders").order_by("id"))
+    return list(
+        SandboxRequest.objects.filter(store=store, path__contains="/v2/checkout/orders").order_by("id")
+    )
 
 
 def test_paypal_creates_and_captures_the_batch(paypal, email_supplier, staff_client):
@@ -172,7 +184,10 @@ def test_paypal_creates_and_captures_the_batch(paypal, email_supplier, staff_cli
     assert capture.parsed["request_id"] == f"{batch.idempotency_key}-capture"
     order = SandboxOrder.objects.get(store=store, external_id__startswith="order:")
     assert order.status == "COMPLETED"
-    assert batch.status == "paid" and batch.remote_id == order.data["purchase_units"][0]["payments"]["captures"][0]["id"]
+    assert (
+        batch.status == "paid"
+        and batch.remote_id == order.data["purchase_units"][0]["payments"]["captures"][0]["id"]
+    )
     assert set(SupplierOrder.objects.values_list("status", flat=True)) == {"placed"}
 
 
@@ -187,7 +202,11 @@ def test_a_paypal_decline_leaves_the_batch_awaiting_payment(paypal, email_suppli
 
     assert "Declined by PayPal: PayPal: The instrument presented was either declined" in page_text(response)
     batch.refresh_from_db()
-    assert batch.status == "awaiting_payment" and "INSTRUMENT_DECLINED" in batch.last_error and batch.attempt == 2
+    assert (
+        batch.status == "awaiting_payment"
+        and "INSTRUMENT_DECLINED" in batch.last_error
+        and batch.attempt == 2
+    )
     assert SupplierOrder.objects.get().status == "awaiting_payment"
 
 
@@ -206,8 +225,9 @@ def test_a_429_from_paypal_is_retried_and_the_batch_paid_once(paypal, email_supp
     assert SandboxOrder.objects.filter(store=store, external_id__startswith="order:").count() == 1
 
 
-def test_the_same_batch_submitted_twice_pays_once_paypal_replays_the_request_id(paypal, email_supplier,
-                                                                                  staff_client):
+def test_the_same_batch_submitted_twice_pays_once_paypal_replays_the_request_id(
+    paypal, email_supplier, staff_client
+):
     gateway, store = paypal
     store.faults = [{"truncate": True, "path": "/capture"}]  # captured, but the answer got lost
     store.save()
@@ -231,24 +251,32 @@ def test_the_same_batch_submitted_twice_pays_once_paypal_replays_the_request_id(
 
 # -- what the checkout allows
 
+
 def test_a_mixed_supplier_selection_is_refused_with_a_clear_message(stripe, staff_client):
     nord = SupplierFactory(name="Atelier Nord", gateways=[stripe[0]])
     fabrika = SupplierFactory(name="Fabrika", gateways=[stripe[0]])
     selection = supplier_orders_for(nord, 2) + supplier_orders_for(fabrika, 1)
 
-    response = staff_client.post(reverse(CHANGELIST), {
-        "action": "pay_selected", "_selected_action": [so.pk for so in selection]}, follow=True)
+    response = staff_client.post(
+        reverse(CHANGELIST),
+        {"action": "pay_selected", "_selected_action": [so.pk for so in selection]},
+        follow=True,
+    )
 
     text = page_text(response)
-    assert "A payment goes to one supplier: the selection has orders of 2 suppliers (Atelier Nord (2), Fabrika (1))" \
+    assert (
+        "A payment goes to one supplier: the selection has orders of 2 suppliers (Atelier Nord (2), Fabrika (1))"
         in text
+    )
     assert not PaymentBatch.objects.exists()
     assert not SandboxRequest.objects.exists()
 
 
 def test_the_checkout_offers_only_the_gateways_the_supplier_allows(stripe, staff_client):
     gateway, _ = stripe
-    PaymentGateway.objects.create(name="PayPal (not for this one)", kind="paypal", api_base_url="http://x.invalid")
+    PaymentGateway.objects.create(
+        name="PayPal (not for this one)", kind="paypal", api_base_url="http://x.invalid"
+    )
     nord = SupplierFactory(name="Atelier Nord", gateways=[gateway])
     pay_selected(staff_client, supplier_orders_for(nord, 1))
 

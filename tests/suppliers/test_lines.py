@@ -39,8 +39,9 @@ def test_a_cancelled_supplier_order_gives_its_lines_back_while_the_store_order_i
     neck.refresh_from_db()
     assert neck.dropshipped_by == ""
     assert [(ln.sku, q) for ln, q in default_lines(order)] == [("MUG", 1), ("NECK-45", 2)]
-    assert order.events.filter(kind=OrderEvent.Kind.SUPPLIER,
-                               message__contains="2 × NECK-45 no longer shipped by Atelier Nord").exists()
+    assert order.events.filter(
+        kind=OrderEvent.Kind.SUPPLIER, message__contains="2 × NECK-45 no longer shipped by Atelier Nord"
+    ).exists()
 
 
 def test_a_cancelled_store_order_keeps_its_lines_with_the_supplier(db, django_capture_on_commit_callbacks):
@@ -63,4 +64,6 @@ def test_an_order_only_the_supplier_ships_says_so(db):
     route_orders(Order.objects.filter(pk=order.pk))
 
     assert default_lines(order) == []
-    assert nothing_to_ship_reason(order) == f"{order}: all remaining lines are shipped by supplier Atelier Nord"
+    assert (
+        nothing_to_ship_reason(order) == f"{order}: all remaining lines are shipped by supplier Atelier Nord"
+    )

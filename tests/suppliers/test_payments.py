@@ -11,13 +11,24 @@ from suppliers.payments.base import decimal_string, minor_units
 
 
 def request(key="key-1", amount="12.50", currency="EUR") -> PaymentRequest:
-    return PaymentRequest(amount=Decimal(amount), currency=currency, reference="batch-1",
-                          description="Atelier Nord: 2 order(s)", idempotency_key=key, metadata={"batch": "b1"})
+    return PaymentRequest(
+        amount=Decimal(amount),
+        currency=currency,
+        reference="batch-1",
+        description="Atelier Nord: 2 order(s)",
+        idempotency_key=key,
+        metadata={"batch": "b1"},
+    )
 
 
-@pytest.mark.parametrize("amount,currency,minor,text", [
-    ("12.50", "EUR", 1250, "12.50"), ("0.5", "usd", 50, "0.50"), ("1250", "JPY", 1250, "1250"),
-])
+@pytest.mark.parametrize(
+    "amount,currency,minor,text",
+    [
+        ("12.50", "EUR", 1250, "12.50"),
+        ("0.5", "usd", 50, "0.50"),
+        ("1250", "JPY", 1250, "1250"),
+    ],
+)
 def test_money_formats(amount, currency, minor, text):
     assert minor_units(Decimal(amount), currency) == minor
     assert decimal_string(Decimal(amount), currency) == text
@@ -28,10 +39,15 @@ def test_stripe_sends_a_form_encoded_confirmed_intent(stripe):
     result = get_gateway(gateway).charge(request())
     sent = SandboxRequest.objects.get(store=store)
     assert result.status == "succeeded" and result.remote_id.startswith("pi_") and not result.replayed
-    assert sent.parsed["params"] == {"amount": "1250", "currency": "eur", "payment_method": "pm_card_visa",
-                                     "confirm": "true", "payment_method_types": ["card"],
-                                     "description": "Atelier Nord: 2 order(s)",
-                                     "metadata": {"reference": "batch-1", "batch": "b1"}}
+    assert sent.parsed["params"] == {
+        "amount": "1250",
+        "currency": "eur",
+        "payment_method": "pm_card_visa",
+        "confirm": "true",
+        "payment_method_types": ["card"],
+        "description": "Atelier Nord: 2 order(s)",
+        "metadata": {"reference": "batch-1", "batch": "b1"},
+    }
 
 
 def test_stripe_card_needing_authentication_is_a_decline(stripe):

@@ -16,8 +16,9 @@ from tests.suppliers.factories import SupplierFactory, SupplierProductFactory
 
 
 def pay(supplier_orders, gateway, actor=None):
-    batch, _ = checkout.create_batch(SupplierOrder.objects.filter(pk__in=[so.pk for so in supplier_orders]),
-                                     actor=actor)
+    batch, _ = checkout.create_batch(
+        SupplierOrder.objects.filter(pk__in=[so.pk for so in supplier_orders]), actor=actor
+    )
     return checkout.pay_batch(batch, gateway=gateway, actor=actor)
 
 
@@ -41,7 +42,10 @@ def test_paid_orders_of_an_automatic_supplier_reach_its_api_at_once(placed, supp
     assert body["reference"] == first.reference and body["currency"] == "EUR"
     assert body["items"] == [{"sku": "AN-CANDLE", "quantity": 3}]  # supplier SKU, not ours
     assert body["ship_to"]["line1"] == order.ship_line1 and body["ship_to"]["country"] == "GB"
-    assert SandboxOrder.objects.get(store=supplier_store, external_id=first.remote_id).data["status"] == "received"
+    assert (
+        SandboxOrder.objects.get(store=supplier_store, external_id=first.remote_id).data["status"]
+        == "received"
+    )
 
 
 def test_placing_again_sends_nothing_new(placed, supplier_store):
@@ -55,7 +59,9 @@ def test_placed_means_the_address_is_locked_and_an_edit_is_refused(placed, staff
     order = placed[0].order
     order.refresh_from_db()
     assert order.address_locked
-    assert order.events.filter(kind=OrderEvent.Kind.SUPPLIER, message__startswith="Shipping address locked").exists()
+    assert order.events.filter(
+        kind=OrderEvent.Kind.SUPPLIER, message__startswith="Shipping address locked"
+    ).exists()
     url = reverse("admin:orders_order_change", args=[order.pk])
 
     page = staff_client.get(url).content.decode()
@@ -64,8 +70,15 @@ def test_placed_means_the_address_is_locked_and_an_edit_is_refused(placed, staff
 
     # A page opened before the lock still posts the address fields: refused, with the contact.
     old_line1 = order.ship_line1
-    response = staff_client.post(url, {**management_forms(staff_client, url), "ship_line1": "99 Other Street",
-                                       "internal_note": "called the buyer"}, follow=True)
+    response = staff_client.post(
+        url,
+        {
+            **management_forms(staff_client, url),
+            "ship_line1": "99 Other Street",
+            "internal_note": "called the buyer",
+        },
+        follow=True,
+    )
     text = response.content.decode()
     assert f"The address of {order} was not changed" in text
     assert "contact the supplier: Atelier Nord (orders@ateliernord.example)" in text
@@ -77,7 +90,11 @@ def management_forms(client, url) -> dict:
     """What the order page posts back untouched: its editable fields and the inline formsets'
     management data (the inlines are read-only, so each row is just its id)."""
     context = client.get(url).context
-    data = {name: value for name, value in context["adminform"].form.initial.items() if isinstance(value, str | int)}
+    data = {
+        name: value
+        for name, value in context["adminform"].form.initial.items()
+        if isinstance(value, str | int)
+    }
     for inline in context["inline_admin_formsets"]:
         formset = inline.formset
         data.update({f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()})
@@ -88,24 +105,36 @@ def management_forms(client, url) -> dict:
 
 
 def test_a_supplier_without_an_api_gets_the_purchase_order_by_email_with_a_csv(stripe, mailoutbox):
-    supplier = SupplierFactory(name="Fabrika", email="zamowienia@fabrika.example", auto_order=True,
-                               gateways=[stripe[0]])
-    SupplierProductFactory(supplier=supplier, sku="BOWL", supplier_sku="FB-BOWL-2", title="Stoneware bowl",
-                           cost_price=Decimal("31.00"))
+    supplier = SupplierFactory(
+        name="Fabrika", email="zamowienia@fabrika.example", auto_order=True, gateways=[stripe[0]]
+    )
+    SupplierProductFactory(
+        supplier=supplier,
+        sku="BOWL",
+        supplier_sku="FB-BOWL-2",
+        title="Stoneware bowl",
+        cost_price=Decimal("31.00"),
+    )
     [supplier_order] = supplier_orders_for(supplier, 1, quantity=2)
 
     pay([supplier_order], stripe[0])
 
     supplier_order.refresh_from_db()
-    assert supplier_order.status == "placed" and supplier_order.order.__class__.objects.get(
-        pk=supplier_order.order_id).address_locked
+    assert (
+        supplier_order.status == "placed"
+        and supplier_order.order.__class__.objects.get(pk=supplier_order.order_id).address_locked
+    )
     [mail] = mailoutbox
     assert mail.to == ["zamowienia@fabrika.example"] and supplier_order.reference in mail.subject
     assert "/supplier/" in mail.body  # the private link for tracking
     name, content, mimetype = mail.attachments[0]
     rows = list(csv.DictReader(io.StringIO(content)))
     assert name == f"{supplier_order.reference}.csv" and mimetype == "text/csv"
-    assert rows[0]["supplier_sku"] == "FB-BOWL-2" and rows[0]["quantity"] == "2" and rows[0]["unit_cost"] == "31.00"
+    assert (
+        rows[0]["supplier_sku"] == "FB-BOWL-2"
+        and rows[0]["quantity"] == "2"
+        and rows[0]["unit_cost"] == "31.00"
+    )
     assert rows[0]["ship_postal_code"] == "LS1 4AB"
 
 
@@ -116,8 +145,10 @@ def test_a_manual_supplier_waits_for_send_to_supplier(stripe, staff_client, mail
     supplier_order.refresh_from_db()
     assert supplier_order.status == "paid" and not mailoutbox
 
-    staff_client.post(reverse("admin:suppliers_supplierorder_changelist"),
-                      {"action": "send_to_supplier", "_selected_action": [supplier_order.pk]})
+    staff_client.post(
+        reverse("admin:suppliers_supplierorder_changelist"),
+        {"action": "send_to_supplier", "_selected_action": [supplier_order.pk]},
+    )
 
     supplier_order.refresh_from_db()
     assert supplier_order.status == "placed" and len(mailoutbox) == 1

@@ -63,13 +63,15 @@ def assert_reached_etsy(order, supplier_order, number, carrier_code):
     shipment = order.shipments.get()
     assert shipment.tracking_number == number and shipment.fulfilment.state == "pending"
     assert shipment.fulfilment.last_error.startswith("kept: Etsy-Main can only mark the whole order")
-    assert shipment.fulfilment.lines == [[ln.order_line.external_id, ln.quantity]
-                                         for ln in supplier_order.lines.select_related("order_line")]
+    assert shipment.fulfilment.lines == [
+        [ln.order_line.external_id, ln.quantity] for ln in supplier_order.lines.select_related("order_line")
+    ]
     assert not etsy_tracking(order)
 
     mug = order.lines.get(sku="MUG-RED-L")
-    record_external_shipment(order=order, tracking_number="RM123456785GB", carrier="Royal Mail",
-                             lines=[[mug.external_id, 1]])
+    record_external_shipment(
+        order=order, tracking_number="RM123456785GB", carrier="Royal Mail", lines=[[mug.external_id, 1]]
+    )
 
     shipment.fulfilment.refresh_from_db()
     assert shipment.fulfilment.state == "sent"
@@ -85,7 +87,9 @@ def test_tracking_polled_from_the_supplier_api_reaches_etsy(placed_order, live_s
     shipped = requests.post(
         f"{live_server.url}/sandbox/supplier/{SUPPLIER_ACCOUNT}/v1/orders/{supplier_order.remote_id}/ship",
         json={"tracking_number": "JD014600003828GB", "carrier": "DHL Express"},
-        headers={"Authorization": f"Bearer {SUPPLIER_KEY}"}, timeout=5)
+        headers={"Authorization": f"Bearer {SUPPLIER_KEY}"},
+        timeout=5,
+    )
     assert shipped.status_code == 200
 
     result = poll_suppliers()  # the every-30-minutes task
@@ -107,10 +111,15 @@ def test_tracking_typed_on_the_suppliers_private_page_reaches_etsy(placed_order)
     assert page["Referrer-Policy"] == "no-referrer" and "no-store" in page["Cache-Control"]
     forged = browser.post(url, {f"tracking-{supplier_order.reference}": "FORGED1"})
     assert forged.status_code == 403  # CSRF-protected
-    response = browser.post(url, {
-        "csrfmiddlewaretoken": browser.cookies["csrftoken"].value,
-        f"tracking-{supplier_order.reference}": "00340434161094042557", f"carrier-{supplier_order.reference}": "DPD",
-    }, follow=True)
+    response = browser.post(
+        url,
+        {
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"].value,
+            f"tracking-{supplier_order.reference}": "00340434161094042557",
+            f"carrier-{supplier_order.reference}": "DPD",
+        },
+        follow=True,
+    )
 
     assert "Thank you: 1 tracking number(s) recorded" in response.content.decode()
     assert_reached_etsy(order, supplier_order, "00340434161094042557", "dpd")
@@ -123,13 +132,19 @@ def test_the_private_page_needs_the_right_token(placed_order):
 def test_tracking_from_a_csv_in_the_admin_reaches_etsy(placed_order, staff_client):
     order, supplier_order = placed_order
     Supplier.objects.filter(pk=supplier_order.supplier_id).update(tracking_method="csv")
-    csv_file = SimpleUploadedFile("tracking.csv", (
-        "Reference;Tracking number;Carrier\n"
-        f"{supplier_order.reference};1Z999AA10123456784;UPS\n"
-        "PO-NOSUCHREF;X1;UPS\n").encode("utf-8-sig"), content_type="text/csv")
+    csv_file = SimpleUploadedFile(
+        "tracking.csv",
+        (
+            "Reference;Tracking number;Carrier\n"
+            f"{supplier_order.reference};1Z999AA10123456784;UPS\n"
+            "PO-NOSUCHREF;X1;UPS\n"
+        ).encode("utf-8-sig"),
+        content_type="text/csv",
+    )
 
-    response = staff_client.post(reverse("admin:suppliers_supplierorder_import_tracking"), {"file": csv_file},
-                                 follow=True)
+    response = staff_client.post(
+        reverse("admin:suppliers_supplierorder_import_tracking"), {"file": csv_file}, follow=True
+    )
 
     text = response.content.decode()
     assert "1 tracking number(s) recorded, 1 problem(s)" in text and "no supplier order PO-NOSUCHREF" in text
@@ -138,8 +153,12 @@ def test_tracking_from_a_csv_in_the_admin_reaches_etsy(placed_order, staff_clien
 
 def test_a_split_order_is_shipped_when_all_its_parts_are(placed_order, live_server):
     order, supplier_order = placed_order
-    requests.post(f"{live_server.url}/sandbox/supplier/{SUPPLIER_ACCOUNT}/v1/orders/{supplier_order.remote_id}/ship",
-                  json={}, headers={"Authorization": f"Bearer {SUPPLIER_KEY}"}, timeout=5)
+    requests.post(
+        f"{live_server.url}/sandbox/supplier/{SUPPLIER_ACCOUNT}/v1/orders/{supplier_order.remote_id}/ship",
+        json={},
+        headers={"Authorization": f"Bearer {SUPPLIER_KEY}"},
+        timeout=5,
+    )
     poll_suppliers()
 
     order.refresh_from_db()
@@ -148,11 +167,13 @@ def test_a_split_order_is_shipped_when_all_its_parts_are(placed_order, live_serv
     supplier_fulfilment = order.fulfilments.get()
     assert supplier_fulfilment.supplier == "Atelier Nord"
     assert sorted(supplier_fulfilment.lines) == sorted(
-        [ln.order_line.external_id, ln.quantity] for ln in supplier_order.lines.select_related("order_line"))
+        [ln.order_line.external_id, ln.quantity] for ln in supplier_order.lines.select_related("order_line")
+    )
 
     mug = order.lines.get(sku="MUG-RED-L")
-    record_external_shipment(order=order, tracking_number="RM123456785GB", carrier="Royal Mail",
-                             lines=[[mug.external_id, 1]])
+    record_external_shipment(
+        order=order, tracking_number="RM123456785GB", carrier="Royal Mail", lines=[[mug.external_id, 1]]
+    )
 
     order.refresh_from_db()
     assert order.status == "shipped"
@@ -176,13 +197,21 @@ def test_a_csv_uploaded_on_the_private_page_only_matches_that_suppliers_orders(p
 
     [other] = supplier_orders_for(SupplierFactory(name="Fabrika"), 1)
     SupplierOrder.objects.filter(pk=other.pk).update(status="placed")
-    csv_file = SimpleUploadedFile("t.csv", (
-        "reference,tracking_number,carrier\n"
-        f"{supplier_order.reference},CP123456789FR,Colissimo\n"
-        f"{other.reference},ZZZ,UPS\n").encode(), content_type="text/csv")
+    csv_file = SimpleUploadedFile(
+        "t.csv",
+        (
+            "reference,tracking_number,carrier\n"
+            f"{supplier_order.reference},CP123456789FR,Colissimo\n"
+            f"{other.reference},ZZZ,UPS\n"
+        ).encode(),
+        content_type="text/csv",
+    )
 
-    response = Client().post(reverse("suppliers:upload", args=[supplier_order.supplier.upload_token]),
-                             {"file": csv_file}, follow=True)
+    response = Client().post(
+        reverse("suppliers:upload", args=[supplier_order.supplier.upload_token]),
+        {"file": csv_file},
+        follow=True,
+    )
 
     text = response.content.decode()
     assert "1 tracking number(s) recorded" in text and f"no supplier order {other.reference}" in text
@@ -197,8 +226,11 @@ def test_an_order_the_supplier_cancels_is_cancelled_here_and_staff_are_alerted(p
 
     order, supplier_order = placed_order
     AlertSubscription.objects.create(user=UserFactory(username="ops"), all_channels=True)
-    requests.post(f"{live_server.url}/sandbox/supplier/{SUPPLIER_ACCOUNT}/v1/orders/{supplier_order.remote_id}/cancel",
-                  headers={"Authorization": f"Bearer {SUPPLIER_KEY}"}, timeout=5)
+    requests.post(
+        f"{live_server.url}/sandbox/supplier/{SUPPLIER_ACCOUNT}/v1/orders/{supplier_order.remote_id}/cancel",
+        headers={"Authorization": f"Bearer {SUPPLIER_KEY}"},
+        timeout=5,
+    )
 
     assert poll_suppliers()["cancelled"] == 1
 

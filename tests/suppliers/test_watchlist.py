@@ -16,8 +16,10 @@ from tests.suppliers.factories import SupplierFactory
 def placed_days_ago(supplier_order, days: int):
     placed_at = timezone.now() - timedelta(days=days)
     SupplierOrder.objects.filter(pk=supplier_order.pk).update(
-        status="placed", placed_at=placed_at,
-        tracking_due_at=placed_at + timedelta(days=supplier_order.supplier.watchlist_days))
+        status="placed",
+        placed_at=placed_at,
+        tracking_due_at=placed_at + timedelta(days=supplier_order.supplier.watchlist_days),
+    )
 
 
 def test_overdue_orders_are_listed_per_supplier_days_and_alerted_once(db, staff_client):

@@ -28,24 +28,60 @@ ATELIER_NORD = [
     ("CANDLE-L", "AN-CANDLE-L", "Large candle", "6.00"),
 ]
 
+
 def demo_channels(base: str) -> list[tuple[str, str, str, str, dict]]:
     """name, kind, API base URL, shop id, credentials — every channel on the local sandbox."""
     far = int(time.time()) + 3600
     return [
-        ("Etsy-Main", "etsy", base + "etsy/v3/application", "10001",
-         {"keystring": "demo-keystring", "shared_secret": "demo-secret", "access_token": "demo-token"}),
-        ("Shopify-Main", "shopify", base + "shopify/admin/api/2024-07", "northern-goods.myshopify.com",
-         {"access_token": "shpat_demo_token", "webhook_secret": "shpss_demo_secret"}),
-        ("eBay-Main", "ebay", base + "ebay/sell/fulfillment/v1", "",
-         {"client_id": "Shipdesk-demo", "client_secret": "demo-cs", "refresh_token": "v^1.1#demo-refresh",
-          "access_token": "v^1.1#demo-access", "expires_at": far,
-          "token_url": base + "ebay/identity/v1/oauth2/token"}),
-        ("Amazon-UK", "amazon", base + "amazon", "A1F83G8C2ARO7P",
-         {"client_id": "amzn1.application-oa2-client.demo", "client_secret": "demo-cs",
-          "refresh_token": "Atzr|demo-refresh", "access_token": "Atza|demo-access", "expires_at": far,
-          "token_url": base + "amazon/auth/o2/token"}),
-        ("Ecwid-Main", "ecwid", base + "ecwid/api/v3", "4870020",
-         {"access_token": "secret_demo_token", "client_secret": "ecwid_demo_secret"}),
+        (
+            "Etsy-Main",
+            "etsy",
+            base + "etsy/v3/application",
+            "10001",
+            {"keystring": "demo-keystring", "shared_secret": "demo-secret", "access_token": "demo-token"},
+        ),
+        (
+            "Shopify-Main",
+            "shopify",
+            base + "shopify/admin/api/2024-07",
+            "northern-goods.myshopify.com",
+            {"access_token": "shpat_demo_token", "webhook_secret": "shpss_demo_secret"},
+        ),
+        (
+            "eBay-Main",
+            "ebay",
+            base + "ebay/sell/fulfillment/v1",
+            "",
+            {
+                "client_id": "Shipdesk-demo",
+                "client_secret": "demo-cs",
+                "refresh_token": "v^1.1#demo-refresh",
+                "access_token": "v^1.1#demo-access",
+                "expires_at": far,
+                "token_url": base + "ebay/identity/v1/oauth2/token",
+            },
+        ),
+        (
+            "Amazon-UK",
+            "amazon",
+            base + "amazon",
+            "A1F83G8C2ARO7P",
+            {
+                "client_id": "amzn1.application-oa2-client.demo",
+                "client_secret": "demo-cs",
+                "refresh_token": "Atzr|demo-refresh",
+                "access_token": "Atza|demo-access",
+                "expires_at": far,
+                "token_url": base + "amazon/auth/o2/token",
+            },
+        ),
+        (
+            "Ecwid-Main",
+            "ecwid",
+            base + "ecwid/api/v3",
+            "4870020",
+            {"access_token": "secret_demo_token", "client_secret": "ecwid_demo_secret"},
+        ),
     ]
 
 
@@ -61,31 +97,73 @@ def _upsert(model, lookup: dict, values: dict):
 def demo_supplier(base: str) -> Supplier:
     """Atelier Nord: automatic orders placed through the sandbox supplier store's API, paid by card
     (the Stripe sandbox) or PayPal (the PayPal sandbox). Safe to run twice."""
-    SandboxStore.objects.get_or_create(kind="stripe", key="acct_shipdesk_demo",
-                                       defaults={"credentials": {"secret_key": "sk_test_shipdesk_demo"}})
-    SandboxStore.objects.get_or_create(kind="paypal", key="shipdesk-demo", defaults={
-        "credentials": {"client_id": "AZ-shipdesk-demo", "client_secret": "EL-shipdesk-demo"}})
+    SandboxStore.objects.get_or_create(
+        kind="stripe",
+        key="acct_shipdesk_demo",
+        defaults={"credentials": {"secret_key": "sk_test_shipdesk_demo"}},
+    )
+    SandboxStore.objects.get_or_create(
+        kind="paypal",
+        key="shipdesk-demo",
+        defaults={"credentials": {"client_id": "AZ-shipdesk-demo", "client_secret": "EL-shipdesk-demo"}},
+    )
     supplier_store, _ = SandboxStore.objects.get_or_create(
-        kind="supplier", key="atelier-nord", defaults={"credentials": {"api_key": "sup_demo_atelier_nord"}})
+        kind="supplier", key="atelier-nord", defaults={"credentials": {"api_key": "sup_demo_atelier_nord"}}
+    )
     for _sku, supplier_sku, title, _cost in ATELIER_NORD:
-        SandboxProduct.objects.get_or_create(store=supplier_store, external_id=supplier_sku,
-                                             defaults={"data": {"sku": supplier_sku, "title": title}})
-    card = _upsert(PaymentGateway, {"name": "Card (Stripe)"}, {
-        "kind": PaymentGateway.Kind.STRIPE, "api_base_url": base + "stripe/v1",
-        "credentials": {"secret_key": "sk_test_shipdesk_demo", "payment_method": "pm_card_visa"}})
-    paypal = _upsert(PaymentGateway, {"name": "PayPal"}, {
-        "kind": PaymentGateway.Kind.PAYPAL, "api_base_url": base + "paypal",
-        "credentials": {"client_id": "AZ-shipdesk-demo", "client_secret": "EL-shipdesk-demo",
-                        "vault_id": "demo-paypal-vault"}})
-    supplier = _upsert(Supplier, {"name": "Atelier Nord"}, {
-        "contact_name": "Ingrid Nord", "email": "orders@atelier-nord.example", "currency": "EUR",
-        "auto_order": True, "order_method": Supplier.OrderMethod.API, "tracking_method": Supplier.TrackingMethod.API,
-        "api_base_url": base + "supplier/atelier-nord/v1", "credentials": {"api_key": "sup_demo_atelier_nord"},
-        "notes": "Demo supplier: its orders go to the sandbox supplier store."})
+        SandboxProduct.objects.get_or_create(
+            store=supplier_store,
+            external_id=supplier_sku,
+            defaults={"data": {"sku": supplier_sku, "title": title}},
+        )
+    card = _upsert(
+        PaymentGateway,
+        {"name": "Card (Stripe)"},
+        {
+            "kind": PaymentGateway.Kind.STRIPE,
+            "api_base_url": base + "stripe/v1",
+            "credentials": {"secret_key": "sk_test_shipdesk_demo", "payment_method": "pm_card_visa"},
+        },
+    )
+    paypal = _upsert(
+        PaymentGateway,
+        {"name": "PayPal"},
+        {
+            "kind": PaymentGateway.Kind.PAYPAL,
+            "api_base_url": base + "paypal",
+            "credentials": {
+                "client_id": "AZ-shipdesk-demo",
+                "client_secret": "EL-shipdesk-demo",
+                "vault_id": "demo-paypal-vault",
+            },
+        },
+    )
+    supplier = _upsert(
+        Supplier,
+        {"name": "Atelier Nord"},
+        {
+            "contact_name": "Ingrid Nord",
+            "email": "orders@atelier-nord.example",
+            "currency": "EUR",
+            "auto_order": True,
+            "order_method": Supplier.OrderMethod.API,
+            "tracking_method": Supplier.TrackingMethod.API,
+            "api_base_url": base + "supplier/atelier-nord/v1",
+            "credentials": {"api_key": "sup_demo_atelier_nord"},
+            "notes": "Demo supplier: its orders go to the sandbox supplier store.",
+        },
+    )
     supplier.allowed_gateways.add(card, paypal)
     for sku, supplier_sku, title, cost in ATELIER_NORD:
-        SupplierProduct.objects.get_or_create(sku=sku, defaults={
-            "supplier": supplier, "supplier_sku": supplier_sku, "title": title, "cost_price": Decimal(cost)})
+        SupplierProduct.objects.get_or_create(
+            sku=sku,
+            defaults={
+                "supplier": supplier,
+                "supplier_sku": supplier_sku,
+                "title": title,
+                "cost_price": Decimal(cost),
+            },
+        )
     return supplier
 
 
@@ -93,13 +171,22 @@ def demo_sendcloud(base: str, port: int) -> CarrierAccount:
     """A Sendcloud account on the sandbox (not the default for outbound parcels: the self-printed
     Royal Mail account stays that), booking the brand's return labels with Royal Mail's label-free
     returns, so the portal shows a QR code. Its parcel-status webhooks come back to this server."""
-    account = _upsert(CarrierAccount, {"name": "Sendcloud (sandbox)"}, {
-        "kind": CarrierAccount.Kind.SENDCLOUD, "api_base_url": f"{base}sendcloud/api/v2",
-        "credentials": {"public_key": "demo-sendcloud-public", "secret_key": "demo-sendcloud-secret"},
-        "default_service": "Royal Mail Tracked 48", "tracking_company": "Royal Mail",
-        "return_service": "royal_mail:tracked/return-qr"})
-    store_for_account(account, webhook_url=f"http://127.0.0.1:{port}"
-                                           + reverse("shipping:carrier_webhook", args=[account.pk]))
+    account = _upsert(
+        CarrierAccount,
+        {"name": "Sendcloud (sandbox)"},
+        {
+            "kind": CarrierAccount.Kind.SENDCLOUD,
+            "api_base_url": f"{base}sendcloud/api/v2",
+            "credentials": {"public_key": "demo-sendcloud-public", "secret_key": "demo-sendcloud-secret"},
+            "default_service": "Royal Mail Tracked 48",
+            "tracking_company": "Royal Mail",
+            "return_service": "royal_mail:tracked/return-qr",
+        },
+    )
+    store_for_account(
+        account,
+        webhook_url=f"http://127.0.0.1:{port}" + reverse("shipping:carrier_webhook", args=[account.pk]),
+    )
     return account
 
 
@@ -118,42 +205,78 @@ DEMO_SEED = 2026
 
 
 class Command(BaseCommand):
-    help = ("Load demo data: sandbox channels with orders, a brand, a carrier, a dropshipping supplier with its "
-            "payment gateways, and a superuser. Safe to run twice.")
+    help = (
+        "Load demo data: sandbox channels with orders, a brand, a carrier, a dropshipping supplier with its "
+        "payment gateways, and a superuser. Safe to run twice."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
-        parser.add_argument("--orders", type=int, default=30, help="Sandbox orders per channel on the first run")
+        parser.add_argument(
+            "--orders", type=int, default=30, help="Sandbox orders per channel on the first run"
+        )
         parser.add_argument("--no-sync", action="store_true", help="Do not queue an immediate sync")
 
     def handle(self, *args, port, orders, no_sync, **options):
         base = f"http://127.0.0.1:{port}/sandbox/"
         warehouse, _ = Address.objects.get_or_create(
             label="Leeds warehouse",
-            defaults={"name": "Northern Goods Ltd", "company": "Northern Goods", "line1": "Unit 4, Canal Wharf",
-                      "city": "Leeds", "postal_code": "LS11 5PS", "country": "GB", "email": "ship@example.com",
-                      "phone": "+44 113 496 0000"},
+            defaults={
+                "name": "Northern Goods Ltd",
+                "company": "Northern Goods",
+                "line1": "Unit 4, Canal Wharf",
+                "city": "Leeds",
+                "postal_code": "LS11 5PS",
+                "country": "GB",
+                "email": "ship@example.com",
+                "phone": "+44 113 496 0000",
+            },
         )
         returns, _ = Address.objects.get_or_create(
             label="Leeds returns",
-            defaults={"name": "Northern Goods Returns", "line1": "Unit 5, Canal Wharf", "city": "Leeds",
-                      "postal_code": "LS11 5PS", "country": "GB", "email": "returns@example.com"},
+            defaults={
+                "name": "Northern Goods Returns",
+                "line1": "Unit 5, Canal Wharf",
+                "city": "Leeds",
+                "postal_code": "LS11 5PS",
+                "country": "GB",
+                "email": "returns@example.com",
+            },
         )
-        brand, _ = Brand.objects.get_or_create(slug="northern-goods", defaults={
-            "name": "Northern Goods", "sender_address": warehouse, "return_address": returns, "is_default": True})
-        CarrierAccount.objects.get_or_create(name="Royal Mail (own account)", defaults={
-            "kind": "selfprint", "default_service": "Tracked 48", "tracking_company": "Royal Mail", "prefix": "SD",
-            "tracking_url_template": "https://www.royalmail.com/track-your-item#/tracking-results/{tracking_number}",
-            "is_default": True})
+        brand, _ = Brand.objects.get_or_create(
+            slug="northern-goods",
+            defaults={
+                "name": "Northern Goods",
+                "sender_address": warehouse,
+                "return_address": returns,
+                "is_default": True,
+            },
+        )
+        CarrierAccount.objects.get_or_create(
+            name="Royal Mail (own account)",
+            defaults={
+                "kind": "selfprint",
+                "default_service": "Tracked 48",
+                "tracking_company": "Royal Mail",
+                "prefix": "SD",
+                "tracking_url_template": "https://www.royalmail.com/track-your-item#/tracking-results/{tracking_number}",
+                "is_default": True,
+            },
+        )
 
         sendcloud = demo_sendcloud(base, port)
-        ReturnPolicy.objects.get_or_create(brand=brand, defaults={
-            "return_carrier": sendcloud, "allow_not_shipped_with_shipdesk": True})
-        self.stdout.write(f"  {sendcloud.name}: carrier account; return labels with a QR code for label-free drop-off")
+        ReturnPolicy.objects.get_or_create(
+            brand=brand, defaults={"return_carrier": sendcloud, "allow_not_shipped_with_shipdesk": True}
+        )
+        self.stdout.write(
+            f"  {sendcloud.name}: carrier account; return labels with a QR code for label-free drop-off"
+        )
 
         # Before the first sync: routing runs as orders are imported.
         supplier = demo_supplier(base)
-        self.stdout.write(f"  {supplier.name}: dropshipping supplier with {supplier.products.count()} products")
+        self.stdout.write(
+            f"  {supplier.name}: dropshipping supplier with {supplier.products.count()} products"
+        )
 
         for name, kind, url, shop_id, creds in demo_channels(base):
             generate = generators.get(kind)
@@ -161,21 +284,35 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {name}: no {kind} connector in this build, skipped")
                 continue
             channel, created = Channel.objects.get_or_create(
-                name=name, defaults={"kind": kind, "api_base_url": url, "shop_id": shop_id, "credentials": creds,
-                                     "sync_interval_minutes": 1})
+                name=name,
+                defaults={
+                    "kind": kind,
+                    "api_base_url": url,
+                    "shop_id": shop_id,
+                    "credentials": creds,
+                    "sync_interval_minutes": 1,
+                },
+            )
             if not created and channel.api_base_url != url:  # the port changed since the last run
                 channel.api_base_url = url
-                channel.credentials = {**channel.credentials, **{k: v for k, v in creds.items() if k == "token_url"}}
+                channel.credentials = {
+                    **channel.credentials,
+                    **{k: v for k, v in creds.items() if k == "token_url"},
+                }
                 channel.save(update_fields=["api_base_url", "credentials"])
             store = store_for_channel(channel)
             if kind == "shopify":  # on Shopify a dropshipping supplier is a fulfillment service
-                use_fulfillment_service(store, "atelier-nord", name=supplier.name, skus=[p[0] for p in ATELIER_NORD])
+                use_fulfillment_service(
+                    store, "atelier-nord", name=supplier.name, skus=[p[0] for p in ATELIER_NORD]
+                )
             existing = SandboxOrder.objects.filter(store=store).count()
             if existing == 0:
                 # The same demo every time (a fixed seed per shop): the tour and the tests can rely on
                 # what it holds (British customers for the returns walk, supplier lines, skipped orders).
                 generate(store, orders, mix=True, seed=DEMO_SEED + len(name))
-                self.stdout.write(f"  {name}: {orders} sandbox orders created (about one in five will be skipped)")
+                self.stdout.write(
+                    f"  {name}: {orders} sandbox orders created (about one in five will be skipped)"
+                )
             else:
                 self.stdout.write(f"  {name}: sandbox already has {existing} orders")
             if not no_sync:
@@ -190,6 +327,9 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        self.stdout.write(self.style.SUCCESS(
-            f"\nShipdesk admin: http://127.0.0.1:{port}/admin/\nLogin: {username} / {password}\n"
-            f"Returns portal: http://127.0.0.1:{port}/returns/ (ship an order first, then type its number and postal code)\n"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nShipdesk admin: http://127.0.0.1:{port}/admin/\nLogin: {username} / {password}\n"
+                f"Returns portal: http://127.0.0.1:{port}/returns/ (ship an order first, then type its number and postal code)\n"
+            )
+        )

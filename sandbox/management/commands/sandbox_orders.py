@@ -18,8 +18,10 @@ class Command(BaseCommand):
         try:
             ch = Channel.objects.get(name=channel)
         except Channel.DoesNotExist:
-            raise CommandError(f"No channel named {channel!r}. Channels: "
-                               + ", ".join(Channel.objects.values_list("name", flat=True))) from None
+            raise CommandError(
+                f"No channel named {channel!r}. Channels: "
+                + ", ".join(Channel.objects.values_list("name", flat=True))
+            ) from None
         generate = generators.get(ch.kind)
         if generate is None:
             raise CommandError(f"The sandbox cannot generate {ch.get_kind_display()} orders yet.")
@@ -27,5 +29,7 @@ class Command(BaseCommand):
             raise CommandError("--count must be at least 1")
         store = store_for_channel(ch)
         made = generate(store, count, mix=not only_valid, seed=seed)
-        self.stdout.write(f"Added {len(made)} {ch.get_kind_display()} orders to sandbox store {store.key} "
-                          f"for channel {ch.name}.")
+        self.stdout.write(
+            f"Added {len(made)} {ch.get_kind_display()} orders to sandbox store {store.key} "
+            f"for channel {ch.name}."
+        )
