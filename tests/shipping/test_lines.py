@@ -392,3 +392,36 @@ def test_a_blocked_fulfilment_shows_needs_attention_and_the_order_is_not_shipped
     assert order.status == Order.Status.AWAITING_SHIPMENT
     assert "Needs attention:" in page and "Etsy requires a tracking number for this order" in page
     assert "every line is already in a parcel" in page  # not booked twice meanwhile
+
+
+def test_etsy_receives_ups_for_a_ups_parcel_booked_through_sendcloud(sendcloud, etsy_sandbox):
+    """End to end over HTTP: the Etsy sandbox is told `ups` (Etsy's code for the carrier carrying
+    the parcel), never the mapping's Royal Mail, with the Sendcloud parcel's tracking number."""
+
+    from orders.tasks import run_sync
+    from sandbox.generators.etsy import generate
+    from sandbox.models import SandboxRequest
+
+    channel, store = etsy_sandbox
+    generate(store, 1, mix=False, seed=7)
+    run_sync(channel)
+    order = channel.orders.get()
+    order.ship_country, order.ship_state, order.ship_city, order.ship_postal_code = (
+        "US",
+        "NY",
+        "New York",
+        "10001",
+    )
+    order.save()
+    ShippingMappingFactory(
+        channel=channel,
+        carrier_account=sendcloud.account,
+        service="UPS Standard 0-70kg",
+        tracking_company="Royal Mail",
+    )
+
+    shipment = book_shipment(order=order)
+    run_sync(channel)  # the outbox sends what is due
+
+    [told] = SandboxRequest.objects.filter(store=store, method="POST", path__endswith="/tracking")
+    assert told.parsed["carrier_name"] == "ups" and told.parsed["tracking_code"] == shipment.tracking_number
