@@ -11,8 +11,7 @@ says. Our peak memory is the Python heap peak (tracemalloc) of a second,
 identical import on another 100,000 orders (tracing slows Python, so the timed run is untraced).
 
 Goal on both databases: default time / ours >= 10, and our peak < 150 MB.
-BENCH_DATABASE_URL runs it on PostgreSQL (a database whose name contains "bench" is dropped and
-created here; any other is used as it is)."""
+It runs on a database of its own, SQLite or PostgreSQL (bench.common.database_url)."""
 
 from __future__ import annotations
 

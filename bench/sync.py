@@ -25,11 +25,10 @@ import logging
 import math
 import os
 import subprocess
-import tempfile
 import time
 from datetime import UTC, datetime
 
-from bench.common import report, rss_mb, serve_in_thread, setup_django, timed
+from bench.common import database_url, report, rss_mb, serve_in_thread, setup_django, timed
 
 ORDERS = int(os.environ.get("BENCH_SYNC_ORDERS", 10_000))
 KINDS = [k for k in os.environ.get("BENCH_SYNC_KINDS", "etsy,shopify,ebay,amazon,ecwid").split(",") if k]
@@ -195,9 +194,7 @@ def commit() -> str:
 
 
 def run():
-    with tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False) as f:
-        db_file = f.name
-    setup_django(os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{db_file}")
+    setup_django(database_url("sync"))
     from django.core.management import call_command
     from django.db import connection
 
