@@ -19,6 +19,7 @@ import statistics
 import time
 
 from bench.common import database_url, report, rss_mb, setup_django, wanted_database
+from bench.data import insert_sql
 
 ORDERS = int(os.environ.get("BENCH_PORTAL_ORDERS", 1_000_000))
 LOOKUPS = int(os.environ.get("BENCH_PORTAL_LOOKUPS", 1_000))
@@ -71,29 +72,6 @@ SHIPMENT_SQL = {
     "status": "'delivered'",
     "created_at": "o.ordered_at + interval '1 day'",
 }
-
-
-def insert_sql(model, table_alias_sql: dict[str, str], source: str) -> tuple[str, list]:
-    """INSERT … SELECT for `model`: the given SQL per column, the model default for the rest."""
-    from django.db import connection
-
-    columns, values, params = [], [], []
-    for f in model._meta.concrete_fields:
-        if f.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(f.column))
-        if f.column in table_alias_sql:
-            values.append(table_alias_sql[f.column])
-        elif f.has_default() or not f.null:
-            default = f.get_default()
-            values.append("%(d_" + f.column + ")s")
-            params.append((f"d_{f.column}", f.get_db_prep_save(default, connection)))
-        else:
-            values.append("NULL")
-    return (
-        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(values)} {source}",
-        params,
-    )
 
 
 def percentile(samples: list[float], p: float) -> float:

@@ -8,7 +8,7 @@ from import_export.admin import ExportMixin
 from import_export.formats import base_formats
 from import_export.signals import post_export
 
-from orders import pushing, services
+from orders import pushing, retracting, services
 from orders.models import AlertSubscription, Fulfilment, Order, OrderEvent, OrderLine, SkippedOrder
 from orders.pagination import EstimatedCountPaginator
 from orders.resources import OrderExportResource, export_file
@@ -441,7 +441,7 @@ class FulfilmentAdmin(admin.ModelAdmin):
     @admin.action(description="Done on the channel (needs attention)")
     def attention_done(self, request, queryset):
         done = sum(
-            pushing.mark_attention_done(f, actor=request.user)
+            retracting.mark_attention_done(f, actor=request.user)
             for f in queryset.filter(state=Fulfilment.State.ATTENTION).select_related("order__channel")
         )
         skipped = queryset.count() - done

@@ -428,12 +428,3 @@ def push_due(channel=None) -> tuple[int, int]:
         elif state in (S.BLOCKED, S.FAILED, S.ATTENTION):
             failed += 1
     return sent, failed
-
-
-def __getattr__(name: str):
-    # The retraction half lives in orders.retracting; its entry points are part of this module's API.
-    if name in ("retract_fulfilment", "keep_fulfilment", "mark_attention_done", "attention_count"):
-        from orders import retracting
-
-        return getattr(retracting, name)
-    raise AttributeError(name)

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
-from orders import pushing
+from orders import retracting
 from orders import services as order_services
 from orders.models import Fulfilment, Order, OrderEvent, OrderLine
 from shipping import emails, rules
@@ -427,7 +427,7 @@ def cancel_shipment(shipment: Shipment, *, actor=None, retract: bool = True) -> 
     """Void a label with the carrier, until pickup. Returns what happened, in words for staff.
 
     Cancelled or queued, the label is void for Shipdesk: its fulfilment is retracted
-    (orders.pushing.retract_fulfilment: withdrawn if the channel never heard of it, else put
+    (orders.retracting.retract_fulfilment: withdrawn if the channel never heard of it, else put
     right on the channel), its lines are open again and the order's status follows. A relabel
     passes `retract=False`: the new fulfilment replaces the old one on the channel instead."""
     refusal = shipment.cancel_refusal
@@ -473,7 +473,7 @@ def void_shipment(shipment: Shipment, *, status: str, message: str, actor=None, 
         locked.save(update_fields=["status", "cancelled_at"])
         order = locked.order
         if locked.fulfilment_id and retract:
-            told = pushing.retract_fulfilment(
+            told = retracting.retract_fulfilment(
                 locked.fulfilment, reason=f"label {locked.tracking_number} voided", actor=actor
             )
             message = f"{message}. {told[:1].upper()}{told[1:]}" if told else message
@@ -501,7 +501,7 @@ def relabel_shipment(
     if old is not None:
         # Withdrawn at once if the channel never heard of it (the row goes); otherwise it stops
         # covering its lines and waits for the new fulfilment, which updates it on the channel.
-        pushing.retract_fulfilment(
+        retracting.retract_fulfilment(
             old, reason=f"label {shipment.tracking_number} relabelled", actor=actor, relabel=True
         )
         replaces = Fulfilment.objects.filter(pk=old.pk).first()
@@ -522,7 +522,7 @@ def relabel_shipment(
     except BookingError:
         # The old label is void and no new one stands: the channel must not keep the old tracking.
         if replaces is not None:
-            pushing.retract_fulfilment(
+            retracting.retract_fulfilment(
                 replaces, reason=f"label {shipment.tracking_number} voided; relabel failed", actor=actor
             )
         order_services.refresh_status(

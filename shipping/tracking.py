@@ -92,9 +92,9 @@ def apply_updates(shipment: Shipment, updates: list[TrackingUpdate], *, source: 
                         f"The queued cancellation of {current.tracking_number} failed: the parcel was picked up.",
                     )
                     # It ships after all: the channel keeps (or gets again) its tracking.
-                    from orders import pushing
+                    from orders import retracting
 
-                    if current.fulfilment_id is None or not pushing.keep_fulfilment(
+                    if current.fulfilment_id is None or not retracting.keep_fulfilment(
                         current.fulfilment, reason="the parcel was picked up before the cancellation"
                     ):
                         tell_channel(current)

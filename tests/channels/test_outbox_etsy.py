@@ -10,7 +10,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import pushing, services
+from orders import pushing, retracting, services
 from orders.alerts import send_due_alerts
 from orders.models import AlertSubscription, Fulfilment, Order, StaffAlert
 from orders.tasks import run_sync
@@ -107,7 +107,7 @@ def test_a_kept_parcel_whose_label_is_cancelled_is_withdrawn_without_a_word_to_e
     order, ids = imported(channel, store, [("MUG-RED-L", 1), ("TEE-ORG", 1)])
     kept = ship(order, "JD000000003GB", [(ids["MUG-RED-L"], 1)])
 
-    words = pushing.retract_fulfilment(kept, reason="label JD000000003GB voided")
+    words = retracting.retract_fulfilment(kept, reason="label JD000000003GB voided")
 
     assert words == "Tracking JD000000003GB had not been sent to Etsy-Main; it never will be."
     assert not Fulfilment.objects.filter(pk=kept.pk).exists() and not pushes(store)
@@ -127,7 +127,7 @@ def test_a_cancelled_label_etsy_was_told_of_needs_one_manual_step_and_staff_hear
     fulfilment = ship(order, "JD000000004GB", [(ids["MUG-RED-L"], 1)])
     assert fulfilment.state == Fulfilment.State.SENT
 
-    pushing.retract_fulfilment(fulfilment, reason="label JD000000004GB voided")
+    retracting.retract_fulfilment(fulfilment, reason="label JD000000004GB voided")
 
     fulfilment.refresh_from_db()
     step = (
@@ -138,7 +138,7 @@ def test_a_cancelled_label_etsy_was_told_of_needs_one_manual_step_and_staff_hear
     assert len(pushes(store)) == 1  # nothing more was sent to Etsy
     assert StaffAlert.objects.get().subject == f"Needs attention on Etsy-Main: {order}"
     assert send_due_alerts() == 1 and len(mail.outbox) == 1 and step in mail.outbox[0].body
-    assert pushing.attention_count() == 1 and fulfilment.pk not in pushing.due_fulfilment_ids()
+    assert retracting.attention_count() == 1 and fulfilment.pk not in pushing.due_fulfilment_ids()
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_SHIPMENT
     page = staff_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
@@ -155,7 +155,7 @@ def test_a_cancelled_label_etsy_was_told_of_needs_one_manual_step_and_staff_hear
     assert "1 fulfilment(s) marked done on the channel" in response.content.decode()
     fulfilment.refresh_from_db()
     assert fulfilment.state == Fulfilment.State.CANCELLED and fulfilment.attention_done_at
-    assert pushing.attention_count() == 0 and StaffAlert.objects.count() == 1
+    assert retracting.attention_count() == 0 and StaffAlert.objects.count() == 1
     assert order.events.filter(message=f"Done on Etsy-Main by staff: {step}").exists()
 
 
@@ -245,7 +245,7 @@ def test_a_relabel_on_etsy_sends_the_new_tracking_and_asks_staff_to_remove_the_o
     channel, store = etsy_sandbox
     order, ids = imported(channel, store, [("MUG-RED-L", 1)])
     old = ship(order, "JD000000007GB", [(ids["MUG-RED-L"], 1)])
-    pushing.retract_fulfilment(old, reason="label JD000000007GB voided", relabel=True)
+    retracting.retract_fulfilment(old, reason="label JD000000007GB voided", relabel=True)
 
     with transaction.atomic():
         new = services.record_fulfilment(
@@ -264,4 +264,4 @@ def test_a_relabel_on_etsy_sends_the_new_tracking_and_asks_staff_to_remove_the_o
         f"On Etsy: Shop Manager › Orders & Shipping › Completed › receipt "
         f"{order.external_id} › Update tracking: remove tracking JD000000007GB"
     )
-    assert pushing.attention_count(channel) == 1
+    assert retracting.attention_count(channel) == 1

@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from orders import pushing, services
+from orders import pushing, retracting, services
 from orders.models import Fulfilment, Order
 from orders.tasks import run_sync
 from sandbox import shopify as sandbox_shopify
@@ -162,7 +162,7 @@ def test_a_cancelled_label_cancels_the_fulfillment_on_shopify_and_its_lines_open
     fulfilment = ship(order, "RM4", [(ids["MUG-RED"], 1)])
     assert remote(sandbox_order)["fulfillment_status"] == "fulfilled"
 
-    words = pushing.retract_fulfilment(fulfilment, reason="label RM4 voided")
+    words = retracting.retract_fulfilment(fulfilment, reason="label RM4 voided")
 
     assert words == "Shopify-Main had tracking RM4; Shipdesk is taking it back there."
     fulfilment.refresh_from_db()
@@ -191,7 +191,7 @@ def test_a_relabel_updates_the_tracking_of_the_fulfillment_shopify_has(shopify_s
     order, sandbox_order, ids = imported(channel, store, [("MUG-RED", 1)])
     old = ship(order, "RM5", [(ids["MUG-RED"], 1)])
 
-    pushing.retract_fulfilment(old, reason="label RM5 voided", relabel=True)
+    retracting.retract_fulfilment(old, reason="label RM5 voided", relabel=True)
     old.refresh_from_db()
     assert old.state == Fulfilment.State.SENT and old.retract_requested_at  # waiting for the new label
     with transaction.atomic():  # what a relabel booking records: the new parcel replaces the old one
@@ -319,7 +319,7 @@ def test_a_relabel_with_other_lines_cancels_the_old_fulfillment_and_sends_the_ne
     channel, store = shopify_sandbox
     order, sandbox_order, ids = imported(channel, store, [("MUG-RED", 1), ("TEE-M-BLK", 1)])
     old = ship(order, "RM9", [(ids["MUG-RED"], 1)])
-    pushing.retract_fulfilment(old, reason="label RM9 voided", relabel=True)
+    retracting.retract_fulfilment(old, reason="label RM9 voided", relabel=True)
 
     with transaction.atomic():
         new = services.record_fulfilment(
