@@ -133,7 +133,9 @@ def test_a_queued_cancellation_that_fails_tells_the_channel_after_all(sendcloud)
     assert shipment.status == Shipment.Status.IN_TRANSIT
     assert order.status == Order.Status.SHIPPED
     assert order.events.filter(kind="error", message__contains="queued cancellation").exists()
-    assert order.fulfilments.filter(tracking_number=shipment.tracking_number).exists()
+    # The same fulfilment stays, its retraction called off: the channel is not told twice.
+    [kept] = order.fulfilments.filter(tracking_number=shipment.tracking_number)
+    assert kept.retract_requested_at is None and shipment.fulfilment_id == kept.pk
 
 
 def test_relabel_updates_the_channels_tracking(etsy_sandbox, selfprint):
