@@ -9,7 +9,7 @@ from pathlib import Path
 from setuptools import find_namespace_packages, setup
 
 ROOT = Path(__file__).resolve().parent
-APPS = ["config", "channels", "orders", "shipping", "returns", "suppliers", "sandbox"]
+APPS = ["config", "channels", "orders", "shipping", "returns", "suppliers", "api", "sandbox"]
 MOVED = {"config.templates": "templates", "config.locale": "locale"}
 
 

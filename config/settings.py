@@ -62,6 +62,9 @@ INSTALLED_APPS = [
     "shipping",
     "returns",
     "suppliers",
+    "api",
+    "rest_framework",
+    "drf_spectacular",
     "axes",
     "config",  # operations: the task cluster's heartbeat, /healthz
 ]

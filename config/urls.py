@@ -12,6 +12,7 @@ except ModuleNotFoundError as exc:
     if exc.name != "shipping.csv_urls":
         raise
 urlpatterns += [
+    path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),
     path("", include("channels.urls")),
 ]

@@ -59,6 +59,25 @@ class ItemLine:
     quantity: int
     unit_price: Decimal = Decimal("0")
     weight_g: int = 0  # of one unit; 0 = unknown
+    # Customs (issue 16): the product's HS code, country of origin (ISO alpha-2) and the words a
+    # customs officer reads; empty when unknown (a cross-border booking refuses before that).
+    hs_code: str = ""
+    origin_country: str = ""
+    customs_description: str = ""
+
+
+@dataclass
+class Customs:
+    """The declaration a parcel crossing a customs border carries (None on BookingRequest when the
+    parcel stays inside one customs territory). The items are BookingRequest.item_lines."""
+
+    currency: str
+    contents: str = "merchandise"  # merchandise, gift, documents, sample, return_merchandise
+    incoterm: str = "DAP"  # DAP: the recipient pays duties; DDP: the sender does
+    invoice_number: str = ""  # usually the order number
+    invoice_date: str = ""  # ISO date
+    sender_tax_id: str = ""  # EORI / VAT / IOSS of the sender, where the merchant has one
+    recipient_tax_id: str = ""
 
 
 @dataclass
@@ -79,6 +98,8 @@ class BookingRequest:
     width_cm: Decimal | None = None
     height_cm: Decimal | None = None
     label_size: str = "a6"  # "a6": one label per page (label printer); "a4": a sheet of four (office printer)
+    label_format: str = "pdf"  # "pdf" or "zpl" (thermal printers, where the carrier offers it)
+    customs: Customs | None = None
 
 
 @dataclass
@@ -97,6 +118,25 @@ class Booking:
     # Why there is no QR code although the carrier may offer one (it could not be fetched); the
     # booking itself stands. Empty when all went well or the carrier simply has none.
     qr_error: str = ""
+    # "pdf": label_pdf is a PDF (with the customs form appended where there is one); "zpl":
+    # label_pdf holds the ZPL the carrier returned (the name stays label_pdf for the old callers).
+    label_format: str = "pdf"
+
+
+@dataclass
+class Rate:
+    """One price for one service of one carrier account, for the selected lines (issue 16).
+    A service that cannot carry the parcel comes back with `price` None and `unavailable` saying
+    why in plain words (destination, weight, dimensions, the carrier's own error)."""
+
+    account_id: int
+    carrier: str  # the carrier's display name: "UPS", "DHL Express", "PostNL (Sendcloud)"
+    service: str  # the service code to book with (BookingRequest.service)
+    service_name: str
+    price: Decimal | None = None
+    currency: str = ""
+    transit_days: int | None = None
+    unavailable: str = ""
 
 
 @dataclass
@@ -162,6 +202,12 @@ class Carrier:
     def parse_webhook(self, body: bytes, headers) -> list[TrackingUpdate]:
         """Verify and read a webhook delivery. Raises BadSignature when it is not from the carrier."""
         raise NotSupported(f"{self.kind} sends no webhooks")
+
+    def rates(self, request: BookingRequest) -> list[Rate]:
+        """Every service of this account that could carry the parcel described by `request` (its
+        sender, recipient, weight, dimensions, items, customs), priced where the carrier quotes
+        prices. Raises CarrierError when the carrier cannot be asked (auth, timeout, 5xx)."""
+        raise NotSupported(f"{self.kind} gives no rates")
 
     def services(self, *, sender_country: str = "", to_country: str = "") -> list[ServiceOption]:
         """The services this account can book (for choosing in mappings and rules)."""

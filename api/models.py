@@ -1,0 +1,1 @@
+"""API keys (api.keys) and outgoing webhook endpoints and deliveries (api.webhooks) live here."""

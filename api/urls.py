@@ -1,0 +1,3 @@
+"""/api/v1/: the REST API's routes (mounted by config/urls.py)."""
+
+urlpatterns: list = []
