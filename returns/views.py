@@ -21,7 +21,6 @@ from returns.models import ReturnRequest
 from returns.portal_session import PortalSession
 from shipping.models import Brand
 
-
 TYPED_COOKIE = "returns_typed"  # the order number of a failed lookup, to fill the form again
 
 

@@ -1,7 +1,6 @@
 """The returns queue, its bulk actions, one return's page, and the order page's returns panel."""
 
 from datetime import timedelta
-
 from decimal import Decimal
 
 import pytest

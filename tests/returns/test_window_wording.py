@@ -47,3 +47,13 @@ def test_the_portal_first_page_states_the_rule_the_policy_applies(client, policy
 def test_the_rule_in_french(client, policy):
     page = _text(client.get("/returns/northern/", HTTP_ACCEPT_LANGUAGE="fr"))
     assert "dans un délai de 30 jours après la livraison (après l’expédition" in page
+
+
+def test_a_customisation_address_shows_as_a_link_in_the_portal(client, policy, make_order):
+    order = make_order("3001", "LS1 4AB")
+    order.lines.filter(sku="MUG-1").update(options={"Size": "L", "Design": "https://designs.example/p/9"})
+    client.post("/returns/northern/", {"order_number": "3001", "postal_code": "LS1 4AB"})
+    page = client.get("/returns/northern/items/").content.decode()
+    assert 'Design: <a href="https://designs.example/p/9"' in page and "your customisation</a>" in page
+    assert ">https://designs.example" not in page and "Design: https://" not in page
+    assert "Size: L" in page
