@@ -18,8 +18,9 @@ KINDS = ("etsy", "shopify", "ebay", "amazon", "ecwid")
 
 
 def url(kind: str, key: str) -> str:
-    """The address a generated payload gives for a product picture (key: product id, ASIN, SKU…)."""
-    return f"{settings.SITE_URL.rstrip('/')}/sandbox/images/{kind}/{key}.jpg"
+    """The address a generated payload gives for a product picture: `key` is the file's path in the
+    shape the channel's CDN uses (e.g. eBay's `…/295000000102/s-l500.jpg`), ending in .jpg."""
+    return f"{settings.SITE_URL.rstrip('/')}/sandbox/images/{kind}/{key}"
 
 
 def hue_of(key: str) -> int:
@@ -38,6 +39,6 @@ def jpeg_tile(hue: int) -> bytes:
 
 @cache_control(public=True, max_age=86400)
 def image(request, kind: str, key: str):
-    if kind not in KINDS:
+    if kind not in KINDS or not key.endswith(".jpg"):
         raise Http404("No such channel")
     return HttpResponse(jpeg_tile(hue_of(key)), content_type="image/jpeg")

@@ -14,7 +14,7 @@ urlpatterns = [
     path(etsy_base + "shipping-carriers", etsy.shipping_carriers),
     path("etsy/v3/public/oauth/token", etsy.token),
     path("etsy/images/<int:listing_id>/<int:image_id>/<str:size>", etsy.image_file),
-    path("images/<str:kind>/<str:key>.jpg", images.image, name="sandbox-image"),
+    path("images/<str:kind>/<path:key>", images.image, name="sandbox-image"),
 ]
 
 # One module per stand-in, each with its own `urlpatterns`; a module that does not exist yet is skipped.

@@ -83,13 +83,13 @@ def ensure_catalog(store: SandboxStore) -> None:
                             "images": [
                                 {
                                     "variant": "MAIN",
-                                    "link": images.url("amazon", asin),
+                                    "link": images.url("amazon", f"I/{asin}._SL500_.jpg"),
                                     "height": 500,
                                     "width": 500,
                                 },
                                 {
                                     "variant": "PT01",
-                                    "link": images.url("amazon", f"{asin}-side"),
+                                    "link": images.url("amazon", f"I/{asin}-side.jpg"),
                                     "height": 500,
                                     "width": 500,
                                 },

@@ -100,7 +100,7 @@ def ensure_inventory(store: SandboxStore) -> None:
                     "product": {
                         "title": title,
                         "aspects": {name: values for name, values in variations},
-                        "imageUrls": [images.url("ebay", str(legacy_id))],
+                        "imageUrls": [images.url("ebay", f"g/{legacy_id}/s-l500.jpg")],
                     },
                 }
             },

@@ -69,7 +69,7 @@ def public_id(n: int) -> str:
 
 
 def image_url(product_id: int) -> str:
-    return images.url("ecwid", str(product_id))
+    return images.url("ecwid", f"4870020/{product_id}.jpg")
 
 
 def selected(name: str, kind: str, value: str) -> dict:
@@ -115,7 +115,7 @@ def make_order(store: SandboxStore, *, kind: str = "ok", created: int | None = N
                 "trackQuantity": True,
                 "fixedShippingRateOnly": False,
                 "imageUrl": image_url(product_id),
-                "smallThumbnailUrl": images.url("ecwid", f"{product_id}-sm"),
+                "smallThumbnailUrl": images.url("ecwid", f"4870020/{product_id}-sm.jpg"),
                 "digital": is_digital,
                 "productAvailable": True,
                 "couponApplied": False,

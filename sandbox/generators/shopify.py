@@ -96,7 +96,7 @@ CODES = [("WELCOME10", "percentage", Decimal("0.10")), ("SPRING5", "fixed_amount
 
 def image_src(product_id: int, variant_id: int | None = None) -> str:
     suffix = f"_{variant_id}" if variant_id else ""
-    return images.url("shopify", f"{product_id}{suffix}")
+    return images.url("shopify", f"products/{product_id}{suffix}.jpg")
 
 
 def ensure_products(store: SandboxStore) -> None:
