@@ -546,6 +546,9 @@ class BulkJobItem(models.Model):
     shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     message = models.TextField(blank=True, help_text="Why it failed, in the carrier's or Shipdesk's words")
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A CSV "book" row: its checked booking choices (carrier_account_id, service, weight_g,
+    # package_id or dimensions, note) and, for the failure report, its row number and cells.
+    options = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["job", "position"]
