@@ -90,7 +90,9 @@ def _record(job: BulkJob, failures: _Failures) -> None:
         skipped += len(result.skipped)
         for row, message in result.failed:
             failures.add(by_row[row], message)
-        BulkJob.objects.filter(pk=job.pk).update(done=recorded + skipped, failed=failures.count)
+        BulkJob.objects.filter(pk=job.pk).update(
+            done=recorded + skipped, failed=failures.count, heartbeat_at=timezone.now()
+        )
     job.refresh_from_db()
     message = f"Recorded {recorded:,} shipment{'s' if recorded != 1 else ''}"
     if skipped:

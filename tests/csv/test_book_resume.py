@@ -109,3 +109,31 @@ def test_a_file_waiting_for_confirmation_is_neither_resumed_nor_reported_stuck(
     assert [j for j, _ in bulk.problem_jobs()] == []
     job.refresh_from_db()
     assert job.params["phase"] == "preview" and not Shipment.objects.exists()
+
+
+RECORD_HEAD = "order_number,channel,carrier,tracking_number,ship_date\n"
+
+
+def test_a_record_file_whose_worker_died_is_queued_again_and_recorded_once(
+    staff_client, shop, settings, django_capture_on_commit_callbacks
+):
+    from shipping import csv_import
+
+    settings.CSV_INLINE_MAX_ROWS = 0  # the task cluster records it
+    upload(staff_client, RECORD_HEAD + "1001,Etsy-Main,Royal Mail,RM1,\n1002,Etsy-Main,DPD,DPD2,\n")
+    job = last_job()
+    with django_capture_on_commit_callbacks(execute=False):
+        confirm(staff_client, job)  # its task is lost with the cluster
+    assert csv_import._claim(job, "import")  # a worker took it and was killed at once
+    job.refresh_from_db()
+    assert job.status == "running" and job.claimed_by and job.heartbeat_at
+
+    assert tasks.resume_bulk_jobs() == 0  # alive (heartbeat fresh): left alone
+    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.resume_bulk_jobs() == 1  # the dispatcher's minute queues it again (inline in tests)
+
+    job.refresh_from_db()
+    assert job.status == "done" and "Recorded 2 shipments" in job.message
+    assert sorted(Shipment.objects.values_list("tracking_number", flat=True)) == ["DPD2", "RM1"]
+    assert tasks.resume_bulk_jobs() == 0
