@@ -417,10 +417,10 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
             raise PermissionDenied
         form = HoldForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
-            _done, refused = holding.hold_orders(
+            done, refused = holding.hold_orders(
                 [order], reason=form.cleaned_data["reason"], actor=request.user
             )
-            self._report(request, _done, refused, _("put on hold"))
+            self._report(request, done, refused, _("put on hold"))
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         return self._hold_page(request, [order], form)
 

@@ -80,3 +80,25 @@ def test_a_queue_count_links_to_its_orders_and_updates_without_reloading(
     )
     assert desk_page.evaluate("window.__stillTheSamePage") is True  # updated by the poll, not a reload
     desk_page.screenshot(path=str(artifacts / "updated.png"))
+
+
+def test_hold_from_the_order_page_with_a_reason_then_release(desk_page, live_server, clerk, artifacts):
+    order = OrderFactory(order_number="HOLD-2")
+    sign_in(desk_page, live_server)
+    desk_page.goto(live_server.url + reverse("admin:orders_order_change", args=[order.pk]))
+
+    desk_page.click("#hold-order")
+    desk_page.fill("#id_reason", "Customer is changing the address")
+    desk_page.click("#hold-form input[type=submit]")
+    desk_page.wait_for_selector("#release-order")
+    desk_page.screenshot(path=str(artifacts / "held.png"), full_page=True)
+
+    order.refresh_from_db()
+    assert (order.status, order.hold_reason) == (Order.Status.ON_HOLD, "Customer is changing the address")
+    assert "held by staff: Customer is changing the address" in desk_page.content()
+
+    desk_page.click("#release-order button")
+    desk_page.wait_for_selector("#hold-order")
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_SHIPMENT
+    assert "released from hold (Customer is changing the address)" in desk_page.content()
