@@ -47,7 +47,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_apps.ShipdeskAdminConfig",  # django.contrib.admin with Shipdesk's site (config/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -210,6 +210,8 @@ BULK_HEARTBEAT_STALE_SECONDS = env.int("BULK_HEARTBEAT_STALE_SECONDS", default=1
 # A job, sync or fulfilment that has made no progress for this long is shown on the desk as stuck
 # and emailed (once) to subscribed staff.
 STUCK_ALERT_MINUTES = env.int("STUCK_ALERT_MINUTES", default=15)
+# How often the admin index asks for fresh work-queue counts (config/queues.py), in seconds.
+DESK_QUEUES_POLL_SECONDS = env.int("DESK_QUEUES_POLL_SECONDS", default=30)
 # Every worker shares one rate budget per channel account (channels/ratebudget.py): in Redis when
 # CACHE_URL is Redis, else in the database. RATE_LIMIT_TIME_SCALE speeds the documented rates up
 # (tests: equal to SANDBOX_TIME_SCALE, which speeds up the sandbox's buckets alike); a call whose

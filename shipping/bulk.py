@@ -286,6 +286,21 @@ def resume_jobs() -> int:
     return nudged
 
 
+def stuck_jobs(now=None):
+    """Unfinished bulk bookings with no sign of life (job or item heartbeat, an item finishing)
+    for STUCK_ALERT_MINUTES: one query, the desk's "stuck jobs" queue and its list filter."""
+    quiet_since = (now or timezone.now()) - timedelta(minutes=settings.STUCK_ALERT_MINUTES)
+    return (
+        BulkJob.objects.filter(kind=BulkJob.Kind.BOOK_ORDERS, status__in=OPEN_JOB, created_at__lt=quiet_since)
+        .annotate(last_beat=Max("items__heartbeat_at"), last_done=Max("items__finished_at"))
+        .filter(
+            Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=quiet_since),
+            Q(last_beat__isnull=True) | Q(last_beat__lt=quiet_since),
+            Q(last_done__isnull=True) | Q(last_done__lt=quiet_since),
+        )
+    )
+
+
 def problem_jobs() -> list[tuple[BulkJob, str]]:
     """Bulk bookings staff must look at: failed, or unfinished with no progress for
     STUCK_ALERT_MINUTES (no worker alive to resume it: is the task cluster running?)."""

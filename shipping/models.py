@@ -352,6 +352,9 @@ class Shipment(models.Model):
         max_length=100, blank=True, help_text="The shipping method the channel is told"
     )
     label_size = models.CharField(max_length=2, default="a6", help_text="a6 (label printer) or a4 (sheet)")
+    # Set the first time staff download the label (alone, in a job's merged PDF or a printed
+    # selection): the desk's "labels not yet printed" queue is booked labels without it.
+    label_printed_at = models.DateTimeField("label printed", null=True, blank=True)
     note = models.CharField("note to buyer", max_length=500, blank=True)
     # Tracking, written by shipping.tracking only.
     carrier_status = models.CharField(max_length=50, blank=True, help_text="The carrier's last status code")
