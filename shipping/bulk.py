@@ -286,12 +286,20 @@ def resume_jobs() -> int:
     return nudged
 
 
+# Jobs that can be stuck: every bulk booking; a CSV file only while a worker runs it (one waiting
+# for staff to confirm it is queued, not stuck).
+WATCHED = Q(kind=BulkJob.Kind.BOOK_ORDERS) | Q(
+    kind__in=[BulkJob.Kind.CSV_BOOK, BulkJob.Kind.CSV_RECORD],
+    status__in=[BulkJob.Status.RUNNING, BulkJob.Status.MERGING],
+)
+
+
 def stuck_jobs(now=None):
     """Unfinished bulk bookings with no sign of life (job or item heartbeat, an item finishing)
     for STUCK_ALERT_MINUTES: one query, the desk's "stuck jobs" queue and its list filter."""
     quiet_since = (now or timezone.now()) - timedelta(minutes=settings.STUCK_ALERT_MINUTES)
     return (
-        BulkJob.objects.filter(kind=BulkJob.Kind.BOOK_ORDERS, status__in=OPEN_JOB, created_at__lt=quiet_since)
+        BulkJob.objects.filter(WATCHED, status__in=OPEN_JOB, created_at__lt=quiet_since)
         .annotate(last_beat=Max("items__heartbeat_at"), last_done=Max("items__finished_at"))
         .filter(
             Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=quiet_since),
@@ -306,11 +314,8 @@ def problem_jobs() -> list[tuple[BulkJob, str]]:
     STUCK_ALERT_MINUTES (no worker alive to resume it: is the task cluster running?)."""
     quiet_since = timezone.now() - timedelta(minutes=settings.STUCK_ALERT_MINUTES)
     problems = []
-    booking = Q(kind=BulkJob.Kind.BOOK_ORDERS) | Q(
-        Exists(BulkJobItem.objects.filter(job=OuterRef("pk"))), kind=BulkJob.Kind.CSV_BOOK
-    )  # a CSV file waiting for staff to confirm it is not stuck
     for job in (
-        BulkJob.objects.filter(booking)
+        BulkJob.objects.filter(WATCHED)
         .filter(
             Q(status=BulkJob.Status.FAILED, finished_at__gte=timezone.now() - timedelta(days=1))
             | Q(status__in=OPEN_JOB, created_at__lt=quiet_since)

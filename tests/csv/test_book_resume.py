@@ -137,3 +137,20 @@ def test_a_record_file_whose_worker_died_is_queued_again_and_recorded_once(
     assert job.status == "done" and "Recorded 2 shipments" in job.message
     assert sorted(Shipment.objects.values_list("tracking_number", flat=True)) == ["DPD2", "RM1"]
     assert tasks.resume_bulk_jobs() == 0
+
+
+def test_a_record_file_whose_worker_died_long_ago_is_a_stuck_job_on_the_desk(staff_client, shop, settings):
+    from shipping import csv_import
+
+    upload(staff_client, RECORD_HEAD + "1001,Etsy-Main,Royal Mail,RM1,\n")
+    job = last_job()
+    assert [j for j, _ in bulk.problem_jobs()] == [] and not bulk.stuck_jobs().exists()  # waiting for staff
+    BulkJob.objects.filter(pk=job.pk).update(
+        params={**job.params, "phase": "import"},
+        status="queued",
+        created_at=timezone.now() - timedelta(hours=2),
+    )
+    job.refresh_from_db()
+    assert csv_import._claim(job, "import")
+    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert list(bulk.stuck_jobs()) == [job]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("shipping", "0008_crash_bulk_job_items"),
+        ("shipping", "0009_bulkjobitem_csv_options"),
     ]
 
     operations = [
