@@ -213,12 +213,14 @@ def test_every_attempt_failing_for_a_day_disables_the_endpoint(receivers, desk):
 def test_redirects_are_not_followed_and_timeouts_are_failures(receivers, desk, settings):
     settings.WEBHOOK_TIMEOUT = 0.5
     endpoint, inbox = receivers("erp")
-    inbox.faults = [{"status": 302, "body": {"moved": "elsewhere"}}, {"delay": 2}]
+    elsewhere, elsewhere_inbox = receivers("elsewhere", ["return.refunded"])
+    inbox.faults = [{"status": 302, "location": elsewhere.url}, {"delay": 2}]
     inbox.save()
 
     book_shipment(order=ShippableOrderFactory())
     d = WebhookDelivery.objects.get()
     assert d.response_status == 302 and "redirects are not followed" in d.last_error
+    assert received(elsewhere_inbox, accepted_only=False) == []
     _due_now(d)
     tasks.dispatch_due_webhooks()
     d.refresh_from_db()
@@ -268,3 +270,14 @@ def test_recording_events_costs_no_query_when_nobody_subscribes(db, django_asser
     with django_assert_num_queries(1):
         record_event(order, OrderEvent.Kind.BOOKED, "booked", data={"shipment_id": 1})
     assert WebhookDelivery.objects.count() == 0
+
+
+def test_an_endpoint_deleted_in_another_process_does_not_break_a_booking(receivers, desk):
+    endpoint, inbox = receivers("erp")
+    book_shipment(order=ShippableOrderFactory())  # the subscriptions are cached now
+    # Deleted elsewhere: this process's cache still lists it (a queryset delete clears nothing).
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+
+    shipment = book_shipment(order=ShippableOrderFactory())
+
+    assert shipment.pk and WebhookDelivery.objects.count() == 0
