@@ -396,7 +396,6 @@ def record_external_shipment(
                 OrderEvent.Kind.BOOKED,
                 f"Shipment recorded: {carrier} {tracking_number or '(no tracking)'}"
                 + (f" ({note})" if note else ""),
-                data={"shipment_id": shipment.pk},
                 actor=actor,
             )
             fulfilment = order_services.record_fulfilment(

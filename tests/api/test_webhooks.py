@@ -281,3 +281,10 @@ def test_an_endpoint_deleted_in_another_process_does_not_break_a_booking(receive
     shipment = book_shipment(order=ShippableOrderFactory())
 
     assert shipment.pk and WebhookDelivery.objects.count() == 0
+
+
+def test_the_every_minute_dispatcher_is_scheduled_after_migrate(db):
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="dispatch_due_webhooks")
+    assert schedule.func == "api.tasks.dispatch_due_webhooks" and schedule.minutes == 1
