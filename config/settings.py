@@ -241,6 +241,27 @@ ORDER_IMPORTED_HANDLERS = env.list(
 ORDER_CANCELLED_HANDLERS = env.list(
     "ORDER_CANCELLED_HANDLERS", default=["suppliers.cancelling.cancel_supplier_orders"]
 )
+# Called by orders *inside* the transaction that records new OrderEvent rows (record_event and the
+# import's bulk insert), with those rows: outgoing webhooks write their deliveries from here.
+ORDER_EVENT_HANDLERS = env.list("ORDER_EVENT_HANDLERS", default=["api.webhooks.events_recorded"])
+
+# Outgoing webhooks (api/webhooks.py, api/delivery.py; README "Webhooks").
+# Each HTTP attempt gives up after this many seconds (connect and read).
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# A delivery that keeps failing is retried with exponential backoff and jitter (the first retry
+# after about WEBHOOK_BACKOFF_SECONDS) for this many hours after it was written, then given up.
+WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=30.0)
+WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=24.0)
+# An endpoint is disabled (one email to staff) after this many failed attempts in a row, or when
+# every attempt has failed for WEBHOOK_DISABLE_AFTER_HOURS.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=100)
+WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=24.0)
+# Endpoints on private, loopback or link-local addresses are refused unless this is on (it is in
+# development: DEBUG=true), so the admin cannot be used to reach the internal network.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
+# Which endpoints subscribe to which event types is cached this long in the default cache (shared
+# by every process when CACHE_URL is Redis); saving an endpoint clears it in the process that saved.
+WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS = env.int("WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

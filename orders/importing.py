@@ -315,6 +315,7 @@ def import_page(
             )
         if events:
             OrderEvent.objects.bulk_create(events)
+            services.announce_events(events)  # outgoing webhooks, in this transaction
 
         for ext_id, number, why in page.skipped:
             skipped_rows.append(

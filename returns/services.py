@@ -148,7 +148,7 @@ def _create(*, order, brand, choices, note, language, idempotency_key, actor) ->
         OrderEvent.Kind.RETURN,
         f"Return {ret.number} requested {'by staff for the customer' if actor else 'in the portal'}: "
         f"{items}" + ("; awaiting approval" if ret.status == RS.AWAITING_APPROVAL else ""),
-        data={"return_id": ret.pk, "status": ret.status},
+        data={"return_id": ret.pk, "status": ret.status, "topic": "return.requested"},
         actor=actor,
     )
     if ret.status == RS.AWAITING_APPROVAL:

@@ -27,6 +27,7 @@ for prefix, module in [
     ("stripe/", "sandbox.stripe"),
     ("paypal/", "sandbox.paypal"),
     ("supplier/", "sandbox.supplier"),
+    ("webhooks/", "sandbox.webhooks"),
 ]:
     try:
         urlpatterns.append(path(prefix, include(module)))

@@ -110,3 +110,14 @@ class CarrierAccountFactory(factory.django.DjangoModelFactory):
     default_service = "Tracked 48"
     tracking_company = "Royal Mail"
     is_default = True
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    """An endpoint subscribed to shipment.booked; point `url` at a sandbox receiver."""
+
+    class Meta:
+        model = "api.WebhookEndpoint"
+
+    url = "http://127.0.0.1:9/sandbox/webhooks/erp/"
+    description = factory.Sequence(lambda n: f"ERP {n}")
+    event_types = factory.LazyFunction(lambda: ["shipment.booked"])
