@@ -26,6 +26,9 @@ for prefix, module in [
     ("stripe/", "sandbox.stripe"),
     ("paypal/", "sandbox.paypal"),
     ("supplier/", "sandbox.supplier"),
+    ("ups/", "sandbox.ups"),
+    ("mydhl/", "sandbox.mydhl"),
+    ("canadapost/", "sandbox.canadapost"),
 ]:
     try:
         urlpatterns.append(path(prefix, include(module)))
