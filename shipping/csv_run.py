@@ -164,8 +164,9 @@ def _book(job: BulkJob, failures: _Failures) -> None:
                             "tracking": shipment.tracking_number,
                         }
                     )
-                    with shipment.label.open("rb") as f:
-                        labels.append(f.read())
+                    if shipment.label_format != "zpl":  # ZPL cannot join the merged PDF
+                        with shipment.label.open("rb") as f:
+                            labels.append(f.read())
             BulkJob.objects.filter(pk=job.pk).update(done=len(booked), failed=failures.count)
     finally:
         ruleset.close()

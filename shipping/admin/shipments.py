@@ -27,7 +27,9 @@ def label_link(shipment):
     if not shipment.pk or not shipment.label:
         return "—"
     url = reverse("admin:shipping_shipment_label", args=[shipment.pk])
-    return format_html('<a href="{}">Label PDF</a>', url)
+    return format_html(
+        '<a href="{}">{}</a>', url, "Label ZPL" if shipment.label_format == "zpl" else "Label PDF"
+    )
 
 
 def held_lines(shipment):
@@ -411,10 +413,12 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         shipment = get_object_or_404(Shipment, pk=pk)
         if not self.has_view_permission(request, shipment) or not shipment.label:
             raise Http404("No label")
+        zpl = shipment.label_format == "zpl"
         return FileResponse(
             shipment.label.open("rb"),
-            content_type="application/pdf",
-            filename=f"label-{shipment.tracking_number}.pdf",
+            content_type="application/zpl" if zpl else "application/pdf",
+            filename=f"label-{shipment.tracking_number}.{'zpl' if zpl else 'pdf'}",
+            as_attachment=zpl,  # a browser cannot show ZPL: it goes to the thermal printer
         )
 
     def book_view(self, request, order_id):
