@@ -111,12 +111,16 @@ class KarrioCarrier(Carrier):
     def __init__(self, account):
         super().__init__(account)
         self.carrier = account.karrio_carrier or ""
-        if self.carrier not in providers():
-            raise NotSupported(
-                f"Karrio extension {self.carrier!r} is not installed "
-                f"(installed: {', '.join(sorted(providers())) or 'none'}; pip install karrio-<carrier>)"
-            )
-        self.label = DISPLAY_NAMES.get(self.carrier) or providers()[self.carrier].label or self.carrier
+        meta = providers().get(self.carrier)
+        # Not raised here: the tracking schedule builds every account's adapter, and one account
+        # whose extension was uninstalled must not stop the others.
+        self.missing = (
+            ""
+            if meta
+            else f"Karrio extension {self.carrier!r} is not installed (installed: "
+            f"{', '.join(sorted(providers())) or 'none'}; pip install karrio-<carrier>)"
+        )
+        self.label = DISPLAY_NAMES.get(self.carrier) or (meta.label if meta else "") or self.carrier
         self.label_format = account.label_format or "pdf"
         self.timeout = settings.CONNECTOR_TIMEOUT * 3  # a booking may take several calls (token, ship, label)
         self._gateway = None
@@ -124,6 +128,8 @@ class KarrioCarrier(Carrier):
     # -- plumbing --------------------------------------------------------------------------------
     @property
     def gateway(self):
+        if self.missing:
+            raise NotSupported(self.missing)
         if self._gateway is None:
             import karrio.sdk as ksdk
 

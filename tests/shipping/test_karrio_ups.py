@@ -8,11 +8,12 @@ import requests
 from pypdf import PdfReader
 
 from orders.models import Order
-from sandbox.models import SandboxOrder, SandboxRequest
+from sandbox.models import SandboxOrder
+from shipping import tracking
 from shipping.booking import BookingError, book_shipment, cancel_shipment
 from shipping.carriers.base import BookingRequest, CarrierError, Customs, ItemLine, Party
 from shipping.models import Shipment
-from shipping.tracking import apply_updates
+from tests.shipping.factories import KarrioAccountFactory
 from tests.shipping.karrio_setup import an_order, received
 from tests.shipping.test_label_barcode import barcodes
 
@@ -203,26 +204,34 @@ def test_a_5xx_on_rates_is_a_retryable_carrier_error_when_it_persists(ups):
     assert error.value.retryable and "Internal Server Error" in str(error.value)
 
 
-def test_tracking_moves_the_shipment_to_delivered(ups):
+def test_the_tracking_schedule_moves_the_shipment_to_delivered(ups):
     shipment = book_shipment(order=an_order(to="GB"))
-    requests.post(
-        f"{ups.url}/sandbox/ups/_sandbox/shipments/{shipment.tracking_number}/status",
-        json={"code": "DP"},
-        timeout=10,
-    )
-    requests.post(
-        f"{ups.url}/sandbox/ups/_sandbox/shipments/{shipment.tracking_number}/status",
-        json={"code": "D"},
-        timeout=10,
-    )
+    for code in ("DP", "D"):
+        requests.post(
+            f"{ups.url}/sandbox/ups/_sandbox/shipments/{shipment.tracking_number}/status",
+            json={"code": code},
+            timeout=10,
+        )
 
-    updates = ups.account.adapter().track(shipment.external_id, shipment.tracking_number)
-    apply_updates(shipment, updates, source="poll")
+    report = tracking.poll()
 
+    assert report[ups.account.name] == {
+        "polled": 1,
+        "events": report[ups.account.name]["events"],
+        "errors": 0,
+    }
     shipment.refresh_from_db()
     assert shipment.status == Shipment.Status.DELIVERED
-    [call] = [r for r in SandboxRequest.objects.all() if "/api/track/" in r.path] or [None]
-    assert call is None  # GETs are not recorded; the answer above is what counts
+    assert shipment.order.events.filter(message__contains="Delivered").exists()
+
+
+def test_an_account_whose_extension_is_not_installed_does_not_stop_the_schedule(ups):
+    KarrioAccountFactory(karrio_carrier="fedex", is_default=False)
+    book_shipment(order=an_order(to="GB"))
+
+    report = tracking.poll()
+
+    assert report[ups.account.name]["polled"] == 1
 
 
 def test_void_before_pickup_cancels_and_after_pickup_is_refused(ups):
