@@ -2,10 +2,16 @@
 (or a `.env` file beside manage.py, or in the working directory of an installed copy);
 `.env.example` lists them all."""
 
+import os
 import sys
 from pathlib import Path
 
 import environ
+
+# Karrio (direct carrier accounts) brings lxml, and openpyxl switches to it when it is installed:
+# its writer then keeps a carriage return in a cell that the standard library's writer turned into
+# a newline, which changes what XLSX exports hold. Keep openpyxl's own writer, as before.
+os.environ.setdefault("OPENPYXL_LXML", "False")
 
 CONFIG_DIR = Path(__file__).resolve().parent
 # A checkout (manage.py beside config/), or an installed copy (`pip install .`) run from its working
