@@ -64,7 +64,12 @@ NO_VOID = {
 def providers() -> dict:
     """The installed Karrio extensions: {id: plugin metadata}. Imported once (slow: ~1 s)."""
     import karrio.references as references
+    from loguru import logger
 
+    # Karrio logs every request (and a traceback for every carrier "no") through loguru to stderr;
+    # Shipdesk reports those failures itself. KARRIO_LOGS=true brings Karrio's own log back.
+    if not getattr(settings, "KARRIO_LOGS", False):
+        logger.disable("karrio")
     return dict(references.collect_providers_data())
 
 

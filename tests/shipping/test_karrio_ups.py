@@ -263,3 +263,18 @@ def test_an_account_set_to_zpl_gets_a_zpl_label(ups):
     label = shipment.label.read()
     assert shipment.label_format == "zpl" and label.startswith(b"^XA")
     assert shipment.tracking_number.encode() in label and shipment.label.name.endswith(".zpl")
+
+
+def test_the_booking_form_shows_the_carriers_validation_error_and_nothing_is_bought(ups, staff_client):
+    from django.urls import reverse
+
+    from tests.shipping.forms import book_post
+
+    order = an_order(to="GB", ship_postal_code="")
+
+    response = staff_client.post(
+        reverse("admin:shipping_shipment_book", args=[order.pk]), book_post(order), follow=True
+    )
+
+    assert "Address Validation Error on ShipTo address (120802)" in response.content.decode()
+    assert not order.shipments.exists() and not SandboxOrder.objects.exists()
