@@ -278,3 +278,17 @@ def test_the_booking_form_shows_the_carriers_validation_error_and_nothing_is_bou
 
     assert "Address Validation Error on ShipTo address (120802)" in response.content.decode()
     assert not order.shipments.exists() and not SandboxOrder.objects.exists()
+
+
+def test_the_sandbox_rate_limit_answers_ups_429_and_the_adapter_gives_up_retryably(ups):
+    ups.store.settings = {**ups.store.settings, "limit": True, "rate_limits": {"api": [0.01, 2]}}
+    ups.store.save()
+    adapter = ups.account.adapter()
+    adapter.rates(customs_request(LEEDS, NEW_YORK))  # the token call is not metered; this is 1 of 2
+
+    adapter.rates(customs_request(LEEDS, NEW_YORK))
+    with pytest.raises(CarrierError) as error:
+        adapter.rates(customs_request(LEEDS, NEW_YORK))
+
+    assert error.value.retryable and "Rate Limit Exceeded (429)" in str(error.value)
+    assert ups.store.requests.filter(parsed__status=429).count() == 4  # the call and its 3 retries
