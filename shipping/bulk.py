@@ -429,18 +429,13 @@ def finish(job_id: int) -> None:
 
 def zpl_labels(job: BulkJob) -> bytes:
     """The job's ZPL labels (booked for accounts that print on thermal printers) as one file, in
-    the order staff selected the orders: ZPL documents simply follow one another."""
+    the order staff selected the orders."""
     items = (
         job.items.filter(state=Item.BOOKED, shipment__label_format="zpl")
         .order_by("position")
         .select_related("shipment")
     )
-    parts = []
-    for shipment in (item.shipment for item in items):
-        if shipment.label:
-            with shipment.label.open("rb") as f:
-                parts.append(f.read().strip())
-    return b"\n".join(parts) + (b"\n" if parts else b"")
+    return labels.zpl_file(item.shipment for item in items)[0]
 
 
 def slip(shipment: Shipment) -> labels.SlipContent:

@@ -5,7 +5,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,7 +17,7 @@ from orders import normalise, pushing
 from orders import services as order_services
 from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, badge
 from orders.models import Order
-from shipping import rules
+from shipping import labels, rules
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
 from shipping.models import CarrierAccount, Shipment, TrackingEvent
 from shipping.resources import ShipmentExportResource
@@ -373,7 +373,7 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         ),
     ]
     inlines = [TrackingEventInline]
-    actions = ["cancel"]
+    actions = ["cancel", "download_zpl"]
 
     def has_add_permission(self, request):
         return False
@@ -599,6 +599,18 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     @admin.display(description="Preview")
     def channel_receives(self, obj):
         return channel_preview(obj.fulfilment)
+
+    @admin.action(description="Download ZPL labels (thermal printer, one .zpl file)")
+    def download_zpl(self, request, queryset):
+        data, zpl, other = labels.zpl_file(queryset.order_by("pk"))
+        if not zpl:
+            self.message_user(request, "None of the selected shipments has a ZPL label.", messages.WARNING)
+            return None
+        if other:
+            self.message_user(request, f"{other} PDF label(s) left out of the .zpl file.", messages.WARNING)
+        response = HttpResponse(data, content_type="application/zpl")
+        response["Content-Disposition"] = 'attachment; filename="labels.zpl"'
+        return response
 
     @admin.action(description="Cancel label (before pickup)")
     def cancel(self, request, queryset):

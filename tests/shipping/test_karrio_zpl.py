@@ -45,3 +45,23 @@ def test_one_zpl_label_downloads_as_a_zpl_file(ups, staff_client):
     assert response["Content-Type"] == "application/zpl"
     assert f"label-{shipment.tracking_number}.zpl" in response["Content-Disposition"]
     assert b"".join(response.streaming_content).startswith(b"^XA")
+
+
+def test_the_shipments_action_downloads_the_selected_zpl_labels_as_one_file(ups, staff_client):
+    from shipping.booking import book_shipment
+
+    pdf = book_shipment(order=an_order(to="GB"))
+    ups.account.label_format = "zpl"
+    ups.account.save()
+    zpl = [book_shipment(order=an_order(to="GB")) for _ in range(2)]
+
+    response = staff_client.post(
+        reverse("admin:shipping_shipment_changelist"),
+        {"action": "download_zpl", "_selected_action": [pdf.pk, *(s.pk for s in zpl)]},
+        follow=True,
+    )
+
+    assert response["Content-Type"] == "application/zpl"
+    assert response.content.count(b"^XA") == 2
+    assert all(s.tracking_number.encode() in response.content for s in zpl)
+    assert pdf.tracking_number.encode() not in response.content
