@@ -2,10 +2,16 @@
 (or a `.env` file beside manage.py, or in the working directory of an installed copy);
 `.env.example` lists them all."""
 
+import os
 import sys
 from pathlib import Path
 
 import environ
+
+# Karrio (direct carrier accounts) brings lxml, and openpyxl switches to it when it is installed:
+# its writer then keeps a carriage return in a cell that the standard library's writer turned into
+# a newline, which changes what XLSX exports hold. Keep openpyxl's own writer, as before.
+os.environ.setdefault("OPENPYXL_LXML", "False")
 
 CONFIG_DIR = Path(__file__).resolve().parent
 # A checkout (manage.py beside config/), or an installed copy (`pip install .`) run from its working
@@ -198,6 +204,8 @@ else:
 # Connectors: every outgoing HTTP call has a timeout, and 429/5xx answers are retried with
 # exponential backoff and jitter, honouring Retry-After up to CONNECTOR_MAX_SLEEP seconds.
 CONNECTOR_TIMEOUT = env.float("CONNECTOR_TIMEOUT", default=20.0)
+# Direct carrier accounts (Karrio): its own request log and tracebacks on stderr, off by default.
+KARRIO_LOGS = env.bool("KARRIO_LOGS", default=False)
 CONNECTOR_MAX_RETRIES = env.int("CONNECTOR_MAX_RETRIES", default=3)
 CONNECTOR_BACKOFF_BASE = env.float("CONNECTOR_BACKOFF_BASE", default=1.0)
 CONNECTOR_MAX_SLEEP = env.float("CONNECTOR_MAX_SLEEP", default=60.0)

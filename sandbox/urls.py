@@ -28,6 +28,9 @@ for prefix, module in [
     ("paypal/", "sandbox.paypal"),
     ("supplier/", "sandbox.supplier"),
     ("webhooks/", "sandbox.webhooks"),
+    ("ups/", "sandbox.ups"),
+    ("mydhl/", "sandbox.mydhl"),
+    ("canadapost/", "sandbox.canadapost"),
 ]:
     try:
         urlpatterns.append(path(prefix, include(module)))

@@ -223,11 +223,14 @@ def book_shipment(
         package=package,
         shipping_name=decision.shipping_name,
         label_size=label_size,
+        label_format=booking.label_format or "pdf",
         note=(note or "")[:500],
     )
     # The file first: the transaction below (which holds SQLite's write lock) only writes rows.
     shipment.label.save(
-        f"{booking.tracking_number or reference}.pdf", ContentFile(booking.label_pdf), save=False
+        f"{booking.tracking_number or reference}.{'zpl' if booking.label_format == 'zpl' else 'pdf'}",
+        ContentFile(booking.label_pdf),
+        save=False,
     )
     held = ", ".join(f"{qty} × {ln.sku or ln.title}" for ln, qty in picked)
     try:

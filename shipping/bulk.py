@@ -454,15 +454,22 @@ def finish(job_id: int) -> None:
         .in_bulk(booked_ids)
     )
     ordered = [shipments[pk] for pk in booked_ids if pk in shipments]
+    # ZPL labels (thermal printers) cannot go into the merged PDF: they download as one .zpl file.
+    zpl = sum(1 for shipment in ordered if shipment.label_format == "zpl")
     try:
         if ordered:
             documents = []
             for shipment in ordered:
+                if shipment.label_format == "zpl":
+                    continue
                 with shipment.label.open("rb") as f:
                     documents.append(f.read())
-            job.output_file.save(
-                f"labels-{job.pk}.pdf", ContentFile(labels.merge_labels(documents, layout=layout)), save=False
-            )
+            if documents:
+                job.output_file.save(
+                    f"labels-{job.pk}.pdf",
+                    ContentFile(labels.merge_labels(documents, layout=layout)),
+                    save=False,
+                )
             BulkJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())  # still merging
             job.slips_file.save(
                 f"packing-slips-{job.pk}.pdf",
@@ -472,6 +479,10 @@ def finish(job_id: int) -> None:
         job.status = BulkJob.Status.DONE
         job.message = (
             f"Booked {job.done} of {job.total}" + (f"; {job.failed} failed" if job.failed else "") + "."
+        ) + (
+            f" {zpl} ZPL label(s) for thermal printers are not in the PDF: download them as one .zpl file."
+            if zpl
+            else ""
         )
     except Exception as exc:  # noqa: BLE001 - the labels are booked; say the print file failed
         log.exception("merging labels of job %s failed", job_id)
@@ -479,6 +490,17 @@ def finish(job_id: int) -> None:
         job.message = f"Booked {job.done} of {job.total}, but the print file could not be made: {exc}"
     job.finished_at = timezone.now()
     job.save(update_fields=["output_file", "slips_file", "status", "message", "finished_at"])
+
+
+def zpl_labels(job: BulkJob) -> bytes:
+    """The job's ZPL labels (booked for accounts that print on thermal printers) as one file, in
+    the order staff selected the orders."""
+    items = (
+        job.items.filter(state=Item.BOOKED, shipment__label_format="zpl")
+        .order_by("position")
+        .select_related("shipment")
+    )
+    return labels.zpl_file(item.shipment for item in items)[0]
 
 
 def slip(shipment: Shipment) -> labels.SlipContent:

@@ -166,8 +166,9 @@ def finish_booking(job: BulkJob) -> None:
                     "tracking": item.shipment.tracking_number,
                 }
             )
-            with item.shipment.label.open("rb") as f:
-                documents.append(f.read())
+            if item.shipment.label_format != "zpl":  # ZPL cannot join the merged PDF
+                with item.shipment.label.open("rb") as f:
+                    documents.append(f.read())
         else:
             failures.add(row, item.message or "not booked")
     if documents:

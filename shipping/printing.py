@@ -32,8 +32,9 @@ def mark_printed(shipment_ids: Iterable[int]) -> int:
 
 def print_labels(shipments: Iterable[Shipment]) -> tuple[bytes, list[Shipment]]:
     """One PDF of these shipments' labels (in the order given) and the shipments it holds; they
-    are marked printed. Shipments without a label file are left out."""
-    with_label = [s for s in shipments if s.label]
+    are marked printed. Shipments without a label file, and ZPL labels (for a thermal printer:
+    the "Download ZPL labels" action), are left out."""
+    with_label = [s for s in shipments if s.label and s.label_format != "zpl"]
     documents = []
     for s in with_label:
         with s.label.open("rb") as f:

@@ -2,7 +2,7 @@
 for an unfinished job what is pending and why), its JSON, the print files and "retry failed"."""
 
 from django.contrib import admin, messages
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -28,6 +28,8 @@ def job_state(job: BulkJob) -> dict:
         files["labels"] = reverse("admin:shipping_bulkjob_file", args=[job.pk, "labels"])
     if job.slips_file:
         files["slips"] = reverse("admin:shipping_bulkjob_file", args=[job.pk, "slips"])
+    if job.is_finished and job.items.filter(shipment__label_format="zpl").exists():
+        files["zpl"] = reverse("admin:shipping_bulkjob_file", args=[job.pk, "zpl"])
     return {
         "id": job.pk,
         "status": job.status,
@@ -116,6 +118,13 @@ class BulkJobAdmin(admin.ModelAdmin):
 
     def file_view(self, request, pk, which):
         job = self._job(request, pk)
+        if which == "zpl":
+            data = bulk.zpl_labels(job)
+            if not data:
+                raise Http404("No ZPL labels")
+            response = HttpResponse(data, content_type="application/zpl")
+            response["Content-Disposition"] = f'attachment; filename="labels-job-{job.pk}.zpl"'
+            return response
         field = {"labels": job.output_file, "slips": job.slips_file}.get(which)
         if not field:
             raise Http404("Not ready")

@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,7 +21,7 @@ from orders import normalise, pushing
 from orders import services as order_services
 from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, badge
 from orders.models import Order
-from shipping import printing, rules
+from shipping import labels, printing, rules
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
 from shipping.models import CarrierAccount, Shipment, TrackingEvent
 from shipping.resources import ShipmentExportResource
@@ -31,7 +31,9 @@ def label_link(shipment):
     if not shipment.pk or not shipment.label:
         return "—"
     url = reverse("admin:shipping_shipment_label", args=[shipment.pk])
-    return format_html('<a href="{}">Label PDF</a>', url)
+    return format_html(
+        '<a href="{}">{}</a>', url, "Label ZPL" if shipment.label_format == "zpl" else "Label PDF"
+    )
 
 
 def held_lines(shipment):
@@ -392,7 +394,7 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         ),
     ]
     inlines = [TrackingEventInline]
-    actions = ["print_labels", "cancel"]
+    actions = ["print_labels", "cancel", "download_zpl"]
 
     def has_add_permission(self, request):
         return False
@@ -433,10 +435,12 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         if not self.has_view_permission(request, shipment) or not shipment.label:
             raise Http404("No label")
         printing.mark_printed([shipment.pk])
+        zpl = shipment.label_format == "zpl"
         return FileResponse(
             shipment.label.open("rb"),
-            content_type="application/pdf",
-            filename=f"label-{shipment.tracking_number}.pdf",
+            content_type="application/zpl" if zpl else "application/pdf",
+            filename=f"label-{shipment.tracking_number}.{'zpl' if zpl else 'pdf'}",
+            as_attachment=zpl,  # a browser cannot show ZPL: it goes to the thermal printer
         )
 
     def book_view(self, request, order_id):
@@ -630,6 +634,18 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
             content_type="application/pdf",
             filename=f"labels-{timezone.localdate():%Y-%m-%d}-{len(printed)}.pdf",
         )
+
+    @admin.action(description="Download ZPL labels (thermal printer, one .zpl file)")
+    def download_zpl(self, request, queryset):
+        data, zpl, other = labels.zpl_file(queryset.order_by("pk"))
+        if not zpl:
+            self.message_user(request, "None of the selected shipments has a ZPL label.", messages.WARNING)
+            return None
+        if other:
+            self.message_user(request, f"{other} PDF label(s) left out of the .zpl file.", messages.WARNING)
+        response = HttpResponse(data, content_type="application/zpl")
+        response["Content-Disposition"] = 'attachment; filename="labels.zpl"'
+        return response
 
     @admin.action(description="Cancel label (before pickup)")
     def cancel(self, request, queryset):

@@ -120,3 +120,27 @@ def test_every_channels_product_pictures_load_after_the_demo(live_server, transa
             assert answer.status_code == 200, (kind, url)
             assert answer.headers["Content-Type"].startswith("image/"), (kind, url)
             assert answer.content[:3] == b"\xff\xd8\xff" or answer.content.startswith(b"<svg"), (kind, url)
+
+
+def test_the_demo_has_direct_carrier_accounts_that_rate_on_their_sandboxes(live_server, transactional_db):
+    from shipping.carriers.base import BookingRequest, Party
+    from shipping.models import CarrierAccount
+
+    port = urlparse(live_server.url).port
+    call_command("demo", "--no-sync", "--orders", "1", "--port", str(port))
+
+    accounts = CarrierAccount.objects.filter(kind="karrio").order_by("name")
+    assert [a.karrio_carrier for a in accounts] == ["canadapost", "mydhl", "ups"]
+    request = BookingRequest(
+        reference="demo-1",
+        order_number="1",
+        sender=Party(
+            name="A", line1="1 Oak St", city="Vancouver", postal_code="V6M2V9", country="CA", state="BC"
+        ),
+        recipient=Party(
+            name="B", line1="1 Main St", city="New York", postal_code="10001", country="US", state="NY"
+        ),
+        weight_g=500,
+    )
+    for account in accounts:
+        assert account.adapter().rates(request), account.name
