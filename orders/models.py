@@ -208,6 +208,11 @@ class Product(models.Model):
     def __str__(self):
         return self.sku
 
+    def save(self, *args, **kwargs):
+        self.hs_code = "".join(ch for ch in self.hs_code or "" if ch.isdigit())
+        self.origin_country = (self.origin_country or "").strip().upper()
+        super().save(*args, **kwargs)
+
     def clean(self):
         from django.core.exceptions import ValidationError
 
@@ -217,11 +222,6 @@ class Product(models.Model):
         country = (self.origin_country or "").strip()
         if country and (len(country) != 2 or not country.isalpha()):
             raise ValidationError({"origin_country": _("Use the ISO 3166-1 alpha-2 code, e.g. FR.")})
-
-    def save(self, *args, **kwargs):
-        self.hs_code = "".join(ch for ch in self.hs_code or "" if ch.isdigit())
-        self.origin_country = (self.origin_country or "").strip().upper()
-        super().save(*args, **kwargs)
 
 
 class OrderEvent(models.Model):
