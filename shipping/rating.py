@@ -137,9 +137,21 @@ def describe(rate: Rate) -> str:
     return f"{rate.carrier} {rate.service_name or rate.service} {price}{days}"
 
 
-def choose(rates: list[Rate], choice: str, *, within_days: int | None = None) -> tuple[Rate | None, str]:
+def choose(
+    rates: list[Rate], choice: str, *, within_days: int | None = None, currency: str = ""
+) -> tuple[Rate | None, str]:
     """The rate a rule's choice picks among the available, priced `rates`, and why none when none."""
     available = [r for r in rates if is_available(r) and r.price is not None]
+    currencies = {r.currency for r in available}
+    if len(currencies) > 1:
+        # Prices in different currencies are not compared (Shipdesk keeps no exchange rates):
+        # the parcel's own currency wins, else the one most rates are quoted in.
+        keep = (
+            currency
+            if currency in currencies
+            else max(currencies, key=lambda c: sum(r.currency == c for r in available))
+        )
+        available = [r for r in available if r.currency == keep]
     if choice == RateChoice.CHEAPEST_WITHIN:
         available = [
             r for r in available if r.transit_days is not None and r.transit_days <= (within_days or 0)
@@ -158,7 +170,9 @@ def choose_for_rule(rule: ShippingRule, request: BookingRequest) -> tuple[Rate |
     """Ask the rule's accounts and pick by its choice. Returns (winner or None, the reasons for
     the timeline and the order page: which rate won and what the others cost, and the shop)."""
     result = shop(request, rule_accounts(rule))
-    winner, why_not = choose(result.rates, rule.rate_choice, within_days=rule.rate_within_days)
+    winner, why_not = choose(
+        result.rates, rule.rate_choice, within_days=rule.rate_within_days, currency=request.currency
+    )
     label = dict(RateChoice.choices).get(rule.rate_choice, rule.rate_choice)
     if rule.rate_choice == RateChoice.CHEAPEST_WITHIN:
         label = f"cheapest arriving within {rule.rate_within_days} days"

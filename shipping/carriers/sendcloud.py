@@ -286,9 +286,13 @@ class SendcloudCarrier(Carrier):
         method = m.pick_method(options, request.service, request.weight_g)
         if method is None:
             names = ", ".join(f"{o.name} ({o.code})" for o in options[:8]) or "none"
+            wanted = (request.service or "").strip().lower()
+            named = any(o.code == wanted or o.name.lower() == wanted for o in options)
             raise CarrierError(
                 f"Sendcloud has no shipping method “{request.service or 'any'}” to {request.recipient.country} "
-                f"for {request.weight_g} g. Available: {names}"
+                f"for {request.weight_g} g. Available: {names}",
+                # the service reaches the destination but not at this weight: the weight is wrong
+                field="weight" if named or not wanted else "",
             )
         body = m.parcel_body(request, method_id=int(method.code), sender_address_id=sender_id)
         response = self.client.request("POST", self.client.v2("/parcels"), json=body)

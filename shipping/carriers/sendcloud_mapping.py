@@ -366,7 +366,7 @@ def parse_methods(data: dict, to_country: str) -> list[ServiceOption]:
         price, transit_days = None, None
         for c in m.get("countries") or []:
             if (c.get("iso_2") or "").upper() == to_country.upper() and c.get("price") is not None:
-                price = Decimal(str(c["price"]))
+                price = Decimal(str(c["price"])).quantize(Decimal("0.01"))
                 if c.get("lead_time_hours") is not None:
                     transit_days = max(1, -(-int(c["lead_time_hours"]) // 24))  # hours, rounded up to days
         options.append(
