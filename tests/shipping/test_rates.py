@@ -228,3 +228,21 @@ def test_choose_compares_prices_in_one_currency_only():
     ]
     winner, _ = rating.choose(rates, RateChoice.CHEAPEST, currency="EUR")
     assert winner.account_id == 2
+
+
+def test_bulk_booking_books_what_the_rate_rule_chooses(
+    accounts, staff_client, django_capture_on_commit_callbacks
+):
+    from tests.shipping.test_bulk import run_action
+
+    sendcloud, own = accounts
+    ShippingRuleFactory(name="Fastest", rate_choice=RateChoice.FASTEST)
+    orders = [a_parcel(), a_parcel()]
+
+    run_action(staff_client, django_capture_on_commit_callbacks, "book_shipments", orders)
+
+    shipments = Shipment.objects.filter(order__in=orders)
+    assert shipments.count() == 2
+    assert {(s.carrier_account_id, s.service, s.fee) for s in shipments} == {
+        (sendcloud.account.pk, "DPD Home 0-31.5kg", Decimal("7.40"))
+    }
