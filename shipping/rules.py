@@ -89,7 +89,11 @@ class Decision:
         )
 
     def describe(self) -> str:
-        parts = [f"{self.carrier_account.name}", self.service or "default service"]
+        if self.rate_rule is not None:
+            choice = self.rate_rule.get_rate_choice_display().lower()
+            parts = [f"the {choice} rate (carrier and service asked when booking)"]
+        else:
+            parts = [f"{self.carrier_account.name}", self.service or "default service"]
         if self.sender_address:
             parts.append(f"from {self.sender_address.label}")
         if self.package:

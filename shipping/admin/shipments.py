@@ -463,7 +463,7 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
             decision, problem = rules.resolve(order, weight_g=weight), ""
         except rules.NoCarrier as exc:
             decision, problem = None, str(exc)
-        if decision is not None:
+        if decision is not None and decision.rate_rule is None:  # a rate rule: the rates table says
             problem = rules.service_problem(decision, order, weight_g=weight)
         context = {
             **self.admin_site.each_context(request),

@@ -388,7 +388,9 @@ def rate_for(option: ServiceOption, *, account_id: int, weight_g: int, to_countr
     parcel is outside the method's weight range."""
     rate = Rate(
         account_id=account_id,
-        carrier=f"{carrier_name(option.carrier) or 'Sendcloud'} (Sendcloud)",
+        carrier=f"{carrier_name(option.carrier)} (Sendcloud)"
+        if carrier_name(option.carrier)
+        else "Sendcloud",
         service=option.code,
         service_name=option.name,
         price=option.price,
