@@ -89,6 +89,7 @@ def run() -> dict:
         baseline=slowest,
         ratio=ratio,
         goal="ratio <= 1.2",
+        goal_met=ratio <= 1.2,
         sentence=(
             f"Rate shopping across {len(accounts)} accounts took {value * 1000:.0f} ms (median of {ROUNDS}); "
             f"the slowest carrier alone ({slowest_name}) {slowest * 1000:.0f} ms: {ratio:.2f}x (goal <= 1.2)."
