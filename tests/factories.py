@@ -59,6 +59,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
 class OrderLineFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = OrderLine
+        skip_postgeneration_save = True  # the customs hook below writes a Product, not the line
 
     order = factory.SubFactory(OrderFactory)
     external_id = factory.Sequence(lambda n: str(4000 + n))
