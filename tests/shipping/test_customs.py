@@ -249,3 +249,5 @@ def test_products_are_edited_in_the_admin(staff_client, db):
     page = staff_client.get(reverse("admin:orders_product_changelist")).content.decode()
     assert "MUG-1" in page and "691200" in page
     assert reverse("admin:orders_product_import") in page
+    form = staff_client.get(reverse("admin:orders_product_import"))
+    assert form.status_code == 200 and "xlsx" in form.content.decode()
