@@ -209,6 +209,9 @@ KARRIO_LOGS = env.bool("KARRIO_LOGS", default=False)
 CONNECTOR_MAX_RETRIES = env.int("CONNECTOR_MAX_RETRIES", default=3)
 CONNECTOR_BACKOFF_BASE = env.float("CONNECTOR_BACKOFF_BASE", default=1.0)
 CONNECTOR_MAX_SLEEP = env.float("CONNECTOR_MAX_SLEEP", default=60.0)
+# Rate shopping (issue 16): every active carrier account is asked at once; one that has not
+# answered within RATE_TIMEOUT_SECONDS is shown with its error and the others stand.
+RATE_TIMEOUT_SECONDS = env.float("RATE_TIMEOUT_SECONDS", default=8.0)
 # A running sync renews its heartbeat on every page; a claim whose heartbeat is older than this
 # is taken as dead (its worker was killed) and the next sync continues from the saved cursor.
 SYNC_HEARTBEAT_STALE_SECONDS = env.int("SYNC_HEARTBEAT_STALE_SECONDS", default=120)

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from channels.models import Channel
 from orders import addresses, normalise
@@ -207,6 +208,51 @@ class OrderLine(models.Model):
     @property
     def options_display(self) -> str:
         return ", ".join(f"{k}: {v}" for k, v in (self.options or {}).items())
+
+
+class Product(models.Model):
+    """The catalogue entry behind a SKU: what a customs officer needs to know about it (issue 16).
+    Filled by staff (admin, spreadsheet import) or from the channel where its API says; bookings
+    read it by SKU for the lines a parcel holds."""
+
+    sku = models.CharField("SKU", max_length=100, unique=True)
+    title = models.CharField(max_length=300, blank=True)
+    hs_code = models.CharField(
+        "HS code",
+        max_length=12,
+        blank=True,
+        help_text=_("Harmonized System tariff code, 6 to 10 digits, e.g. 691200"),
+    )
+    origin_country = models.CharField(
+        _("country of origin"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2, where it was made")
+    )
+    customs_description = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text=_("What it is, in plain words a customs officer reads: “ceramic mug”"),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self):
+        return self.sku
+
+    def save(self, *args, **kwargs):
+        self.hs_code = "".join(ch for ch in self.hs_code or "" if ch.isdigit())
+        self.origin_country = (self.origin_country or "").strip().upper()
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        digits = "".join(ch for ch in self.hs_code or "" if ch.isdigit())
+        if self.hs_code and not 6 <= len(digits) <= 10:
+            raise ValidationError({"hs_code": _("An HS code has 6 to 10 digits.")})
+        country = (self.origin_country or "").strip()
+        if country and (len(country) != 2 or not country.isalpha()):
+            raise ValidationError({"origin_country": _("Use the ISO 3166-1 alpha-2 code, e.g. FR.")})
 
 
 class OrderEvent(models.Model):

@@ -14,8 +14,9 @@ from django.utils import timezone
 from orders import retracting
 from orders import services as order_services
 from orders.models import Fulfilment, Order, OrderEvent, OrderLine
-from shipping import emails, rules
-from shipping.carriers.base import BookingRequest, CarrierError, ItemLine, Party
+from shipping import customs, emails, rating, rules
+from shipping.carriers.base import BookingRequest, CarrierError, ItemLine, Party, Rate
+from shipping.customs_forms import with_customs_form
 from shipping.models import CarrierAccount, Package, Shipment, ShipmentLine
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,14 @@ LIVE = (
 
 
 class BookingError(Exception):
-    pass
+    """`field`: what the refusal concerns, for the booking form to show it next to that field
+    ("address", "weight", "dimensions", "customs" or ""); `missing`: for customs, which SKU
+    lacks what (customs.Missing)."""
+
+    def __init__(self, message: str, *, field: str = "", missing: list | None = None):
+        super().__init__(message)
+        self.field = field
+        self.missing = missing or []
 
 
 def parcel_weight(order: Order, lines: list[tuple[OrderLine, int]] | None = None) -> int:
@@ -113,6 +121,7 @@ def book_shipment(
     note: str | None = None,
     tracking_company: str = "",
     replaces: Fulfilment | None = None,
+    quote: Rate | None = None,
 ) -> Shipment:
     """Buy a label for a parcel of `order` with the carrier the shipping rules and the channel's
     mapping choose (or staff's choice), store it with the lines it holds, and queue the tracking
@@ -127,7 +136,12 @@ def book_shipment(
     `additional` allows another parcel for an order already shipped, and `replaces` names the
     fulfilment a relabel takes the place of (its lines count as open for this booking).
     `package` is staff's choice of box over the rules' (its size goes to the carrier, its own
-    weight is added to the parcel's)."""
+    weight is added to the parcel's). `quote`: the rate staff picked on the booking form (its
+    price is the shipment's fee when the carrier reports none, and goes on the timeline).
+
+    A parcel crossing a customs border carries a declaration built from the product catalogue;
+    one whose lines lack customs data is refused (BookingError, field "customs") before any
+    label is bought. A rule that chooses by rate asks the carriers here (rating.choose_for_rule)."""
     allowed = (
         (*order_services.BOOKABLE, Order.Status.SHIPPED, Order.Status.DELIVERED)
         if additional
@@ -166,28 +180,24 @@ def book_shipment(
     package = decision.package
     weight += package.tare_g if package else 0
     note = order.channel.default_note if note is None else note
-    request = BookingRequest(
-        reference=reference,
-        order_number=str(order),
-        sender=party(sender),
-        recipient=recipient(order),
-        weight_g=weight,
-        service=decision.service,
-        brand_name=decision.brand.name if decision.brand else "",
-        value=parcel_value(order, picked),
-        currency=order.currency,
-        items=[(ln.sku or ln.title, qty) for ln, qty in picked],
-        item_lines=[
-            ItemLine(
-                sku=ln.sku, title=ln.title, quantity=qty, unit_price=ln.unit_price, weight_g=ln.weight_g or 0
-            )
-            for ln, qty in picked
-        ],
-        length_cm=package.length_cm if package else None,
-        width_cm=package.width_cm if package else None,
-        height_cm=package.height_cm if package else None,
-        label_size=label_size,
+    request = parcel_request(
+        order, picked, decision, weight_g=weight, reference=reference, label_size=label_size
     )
+    check_customs(order, request, actor=actor)  # before any label is bought
+    if quote is not None:
+        decision.reasons.append(f"rate chosen by staff: {rating.describe(quote)}")
+    elif decision.rate_rule is not None:
+        winner, reasons, _ = rating.choose_for_rule(decision.rate_rule, request)
+        decision.reasons.extend(reasons)
+        if winner is None:
+            order_services.record_event(order, OrderEvent.Kind.ERROR, "; ".join(reasons), actor=actor)
+            raise BookingError(f"{order}: {reasons[0]}")
+        decision.carrier_account = CarrierAccount.objects.get(pk=winner.account_id)
+        decision.service = request.service = winner.service
+        if decision.tracking_company_source != "mapping":
+            decision.tracking_company = decision.carrier_account.tracking_company
+            decision.tracking_company_source = "account" if decision.tracking_company else ""
+        quote = winner
     account = decision.carrier_account
     try:
         if ruleset is not None:
@@ -199,7 +209,13 @@ def book_shipment(
         order_services.record_event(
             order, OrderEvent.Kind.ERROR, f"{account.name} refused the booking: {exc}", actor=actor
         )
-        raise BookingError(f"{account.name}: {exc}") from exc
+        raise BookingError(f"{account.name}: {exc}", field=getattr(exc, "field", "")) from exc
+    if request.customs is not None and booking.label_format == "pdf" and not booking.customs_form_included:
+        booking.label_pdf = with_customs_form(
+            booking.label_pdf, request, tracking_number=booking.tracking_number
+        )
+    if not booking.fee and quote is not None and quote.price is not None:
+        booking.fee, booking.currency = quote.price, quote.currency
     told, disagreement = _tracking_company(decision, booking, account, chosen=tracking_company)
     details = {**decision.as_dict(), "tracking_company": told}
     if disagreement:
@@ -245,10 +261,13 @@ def book_shipment(
                 OrderEvent.Kind.BOOKED,
                 f"Label booked with {account.name} ({shipment.service or 'default service'}): "
                 f"tracking {shipment.tracking_number}, {weight} g, holding {held}"
-                + (f", fee {booking.fee} {booking.currency}" if booking.fee else ""),
+                + (f", fee {booking.fee} {booking.currency}" if booking.fee else "")
+                + (f"; rate quoted {rating.describe(quote)}" if quote is not None else "")
+                + (f"; customs declaration {request.customs.invoice_number}" if request.customs else ""),
                 data={
                     **details,
                     "lines": [[ln.external_id, qty] for ln, qty in picked],
+                    **({"rate": _rate_dict(quote)} if quote is not None else {}),
                     "shipment_id": shipment.pk,
                 },
                 actor=actor,
@@ -262,6 +281,81 @@ def book_shipment(
         shipment.label.delete(save=False)
         return Shipment.objects.get(idempotency_key=reference)
     return shipment
+
+
+def parcel_request(
+    order: Order,
+    picked: list[tuple[OrderLine, int]],
+    decision: rules.Decision,
+    *,
+    weight_g: int,
+    reference: str = "",
+    label_size: str = "a6",
+) -> BookingRequest:
+    """What the carrier is told about a parcel of `picked` lines (also what rates are asked
+    for): with each line's customs data from the product catalogue, and the customs
+    declaration when the parcel crosses a customs border (None otherwise)."""
+    package = decision.package
+    request = BookingRequest(
+        reference=reference or f"rates-{order.pk}",
+        order_number=str(order),
+        sender=party(decision.sender_address),
+        recipient=recipient(order),
+        weight_g=weight_g,
+        service=decision.service,
+        brand_name=decision.brand.name if decision.brand else "",
+        value=parcel_value(order, picked),
+        currency=order.currency,
+        items=[(ln.sku or ln.title, qty) for ln, qty in picked],
+        item_lines=customs.with_product_data(
+            [
+                ItemLine(
+                    sku=ln.sku,
+                    title=ln.title,
+                    quantity=qty,
+                    unit_price=ln.unit_price,
+                    weight_g=ln.weight_g or 0,
+                )
+                for ln, qty in picked
+            ],
+            customs.products_for(ln.sku for ln, _ in picked),
+        ),
+        length_cm=package.length_cm if package else None,
+        width_cm=package.width_cm if package else None,
+        height_cm=package.height_cm if package else None,
+        label_size=label_size,
+    )
+    request.customs = customs.declaration(request, invoice_number=str(order))
+    return request
+
+
+def check_customs(order: Order, request: BookingRequest, *, actor=None) -> None:
+    """Refuse a parcel that crosses a customs border while its lines lack customs data, naming
+    which SKU lacks what, and record the refusal on the timeline."""
+    if request.customs is None:
+        return
+    missing = customs.missing_fields(request.item_lines)
+    if not missing:
+        return
+    message = (
+        f"Customs declaration needed ({request.sender.country} → {request.recipient.country}) but "
+        + "; ".join(str(m) for m in missing)
+        + ". Add it under Orders › Products; no label was bought."
+    )
+    order_services.record_event(order, OrderEvent.Kind.ERROR, message, actor=actor)
+    raise BookingError(message, field="customs", missing=missing)
+
+
+def _rate_dict(rate: Rate) -> dict:
+    return {
+        "account_id": rate.account_id,
+        "carrier": rate.carrier,
+        "service": rate.service,
+        "service_name": rate.service_name,
+        "price": str(rate.price) if rate.price is not None else None,
+        "currency": rate.currency,
+        "transit_days": rate.transit_days,
+    }
 
 
 def parcel_lines(order: Order, lines, *, replaces: Fulfilment | None = None) -> list[tuple[OrderLine, int]]:

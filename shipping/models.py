@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from channels.fields import EncryptedJSONField
 from channels.models import Channel
@@ -123,6 +124,19 @@ class CarrierAccount(models.Model):
     )
     is_active = models.BooleanField(default=True)
     is_default = models.BooleanField(default=False)
+    # What a self-printed label costs, for rate shopping (carriers with an API quote their own).
+    flat_rate = models.DecimalField(
+        _("price per parcel"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Self-print: what postage costs, shown next to other carriers' rates (empty: unpriced)"),
+    )
+    flat_rate_currency = models.CharField(_("currency"), max_length=3, blank=True)
+    transit_days = models.PositiveIntegerField(
+        _("transit days"), null=True, blank=True, help_text=_("Self-print: usual days to delivery")
+    )
 
     class Meta:
         ordering = ["name"]
@@ -226,6 +240,12 @@ class ShippingMappingLine(models.Model):
         return wanted == got if self.match == self.Match.EXACT else wanted in got
 
 
+class RateChoice(models.TextChoices):
+    CHEAPEST = "cheapest", _("Cheapest")
+    FASTEST = "fastest", _("Fastest")
+    CHEAPEST_WITHIN = "cheapest_within", _("Cheapest arriving within N days")
+
+
 class ShippingRule(models.Model):
     """If an order matches every condition set here, these actions apply. Rules run in order;
     for each action the first matching rule that sets it wins."""
@@ -280,6 +300,28 @@ class ShippingRule(models.Model):
     )
     service = models.CharField(max_length=100, blank=True)
     package = models.ForeignKey(Package, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Choosing by rate (issue 16): the rule asks the accounts below for their rates at booking
+    # time and books the winner (account and service), instead of a fixed carrier.
+    rate_choice = models.CharField(
+        "choose by rate",
+        max_length=20,
+        blank=True,
+        choices=RateChoice.choices,
+        help_text=_("Ask the accounts below for rates when booking and take this one"),
+    )
+    rate_within_days = models.PositiveIntegerField(
+        "arriving within (days)",
+        null=True,
+        blank=True,
+        help_text=_("For “cheapest arriving within N days”: the most transit days allowed"),
+    )
+    rate_accounts = models.ManyToManyField(
+        CarrierAccount,
+        blank=True,
+        related_name="+",
+        verbose_name="accounts to compare",
+        help_text=_("Empty: every active carrier account"),
+    )
 
     class Meta:
         ordering = ["position", "id"]
@@ -295,11 +337,21 @@ class ShippingRule(models.Model):
         from django.core.exceptions import ValidationError
 
         if not any(
-            [self.brand_id, self.sender_address_id, self.carrier_account_id, self.service, self.package_id]
+            [
+                self.brand_id,
+                self.sender_address_id,
+                self.carrier_account_id,
+                self.service,
+                self.package_id,
+                self.rate_choice,
+            ]
         ):
             raise ValidationError(
-                "Choose at least one action: brand, sender address, carrier, service or package."
+                "Choose at least one action: brand, sender address, carrier, service, package or "
+                "choose by rate."
             )
+        if self.rate_choice == RateChoice.CHEAPEST_WITHIN and not self.rate_within_days:
+            raise ValidationError({"rate_within_days": _("Say within how many days the parcel must arrive.")})
         if (
             self.min_weight_g is not None
             and self.max_weight_g is not None

@@ -55,6 +55,9 @@ class Decision:
     # Where the tracking company came from: "mapping" (a mapping line or the default mapping),
     # "account" (the carrier account) or "" (none: the booked parcel's carrier will say).
     tracking_company_source: str = ""
+    # A rule that chooses the carrier by rate: the booking asks the carriers and replaces
+    # carrier_account and service (which hold a fallback until then) with the winner.
+    rate_rule: ShippingRule | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -86,7 +89,11 @@ class Decision:
         )
 
     def describe(self) -> str:
-        parts = [f"{self.carrier_account.name}", self.service or "default service"]
+        if self.rate_rule is not None:
+            choice = self.rate_rule.get_rate_choice_display().lower()
+            parts = [f"the {choice} rate (carrier and service asked when booking)"]
+        else:
+            parts = [f"{self.carrier_account.name}", self.service or "default service"]
         if self.sender_address:
             parts.append(f"from {self.sender_address.label}")
         if self.package:
@@ -107,6 +114,7 @@ class RuleSet:
                 .select_related(
                     "brand__sender_address", "sender_address", "carrier_account", "package", "channel"
                 )
+                .prefetch_related("rate_accounts")
                 .order_by("position", "id")
             )
         )
@@ -251,6 +259,10 @@ def resolve(
         if not matched:
             continue
         took = []
+        if rule.rate_choice and "carrier_account" not in chosen and "rate" not in chosen:
+            # Choosing by rate decides the carrier and the service (the rule's own are ignored).
+            chosen["rate"] = (rule.rate_choice, rule)
+            took.append("carrier and service by rate")
         for action, value in (
             ("carrier_account", rule.carrier_account),
             ("service", rule.service),
@@ -258,6 +270,8 @@ def resolve(
             ("sender_address", rule.sender_address),
             ("package", rule.package),
         ):
+            if action in ("carrier_account", "service") and "rate" in chosen:
+                continue
             if value and action not in chosen:
                 chosen[action] = (value, rule)
                 took.append(action.replace("_", " "))
@@ -282,6 +296,13 @@ def resolve(
     )
     if carrier_account is not None:
         account, source = carrier_account, "chosen by staff"
+    elif "rate" in chosen:
+        rate_rule = chosen["rate"][1]
+        candidates = [a for a in rate_rule.rate_accounts.all() if a.is_active] if rate_rule.pk else []
+        account = candidates[0] if candidates else ruleset.default_account
+        if account is None:
+            raise NoCarrier("No active carrier account: add one under Shipping › Carrier accounts.")
+        source = f"rule “{rate_rule.name}” ({rate_rule.get_rate_choice_display().lower()}; rates asked when booking)"
     elif "carrier_account" in chosen:
         account, source = chosen["carrier_account"][0], f"rule “{chosen['carrier_account'][1].name}”"
     elif line and line.carrier_account:
@@ -387,6 +408,7 @@ def resolve(
         mapping_line=line,
         mapping=mapping,
         tracking_company_source=tracking_source,
+        rate_rule=chosen["rate"][1] if "rate" in chosen and carrier_account is None else None,
     )
 
 

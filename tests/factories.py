@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from channels.models import Channel
-from orders.models import Fulfilment, Order, OrderLine
+from orders.models import Fulfilment, Order, OrderLine, Product
 from shipping.models import Address, Brand, CarrierAccount
 
 
@@ -59,6 +59,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
 class OrderLineFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = OrderLine
+        skip_postgeneration_save = True  # the customs hook below writes a Product, not the line
 
     order = factory.SubFactory(OrderFactory)
     external_id = factory.Sequence(lambda n: str(4000 + n))
@@ -67,6 +68,25 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
     quantity = 1
     unit_price = Decimal("10.00")
     weight_g = 400
+
+    @factory.post_generation
+    def customs(obj, create, extracted, **kwargs):
+        """The line's SKU gets a catalogue entry with customs data (HS code, origin), so parcels
+        crossing a customs border can be booked; `customs=False` leaves the SKU without one."""
+        if create and extracted is not False and obj.sku:
+            ProductFactory(sku=obj.sku, title=obj.title)
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+        django_get_or_create = ["sku"]
+
+    sku = factory.Sequence(lambda n: f"SKU-{n}")
+    title = "Hand-thrown mug"
+    hs_code = "691200"
+    origin_country = "GB"
+    customs_description = "Ceramic mug"
 
 
 class FulfilmentFactory(factory.django.DjangoModelFactory):
@@ -121,3 +141,11 @@ class WebhookEndpointFactory(factory.django.DjangoModelFactory):
     url = "http://127.0.0.1:9/sandbox/webhooks/erp/"
     description = factory.Sequence(lambda n: f"ERP {n}")
     event_types = factory.LazyFunction(lambda: ["shipment.booked"])
+
+
+def catalogue() -> None:
+    """Every SKU on an order line gets a catalogue entry with customs data (orders imported from
+    a sandbox channel carry SKUs no factory made), so cross-border parcels can be booked."""
+    skus = set(OrderLine.objects.exclude(sku="").values_list("sku", flat=True))
+    for sku in skus - set(Product.objects.values_list("sku", flat=True)):
+        ProductFactory(sku=sku)

@@ -4,7 +4,8 @@ key is the public API key; statuses move on through a sandbox-only endpoint, whi
 the signed `parcel_status_changed` webhook at the URL in the store's settings.
 
 Store settings: {"webhook_url": "…", "post_per_minute": 100, "burst_per_second": 15,
-"get_per_minute": 1000} (0 turns a limit off), plus optional "sender_addresses" and "brands".
+"get_per_minute": 1000} (0 turns a limit off), plus optional "sender_addresses" and "brands",
+and "latency" (seconds every call of the account waits before answering).
 
     POST /sandbox/sendcloud/_sandbox/parcels/<id>/status  {"status": 22}   pickup (fires the webhook)
     POST /sandbox/sendcloud/_sandbox/settings             {"webhook_url": "http://…/webhooks/…"}

@@ -30,6 +30,8 @@ METHODS = [
         True,
     ),
 ]
+# Lead time per method (`countries[].lead_time_hours`), for the transit days rates show.
+LEAD_HOURS = {8: 72, 1001: 48, 1002: 24, 1003: 48, 1004: 24}
 DEFAULT_SENDERS = [
     {
         "id": 4411,
@@ -97,7 +99,14 @@ def shipping_methods(request):
                 "service_point_input": "none",
                 "price": 0,
                 "countries": [
-                    {"id": i + 1, "name": c, "iso_2": c, "iso_3": "", "price": price, "lead_time_hours": 24}
+                    {
+                        "id": i + 1,
+                        "name": c,
+                        "iso_2": c,
+                        "iso_3": "",
+                        "price": price,
+                        "lead_time_hours": LEAD_HOURS.get(mid, 24),
+                    }
                     for i, c in enumerate(countries)
                     if not to_country or c == to_country
                 ],

@@ -104,7 +104,7 @@ def parcels(request):
     return mangle(JsonResponse({"parcel": parcel}), fault)
 
 
-def _validate(item: dict) -> tuple[dict, tuple | None, Decimal]:
+def _validate(item: dict, store=None) -> tuple[dict, tuple | None, Decimal]:
     errors = {}
     for required in ("name", "address", "city", "postal_code", "country"):
         if not str(item.get(required) or "").strip():
@@ -123,14 +123,49 @@ def _validate(item: dict) -> tuple[dict, tuple | None, Decimal]:
             errors["shipment"] = f"Shipping method {method[0]} does not ship to {item.get('country')}."
         elif not Decimal(method[3]) <= weight <= Decimal(method[4]):
             errors["weight"] = f"Ensure the weight is between {method[3]} and {method[4]} kg for this method."
+        if not errors and method is not None:
+            customs = _customs_errors(item, _sender_country(store, item))
+            if customs:
+                errors["parcel_items"] = customs
     reference = item.get("external_reference")
     if reference is not None and len(str(reference)) > 255:
         errors["external_reference"] = "Ensure this field has no more than 255 characters."
     return errors, method, weight
 
 
+CUSTOMS_UNION = {
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
+    "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "MC",
+}  # fmt: skip
+ITEM_REQUIRED = ("description", "quantity", "weight", "value", "hs_code", "origin_country")
+
+
+def _sender_country(store, item) -> str:
+    if item.get("from_country"):
+        return str(item["from_country"]).upper()
+    senders = _senders(store) if store is not None else []
+    sender = next((a for a in senders if str(a["id"]) == str(item.get("sender_address"))), None)
+    return str((sender or {}).get("country") or "NL").upper()
+
+
+def _customs_errors(item: dict, sender: str) -> str:
+    """Sendcloud wants `parcel_items` with an HS code and origin for a parcel leaving the EU
+    customs union (or entering it from outside): the first thing missing, in its words."""
+    to = str(item.get("country") or "").upper()
+    if sender == to or (sender in CUSTOMS_UNION and to in CUSTOMS_UNION):
+        return ""
+    items = item.get("parcel_items") or []
+    if not items:
+        return "This field is required for shipments outside the EU."
+    for i, entry in enumerate(items):
+        for key in ITEM_REQUIRED:
+            if not str((entry or {}).get(key) or "").strip():
+                return f"Item {i + 1} ({(entry or {}).get('sku') or '?'}): {key} is required."
+    return ""
+
+
 def _create(request, store, item: dict) -> tuple[dict | None, dict | None]:
-    errors, method, weight = _validate(item)
+    errors, method, weight = _validate(item, store)
     if errors:
         return None, errors
     reference = item.get("external_reference")
@@ -287,7 +322,7 @@ def _update_parcel(request, store, item: dict) -> JsonResponse:
         return _error(400, "This parcel is already announced and cannot be changed.", request)
     if item.get("request_label"):
         merged = {**parcel.data, **item, "country": parcel.data["country"]["iso_2"]}
-        errors, method, _ = _validate(merged)
+        errors, method, _ = _validate(merged, store)
         if errors:
             field, message = next(iter(errors.items()))
             return _error(400, f'{field}: "{message}"', request)

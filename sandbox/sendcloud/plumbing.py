@@ -95,6 +95,9 @@ def _guard(request):
         return None, denied, None
     if not LIMITER.allow(store, request.method):
         return store, HttpResponse(status=429), None  # Sendcloud answers 429 with an empty body
+    latency = (store.settings or {}).get("latency")
+    if latency:  # a steady answer time for every call of this account (benchmarks, slow carriers)
+        time.sleep(float(latency))
     fault = take_fault(store, request.path) if store.faults else None  # no lock when none is queued
     return store, fault_response(fault), fault
 

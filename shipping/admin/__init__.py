@@ -5,6 +5,7 @@ from shipping.admin import orders  # noqa: F401,I001 - extends OrderAdmin
 from shipping.admin.carriers import AddressAdmin, BrandAdmin, CarrierAccountAdmin, PackageAdmin
 from shipping.admin.emails import EmailTemplateAdmin
 from shipping.admin.jobs import BulkJobAdmin
+from shipping.admin.products import ProductAdmin
 from shipping.admin.rules import ShippingMappingAdmin, ShippingRuleAdmin
 from shipping.admin.shipments import BookForm, ShipmentAdmin, ShipmentInline, label_link, tracking_link
 
@@ -16,6 +17,7 @@ __all__ = [
     "CarrierAccountAdmin",
     "EmailTemplateAdmin",
     "PackageAdmin",
+    "ProductAdmin",
     "ShipmentAdmin",
     "ShipmentInline",
     "ShippingMappingAdmin",

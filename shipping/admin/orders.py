@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from orders import services as order_services
 from orders.admin import OrderAdmin
 from orders.models import Order
-from shipping import bulk, cancellation, rules
+from shipping import bulk, cancellation, quoting, rating, rules
 from shipping.admin.jobs import progress_url
 from shipping.admin.shipments import ShipmentInline
 from shipping.booking import LIVE
@@ -77,6 +77,25 @@ def shipping_panel(self, obj):
     return format_html_join("", "{}", ((p,) for p in parts)) if parts else "—"
 
 
+def _rate_rule_panel(order, picked, decision):
+    """A rule that chooses by rate: which rate would win now and what the others cost."""
+    request, problem = quoting.parcel_for(order, picked)
+    if request is None:
+        return [format_html('<p class="errornote">Cannot ship yet: {}</p>', problem)]
+    winner, reasons, _ = rating.choose_for_rule(decision.rate_rule, request)
+    head = (
+        format_html(
+            "<p><strong>Will ship with {} · {}</strong> (the {} rate)</p>",
+            winner.carrier,
+            winner.service_name or winner.service,
+            decision.rate_rule.get_rate_choice_display().lower(),
+        )
+        if winner
+        else format_html('<p class="errornote"><strong>No rate fits:</strong> {}</p>', reasons[0])
+    )
+    return [head, format_html('<div class="rate-reasons">{}</div>', _reasons(reasons))]
+
+
 def _what_is_left(order):
     """The panel for the lines Shipdesk still ships: how they would ship (only a carrier and
     service that serve the destination and weight), or why nothing is left."""
@@ -107,6 +126,8 @@ def _what_is_left(order):
                     problem,
                 )
             )
+        elif decision.rate_rule is not None:
+            parts += _rate_rule_panel(order, picked, decision)
         else:
             parts.append(format_html("<p><strong>Will ship with {}</strong></p>", decision.describe()))
         parts.append(_reasons(decision.reasons))

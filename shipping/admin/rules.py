@@ -155,6 +155,9 @@ def describe_actions(rule: ShippingRule) -> str:
         parts.append(f"service {rule.service}")
     if rule.package_id:
         parts.append(f"package {rule.package}")
+    if rule.rate_choice:
+        days = f" ({rule.rate_within_days} days)" if rule.rate_choice == "cheapest_within" else ""
+        parts.append(f"carrier by rate: {rule.get_rate_choice_display().lower()}{days}")
     return "; ".join(parts)
 
 
@@ -190,7 +193,17 @@ class ShippingRuleAdmin(admin.ModelAdmin):
                 "choosing a carrier when booking override both.",
             },
         ),
+        (
+            "…or choose the carrier by rate",
+            {
+                "fields": ["rate_choice", "rate_within_days", "rate_accounts"],
+                "description": "When booking, ask these accounts (empty: every active one) for their "
+                "rates and book the cheapest, the fastest, or the cheapest arriving within N days. "
+                "This decides carrier and service instead of the fields above.",
+            },
+        ),
     ]
+    filter_horizontal = ["rate_accounts"]
 
     @admin.display(description="When")
     def conditions(self, obj):

@@ -22,6 +22,7 @@ from orders import services as order_services
 from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, badge
 from orders.models import Order
 from shipping import labels, printing, rules
+from shipping.admin import booking_page
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
 from shipping.models import CarrierAccount, Shipment, TrackingEvent
 from shipping.resources import ShipmentExportResource
@@ -207,6 +208,7 @@ class BookForm(forms.Form):
         help_text="Leave empty to let the shipping rules and the channel's mapping choose.",
     )
     service = forms.CharField(required=False, help_text="Leave empty for the service the rules choose.")
+    rate = forms.CharField(required=False, widget=forms.HiddenInput)  # the radio buttons of the rates table
     weight_g = forms.IntegerField(
         label="Weight (g)",
         required=False,
@@ -246,7 +248,9 @@ class BookForm(forms.Form):
 
     @property
     def main_fields(self):
-        return [self[name] for name in self.fields if not name.startswith(("take_", "qty_"))]
+        return [
+            self[name] for name in self.fields if not name.startswith(("take_", "qty_")) and name != "rate"
+        ]
 
     def chosen_lines(self) -> list:
         return [
@@ -451,18 +455,21 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         form = BookForm(request.POST or None, positions=positions, channel=order.channel)
         if request.method == "POST" and form.is_valid():
             try:
+                account, service, quote = booking_page.chosen_rate(order, form)
                 shipment = book_shipment(
                     order=order,
-                    carrier_account=form.cleaned_data["carrier_account"],
-                    service=form.cleaned_data["service"],
+                    carrier_account=account,
+                    service=service,
                     weight_g=form.cleaned_data["weight_g"],
                     lines=form.chosen_lines(),
                     note=form.cleaned_data["note"],
                     tracking_company=form.cleaned_data["tracking_company"].strip(),
                     actor=request.user,
+                    quote=quote,
                 )
             except BookingError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+                if not booking_page.show_next_to_field(form, exc):
+                    self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(
                     request,
@@ -482,10 +489,11 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
             decision, problem = rules.resolve(order, weight_g=weight), ""
         except rules.NoCarrier as exc:
             decision, problem = None, str(exc)
-        if decision is not None:
+        if decision is not None and decision.rate_rule is None:  # a rate rule: the rates table says
             problem = rules.service_problem(decision, order, weight_g=weight)
         context = {
             **self.admin_site.each_context(request),
+            **booking_page.rates_context(order, form, picked),
             "title": f"Book a shipment for {order}",
             "order": order,
             "form": form,

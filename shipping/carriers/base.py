@@ -10,9 +10,13 @@ from orders.addresses import address_lines
 
 
 class CarrierError(Exception):
-    def __init__(self, message: str, *, retryable: bool = False):
+    """`field`: what the carrier's validation error concerns, so the booking form shows it next to
+    that field: "address", "weight", "dimensions", "customs" or "" (not one field)."""
+
+    def __init__(self, message: str, *, retryable: bool = False, field: str = ""):
         super().__init__(message)
         self.retryable = retryable
+        self.field = field
 
 
 class NotSupported(CarrierError):
@@ -121,6 +125,9 @@ class Booking:
     # "pdf": label_pdf is a PDF (with the customs form appended where there is one); "zpl":
     # label_pdf holds the ZPL the carrier returned (the name stays label_pdf for the old callers).
     label_format: str = "pdf"
+    # True when label_pdf already holds the customs form the carrier returned (CN22/CN23 or
+    # commercial invoice); False: the booking service appends a CN22/CN23 it draws itself.
+    customs_form_included: bool = False
 
 
 @dataclass
@@ -162,6 +169,7 @@ class ServiceOption:
     min_weight_g: int = 0
     max_weight_g: int = 0
     price: Decimal | None = None
+    transit_days: int | None = None
 
 
 @dataclass

@@ -283,7 +283,10 @@ class KarrioCarrier(Carrier):
         )
         if not booking.label_pdf:
             raise CarrierError(f"{self.label} booked {booking.tracking_number} but returned no label")
-        booking.label_pdf = _with_invoice(booking, m.invoice_pdf(details))
+        invoice = m.invoice_pdf(details)
+        booking.label_pdf = _with_invoice(booking, invoice)
+        # The carrier's own customs papers are in the file: Shipdesk draws no CN22/CN23 as well.
+        booking.customs_form_included = bool(invoice) and booking.label_format == "pdf"
         booking.tracking_url = booking.tracking_url or self.tracking_url(booking.tracking_number)
         return booking
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from shipping.carriers import register
-from shipping.carriers.base import Booking, BookingRequest, CancelResult, Carrier
+from shipping.carriers.base import Booking, BookingRequest, CancelResult, Carrier, Rate
 from shipping.labels import LabelContent, render_label
 
 S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
@@ -76,6 +76,23 @@ class SelfPrintCarrier(Carrier):
 
     def book_return(self, request: BookingRequest) -> Booking:
         return self.book(request)
+
+    def rates(self, request: BookingRequest) -> list[Rate]:
+        """The account's default service at its configured price per parcel (unpriced when none
+        is set: staff can still pick it, a rule choosing by price passes it over)."""
+        account = self.account
+        price = account.flat_rate
+        return [
+            Rate(
+                account_id=account.pk,
+                carrier=account.tracking_company or account.name,
+                service=account.default_service,
+                service_name=account.default_service or "Self-printed label",
+                price=price,
+                currency=(account.flat_rate_currency or request.currency) if price is not None else "",
+                transit_days=account.transit_days,
+            )
+        ]
 
     def cancel(self, external_id: str, tracking_number: str) -> CancelResult:
         return CancelResult(cancelled=True, message="Self-printed label voided; do not post it.")

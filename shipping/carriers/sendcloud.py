@@ -32,6 +32,7 @@ from shipping.carriers.base import (
     CancelResult,
     Carrier,
     CarrierError,
+    Rate,
     ServiceOption,
     TrackingUpdate,
 )
@@ -243,9 +244,11 @@ class SendcloudCarrier(Carrier):
         )
 
     def shipping_methods(self, *, sender_address_id: int | None, to_country: str) -> list[ServiceOption]:
-        params = {"sender_address": sender_address_id or "all", "to_country": to_country.upper()}
+        params = {"sender_address": sender_address_id or "all"}
+        if to_country:
+            params["to_country"] = to_country.upper()
         return _cached(
-            self._key("methods", params["sender_address"], params["to_country"]),
+            self._key("methods", params["sender_address"], to_country.upper()),
             METHODS_TTL,
             lambda: m.parse_methods(
                 self.client.json("GET", self.client.v2("/shipping_methods"), params=params), to_country
@@ -255,6 +258,27 @@ class SendcloudCarrier(Carrier):
     def services(self, *, sender_country: str = "", to_country: str = "") -> list[ServiceOption]:
         return self.shipping_methods(sender_address_id=None, to_country=to_country or sender_country or "NL")
 
+    # -- rates -----------------------------------------------------------------------------------
+    def rates(self, request: BookingRequest) -> list[Rate]:
+        """Every shipping method of the account for the sender address and destination, priced
+        from the method's destination price (EUR), with its lead time as transit days. Methods
+        that do not reach the destination or take the weight come back unavailable, saying why."""
+        country = request.recipient.country.upper()
+        sender_id = self.sender_address_id(request.sender, brand_name=request.brand_name)
+        options = self.shipping_methods(sender_address_id=sender_id, to_country=country)
+        rates = [
+            m.rate_for(o, account_id=self.account.pk, weight_g=request.weight_g, to_country=country)
+            for o in options
+        ]
+        reaching = {o.code for o in options}
+        for other in self.shipping_methods(sender_address_id=sender_id, to_country=""):
+            if other.code not in reaching:
+                rate = m.rate_for(other, account_id=self.account.pk, weight_g=0, to_country=country)
+                rate.price, rate.currency = None, ""
+                rate.unavailable = f"does not ship to {country}"
+                rates.append(rate)
+        return rates
+
     # -- booking ---------------------------------------------------------------------------------
     def book(self, request: BookingRequest) -> Booking:
         sender_id = self.sender_address_id(request.sender, brand_name=request.brand_name)
@@ -262,9 +286,13 @@ class SendcloudCarrier(Carrier):
         method = m.pick_method(options, request.service, request.weight_g)
         if method is None:
             names = ", ".join(f"{o.name} ({o.code})" for o in options[:8]) or "none"
+            wanted = (request.service or "").strip().lower()
+            named = any(o.code == wanted or o.name.lower() == wanted for o in options)
             raise CarrierError(
                 f"Sendcloud has no shipping method “{request.service or 'any'}” to {request.recipient.country} "
-                f"for {request.weight_g} g. Available: {names}"
+                f"for {request.weight_g} g. Available: {names}",
+                # the service reaches the destination but not at this weight: the weight is wrong
+                field="weight" if named or not wanted else "",
             )
         body = m.parcel_body(request, method_id=int(method.code), sender_address_id=sender_id)
         response = self.client.request("POST", self.client.v2("/parcels"), json=body)
@@ -275,7 +303,9 @@ class SendcloudCarrier(Carrier):
         elif response.status_code != 200 or not isinstance(data, dict) or "parcel" not in data:
             failed = (data or {}).get("failed_parcels") if isinstance(data, dict) else None
             message = m.error_message(failed[0].get("errors") if failed else data, response.status_code)
-            raise CarrierError(f"Sendcloud: {message}", retryable=response.status_code >= 500)
+            raise CarrierError(
+                f"Sendcloud: {message}", retryable=response.status_code >= 500, field=m.error_field(message)
+            )
         else:
             parcel = data["parcel"]
         return self._booking(parcel, size=request.label_size, fee=method.price, service=method.name)

@@ -169,3 +169,34 @@ def test_a_rows_package_overrides_the_rules_and_its_size_and_own_weight_reach_th
     assert mailed.decision["package"] == "Mailer"
     assert "package Mailer: chosen by staff (instead of Big box)" in mailed.decision["reasons"]
     assert "Booked 2 labels." in page_text(client.get(reverse("shipping_csv:job", args=[last_job().pk])))
+
+
+def test_book_rows_without_a_carrier_book_what_a_rate_rule_chooses(
+    staff_client, shop, carriers, django_capture_on_commit_callbacks
+):
+    """A rule "cheapest" compares the accounts when the row names no carrier; a row that names
+    one keeps it."""
+    from shipping.models import RateChoice
+
+    royal_mail, parcelforce = carriers
+    royal_mail.flat_rate, royal_mail.flat_rate_currency = Decimal("4.10"), "GBP"
+    royal_mail.save()
+    parcelforce.flat_rate, parcelforce.flat_rate_currency = Decimal("3.60"), "GBP"
+    parcelforce.save()
+    ShippingRuleFactory(name="Cheapest", rate_choice=RateChoice.CHEAPEST)
+
+    upload(
+        staff_client,
+        HEAD + "1001,Etsy-Main,,,450,,,,\n1002,Etsy-Main,Royal Mail (own account),,450,,,,\n",
+        mode="book",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm(staff_client, last_job())
+
+    cheapest, named = (Shipment.objects.get(order__order_number=n) for n in ("1001", "1002"))
+    assert cheapest.carrier_account == parcelforce and (cheapest.fee, cheapest.currency) == (
+        Decimal("3.60"),
+        "GBP",
+    )
+    assert any(r.startswith("rule “Cheapest” chose by rate (cheapest)") for r in cheapest.decision["reasons"])
+    assert named.carrier_account == royal_mail

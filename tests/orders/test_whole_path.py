@@ -7,7 +7,7 @@ from orders.tasks import dispatch_due_syncs, run_sync
 from sandbox.generators.etsy import generate
 from sandbox.models import SandboxOrder, SandboxRequest
 from shipping.booking import book_shipment
-from tests.factories import BrandFactory, CarrierAccountFactory, UserFactory
+from tests.factories import BrandFactory, CarrierAccountFactory, UserFactory, catalogue
 from tests.shipping.forms import book_post
 
 
@@ -22,6 +22,7 @@ def test_imported_order_booked_in_the_admin_reaches_etsy_with_its_tracking(etsy_
 
     assert Order.objects.filter(channel=channel, status="awaiting_shipment").count() == 5
     order = Order.objects.order_by("id").first()
+    catalogue()  # the shop's SKUs with their customs data (its orders go abroad too)
 
     # Staff open the order and book from its page.
     page = client.get(reverse("admin:orders_order_change", args=[order.pk]))
@@ -65,6 +66,7 @@ def test_a_push_that_fails_is_retried_later_and_sent_once(etsy_sandbox, settings
     order = Order.objects.get()
     store.faults = [{"path": "/tracking", "status": 503, "times": 4}]
     store.save()
+    catalogue()
 
     shipment = book_shipment(order=order)
 

@@ -42,6 +42,30 @@ def test_demo_creates_atelier_nord_and_its_supplier_orders_await_payment_after_t
         reverse("admin:suppliers_supplierorder_changelist"), {"status__exact": "awaiting_payment"}
     )
     assert page.status_code == 200 and waiting.first().reference in page.content.decode()
+    # Every physical SKU the demo orders carry has its customs data: parcels abroad can be booked.
+    from orders.models import OrderLine, Product
+    from shipping.carriers.base import ItemLine
+    from shipping.customs import missing_fields
+
+    skus = set(OrderLine.objects.filter(is_physical=True).exclude(sku="").values_list("sku", flat=True))
+    products = {p.sku: p for p in Product.objects.all()}
+    lacking = [
+        str(m)
+        for sku in sorted(skus)
+        for m in missing_fields(
+            [
+                ItemLine(
+                    sku=sku,
+                    title=sku,
+                    quantity=1,
+                    unit_price=1,
+                    hs_code=getattr(products.get(sku), "hs_code", ""),
+                    origin_country=getattr(products.get(sku), "origin_country", ""),
+                )
+            ]
+        )
+    ]
+    assert skus and lacking == []
 
 
 def test_after_the_demo_a_customer_returns_a_british_order_and_gets_a_qr_code(

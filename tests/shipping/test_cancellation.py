@@ -14,7 +14,7 @@ from shipping import tracking
 from shipping.booking import book_shipment
 from shipping.carriers.base import TrackingUpdate
 from shipping.models import Shipment
-from tests.factories import OrderFactory, OrderLineFactory
+from tests.factories import OrderFactory, OrderLineFactory, catalogue
 from tests.shipping.conftest import advance
 from tests.shipping.factories import ShippableOrderFactory
 
@@ -143,6 +143,7 @@ def test_relabel_updates_the_channels_tracking(etsy_sandbox, selfprint):
     generate(store, 1, mix=False, seed=5)
     run_sync(channel)
     order = Order.objects.get(channel=channel)
+    catalogue()
     first = book_shipment(order=order)  # pushed to Etsy on commit
     assert Fulfilment.objects.get(tracking_number=first.tracking_number).state == Fulfilment.State.SENT
 

@@ -292,3 +292,29 @@ def test_the_sandbox_rate_limit_answers_ups_429_and_the_adapter_gives_up_retryab
 
     assert error.value.retryable and "Rate Limit Exceeded (429)" in str(error.value)
     assert ups.store.requests.filter(parsed__status=429).count() == 4  # the call and its 3 retries
+
+
+def test_a_uk_order_to_the_us_booked_through_shipdesk_sends_its_declaration_and_keeps_one_customs_form(ups):
+    """The booking service builds the declaration from the catalogue (issue 16 item 4) and the
+    Karrio adapter sends it: UPS's own invoice is in the label file, no Shipdesk CN23 besides."""
+    order = an_order("US")  # the factory gives MUG-1 a catalogue entry with customs data
+
+    shipment = book_shipment(order=order, carrier_account=ups.account)
+
+    [ship] = received("/api/shipments/v2409/ship")
+    forms = ship.parsed["ShipmentRequest"]["Shipment"]["ShipmentServiceOptions"]["InternationalForms"]
+    [product] = forms["Product"]
+    assert product["CommodityCode"] and product["OriginCountryCode"]
+    with shipment.label.open("rb") as f:
+        text = " ".join(page.extract_text() for page in PdfReader(f).pages)
+    assert "COMMERCIAL INVOICE" in text
+    assert "CN23" not in text and "CN22" not in text
+
+
+def test_a_domestic_ups_booking_through_shipdesk_sends_no_declaration(ups):
+    order = an_order("GB")
+    book_shipment(order=order, carrier_account=ups.account)
+    [ship] = received("/api/shipments/v2409/ship")
+    assert "InternationalForms" not in ship.parsed["ShipmentRequest"]["Shipment"].get(
+        "ShipmentServiceOptions", {}
+    )

@@ -16,7 +16,7 @@ from suppliers import services as supplier_services
 from suppliers.models import SupplierOrder
 from suppliers.routing import route_orders
 from suppliers.tracking import record_tracking
-from tests.factories import ChannelFactory, OrderFactory, OrderLineFactory
+from tests.factories import ChannelFactory, OrderFactory, OrderLineFactory, catalogue
 from tests.shipping.factories import ShippingMappingFactory
 from tests.shipping.forms import book_post
 from tests.suppliers.factories import SupplierFactory, SupplierProductFactory
@@ -419,6 +419,7 @@ def test_etsy_receives_ups_for_a_ups_parcel_booked_through_sendcloud(sendcloud, 
         service="UPS Standard 0-70kg",
         tracking_company="Royal Mail",
     )
+    catalogue()  # the sandbox shop's SKUs, with customs data: the parcel goes to the US
 
     shipment = book_shipment(order=order)
     run_sync(channel)  # the outbox sends what is due

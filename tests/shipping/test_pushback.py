@@ -12,7 +12,7 @@ from sandbox.generators.etsy import add_receipt, make_receipt
 from sandbox.models import SandboxRequest
 from shipping.admin.shipments import channel_preview
 from shipping.booking import book_shipment, record_external_shipment
-from tests.factories import BrandFactory, CarrierAccountFactory, UserFactory
+from tests.factories import BrandFactory, CarrierAccountFactory, UserFactory, catalogue
 from tests.shipping.factories import ShippableOrderFactory
 
 
@@ -85,6 +85,7 @@ def test_each_channel_receives_its_own_carrier_vocabulary(marketplace, kind, com
         tracking_company=company, tracking_url_template="https://track.example/{tracking_number}"
     )
 
+    catalogue()  # the sandbox shop's SKUs, with customs data (some of its orders go abroad)
     shipment = book_shipment(order=order)  # the push to the channel runs once the booking commits
 
     fulfilment = Fulfilment.objects.get(order=order)

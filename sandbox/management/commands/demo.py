@@ -29,6 +29,47 @@ ATELIER_NORD = [
 ]
 
 
+# The product catalogue's customs data for the SKUs the demo channels' orders carry, so their
+# parcels to the US, Canada, Japan or the EU can be booked: SKU prefix, HS code, origin, words.
+DEMO_CUSTOMS = [
+    ("BEANS-", "090121", "CO", "Roasted coffee beans"),
+    ("CAM-", "852589", "JP", "Digital camera"),
+    ("CANDLE-", "340600", "GB", "Soy wax candle"),
+    ("CASE-", "392690", "CN", "Plastic phone case"),
+    ("CUP-", "691200", "GB", "Ceramic cup"),
+    ("KEY-", "732690", "GB", "Steel keyring"),
+    ("LAMP-", "940520", "GB", "Brass table lamp"),
+    ("MUG-", "691200", "GB", "Ceramic mug"),
+    ("NECK-", "711311", "GB", "Silver necklace"),
+    ("PRINT-", "491191", "GB", "Art print on paper"),
+    ("SOAP-", "340111", "GB", "Lavender soap"),
+    ("TEE-", "610910", "PT", "Cotton T-shirt"),
+    ("TOTE-", "420222", "IN", "Cotton tote bag"),
+]
+
+
+# The physical SKUs of the sandbox generators (sandbox/generators/*.py).
+DEMO_SKUS = [
+    "BEANS-1KG", "CAM-OM1", "CANDLE-CEDAR", "CANDLE-FIG", "CANDLE-L", "CANDLE-SOY", "CASE-PHN",
+    "CUP-01", "KEY-ENG", "LAMP-BRASS", "MUG-ENAM", "MUG-RED", "MUG-RED-L", "MUG-SAGE", "MUG-SPK",
+    "NECK-45", "NECK-NAME", "NECK-SLV", "PRINT-A4", "SOAP-LAV", "TEE-L-OAT", "TEE-M-BLK", "TEE-ORG",
+    "TEE-S-BLK", "TEE-VINT", "TOTE-CNV", "TOTE-NAT",
+]  # fmt: skip
+
+
+def demo_products() -> None:
+    """A catalogue entry with customs data for every SKU the demo's orders carry."""
+    from orders.models import Product
+
+    for sku in DEMO_SKUS:
+        entry = next((c for c in DEMO_CUSTOMS if sku.startswith(c[0])), None)
+        if entry is not None:
+            Product.objects.get_or_create(
+                sku=sku,
+                defaults={"hs_code": entry[1], "origin_country": entry[2], "customs_description": entry[3]},
+            )
+
+
 def demo_channels(base: str) -> list[tuple[str, str, str, str, dict]]:
     """name, kind, API base URL, shop id, credentials — every channel on the local sandbox."""
     far = int(time.time()) + 3600
@@ -330,6 +371,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {account.name}: direct carrier account (Karrio) on its sandbox")
 
         # Before the first sync: routing runs as orders are imported.
+        demo_products()
         supplier = demo_supplier(base)
         self.stdout.write(
             f"  {supplier.name}: dropshipping supplier with {supplier.products.count()} products"
