@@ -8,3 +8,6 @@ class ApiConfig(AppConfig):
     name = "api"
     verbose_name = "API and webhooks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from api import schema  # noqa: F401 - registers the API key's description in the schema

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from channels.connectors.base import Page, RemoteOrder
 from channels.models import Channel, StatusMapping
+from orders import attribution
 from orders.models import Order, OrderEvent, OrderLine, RemoteProductCache, SkippedOrder
 
 log = logging.getLogger(__name__)
@@ -312,6 +313,8 @@ def import_page(
                 update_fields=LINE_FIELDS,
             )
         if events:
+            for event in events:
+                attribution.stamp(event)  # orders added through the API name its key
             OrderEvent.objects.bulk_create(events)
 
         for ext_id, number, why in page.skipped:

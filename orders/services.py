@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from orders import attribution
 from orders.lines import (  # noqa: F401 - where the lines are; part of this module's interface
     InvalidLines,
     LinePosition,
@@ -51,7 +52,10 @@ class InvalidTransition(Exception):
 def record_event(
     order: Order, kind: str, message: str, *, data: dict | None = None, actor=None
 ) -> OrderEvent:
-    return OrderEvent.objects.create(order=order, kind=kind, message=message, data=data or {}, actor=actor)
+    event = OrderEvent(order=order, kind=kind, message=message, data=data or {}, actor=actor)
+    attribution.stamp(event)  # an API key's call says so on the timeline
+    event.save(force_insert=True)
+    return event
 
 
 def set_status(order: Order, status: str, *, reason: str, actor=None) -> Order:
