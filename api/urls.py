@@ -8,7 +8,7 @@ from api import views
 from api.auth import ApiKeyAuthentication, StaffOrKey
 
 schema_options = {
-    "authentication_classes": [SessionAuthentication, ApiKeyAuthentication],
+    "authentication_classes": [ApiKeyAuthentication, SessionAuthentication],
     "permission_classes": [StaffOrKey],
 }
 
