@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Via:
-    label: str  # shown to staff, e.g. "API key “ERP”"
+    label: str  # shown to staff, e.g. "API key “ERP”"; empty: the message is left as it is
     data: dict  # merged into the event's data, e.g. {"api_key": "ERP", "api_key_id": 3}
     actor: object = None  # a staff user, set on events that name none
 
@@ -40,7 +40,7 @@ def stamp(event) -> None:
     if via is None:
         return
     suffix = f" (via {via.label})"
-    if not event.message.endswith(suffix):
+    if via.label and not event.message.endswith(suffix):
         event.message = f"{event.message}{suffix}"
     event.data = {**(event.data or {}), **via.data}
     if via.actor is not None and event.actor_id is None:
