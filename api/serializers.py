@@ -304,6 +304,12 @@ class OrderDetailOut(OrderOut):
         fields = [*OrderOut.Meta.fields, "lines", "shipments", "fulfilments", "events"]
 
 
+class OrderRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_number = serializers.CharField()
+    status = serializers.CharField()
+
+
 class OrderResult(serializers.Serializer):
     """One order of a create or bulk call."""
 
@@ -314,7 +320,7 @@ class OrderResult(serializers.Serializer):
         help_text="created; exists (the same order was sent before); conflict (the external id is "
         "taken by different data); skipped (not importable: see reason); invalid (see errors)",
     )
-    order = OrderOut(required=False, allow_null=True)
+    order = OrderRef(required=False, allow_null=True)
     reason = serializers.CharField(required=False, help_text="Why it was skipped (as Skipped orders says)")
     detail = serializers.CharField(required=False)
     errors = serializers.JSONField(required=False, help_text="Field-by-field, for an invalid order")

@@ -62,12 +62,18 @@ def add_orders(channel: Channel, remotes: list[RemoteOrder]) -> list[Added]:
 
 def _add(channel: Channel, remotes: list[RemoteOrder]) -> list[Added]:
     ids = [r.external_id for r in remotes]
-    existing = {o.external_id: o for o in Order.objects.filter(channel=channel, external_id__in=ids)}
+    existing = {
+        o.external_id: o
+        for o in Order.objects.select_related("channel").filter(channel=channel, external_id__in=ids)
+    }
     fresh = [r for r in remotes if r.external_id not in existing]
     if fresh:
         import_page(channel, Page(orders=fresh, cursor=channel.cursor or {}), summary=SyncSummary())
     fresh_ids = [r.external_id for r in fresh]
-    created = {o.external_id: o for o in Order.objects.filter(channel=channel, external_id__in=fresh_ids)}
+    created = {
+        o.external_id: o
+        for o in Order.objects.select_related("channel").filter(channel=channel, external_id__in=fresh_ids)
+    }
     skipped = {
         s.external_id: s
         for s in SkippedOrder.objects.filter(
