@@ -56,7 +56,8 @@ class HasScope(permissions.BasePermission):
             raise exceptions.NotAuthenticated(_("Send an API key: “Authorization: Bearer <key>”."))
         needed = getattr(view, "scopes", {}).get(request.method)
         if needed is None:
-            return request.method == "OPTIONS"
+            # A method the view does not answer gets its 405; one it answers needs a scope named.
+            return request.method == "OPTIONS" or not hasattr(view, request.method.lower())
         if not key.has_scope(needed):
             self.message = _("This API key lacks the scope “%(scope)s”.") % {"scope": needed}
             return False

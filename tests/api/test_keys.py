@@ -90,3 +90,9 @@ def test_no_cors_headers_are_sent(api):
     response = api.get("/api/v1/orders", HTTP_ORIGIN="https://elsewhere.example")
     assert response.status_code == 200
     assert not any(h.lower().startswith("access-control-") for h in response.headers)
+
+
+def test_a_method_an_endpoint_does_not_take_is_405_not_a_scope_question(make_key):
+    _, text = make_key(scopes=["orders:read"])
+    response = client_with(text).delete("/api/v1/orders")
+    assert response.status_code == 405
