@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from channels.connectors import register
-from channels.connectors.base import Connector, Page, PushResult, RemoteFulfilment
+from channels.connectors.base import Connector, NotSupported, Page, PushResult, RemoteFulfilment
 
 NOBODY = "manual channel: nobody to tell"
 
@@ -33,8 +33,11 @@ class ManualConnector(Connector):
     def update_fulfilment(self, old: RemoteFulfilment, new: RemoteFulfilment) -> PushResult:
         return PushResult(request={"recorded": NOBODY, "tracking_number": new.tracking_number})
 
+    def fetch_order(self, order_external_id: str):
+        raise NotSupported("a manual order has no copy elsewhere: the address in Shipdesk is the one")
+
     def mark_in_progress(self, order_external_id, lines=None, *, message: str = "") -> PushResult:
-        return PushResult(request={"recorded": NOBODY})
+        raise NotSupported(NOBODY)
 
     def cancel_order(self, order_external_id: str, reason: str = "") -> None:
         return None

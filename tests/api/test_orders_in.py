@@ -157,3 +157,16 @@ REMEMBERED: list = []
 
 def remember(order_ids):
     REMEMBERED.append(list(order_ids))
+
+
+def test_a_supplier_sku_on_an_api_order_is_routed_to_its_supplier(api, django_capture_on_commit_callbacks):
+    from suppliers.models import SupplierOrder
+    from tests.suppliers.factories import SupplierFactory, SupplierProductFactory
+
+    SupplierProductFactory(supplier=SupplierFactory(name="Atelier Nord"), sku="TEE-M")
+    with django_capture_on_commit_callbacks(execute=True):
+        order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    supplier_order = SupplierOrder.objects.get()
+    assert supplier_order.supplier.name == "Atelier Nord"
+    assert [ln.order_line.sku for ln in supplier_order.lines.all()] == ["TEE-M"]
+    assert Order.objects.get(pk=order_id).lines.get(sku="TEE-M").dropshipped_by == "Atelier Nord"
