@@ -87,6 +87,15 @@ class ManualOrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "channel"]
     search_fields = ["order_number_norm"]
 
+    def get_search_results(self, request, queryset, search_term):
+        # The order number as staff type it ("#1042" or "1042"), by its indexed normal form.
+        from orders import normalise
+
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(order_number_norm=normalise.order_number(term)), False
+
     def get_queryset(self, request):
         return super().get_queryset(request).filter(channel__kind="manual")
 

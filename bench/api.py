@@ -5,8 +5,8 @@ Measurements (each a function in MEASUREMENTS, reported on its own line; add one
 - `bulk_orders`: BENCH_API_ORDERS orders (10,000 by default, 2 physical lines each) created
   through `POST /api/v1/orders/bulk` in calls of 1,000, over HTTP to a server thread in this
   process (authentication, throttling, validation of every field, the importer's rules, events,
-  the per-order results), against a bare bulk_create of the same orders and lines in the same run.
-  Goal: API time / bare time <= 3.
+  the per-order results), against a bare bulk_create of the same orders and lines in the same run,
+  1,000 after each call. Goal: API time / bare time <= 3.
 """
 
 from __future__ import annotations
@@ -114,42 +114,46 @@ def bulk_orders(base: str, key_text: str) -> dict:
 
     api_orders = [order_dict(n, "API") for n in range(ORDERS)]
     bare_orders = [order_dict(n, "BARE") for n in range(ORDERS)]
+    bare_channel = Channel.objects.create(
+        name="Bare", kind=Channel.Kind.MANUAL, sync_mode=Channel.SyncMode.MANUAL
+    )
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {key_text}"
-    created = 0
-    with timed() as t_api:
-        for i in range(0, ORDERS, PER_CALL):
+    created, api_seconds, bare_seconds = 0, 0.0, 0.0
+    # Call by call, each followed by the bare insert of as many rows: a busy machine slows both
+    # alike, so the ratio stays what the code costs.
+    for i in range(0, ORDERS, PER_CALL):
+        with timed() as t_api:
             answer = session.post(
                 f"{base}/api/v1/orders/bulk", json={"orders": api_orders[i : i + PER_CALL]}, timeout=600
             )
             answer.raise_for_status()
-            created += answer.json()["created"]
+        created += answer.json()["created"]
+        with timed() as t_bare:
+            bare_bulk_create(bare_channel, bare_orders[i : i + PER_CALL])
+        api_seconds += t_api["seconds"]
+        bare_seconds += t_bare["seconds"]
     assert created == ORDERS, created
-    bare_channel = Channel.objects.create(
-        name="Bare", kind=Channel.Kind.MANUAL, sync_mode=Channel.SyncMode.MANUAL
-    )
-    with timed() as t_bare:
-        bare_bulk_create(bare_channel, bare_orders)
     assert OrderLine.objects.filter(order__channel=bare_channel).count() == 2 * ORDERS
     assert Order.objects.exclude(channel=bare_channel).count() == ORDERS
-    ratio = t_api["seconds"] / t_bare["seconds"]
+    ratio = api_seconds / bare_seconds
     return report(
         "api",
-        value=ORDERS / t_api["seconds"],
+        value=ORDERS / api_seconds,
         unit="orders/s",
-        baseline=ORDERS / t_bare["seconds"],
+        baseline=ORDERS / bare_seconds,
         ratio=ratio,
         goal="bulk endpoint / bare bulk_create <= 3",
         peak_mb=rss_mb(),
         sentence=(
             f"Created {ORDERS} orders (2 lines each) through POST /api/v1/orders/bulk in calls of {PER_CALL} at "
-            f"{ORDERS / t_api['seconds']:,.0f} orders/s against {ORDERS / t_bare['seconds']:,.0f} for a bare "
+            f"{ORDERS / api_seconds:,.0f} orders/s against {ORDERS / bare_seconds:,.0f} for a bare "
             f"bulk_create of the same rows: ratio {ratio:.2f} (goal <= 3)."
         ),
         measurement="bulk_orders",
         orders=ORDERS,
-        api_seconds=round(t_api["seconds"], 2),
-        bare_seconds=round(t_bare["seconds"], 2),
+        api_seconds=round(api_seconds, 2),
+        bare_seconds=round(bare_seconds, 2),
         goal_met=ratio <= 3,
     )
 
