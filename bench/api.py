@@ -114,8 +114,9 @@ def bulk_orders(base: str, key_text: str) -> dict:
 
     api_orders = [order_dict(n, "API") for n in range(ORDERS)]
     bare_orders = [order_dict(n, "BARE") for n in range(ORDERS)]
+    # Inactive: the API's orders go to the default manual channel, never to this one.
     bare_channel = Channel.objects.create(
-        name="Bare", kind=Channel.Kind.MANUAL, sync_mode=Channel.SyncMode.MANUAL
+        name="Bare", kind=Channel.Kind.MANUAL, sync_mode=Channel.SyncMode.MANUAL, is_active=False
     )
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {key_text}"
