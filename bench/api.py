@@ -1,4 +1,4 @@
-"""`make bench NAME=api`: Shipdesk's own API.
+"""`make bench NAME=api`: orders created through the API's bulk endpoint, against a bare bulk_create.
 
 Measurements (each a function in MEASUREMENTS, reported on its own line; add one by appending):
 
