@@ -12,6 +12,7 @@ class ApiConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from api import schema  # noqa: F401 - registers the API key's description in the schema
         from api.schedule import ensure_schedules
 
         post_migrate.connect(ensure_schedules, sender=self)

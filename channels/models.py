@@ -35,9 +35,13 @@ class ChannelQuerySet(models.QuerySet):
         (Channels are few; the interval check runs in Python to stay portable across databases.)"""
         now = now or timezone.now()
         # A dead sync is finished whatever the mode: staff who pressed "Sync now" expect it done.
-        candidates = self.filter(is_active=True).filter(
-            Q(sync_mode=Channel.SyncMode.AUTO, sync_started_at__isnull=True)
-            | _stale_claim(sync_stale_before(now))
+        candidates = (
+            self.filter(is_active=True)
+            .exclude(kind=Channel.Kind.MANUAL)
+            .filter(
+                Q(sync_mode=Channel.SyncMode.AUTO, sync_started_at__isnull=True)
+                | _stale_claim(sync_stale_before(now))
+            )
         )
         return [
             c
@@ -59,6 +63,9 @@ class Channel(models.Model):
         EBAY = "ebay", "eBay"
         AMAZON = "amazon", "Amazon"
         ECWID = "ecwid", "Ecwid"
+        # Orders entered by staff, a spreadsheet or Shipdesk's own API: no connector, never synced,
+        # nobody to tell when they ship (channels/connectors/manual.py).
+        MANUAL = "manual", "Manual / API"
 
     class SyncMode(models.TextChoices):
         AUTO = "auto", "Automatic (every interval)"
@@ -73,7 +80,10 @@ class Channel(models.Model):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     api_base_url = models.URLField(
-        "API base URL", max_length=500, help_text="e.g. https://openapi.etsy.com/v3/application"
+        "API base URL",
+        max_length=500,
+        blank=True,
+        help_text="e.g. https://openapi.etsy.com/v3/application (empty for a manual / API channel)",
     )
     shop_id = models.CharField(
         "shop / store id",

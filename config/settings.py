@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "api",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served from here, not a CDN
     "axes",
     "config",  # operations: the task cluster's heartbeat, /healthz
 ]
@@ -273,6 +274,48 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBU
 # Which endpoints subscribe to which event types is cached this long in the default cache (shared
 # by every process when CACHE_URL is Redis); saving an endpoint clears it in the process that saved.
 WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS = env.int("WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS", default=60)
+
+# ---------------------------------------------------------------------------------------------
+# Shipdesk's own REST API (/api/v1/, api/). Integrations authenticate with API keys staff create
+# in the admin (`Authorization: Bearer <key>`); each key has scopes and its own rate limit,
+# counted in the shared cache (use Redis with several web processes). No session or CSRF-exempt
+# browser access, and no CORS headers: the API is for servers, not for other sites' pages.
+API_RATE_PER_KEY = env("API_RATE_PER_KEY", default="600/minute")
+API_BULK_MAX_ORDERS = env.int("API_BULK_MAX_ORDERS", default=1000)
+# How long an Idempotency-Key's first answer is kept and replayed.
+API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.auth.ApiKeyThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": API_RATE_PER_KEY},
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Cursor",
+    "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Shipdesk API",
+    "DESCRIPTION": "Orders in, shipments booked, labels and returns: Shipdesk's own REST API. "
+    "Authenticate with `Authorization: Bearer <API key>`; each key carries scopes.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatus": "orders.models.Order.Status",
+        "ShipmentStatus": "shipping.models.Shipment.Status",
+        "FulfilmentState": "orders.models.Fulfilment.State",
+        "ReturnStatus": "returns.models.ReturnRequest.Status",
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from channels.connectors.base import Page, RemoteOrder
 from channels.models import Channel, StatusMapping
+from orders import attribution
 from orders.models import Order, OrderEvent, OrderLine, RemoteProductCache, SkippedOrder
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,26 @@ class SyncSummary:
 
 
 def payload_hash(remote: RemoteOrder) -> str:
-    return hashlib.sha256(json.dumps(asdict(remote), sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(_plain(remote), sort_keys=True, default=str).encode()).hexdigest()
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value):
+    """What dataclasses.asdict gives, as JSON sees it (the same digest), without asdict's deep
+    copies: a fifth of an import's time went there."""
+    cls = type(value)
+    if hasattr(cls, "__dataclass_fields__"):
+        names = _FIELD_NAMES.get(cls)
+        if names is None:
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+        return {name: _plain(getattr(value, name)) for name in names}
+    if cls in (list, tuple):
+        return [_plain(v) for v in value]
+    if cls is dict:
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def skip_reason(
@@ -314,6 +334,8 @@ def import_page(
                 update_fields=LINE_FIELDS,
             )
         if events:
+            for event in events:
+                attribution.stamp(event)  # orders added through the API name its key
             OrderEvent.objects.bulk_create(events)
             services.announce_events(events)  # outgoing webhooks, in this transaction
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from orders import attribution
 from orders.lines import (  # noqa: F401 - where the lines are; part of this module's interface
     InvalidLines,
     LinePosition,
@@ -53,9 +54,9 @@ def record_event(
 ) -> OrderEvent:
     # savepoint=False: no extra statements inside a caller's transaction (counted queries stay put).
     with transaction.atomic(savepoint=False):
-        event = OrderEvent.objects.create(
-            order=order, kind=kind, message=message, data=data or {}, actor=actor
-        )
+        event = OrderEvent(order=order, kind=kind, message=message, data=data or {}, actor=actor)
+        attribution.stamp(event)  # an API key's call says so on the timeline
+        event.save(force_insert=True)
         announce_events([event])
     return event
 

@@ -70,6 +70,8 @@ def template_for(channel, kind: str) -> EmailTemplate:
 
 
 def channel_emails_buyer(channel, kind: str) -> bool:
+    if channel.kind == "manual":
+        return False  # orders added by hand or through the API: no shop to email the buyer, we do
     if channel.kind in ALWAYS_NOTIFY.get(kind, set()):
         return True
     return kind == K.SHIPPED and channel.notify_customer

@@ -59,7 +59,7 @@ def _load():
     _loaded = True
     import importlib
 
-    for module in ("etsy", "shopify", "ebay", "amazon", "ecwid"):
+    for module in ("etsy", "shopify", "ebay", "amazon", "ecwid", "manual"):
         try:
             importlib.import_module(f"channels.connectors.{module}")
         except ModuleNotFoundError as exc:

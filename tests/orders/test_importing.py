@@ -234,3 +234,58 @@ def test_sync_channel_command_prints_a_summary(etsy_sandbox, capsys):
     call_command("sync_channel", "Etsy-Main")
     out = capsys.readouterr().out
     assert "Etsy-Main: 2 imported" in out and "1 unpaid" in out
+
+
+def test_the_payload_digest_is_what_asdict_would_give():
+    """Stored digests were made with dataclasses.asdict: the faster walk must give the same ones,
+    or every order would look changed on the next sync."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from channels.connectors.base import RemoteAddress, RemoteLine, RemoteOrder, RemoteTracking
+    from orders.importing import payload_hash
+
+    when = datetime(2026, 12, 5, 3, 30, tzinfo=UTC)
+    samples = [
+        RemoteOrder(
+            external_id="1",
+            order_number="#1",
+            remote_status="paid",
+            is_paid=True,
+            is_shipped=False,
+            is_cancelled=False,
+            created_at=when,
+            updated_at=when,
+            currency="GBP",
+            total=Decimal("12.50"),
+            lines=[
+                RemoteLine("a", "MUG", "Mug", 2, Decimal("5.25"), options={"Colour": "Blue"}, weight_g=None)
+            ],
+            address=RemoteAddress(name="Ann", line1="1 High St", city="Leeds", country="GB"),
+            coupon_codes=["X", "Y"],
+            tracking=[RemoteTracking("T1", "Royal Mail")],
+            total_weight_g=300,
+        ),
+        RemoteOrder(
+            external_id="2",
+            order_number="2",
+            remote_status="x",
+            is_paid=False,
+            is_shipped=True,
+            is_cancelled=True,
+            created_at=when,
+            updated_at=when,
+            currency="",
+            total=Decimal("0"),
+            lines=[],
+            address=None,
+        ),
+    ]
+    for remote in samples:
+        expected = hashlib.sha256(
+            json.dumps(asdict(remote), sort_keys=True, default=str).encode()
+        ).hexdigest()
+        assert payload_hash(remote) == expected
