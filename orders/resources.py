@@ -66,7 +66,7 @@ def export_file(
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the caller's to close
     try:
         if xlsx:
-            _write_xlsx(spool, headers, rows, title=str(resource._meta.model._meta.verbose_name_plural))
+            write_xlsx(spool, headers, rows, title=str(resource._meta.model._meta.verbose_name_plural))
         else:
             text = io.TextIOWrapper(spool, encoding=encoding, newline="")
             writer = csv.writer(text)  # the dialect tablib's CSV uses (Excel's)
@@ -81,7 +81,7 @@ def export_file(
     return spool
 
 
-def _write_xlsx(spool, headers: list[str], rows, *, title: str) -> None:
+def write_xlsx(spool, headers: list[str], rows, *, title: str) -> None:
     # Write-only: rows go to a temporary file as they are appended (a normal workbook keeps every
     # cell as an object), so the bold header, frozen first row and widths are set beforehand.
     from openpyxl import Workbook

@@ -38,6 +38,10 @@ def dispatch_due_syncs() -> int:
         enqueue_sync(channel, why="resumed" if channel.sync_started_at is not None else "")
     for pk in pushing.due_fulfilment_ids():
         async_task("orders.tasks.push_fulfilment", pk, task_name=f"push-fulfilment-{pk}")
+    from orders import exporting
+
+    for pk in exporting.due_export_ids():
+        exporting.enqueue(pk)
     alerts.alert_stuck_fulfilments()
     alerts.send_due_alerts()
     return len(channels)
@@ -153,6 +157,12 @@ def _run_claimed_sync(channel: Channel, summary: SyncSummary, *, failing_with: s
         # Run once more so a change this pass had already read past is not left for the schedule.
         enqueue_sync(channel, why="webhook")
     return summary
+
+
+def run_export(job_id: int) -> str:
+    from orders.exporting import run_export_job
+
+    return run_export_job(job_id)
 
 
 def push_fulfilment(fulfilment_id: int) -> str:
