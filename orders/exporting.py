@@ -11,8 +11,9 @@ import csv
 import logging
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
+from functools import partial
 
 from django.apps import apps
 from django.conf import settings
@@ -39,14 +40,33 @@ class _Line:
         return value
 
 
+def row_function(resource, *, selected_fields, native: bool) -> Callable[[object], list]:
+    """How one object becomes one row: what `resource.export_resource` does, with its per-row
+    lookups (the export fields, each field's name and dehydrate method) made once instead of
+    for every cell, which is most of its cost at 100,000 rows. Cells are neutralised as
+    FormulaSafeExport.export_field neutralises them; another resource keeps its own path."""
+    if not isinstance(resource, resources.FormulaSafeExport):
+        return lambda obj: resource.export_resource(
+            obj, selected_fields=selected_fields, force_native_type=native
+        )
+    getters = []
+    for export_field in resource.get_export_fields(selected_fields):
+        dehydrate = export_field.get_dehydrate_method(resource.get_field_name(export_field))
+        method = dehydrate if callable(dehydrate) else getattr(resource, dehydrate, None)
+        getters.append(method or partial(export_field.export, force_native_type=native))
+    neutralise = resources.neutralise
+    return lambda obj: [neutralise(get(obj)) for get in getters]
+
+
 def export_rows(resource, queryset, *, selected_fields, native: bool) -> Iterator[list]:
     """The rows of `queryset` through `resource`, read EXPORT_CHUNK_ROWS at a time (a server-side
     cursor on PostgreSQL): one query, whatever the row count."""
     prepare = getattr(resource, "prepare_export_queryset", None)
     if prepare is not None:
         queryset = prepare(queryset)
+    row = row_function(resource, selected_fields=selected_fields, native=native)
     for obj in queryset.iterator(chunk_size=resources.EXPORT_CHUNK_ROWS):
-        yield resource.export_resource(obj, selected_fields=selected_fields, force_native_type=native)
+        yield row(obj)
 
 
 def stream_csv(resource, queryset, *, selected_fields=None, encoding: str = "utf-8-sig") -> Iterator[bytes]:

@@ -56,13 +56,9 @@ def export_file(
     file that moves to disk past SPOOL_BYTES: a large export is never held in memory whole, as
     django-import-export's own (a tablib Dataset, then the file's bytes) would be."""
     headers = resource.get_export_headers(selected_fields=selected_fields)
-    prepare = getattr(resource, "prepare_export_queryset", None)
-    if prepare is not None:
-        queryset = prepare(queryset)
-    rows = (
-        resource.export_resource(obj, selected_fields=selected_fields, force_native_type=xlsx)
-        for obj in queryset.iterator(chunk_size=EXPORT_CHUNK_ROWS)
-    )
+    from orders.exporting import export_rows  # it builds on this module
+
+    rows = export_rows(resource, queryset, selected_fields=selected_fields, native=xlsx)
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the caller's to close
     try:
         if xlsx:
@@ -183,7 +179,11 @@ class OrderExportResource(FormulaSafeExport, resources.ModelResource):
         return order.get_status_display()
 
     def prepare_export_queryset(self, queryset):
-        return latest_parcels(queryset)
+        # The list selects each order's channel whole; its sync state and (encrypted)
+        # credentials would be decoded for every row and never exported.
+        return latest_parcels(queryset).defer(
+            "channel__credentials", "channel__cursor", "channel__last_sync_summary", "channel__last_error"
+        )
 
     def _latest(self, order: Order, name: str):
         if not hasattr(order, "export_tracking_number"):  # exported without prepare_export_queryset

@@ -127,3 +127,18 @@ def test_the_dispatcher_finishes_an_export_whose_worker_died(staff_client, setti
     job.refresh_from_db()
     assert (job.status, job.done, job.total) == (ExportJob.Status.DONE, 2, 2)
     assert exporting.run_export_job(job.pk) == "not claimed"  # a finished job is never written twice
+
+
+def test_the_fast_rows_are_the_resources_own_rows(db):
+    from shipping.resources import ShipmentExportResource
+    from tests.shipping.factories import ShipmentFactory
+
+    orders(3)
+    ShipmentFactory()
+    for resource, model in [(OrderExportResource(), "order"), (ShipmentExportResource(), "shipment")]:
+        queryset = resource._meta.model.objects.order_by("pk")
+        for native in (False, True):
+            ours = list(exporting.export_rows(resource, queryset, selected_fields=None, native=native))
+            prepare = getattr(resource, "prepare_export_queryset", lambda qs: qs)
+            theirs = [resource.export_resource(obj, force_native_type=native) for obj in prepare(queryset)]
+            assert ours == theirs and ours, model
