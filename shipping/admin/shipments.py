@@ -4,6 +4,7 @@ tracking events), and the booking, cancelling and relabelling pages."""
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -11,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 
 from channels.connectors.carriers import TRACKING_COMPANIES
 from orders import normalise, pushing
@@ -21,6 +23,8 @@ from shipping import rules
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
 from shipping.models import CarrierAccount, Shipment, TrackingEvent
 from shipping.resources import ShipmentExportResource
+from shipping.templatetags.shipping_labels import thumbnail_html
+from shipping.thumbnails import label_thumbnail
 
 
 def label_link(shipment):
@@ -308,6 +312,7 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         "tracking_company",
         "external_id",
         "label_pdf",
+        "label_preview",
         "fee",
         "currency",
         "weight_g",
@@ -342,6 +347,7 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
                     "carrier_account",
                     "external_id",
                     "label_pdf",
+                    "label_preview",
                     "public",
                     "fee",
                     "currency",
@@ -383,6 +389,7 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/label/", view(self.label_view), name="shipping_shipment_label"),
+            path("<int:pk>/label.png", view(self.thumbnail_view), name="shipping_shipment_thumbnail"),
             path("<int:pk>/cancel-label/", view(self.cancel_view), name="shipping_shipment_cancel"),
             path("<int:pk>/relabel/", view(self.relabel_view), name="shipping_shipment_relabel"),
             path("book/<int:order_id>/", view(self.book_view), name="shipping_shipment_book"),
@@ -416,6 +423,18 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
             content_type="application/pdf",
             filename=f"label-{shipment.tracking_number}.pdf",
         )
+
+    def thumbnail_view(self, request, pk):
+        """The label's first page as PNG, rendered on first view and kept (shipping.thumbnails)."""
+        shipment = get_object_or_404(Shipment, pk=pk)
+        if not self.has_view_permission(request, shipment):
+            raise Http404
+        name = label_thumbnail(shipment)
+        if name is None:
+            raise Http404("No label")
+        response = FileResponse(default_storage.open(name, "rb"), content_type="image/png")
+        response["Cache-Control"] = "private, max-age=86400"  # the name changes with the label
+        return response
 
     def book_view(self, request, order_id):
         order = get_object_or_404(Order.objects.select_related("channel"), pk=order_id)
@@ -566,6 +585,10 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     @admin.display(description="Label")
     def label_pdf(self, obj):
         return label_link(obj)
+
+    @admin.display(description=gettext_lazy("Label preview"))
+    def label_preview(self, obj):
+        return thumbnail_html(obj, width=240)
 
     @admin.display(description="Channel")
     def channel(self, obj):
