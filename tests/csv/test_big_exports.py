@@ -142,3 +142,21 @@ def test_the_fast_rows_are_the_resources_own_rows(db):
             prepare = getattr(resource, "prepare_export_queryset", lambda qs: qs)
             theirs = [resource.export_resource(obj, force_native_type=native) for obj in prepare(queryset)]
             assert ours == theirs and ours, model
+
+
+def test_an_export_job_keeps_the_lists_filters_and_search(
+    staff_client, settings, django_capture_on_commit_callbacks
+):
+    settings.EXPORT_INLINE_MAX_ROWS = 0
+    orders(4)
+    OrderFactory(order_number="4000", customer_name="Customer 2", status="shipped")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        submit_export(staff_client, "xlsx", "?q=Customer+2&status__exact=awaiting_shipment")
+    with django_capture_on_commit_callbacks(execute=True):
+        submit_export(staff_client, "xlsx", "?status__exact=awaiting_shipment&o=-1")
+
+    searched, ordered = ExportJob.objects.order_by("pk")
+    read = lambda job: [r[0] for r in rows_of(job.file.read(), "xlsx")[1:]]  # noqa: E731
+    assert read(searched) == ["3002"]
+    assert read(ordered) == ["3003", "3002", "3001", "3000"]
