@@ -2,6 +2,7 @@
 gives (a streamed CSV, an XLSX written inline, or a job page for a large XLSX), and the export
 jobs' pages (progress, download)."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -21,9 +22,21 @@ REFRESH_SECONDS = 2
 def export_response(
     resource, queryset, *, request, xlsx: bool, selected_fields, encoding, content_type, filename
 ):
-    """A CSV streams (first bytes at once, memory flat); an XLSX of up to EXPORT_INLINE_MAX_ROWS
-    rows is written in the request; a bigger one is queued as an ExportJob and staff are sent to
-    its page, which offers the file when it is ready."""
+    """A CSV of up to EXPORT_STREAM_MAX_ROWS rows streams (first bytes at once, memory flat); an
+    XLSX of up to EXPORT_INLINE_MAX_ROWS rows is written in the request. A bigger one is queued
+    as an ExportJob and staff are sent to its page, which offers the file when it is ready: a
+    response that outlives gunicorn's worker timeout (30 s) would be cut off."""
+    limit = settings.EXPORT_INLINE_MAX_ROWS if xlsx else settings.EXPORT_STREAM_MAX_ROWS
+    if exporting.is_large(queryset, limit):
+        job = exporting.start_export_job(
+            resource=resource,
+            queryset=queryset,
+            selected_fields=selected_fields,
+            file_format="xlsx" if xlsx else "csv",
+            filename=filename,
+            actor=request.user,
+        )
+        return HttpResponseRedirect(reverse("admin:orders_exportjob_progress", args=[job.pk]))
     if not xlsx:
         response = StreamingHttpResponse(
             exporting.stream_csv(resource, queryset, selected_fields=selected_fields, encoding=encoding),
@@ -31,16 +44,6 @@ def export_response(
         )
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
-    if exporting.is_large(queryset):
-        job = exporting.start_export_job(
-            resource=resource,
-            queryset=queryset,
-            selected_fields=selected_fields,
-            file_format="xlsx",
-            filename=filename,
-            actor=request.user,
-        )
-        return HttpResponseRedirect(reverse("admin:orders_exportjob_progress", args=[job.pk]))
     file = export_file(resource, queryset, xlsx=True, selected_fields=selected_fields, encoding=encoding)
     return FileResponse(file, as_attachment=True, content_type=content_type, filename=filename)
 

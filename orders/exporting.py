@@ -84,9 +84,8 @@ def stream_csv(resource, queryset, *, selected_fields=None, encoding: str = "utf
     yield encoder.encode("".join(chunk), final=True)
 
 
-def is_large(queryset) -> bool:
-    """More rows than a web request should write as XLSX (a bounded read, never a full count)."""
-    limit = settings.EXPORT_INLINE_MAX_ROWS
+def is_large(queryset, limit: int) -> bool:
+    """More than `limit` rows (a bounded read of their ids, never a full count)."""
     return len(queryset.order_by().values_list("pk", flat=True)[: limit + 1]) > limit
 
 

@@ -160,3 +160,21 @@ def test_an_export_job_keeps_the_lists_filters_and_search(
     read = lambda job: [r[0] for r in rows_of(job.file.read(), "xlsx")[1:]]  # noqa: E731
     assert read(searched) == ["3002"]
     assert read(ordered) == ["3003", "3002", "3001", "3000"]
+
+
+def test_a_csv_past_the_stream_limit_is_a_job_too(staff_client, settings, django_capture_on_commit_callbacks):
+    settings.EXPORT_STREAM_MAX_ROWS = 2
+    orders(3)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = submit_export(staff_client, "csv")
+
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and (job.file_format, job.status) == ("csv", ExportJob.Status.DONE)
+    download = staff_client.get(reverse("admin:orders_exportjob_download", args=[job.pk]))
+    assert download["Content-Type"] == "text/csv"
+    content = b"".join(download.streaming_content)
+    assert content.startswith(b"\xef\xbb\xbforder_number,")  # Excel reads UTF-8 only with the BOM
+    rows = rows_of(content, "csv")
+    assert [r[0] for r in rows[1:]] == ["3000", "3001", "3002"]
+    assert rows[2][rows[0].index("customer_name")] == "'" + HOSTILE
