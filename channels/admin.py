@@ -1,11 +1,52 @@
+from datetime import UTC, datetime
+
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.urls import reverse
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from channels.forms import WriteOnlyCredentialsForm, credentials_summary
 from channels.models import Channel, StatusMapping, WebhookEvent
+
+
+def cursor_time(value) -> datetime | None:
+    """A cursor's point in time: connectors keep ISO 8601 text (Shopify, eBay, Amazon) or unix
+    seconds (Etsy, Ecwid)."""
+    if value in (None, ""):
+        return None
+    try:
+        if isinstance(value, int | float) or str(value).isdigit():
+            return datetime.fromtimestamp(int(value), tz=UTC)
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
+def describe_cursor(cursor: dict) -> str:
+    """The channel's saved cursor in words: from when the next sync reads, and whether a sync
+    stopped part-way through a pass (it resumes at the saved page, not from the start)."""
+    if not cursor:
+        return _("Nothing read yet: the first sync reads the import window.")
+    since = cursor_time(cursor.get("since") or cursor.get("backfill_from"))
+    text = (
+        _("orders changed since %(when)s") % {"when": f"{timezone.localtime(since):%d %b %Y %H:%M %Z}"}
+        if since
+        else _("the start of the import window")
+    )
+    if cursor.get("offset") or cursor.get("page_info") or cursor.get("token"):
+        started = cursor_time(cursor.get("started"))
+        text += " " + _(
+            "(a pass begun %(when)s stopped part-way; the next sync resumes at its saved page)"
+        ) % {"when": f"{timezone.localtime(started):%d %b %Y %H:%M %Z}" if started else _("earlier")}
+    return text[:1].upper() + text[1:]
 
 
 class ChannelForm(WriteOnlyCredentialsForm):
@@ -62,9 +103,9 @@ class ChannelAdmin(admin.ModelAdmin):
         "sync_claimed_by",
         "sync_heartbeat_at",
         "last_error",
-        "last_sync_summary",
+        "last_sync_report",
         "needs_reconnect",
-        "cursor",
+        "cursor_shown",
     ]
     fieldsets = [
         (None, {"fields": ["name", "kind", "is_active", "api_base_url", "shop_id"]}),
@@ -82,9 +123,9 @@ class ChannelAdmin(admin.ModelAdmin):
                     "sync_claimed_by",
                     "sync_heartbeat_at",
                     "last_error",
-                    "last_sync_summary",
+                    "last_sync_report",
                     "needs_reconnect",
-                    "cursor",
+                    "cursor_shown",
                 ]
             },
         ),
@@ -169,19 +210,48 @@ class ChannelAdmin(admin.ModelAdmin):
         url = reverse("admin:orders_skippedorder_changelist") + f"?channel__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, obj.n_skipped)
 
-    @admin.action(description="Sync now")
-    def sync_now(self, request, queryset):
-        from django_q.tasks import async_task
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/sync/", view(require_POST(self.sync_view)), name="channels_channel_sync"),
+        ] + super().get_urls()
 
-        count = 0
+    def sync_view(self, request, pk):
+        """The page's "Sync now" button: queue one sync, or say that one is running."""
+        channel = get_object_or_404(Channel, pk=pk)
+        if not self.has_change_permission(request, channel):
+            raise PermissionDenied
+        self._request_sync(request, channel)
+        return HttpResponseRedirect(reverse("admin:channels_channel_change", args=[channel.pk]))
+
+    def _request_sync(self, request, channel) -> bool:
+        from orders.tasks import request_sync  # UI layer: the sync is the orders app's task
+
+        was_running = channel.is_syncing()
+        message = request_sync(channel)
+        self.message_user(request, message, messages.WARNING if was_running else messages.SUCCESS)
+        return not was_running
+
+    @admin.action(description=gettext_lazy("Sync now"))
+    def sync_now(self, request, queryset):
         for channel in queryset:
-            async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}")
-            count += 1
-        self.message_user(
-            request,
-            f"Sync started for {count} channel(s); results appear under “Last sync”.",
-            messages.SUCCESS,
+            self._request_sync(request, channel)
+
+    @admin.display(description=gettext_lazy("Summary"))
+    def last_sync_report(self, obj):
+        from orders.importing import summary_sentences
+
+        sentences = summary_sentences(obj.last_sync_summary)
+        if not sentences:
+            return _("No sync has finished yet.")
+        return format_html(
+            '<ul style="margin:0;padding-left:1.2em">{}</ul>',
+            format_html_join("", "<li>{}</li>", ((s,) for s in sentences)),
         )
+
+    @admin.display(description=gettext_lazy("Next sync reads from"))
+    def cursor_shown(self, obj):
+        return describe_cursor(obj.cursor)
 
 
 @admin.register(WebhookEvent)

@@ -187,6 +187,18 @@ class Channel(models.Model):
             self.last_sync_summary, self.last_error = summary, error
         return bool(released)
 
+    def sync_task_name(self, why: str = "") -> str:
+        """The django-q2 task name staff read in the task queue: "sync Etsy UK shop (webhook)"."""
+        name = f"sync {self.name}" + (f" ({why})" if why else "")
+        return name[:100]  # django_q.Task.name's length
+
+    def is_syncing(self, now=None) -> bool:
+        """A run holds the claim and is alive (renewed its heartbeat recently)."""
+        if self.sync_started_at is None:
+            return False
+        beat = self.sync_heartbeat_at or self.sync_started_at
+        return beat >= sync_stale_before(now)
+
     @property
     def syncing_since(self) -> str:
         """ "since 14:02:11 UTC by web-1:4242, last heartbeat 8 s ago", for "already syncing"."""

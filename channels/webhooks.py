@@ -165,5 +165,7 @@ def receive(request, channel_id: int, kind: str):
     if not (delivery.wants_sync and channel.is_active):
         return JsonResponse({"status": "ignored"})
     pk = channel.pk
-    transaction.on_commit(lambda: async_task("orders.tasks.sync_channel", pk, task_name=f"sync-{pk}"))
+    transaction.on_commit(
+        lambda: async_task("orders.tasks.sync_channel", pk, task_name=channel.sync_task_name("webhook"))
+    )
     return JsonResponse({"status": "queued"})

@@ -10,11 +10,16 @@ from django.utils.translation import gettext_lazy as _
 # The sections of the navigation, in the order of the work: (key, name, models as
 # "app_label.model_name"). A registered model not named here stays with its own app, after it.
 WORK = [
-    ("orders", _("Orders"), ["orders.order", "orders.fulfilment", "orders.skippedorder"]),
+    (
+        "orders",
+        _("Orders"),
+        ["orders.order", "api.manualorder", "orders.fulfilment", "orders.skippedorder", "orders.exportjob"],
+    ),
     ("shipping", _("Shipments"), ["shipping.shipment", "shipping.bulkjob"]),
     ("returns", _("Returns"), ["returns.returnrequest"]),
     ("suppliers", _("Dropshipping"), ["suppliers.supplierorder", "suppliers.paymentbatch"]),
     ("channels", _("Channels"), ["channels.channel", "channels.webhookevent"]),
+    ("api", _("API and webhooks"), ["api.apikey", "api.webhookendpoint", "api.webhookdelivery"]),
     (
         "settings",
         _("Settings"),
@@ -23,6 +28,7 @@ WORK = [
             "shipping.shippingmapping",
             "shipping.carrieraccount",
             "shipping.package",
+            "orders.product",
             "shipping.brand",
             "shipping.address",
             "shipping.emailtemplate",

@@ -219,6 +219,14 @@ SYNC_HEARTBEAT_STALE_SECONDS = env.int("SYNC_HEARTBEAT_STALE_SECONDS", default=1
 # A bulk booking's order (or its merge step) whose worker has not said it is alive for this long
 # is claimed again by another worker; the every-minute dispatcher queues it.
 BULK_HEARTBEAT_STALE_SECONDS = env.int("BULK_HEARTBEAT_STALE_SECONDS", default=120)
+# Exports: an XLSX of more rows than this is written by the task cluster (a job with a download
+# link) rather than inside the request. A running export job whose
+# heartbeat is older than EXPORT_HEARTBEAT_STALE_SECONDS is taken over by the dispatcher.
+EXPORT_INLINE_MAX_ROWS = env.int("EXPORT_INLINE_MAX_ROWS", default=10000)
+# A CSV of more rows than this is a job too: streaming 100,000 rows takes about 18 s of one core,
+# too near gunicorn's 30 s worker timeout on a busy machine.
+EXPORT_STREAM_MAX_ROWS = env.int("EXPORT_STREAM_MAX_ROWS", default=50000)
+EXPORT_HEARTBEAT_STALE_SECONDS = env.int("EXPORT_HEARTBEAT_STALE_SECONDS", default=120)
 # A job, sync or fulfilment that has made no progress for this long is shown on the desk as stuck
 # and emailed (once) to subscribed staff.
 STUCK_ALERT_MINUTES = env.int("STUCK_ALERT_MINUTES", default=15)

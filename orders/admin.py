@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -15,9 +15,10 @@ from import_export.formats import base_formats
 from import_export.signals import post_export
 
 from orders import holding, pushing, retracting, services
+from orders.export_admin import export_response
 from orders.models import AlertSubscription, Fulfilment, Order, OrderEvent, OrderLine, SkippedOrder
 from orders.pagination import EstimatedCountPaginator
-from orders.resources import OrderExportResource, export_file
+from orders.resources import OrderExportResource
 
 STATUS_COLOURS = {
     "awaiting_shipment": "#1565c0",
@@ -166,7 +167,8 @@ class SpreadsheetExportMixin(ExportMixin):
     object-tools (templates/admin/orders/export_link.html) and carries the list's own query
     string to django-import-export's export page (format, columns), which rebuilds the list's
     queryset from it. Needs the model's view permission (IMPORT_EXPORT_EXPORT_PERMISSION_CODE).
-    The file is written as the rows are read (orders.resources.export_file) and streamed."""
+    A CSV streams as its rows are read; a large XLSX becomes a background job with a download
+    link (orders.export_admin, orders.exporting)."""
 
     export_formats = [base_formats.CSV, base_formats.XLSX]
     to_encoding = "utf-8-sig"  # Excel reads UTF-8 CSV correctly only with the BOM
@@ -187,16 +189,13 @@ class SpreadsheetExportMixin(ExportMixin):
             **self.get_export_resource_kwargs(request)
         )
         selected = self.get_export_resource_fields_from_form(export_form)
-        file = export_file(
+        response = export_response(
             resource,
             queryset,
+            request=request,
             xlsx=file_format.is_binary(),
             selected_fields=selected,
             encoding=self.to_encoding or "utf-8",
-        )
-        response = FileResponse(
-            file,
-            as_attachment=True,
             content_type=file_format.get_content_type(),
             filename=self.get_export_filename(request, queryset, file_format),
         )

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from channels.connectors.base import Page, RemoteOrder
 from channels.models import Channel, StatusMapping
@@ -106,6 +107,49 @@ class SyncSummary:
         if self.errors:
             text += f", {len(self.errors)} error(s): " + "; ".join(self.errors)
         return text
+
+
+def summary_sentences(summary: dict) -> list[str]:
+    """A stored sync summary (`SyncSummary.as_dict()`) as sentences staff read on the channel page:
+    what came in, what was left out and why (with counts), what went to the channel, what failed."""
+    if not summary:
+        return []
+    n = lambda key: int(summary.get(key) or 0)  # noqa: E731
+    sentences = [
+        _(
+            "Imported %(imported)d new order(s) and updated %(updated)d, of %(seen)d read in %(pages)d page(s)."
+        )
+        % {"imported": n("imported"), "updated": n("updated"), "seen": n("seen"), "pages": n("pages")}
+    ]
+    if n("shipped_on_channel") or n("cancelled_on_channel"):
+        sentences.append(
+            _("%(shipped)d order(s) were shipped and %(cancelled)d cancelled on the channel itself.")
+            % {"shipped": n("shipped_on_channel"), "cancelled": n("cancelled_on_channel")}
+        )
+    skipped = {reason: count for reason, count in (summary.get("skipped") or {}).items() if count}
+    if skipped:
+        labels = dict(SkippedOrder.Reason.choices)
+        parts = [
+            f"{count} {str(labels.get(reason, reason)).lower()}"
+            for reason, count in sorted(skipped.items(), key=lambda item: (-item[1], item[0]))
+        ]
+        sentences.append(
+            _("Skipped %(total)d order(s): %(parts)s.")
+            % {"total": sum(skipped.values()), "parts": ", ".join(parts)}
+        )
+    else:
+        sentences.append(_("No order was skipped."))
+    if n("pushed") or n("push_errors"):
+        sentences.append(
+            _("Sent %(pushed)d shipment(s) to the channel; %(failed)d could not be sent.")
+            % {"pushed": n("pushed"), "failed": n("push_errors")}
+        )
+    errors = summary.get("errors") or []
+    if errors:
+        sentences.append(
+            _("%(count)d error(s): %(errors)s") % {"count": len(errors), "errors": "; ".join(errors)}
+        )
+    return sentences
 
 
 def payload_hash(remote: RemoteOrder) -> str:

@@ -439,3 +439,51 @@ class StaffAlert(models.Model):
 
     def __str__(self):
         return self.subject
+
+
+class ExportJob(models.Model):
+    """A spreadsheet export too big to write inside a web request (an XLSX of many rows): the
+    list's query, resource and columns, written by the task cluster to a file staff download.
+    Like every unit of work it is a row with a claim and a heartbeat: the every-minute dispatcher
+    queues it again if its worker dies (orders.exporting)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Ready to download"
+        FAILED = "failed", "Failed"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    model_label = models.CharField(max_length=100)  # "orders.order": the list exported
+    resource_path = models.CharField(max_length=200)  # the import-export resource's dotted path
+    selected_fields = models.JSONField(default=list, blank=True)
+    query = models.BinaryField()  # the list's pickled QuerySet.query (filters, search, ordering)
+    file_format = models.CharField(max_length=10)  # "xlsx" or "csv"
+    filename = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    file = models.FileField(upload_to="exports/", blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Export #{self.pk}: {self.filename}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return (
+            100 if self.status == self.Status.DONE else int(100 * self.done / self.total) if self.total else 0
+        )

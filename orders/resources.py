@@ -56,17 +56,13 @@ def export_file(
     file that moves to disk past SPOOL_BYTES: a large export is never held in memory whole, as
     django-import-export's own (a tablib Dataset, then the file's bytes) would be."""
     headers = resource.get_export_headers(selected_fields=selected_fields)
-    prepare = getattr(resource, "prepare_export_queryset", None)
-    if prepare is not None:
-        queryset = prepare(queryset)
-    rows = (
-        resource.export_resource(obj, selected_fields=selected_fields, force_native_type=xlsx)
-        for obj in queryset.iterator(chunk_size=EXPORT_CHUNK_ROWS)
-    )
+    from orders.exporting import export_rows  # it builds on this module
+
+    rows = export_rows(resource, queryset, selected_fields=selected_fields, native=xlsx)
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the caller's to close
     try:
         if xlsx:
-            _write_xlsx(spool, headers, rows, title=str(resource._meta.model._meta.verbose_name_plural))
+            write_xlsx(spool, headers, rows, title=str(resource._meta.model._meta.verbose_name_plural))
         else:
             text = io.TextIOWrapper(spool, encoding=encoding, newline="")
             writer = csv.writer(text)  # the dialect tablib's CSV uses (Excel's)
@@ -81,7 +77,7 @@ def export_file(
     return spool
 
 
-def _write_xlsx(spool, headers: list[str], rows, *, title: str) -> None:
+def write_xlsx(spool, headers: list[str], rows, *, title: str) -> None:
     # Write-only: rows go to a temporary file as they are appended (a normal workbook keeps every
     # cell as an object), so the bold header, frozen first row and widths are set beforehand.
     from openpyxl import Workbook
@@ -183,7 +179,11 @@ class OrderExportResource(FormulaSafeExport, resources.ModelResource):
         return order.get_status_display()
 
     def prepare_export_queryset(self, queryset):
-        return latest_parcels(queryset)
+        # The list selects each order's channel whole; its sync state and (encrypted)
+        # credentials would be decoded for every row and never exported.
+        return latest_parcels(queryset).defer(
+            "channel__credentials", "channel__cursor", "channel__last_sync_summary", "channel__last_error"
+        )
 
     def _latest(self, order: Order, name: str):
         if not hasattr(order, "export_tracking_number"):  # exported without prepare_export_queryset

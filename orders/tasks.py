@@ -35,12 +35,32 @@ def dispatch_due_syncs() -> int:
                 "It is resumed from the last saved page.",
                 since=channel.sync_started_at,
             )
-        async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}")
+        enqueue_sync(channel, why="resumed" if channel.sync_started_at is not None else "")
     for pk in pushing.due_fulfilment_ids():
         async_task("orders.tasks.push_fulfilment", pk, task_name=f"push-fulfilment-{pk}")
+    from orders import exporting
+
+    for pk in exporting.due_export_ids():
+        exporting.enqueue(pk)
     alerts.alert_stuck_fulfilments()
     alerts.send_due_alerts()
     return len(channels)
+
+
+def enqueue_sync(channel: Channel, *, why: str = "") -> None:
+    """Queue a sync of `channel`, named after it in the task queue ("sync Etsy UK shop"). Only a
+    nudge: the run itself takes the channel's claim, so two queued runs never sync at once."""
+    async_task("orders.tasks.sync_channel", channel.pk, task_name=channel.sync_task_name(why))
+
+
+def request_sync(channel: Channel) -> str:
+    """ "Sync now" from the channel page or list: queue a sync unless a live run holds the claim
+    (the one the dispatcher's runs take). Returns what happened, for staff to read."""
+    channel.refresh_from_db(fields=["sync_started_at", "sync_heartbeat_at", "sync_claimed_by"])
+    if channel.is_syncing():
+        return f"{channel.name} is already syncing ({channel.syncing_since}); nothing was queued."
+    enqueue_sync(channel, why="sync now")
+    return f"Sync of {channel.name} queued; the result appears under “Last sync”."
 
 
 def sync_channel(channel_id: int) -> dict:
@@ -129,14 +149,20 @@ def _run_claimed_sync(channel: Channel, summary: SyncSummary, *, failing_with: s
     ):
         return summary  # taken over while pushing: the run holding the claim now reports
     if retry:
-        async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}-again")
+        enqueue_sync(channel, why="again")
     elif error and error != failing_with:  # a channel that keeps failing the same way is emailed once
         transaction.on_commit(lambda: alerts.alert_staff(channel, f"Sync of {channel.name} failed", error))
     elif WebhookEvent.objects.filter(channel=channel, received_at__gte=started).exists():
         # A webhook came in while this sync ran; the sync it queued found the channel busy.
         # Run once more so a change this pass had already read past is not left for the schedule.
-        async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}-webhook")
+        enqueue_sync(channel, why="webhook")
     return summary
+
+
+def run_export(job_id: int) -> str:
+    from orders.exporting import run_export_job
+
+    return run_export_job(job_id)
 
 
 def push_fulfilment(fulfilment_id: int) -> str:

@@ -12,8 +12,9 @@ from django.views.decorators.http import require_POST
 
 from orders.admin import badge
 from shipping import bulk, printing
-from shipping.admin.shipments import label_link, tracking_link
+from shipping.admin.shipments import tracking_link
 from shipping.models import BulkJob, BulkJobItem
+from shipping.templatetags.shipping_labels import thumbnail_html
 
 REFRESH_SECONDS = 2
 
@@ -97,7 +98,10 @@ class BulkJobAdmin(admin.ModelAdmin):
         items = list(job.items.select_related("shipment")) if job.kind == BulkJob.Kind.BOOK_ORDERS else []
         for item in items:
             if item.shipment_id and item.state == BulkJobItem.State.BOOKED:
-                item.tracking_html, item.label_html = tracking_link(item.shipment), label_link(item.shipment)
+                item.tracking_html, item.label_html = (
+                    tracking_link(item.shipment),
+                    thumbnail_html(item.shipment),
+                )
         context = {
             **self.admin_site.each_context(request),
             "opts": BulkJob._meta,

@@ -6,6 +6,7 @@ import io
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -14,6 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from channels.connectors.carriers import TRACKING_COMPANIES
@@ -26,6 +28,8 @@ from shipping.admin import booking_page
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
 from shipping.models import CarrierAccount, Shipment, TrackingEvent
 from shipping.resources import ShipmentExportResource
+from shipping.templatetags.shipping_labels import thumbnail_html
+from shipping.thumbnails import label_thumbnail
 
 
 def label_link(shipment):
@@ -335,6 +339,7 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         "tracking_company",
         "external_id",
         "label_pdf",
+        "label_preview",
         "fee",
         "currency",
         "weight_g",
@@ -369,6 +374,7 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
                     "carrier_account",
                     "external_id",
                     "label_pdf",
+                    "label_preview",
                     "public",
                     "fee",
                     "currency",
@@ -410,6 +416,7 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/label/", view(self.label_view), name="shipping_shipment_label"),
+            path("<int:pk>/label.png", view(self.thumbnail_view), name="shipping_shipment_thumbnail"),
             path("<int:pk>/cancel-label/", view(self.cancel_view), name="shipping_shipment_cancel"),
             path("<int:pk>/relabel/", view(self.relabel_view), name="shipping_shipment_relabel"),
             path("book/<int:order_id>/", view(self.book_view), name="shipping_shipment_book"),
@@ -446,6 +453,18 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
             filename=f"label-{shipment.tracking_number}.{'zpl' if zpl else 'pdf'}",
             as_attachment=zpl,  # a browser cannot show ZPL: it goes to the thermal printer
         )
+
+    def thumbnail_view(self, request, pk):
+        """The label's first page as PNG, rendered on first view and kept (shipping.thumbnails)."""
+        shipment = get_object_or_404(Shipment, pk=pk)
+        if not self.has_view_permission(request, shipment):
+            raise Http404
+        name = label_thumbnail(shipment)
+        if name is None:
+            raise Http404("No label")
+        response = FileResponse(default_storage.open(name, "rb"), content_type="image/png")
+        response["Cache-Control"] = "private, max-age=86400"  # the name changes with the label
+        return response
 
     def book_view(self, request, order_id):
         order = get_object_or_404(Order.objects.select_related("channel"), pk=order_id)
@@ -600,6 +619,10 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     @admin.display(description="Label")
     def label_pdf(self, obj):
         return label_link(obj)
+
+    @admin.display(description=gettext_lazy("Label preview"))
+    def label_preview(self, obj):
+        return thumbnail_html(obj, width=240)
 
     @admin.display(description="Channel")
     def channel(self, obj):

@@ -16,7 +16,7 @@ from shipping.carriers.base import TrackingUpdate
 from suppliers import services as suppliers
 from suppliers.models import SupplierOrder
 from tests.api import webhook_fixtures
-from tests.factories import ChannelFactory, OrderFactory, WebhookEndpointFactory
+from tests.factories import ChannelFactory, OrderFactory, WebhookEndpointFactory, catalogue
 from tests.returns import conftest as returns_fixtures
 from tests.shipping.factories import ShippableOrderFactory
 from tests.suppliers.factories import SupplierFactory
@@ -53,6 +53,7 @@ def test_an_etsy_order_imported_booked_pushed_cancelled_reaches_the_receiver_in_
     imported = received(inbox)[0]["payload"]["data"]["order"]
     assert imported["external_id"] == order.external_id and imported["lines"]
 
+    catalogue()  # customs data for the sandbox shop's SKUs (its orders may go abroad)
     shipment = book_shipment(order=order)  # pushed to Etsy on commit
     assert types(inbox)[1:] == ["shipment.booked", "fulfilment.sent"]
     sent = received(inbox)[2]["payload"]["data"]["fulfilment"]

@@ -417,7 +417,7 @@ class Command(BaseCommand):
             if not no_sync:
                 from django_q.tasks import async_task
 
-                async_task("orders.tasks.sync_channel", channel.pk, task_name=f"sync-{channel.pk}")
+                async_task("orders.tasks.sync_channel", channel.pk, task_name=channel.sync_task_name("demo"))
 
         User = get_user_model()
         username = os.environ.get("DEMO_USER", "admin")
