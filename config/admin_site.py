@@ -13,13 +13,12 @@ WORK = [
     (
         "orders",
         _("Orders"),
-        ["orders.order", "api.manualorder", "orders.fulfilment", "orders.skippedorder", "orders.exportjob"],
+        ["orders.order", "orders.fulfilment", "orders.skippedorder", "api.manualorder", "orders.exportjob"],
     ),
     ("shipping", _("Shipments"), ["shipping.shipment", "shipping.bulkjob"]),
     ("returns", _("Returns"), ["returns.returnrequest"]),
     ("suppliers", _("Dropshipping"), ["suppliers.supplierorder", "suppliers.paymentbatch"]),
     ("channels", _("Channels"), ["channels.channel", "channels.webhookevent"]),
-    ("api", _("API and webhooks"), ["api.apikey", "api.webhookendpoint", "api.webhookdelivery"]),
     (
         "settings",
         _("Settings"),
@@ -39,6 +38,7 @@ WORK = [
             "orders.alertsubscription",
         ],
     ),
+    ("api", _("API and webhooks"), ["api.apikey", "api.webhookendpoint", "api.webhookdelivery"]),
 ]
 
 
