@@ -261,6 +261,7 @@ def _run(url: str, tmp: Path) -> None:
         ready_mb=round(ours["ready_mb"], 1),
         bench_process_peak_mb=round(rss_mb(), 1),
         peak_process="the import alone, in a child interpreter",
+        goal_met=bool(ratio >= 10 and ours["peak_mb"] < 150),
     )
 
 
