@@ -62,7 +62,7 @@ def run() -> dict:
         "Q_BROKER": "orm",
         "LOG_LEVEL": "WARNING",
         "EMAIL_URL": "consolemail://",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     child = subprocess.run(
         [sys.executable, "-m", "bench.booking", "--child"],
