@@ -7,16 +7,26 @@ queued for the cluster). The default: a plain `ModelResource` of Shipment with d
 rows of the same shape, plus the `id` and `idempotency_key` columns such a resource needs. The
 default is measured on BENCH_CSV_DEFAULT_ROWS rows (10,000, on orders of their own, half just
 before ours and half just after) and extrapolated linearly to the full file, which the sentence
-says. Our peak memory is the Python heap peak (tracemalloc) of a second,
-identical import on another 100,000 orders (tracing slows Python, so the timed run is untraced).
+says.
+
+Each of our imports runs in a child interpreter of its own (`python -m bench.csv --ours`), which
+sets Django up on the same database and does nothing but the import: the peak resident set
+reported (`peak_mb`, VmHWM) is Shipdesk's import alone, not the migrations, the 210,000 orders
+made for the run, or django-import-export's rows, which this process holds (its own peak is
+reported beside, `bench_process_peak_mb`). The Python heap peak (tracemalloc) is taken in a
+second child on another 100,000 orders: tracing slows Python and inflates the resident set, so
+the timed, measured run is untraced.
 
 Goal on both databases: default time / ours >= 10, and our peak < 150 MB.
 It runs on a database of its own, SQLite or PostgreSQL (bench.common.database_url)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -67,6 +77,59 @@ def _write_file(path: Path, channel_name: str, first: int, count: int = ROWS) ->
         f.write(HEADER)
         for n in range(first, first + count):
             f.write(f"{n},{channel_name},Royal Mail,RM{n:09d}GB,2025-11-20\n")
+
+
+def _settings_for_the_run() -> None:
+    """Checked and imported in this process (as the task would); the pushes to the channel are
+    queued for the cluster, not sent here."""
+    from django.conf import settings
+    from django_q.conf import Conf
+
+    settings.CSV_INLINE_MAX_BYTES = settings.CSV_INLINE_MAX_ROWS = 10**12
+    settings.CSV_MAX_ROWS = max(settings.CSV_MAX_ROWS, ROWS)
+    Conf.SYNC = False
+
+
+def _ours_in_a_child(path: Path, *, traced: bool = False) -> dict:
+    """Our import of `path` in an interpreter of its own on this run's database: its time, its
+    whole-process peak resident set, and (traced) its Python heap peak."""
+    from bench.common import _current
+
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.csv", "--ours", str(path)] + (["--traced"] if traced else []),
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "DATABASE_URL": _current["url"], "BENCH_KEEP_DB": "1"},
+        capture_output=True,
+        text=True,
+    )
+    lines = [ln for ln in child.stdout.splitlines() if ln.startswith("{")]
+    if child.returncode or not lines:
+        raise SystemExit(
+            f"our import failed (exit {child.returncode}):\n{child.stdout[-2000:]}{child.stderr[-4000:]}"
+        )
+    return json.loads(lines[-1])
+
+
+def child_main(path: Path, traced: bool) -> None:
+    """`python -m bench.csv --ours FILE [--traced]`: one import, nothing else, then a JSON line."""
+    setup_django(os.environ["DATABASE_URL"])
+    from django.contrib.auth import get_user_model
+
+    _settings_for_the_run()
+    user = get_user_model().objects.get(username="bench")
+    ready_mb = rss_mb()
+    if traced:
+        with traced_peak() as memory, timed() as t:
+            _ours(path, user)
+    else:
+        memory = {"peak_mb": None}
+        with timed() as t:
+            _ours(path, user)
+    print(
+        json.dumps(
+            {"seconds": t["seconds"], "peak_mb": rss_mb(), "ready_mb": ready_mb, "heap_mb": memory["peak_mb"]}
+        )
+    )
 
 
 def _ours(path: Path, user) -> dict:
@@ -134,18 +197,13 @@ def _run(url: str, tmp: Path) -> None:
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
-    from django_q.conf import Conf
 
     from tests.factories import UserFactory
 
     call_command("migrate", verbosity=0)
     settings.MEDIA_ROOT = str(tmp / "media")
-    # Checked and imported in this process (as the task would); the pushes to the channel are
-    # queued for the cluster, not sent here.
-    settings.CSV_INLINE_MAX_BYTES = settings.CSV_INLINE_MAX_ROWS = 10**12
-    settings.CSV_MAX_ROWS = max(settings.CSV_MAX_ROWS, ROWS)
-    Conf.SYNC = False
-    user = UserFactory(username="bench")
+    _settings_for_the_run()
+    UserFactory(username="bench")
 
     _orders("Bench-A", 10_000_000)
     _orders("Bench-B", 20_000_000)
@@ -159,13 +217,13 @@ def _run(url: str, tmp: Path) -> None:
     # a machine busier at one moment than another weighs on both sides alike.
     half = DEFAULT_ROWS // 2
     default_seconds = _default(file_d, range(half))
-    rss_before = rss_mb()
-    with timed() as t_ours:
-        _ours(file_a, user)
-    rss_growth = rss_mb() - rss_before
+    connection.close()  # the child's transactions see every row this process wrote
+    ours = _ours_in_a_child(file_a)
     default_seconds += _default(file_d, range(half, DEFAULT_ROWS))
-    with traced_peak() as memory:
-        _ours(file_b, user)
+    connection.close()
+    memory = _ours_in_a_child(file_b, traced=True)
+    t_ours = {"seconds": ours["seconds"]}
+    rss_growth = ours["peak_mb"] - ours["ready_mb"]
 
     default_full = default_seconds * ROWS / DEFAULT_ROWS
     ours_rate = ROWS / t_ours["seconds"]
@@ -183,13 +241,15 @@ def _run(url: str, tmp: Path) -> None:
         baseline=default_rate,
         ratio=ratio,
         goal="ratio (default time / ours) >= 10; peak RSS < 150 MB",
-        heap_mb=round(memory["peak_mb"], 1),
+        peak_mb=ours["peak_mb"],
+        heap_mb=round(memory["heap_mb"], 1),
         sentence=(
             f"Recorded {ROWS:,} shipments from one CSV file (checked, confirmed, imported, pushes queued) in "
             f"{t_ours['seconds']:.1f} s, {ours_rate:,.0f} rows/s, against {default_rate:,.0f} rows/s for "
             f"django-import-export's default row-by-row ModelResource ({measured}): {ratio:.1f}x faster "
-            f"(goal >= 10x). The whole process peaked at {rss_mb():.0f} MB resident (goal < 150 MB; Python heap "
-            f"{memory['peak_mb']:.0f} MB); it grew by {rss_growth:.0f} MB during the timed import. "
+            f"(goal >= 10x). The import's own process peaked at {ours['peak_mb']:.0f} MB resident (goal < 150 MB; "
+            f"{ours['ready_mb']:.0f} MB of it Django set up before the import, {rss_growth:.0f} MB the import's "
+            f"growth; Python heap {memory['heap_mb']:.0f} MB). "
             f"Database: {connection.vendor}."
         ),
         rows=ROWS,
@@ -198,4 +258,13 @@ def _run(url: str, tmp: Path) -> None:
         default_seconds_measured=round(default_seconds, 2),
         default_seconds_full=round(default_full, 1),
         rss_growth_mb=round(rss_growth, 1),
+        ready_mb=round(ours["ready_mb"], 1),
+        bench_process_peak_mb=round(rss_mb(), 1),
+        peak_process="the import alone, in a child interpreter",
+        goal_met=bool(ratio >= 10 and ours["peak_mb"] < 150),
     )
+
+
+if __name__ == "__main__":
+    if "--ours" in sys.argv:
+        child_main(Path(sys.argv[sys.argv.index("--ours") + 1]), "--traced" in sys.argv)

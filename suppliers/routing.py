@@ -40,11 +40,21 @@ def route_imported_orders(order_ids: list[int]) -> RoutingResult:
 
 
 def route_orders(orders) -> RoutingResult:
-    """Create the supplier orders `orders` need. Three queries for the whole set, plus the writes."""
+    """Create the supplier orders `orders` need. One query when no line has a supplier, five for
+    the whole set when some do, plus the writes."""
     result = RoutingResult()
-    orders = list(orders.filter(status__in=ROUTABLE).select_related("channel"))
-    if not orders:
+    orders = orders.filter(status__in=ROUTABLE)
+    # One query first: does any unrouted line of these orders have a supplier at all? After most
+    # imports none does, and the orders and lines are not read (an import's fixed cost a page).
+    if not SupplierProduct.objects.filter(
+        is_active=True,
+        supplier__is_active=True,
+        sku__in=OrderLine.objects.filter(order__in=orders, is_physical=True, supplier_line__isnull=True)
+        .exclude(sku="")
+        .values("sku"),
+    ).exists():
         return result
+    orders = list(orders.select_related("channel"))
     lines = list(
         OrderLine.objects.filter(order__in=orders, is_physical=True, supplier_line__isnull=True).exclude(
             sku=""

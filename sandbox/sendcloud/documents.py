@@ -1,9 +1,17 @@
 """Parcel documents on the Sendcloud stand-in: label URLs, the label as a PDF (A6 for label
-printers, a quadrant of an A4 sheet for normal printers) and the QR code of label-free returns."""
+printers, a quadrant of an A4 sheet for normal printers) and the QR code of label-free returns.
+
+A store whose settings say `"stock_labels": true` answers every label request with one label
+rendered once per size and printer position (a specimen: the same PDF for every parcel), as a
+real carrier's label is drawn on the carrier's machines, not on ours: the booking benchmark sets
+it, so that drawing 1,000 labels in the stand-in does not take the cores Shipdesk is measured on.
+Without it (the default, and in tests) each label carries its parcel's own tracking number and
+addresses."""
 
 from __future__ import annotations
 
 import io
+import threading
 from decimal import Decimal
 
 import segno
@@ -16,9 +24,33 @@ from sandbox.sendcloud.plumbing import _error, _get_parcel, _guard
 from shipping.labels import LabelContent, render_label, render_label_sheet
 
 A6 = (297.64, 419.53)
+_stock: dict[int | None, bytes] = {}  # printer position (None: A6 label printer) -> the specimen PDF
+_stock_lock = threading.Lock()
+
+
+def _stock_label(quadrant: int | None) -> bytes:
+    with _stock_lock:
+        if quadrant not in _stock:
+            specimen = LabelContent(
+                tracking_number="SENDCLOUD-SPECIMEN",
+                sender_lines=["Sandbox sender", "1 Example Street", "Leeds LS1 4AB", "United Kingdom"],
+                recipient_lines=["Sandbox recipient", "12 Kerkstraat", "3511 AB Utrecht", "Netherlands"],
+                order_number="SPECIMEN",
+                weight_g=1000,
+                service="Sandbox stock label",
+                carrier="Sendcloud",
+            )
+            _stock[quadrant] = (
+                render_label(specimen, size=A6)
+                if quadrant is None
+                else render_label_sheet(specimen, quadrant=quadrant)
+            )
+        return _stock[quadrant]
 
 
 def _label_pdf(parcel: SandboxOrder, *, quadrant: int | None = None) -> bytes:
+    if (parcel.store.settings or {}).get("stock_labels"):
+        return _stock_label(quadrant)
     d = parcel.data
     content = LabelContent(
         tracking_number=d["tracking_number"],
@@ -59,6 +91,7 @@ def _labelled(request, parcel_id):
         return None, _error(404, "No Parcel matches the given query.", request), None
     if not parcel.data.get("tracking_number") or parcel.data["status"]["id"] in (999, 1002):
         return None, _error(404, "This parcel has no label.", request), None
+    parcel.store = store  # already read: its settings say whether labels are stock ones
     return parcel, None, fault
 
 

@@ -78,6 +78,24 @@ def test_books_a_parcel_with_request_label_and_stores_its_a6_label(sendcloud):
     assert order.fulfilments.get().carrier_name == "PostNL"
 
 
+def test_a_store_with_stock_labels_answers_one_prerendered_label_per_size(sendcloud):
+    """The benchmark's setting: the stand-in draws no label per parcel (a real carrier draws them
+    on its own machines), it hands out one specimen per size, still a PDF of the right size."""
+    sendcloud.store.settings["stock_labels"] = True
+    sendcloud.store.save()
+
+    first, second = book_shipment(order=an_order()), book_shipment(order=an_order())
+
+    a6 = first.label.read()
+    assert a6 == second.label.read() and page_size(a6) == (298, 420)
+    text = PdfReader(io.BytesIO(a6)).pages[0].extract_text()
+    assert "SPECIMEN" in text and first.tracking_number not in text
+    a4 = sendcloud.account.adapter().label(second.external_id, size="a4")
+    assert page_size(a4) == (595, 842) and a4 == sendcloud.account.adapter().label(
+        first.external_id, size="a4"
+    )
+
+
 def test_uses_the_sendcloud_sender_address_at_the_same_postcode_and_fetches_a4_labels(sendcloud):
     sendcloud.store.settings["sender_addresses"] = [
         {
