@@ -6,7 +6,7 @@ import pytest
 import requests
 from pypdf import PdfReader
 
-from orders.models import Order
+from orders.models import Order, Product
 from sandbox.models import SandboxOrder
 from shipping.booking import BookingError, book_shipment, cancel_shipment
 from shipping.carriers.base import CarrierError
@@ -73,10 +73,21 @@ def test_fr_to_ch_declares_and_fr_to_de_does_not(dhl_from_france):
 
 
 def test_a_missing_declaration_is_refused_in_plain_words_and_nothing_is_bought(dhl):
-    with pytest.raises(BookingError, match="required key \\[exportDeclaration\\] not found"):
-        book_shipment(order=an_order(to="US"))
+    """The carrier's own check (a cross-border request sent without its declaration), and
+    Shipdesk's before it: a product without customs data never reaches the carrier."""
+    request = customs_request(LEEDS, NEW_YORK)
+    request.customs = None
+    with pytest.raises(CarrierError, match="required key \\[exportDeclaration\\] not found"):
+        dhl.account.adapter().book(request)
+
+    asked = len(received("/sandbox/mydhl/shipments"))
+    order = an_order(to="US")
+    Product.objects.filter(sku="MUG-1").delete()
+    with pytest.raises(BookingError, match="SKU MUG-1 has no HS code"):
+        book_shipment(order=order)
 
     assert not Shipment.objects.exists() and not SandboxOrder.objects.exists()
+    assert len(received("/sandbox/mydhl/shipments")) == asked  # nothing more reached DHL
 
 
 def test_bad_credentials(dhl):

@@ -7,7 +7,7 @@ import pytest
 import requests
 from pypdf import PdfReader
 
-from orders.models import Order
+from orders.models import Order, Product
 from sandbox.models import SandboxOrder
 from shipping import tracking
 from shipping.booking import BookingError, book_shipment, cancel_shipment
@@ -145,13 +145,20 @@ def test_fr_to_de_carries_none(ups_from_france):
 
 
 def test_a_cross_border_parcel_without_customs_is_refused_in_plain_words_and_nothing_is_bought(ups):
-    order = an_order(to="US", order_number="SO-2002")
+    request = customs_request(LEEDS, NEW_YORK)
+    request.customs = None  # the carrier's own check, when a declaration does not come
+    with pytest.raises(CarrierError, match="International forms are required"):
+        ups.account.adapter().book(request)
 
-    with pytest.raises(BookingError, match="International forms are required"):
+    asked = len(received("/api/shipments/v2409/ship"))
+    order = an_order(to="US", order_number="SO-2002")
+    Product.objects.filter(sku="MUG-1").update(hs_code="")  # Shipdesk's check comes first
+    with pytest.raises(BookingError, match="SKU MUG-1 has no HS code"):
         book_shipment(order=order)
 
     assert not Shipment.objects.exists() and not SandboxOrder.objects.exists()
-    assert order.events.filter(message__contains="refused the booking").exists()
+    assert len(received("/api/shipments/v2409/ship")) == asked  # nothing more reached UPS
+    assert order.events.filter(message__contains="no label was bought").exists()
 
 
 def test_an_address_error_is_shown_and_nothing_is_bought(ups):

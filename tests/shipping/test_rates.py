@@ -86,10 +86,11 @@ def test_a_carrier_that_times_out_shows_its_error_and_does_not_block_the_others(
     accounts, settings, live_server
 ):
     sendcloud, own = accounts
-    settings.RATE_TIMEOUT_SECONDS = 0.6
+    # Generous limits: the test must hold on a busy CI machine (the others answer well inside 2 s).
+    settings.RATE_TIMEOUT_SECONDS = 2.0
     slow = SendcloudAccountFactory(name="Sendcloud slow", api_base_url=sendcloud.account.api_base_url)
     store = store_for_account(slow, post_per_minute=0, burst_per_second=0, get_per_minute=0)
-    store.faults = [{"delay": 2.0, "path": "/shipping_methods", "times": 3}]
+    store.faults = [{"delay": 6.0, "path": "/shipping_methods", "times": 3}]
     store.save(update_fields=["faults"])
     order = a_parcel()
 
@@ -97,11 +98,11 @@ def test_a_carrier_that_times_out_shows_its_error_and_does_not_block_the_others(
     shop = shop_for(order)
     took = time.monotonic() - started
 
-    assert took < 1.5  # the slow carrier's 2 s did not hold the page
+    assert took < 5  # the slow carrier's 6 s did not hold the page
     [late] = shop.errors
-    assert late.account == slow and late.error == "Sendcloud slow: no answer within 0.6s"
+    assert late.account == slow and late.error == "Sendcloud slow: no answer within 2s"
     assert {r.account_id for r in shop.available} == {sendcloud.account.pk, own.pk}
-    time.sleep(2.2)  # let the sandbox finish the slow answer before the database is flushed
+    time.sleep(6.2)  # let the sandbox finish the slow answer before the database is flushed
 
 
 def test_a_carrier_that_fails_shows_its_error(accounts):
