@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
 
 from shipping.labels import LabelContent, render_label
 
@@ -33,17 +34,23 @@ def label_pdf(
     )
 
 
+_PDFIUM = threading.Lock()
+
+
 def label_png(pdf: bytes, *, rotate: int = 90) -> bytes:
     """The label as UPS sends an image label: a PNG, on its side (Karrio turns it back)."""
     import pypdfium2
 
-    document = pypdfium2.PdfDocument(io.BytesIO(pdf))
-    try:
-        image = document[0].render(scale=300 / 72).to_pil()
-    finally:
-        document.close()
+    # PDFium is not thread-safe and to_pil() shares the bitmap's memory: copy under one lock
+    # before the document closes (see shipping/thumbnails.py).
+    with _PDFIUM:
+        document = pypdfium2.PdfDocument(io.BytesIO(pdf))
+        try:
+            image = document[0].render(scale=300 / 72).to_pil().convert("L")
+        finally:
+            document.close()
     buffer = io.BytesIO()
-    image.convert("L").rotate(rotate, expand=True).save(buffer, format="PNG")
+    image.rotate(rotate, expand=True).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

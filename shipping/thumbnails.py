@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from pathlib import PurePosixPath
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 log = logging.getLogger(__name__)
+_PDFIUM = threading.Lock()
 WIDTH_PX = 240  # about 4 × 6 inches at 40 dpi: the address and barcode are recognisable
 
 
@@ -25,14 +27,19 @@ def render_first_page(pdf: bytes, *, width: int = WIDTH_PX) -> bytes:
     """The PDF's first page as PNG bytes, `width` pixels wide, on white."""
     import pypdfium2
 
-    document = pypdfium2.PdfDocument(pdf)
-    try:
-        page = document[0]
-        image = page.render(scale=width / page.get_width(), fill_color=(255, 255, 255, 255)).to_pil()
-    finally:
-        document.close()
+    # PDFium is not thread-safe (gunicorn threads, the test server), and the image `to_pil()` gives
+    # shares the bitmap's memory: copy it out (convert) before the document is closed, all under
+    # one lock. Both were seen crashing the process (a segfault in PIL's PNG encoder).
+    with _PDFIUM:
+        document = pypdfium2.PdfDocument(pdf)
+        try:
+            page = document[0]
+            bitmap = page.render(scale=width / page.get_width(), fill_color=(255, 255, 255, 255))
+            image = bitmap.to_pil().convert("L")  # labels are black on white; a copy of the pixels
+        finally:
+            document.close()
     out = io.BytesIO()
-    image.convert("L").save(out, format="PNG", optimize=True)  # labels are black on white
+    image.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 
