@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
+from django.db.models import prefetch_related_objects
 from django.http import FileResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -8,8 +9,8 @@ from import_export.admin import ExportMixin
 from import_export.formats import base_formats
 from import_export.signals import post_export
 
-from orders import pushing, retracting, services
-from orders.models import AlertSubscription, Fulfilment, Order, OrderEvent, OrderLine, SkippedOrder
+from orders import order_page, pushing, retracting, services
+from orders.models import AlertSubscription, Fulfilment, Order, OrderEvent, SkippedOrder
 from orders.pagination import EstimatedCountPaginator
 from orders.resources import OrderExportResource, export_file
 
@@ -50,62 +51,6 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class OrderLineInline(ReadOnlyInline):
-    model = OrderLine
-    fields = [
-        "thumbnail",
-        "sku",
-        "title",
-        "quantity",
-        "open_qty",
-        "in_parcels",
-        "with_supplier",
-        "unit_price",
-        "weight_g",
-        "options_display",
-        "stock_location",
-        "is_physical",
-    ]
-
-    def _position(self, line):
-        """Where this line's units are (services.line_positions, computed once per order)."""
-        cache = self.__dict__.setdefault("_positions", {})
-        if line.order_id not in cache:
-            cache[line.order_id] = {p.line.pk: p for p in services.line_positions(line.order)}
-        return cache[line.order_id].get(line.pk)
-
-    @admin.display(description="Open")
-    def open_qty(self, obj):
-        p = self._position(obj)
-        return p.open if p else "—"
-
-    @admin.display(description="In parcels")
-    def in_parcels(self, obj):
-        p = self._position(obj)
-        return p.in_parcels if p else "—"
-
-    @admin.display(description="With supplier")
-    def with_supplier(self, obj):
-        p = self._position(obj)
-        if p is None:
-            return "—"
-        if obj.dropshipped_by:
-            return f"{obj.dropshipped_by}: {p.with_supplier} of {obj.quantity} shipped"
-        return p.with_supplier or "—"
-
-    @admin.display(description="Image")
-    def thumbnail(self, obj):
-        if not obj.image_url:
-            return "—"
-        return format_html(
-            '<img src="{}" alt="" style="height:48px;width:48px;object-fit:cover">', obj.image_url
-        )
-
-    @admin.display(description="Options")
-    def options_display(self, obj):
-        return obj.options_display or "—"
-
-
 class FulfilmentInline(ReadOnlyInline):
     model = Fulfilment
     fields = [
@@ -123,6 +68,14 @@ class FulfilmentInline(ReadOnlyInline):
     ]
     verbose_name_plural = "Sent to the channel"
 
+    def get_queryset(self, request):
+        # select_related: each row's title is str(fulfilment), which names its order.
+        return super().get_queryset(request).select_related("order")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        self._order = obj  # inline instances live for one request: the page's order, lines prefetched
+        return super().get_formset(request, obj, **kwargs)
+
     @admin.display(description="State")
     def state_badge(self, obj):
         if obj.needs_attention and obj.state != Fulfilment.State.ATTENTION:
@@ -133,7 +86,8 @@ class FulfilmentInline(ReadOnlyInline):
 
     @admin.display(description="Lines")
     def covers(self, obj):
-        names = {ln.external_id: ln.sku or ln.title for ln in obj.order.lines.all()}
+        order = getattr(self, "_order", None) or obj.order
+        names = {ln.external_id: ln.sku or ln.title for ln in order.lines.all()}
         return ", ".join(f"{qty} × {names.get(str(ext), ext)}" for ext, qty in obj.lines or []) or "—"
 
     @admin.display(description="Fee")
@@ -300,8 +254,38 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         ),
         ("Gift and notes", {"fields": ["is_gift", "gift_message", "internal_note"]}),
     ]
-    inlines = [OrderLineInline, FulfilmentInline, OrderEventInline]
+    # The lines are the work panel at the top (orders.order_page) and the timeline is paged
+    # below the related rows: neither is an inline. Later apps add theirs (shipments, returns,
+    # supplier orders); INLINE_ORDER puts them in the order staff read them.
+    inlines = [FulfilmentInline]
+    INLINE_ORDER = [
+        "shipping.shipment",
+        "orders.fulfilment",
+        "returns.returnrequest",
+        "suppliers.supplierorder",
+    ]
+    # Set by shipping's admin: (request, order, positions) -> the booking panel's context, or None.
+    booking_panel = None
     actions = []
+
+    def get_object(self, request, object_id, from_field=None):
+        # The page reads the channel and the lines many times (panels, inlines): once here.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            prefetch_related_objects([obj], "lines")
+        return obj
+
+    def get_inlines(self, request, obj):
+        rank = {label: i for i, label in enumerate(self.INLINE_ORDER)}
+        return sorted(self.inlines, key=lambda inline: rank.get(inline.model._meta.label_lower, len(rank)))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            booking = type(self).booking_panel
+            context["work"] = order_page.work_context(request, obj, booking)
+            context["timeline"] = order_page.timeline(request, obj)
+            context["timeline_param"] = order_page.TIMELINE_PARAM
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_changelist(self, request, **kwargs):
         return FastChangeList
@@ -314,6 +298,9 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
             "name", "sync_mode", "last_synced_at", "last_sync_state", "last_error", "needs_reconnect"
         )
         return super().changelist_view(request, {**(extra_context or {}), "channels_sync": channels})
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("channel")
 
     def get_search_results(self, request, queryset, search_term):
         return queryset.search(search_term), False

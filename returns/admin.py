@@ -3,7 +3,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -503,7 +503,11 @@ class ReturnRequestInline(ReadOnlyInline):
     verbose_name_plural = "Returns"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("lines__order_line")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("lines", queryset=ReturnLine.objects.select_related("order_line")))
+        )
 
     @admin.display(description="Return")
     def number_link(self, obj):

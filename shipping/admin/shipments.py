@@ -4,7 +4,7 @@ tracking events), and the booking, cancelling and relabelling pages."""
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -19,7 +19,7 @@ from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, badge
 from orders.models import Order
 from shipping import rules
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
-from shipping.models import CarrierAccount, Shipment, TrackingEvent
+from shipping.models import CarrierAccount, Shipment, ShipmentLine, TrackingEvent
 from shipping.resources import ShipmentExportResource
 
 
@@ -150,11 +150,12 @@ class ShipmentInline(ReadOnlyInline):
     fk_name = "order"
 
     def get_queryset(self, request):
+        # order: each row's title is str(shipment), which names its order.
         return (
             super()
             .get_queryset(request)
-            .select_related("carrier_account")
-            .prefetch_related("lines__order_line")
+            .select_related("carrier_account", "order")
+            .prefetch_related(Prefetch("lines", queryset=ShipmentLine.objects.select_related("order_line")))
         )
 
     @admin.display(description="Holds")
