@@ -2,7 +2,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import prefetch_related_objects
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin
@@ -156,6 +157,16 @@ class FastChangeList(ChangeList):
     """At a million rows the counts cost more than the page: the paginator estimates big counts
     (PostgreSQL's planner), the unfiltered total is not counted at all, and facets are off."""
 
+    def _get_deterministic_ordering(self, ordering):
+        # Django breaks ties with "-pk" whichever way the column sorts; breaking them in the
+        # column's own direction lets one (column, id) index serve a click and its reverse
+        # (Order.Meta.indexes) instead of sorting a whole status or country at a million rows.
+        ordering = super()._get_deterministic_ordering(ordering)
+        first = ordering[0] if len(ordering) > 1 else None
+        if ordering[-1] == "-pk" and isinstance(first, str) and not first.startswith("-"):
+            ordering[-1] = "pk"
+        return ordering
+
 
 @admin.register(Order)
 class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
@@ -163,7 +174,7 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     change_list_template = "admin/orders/order/change_list.html"
     list_display = [
         "number",
-        "channel",
+        "channel_name",
         "status_badge",
         "customer_name",
         "ship_country",
@@ -297,13 +308,21 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         channels = Channel.objects.filter(is_active=True).only(
             "name", "sync_mode", "last_synced_at", "last_sync_state", "last_error", "needs_reconnect"
         )
-        return super().changelist_view(request, {**(extra_context or {}), "channels_sync": channels})
+        response = super().changelist_view(request, {**(extra_context or {}), "channels_sync": channels})
+        return self._one_hit(request, response) or response
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("channel")
 
     def get_search_results(self, request, queryset, search_term):
         return queryset.search(search_term), False
+
+    def _one_hit(self, request, response):
+        """A search with exactly one hit opens that order (the list is one click away: Back)."""
+        cl = getattr(response, "context_data", {}).get("cl") if hasattr(response, "context_data") else None
+        if cl is None or not cl.query or cl.result_count != 1 or len(cl.result_list) != 1:
+            return None
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[cl.result_list[0].pk]))
 
     def has_add_permission(self, request):
         return False  # orders come from channels
@@ -320,9 +339,13 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         services.edit_order(obj, changed=form.changed_data, actor=request.user)
 
-    @admin.display(description="Order", ordering="order_number")
+    @admin.display(description="Order", ordering="order_number_norm")
     def number(self, obj):
         return str(obj)
+
+    @admin.display(description="Channel", ordering="channel_id")
+    def channel_name(self, obj):
+        return obj.channel.name  # sorted by id, not name: an index answers it (order_channel_id)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
