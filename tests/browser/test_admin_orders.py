@@ -1,0 +1,88 @@
+"""The order desk in a real Chromium at 1400 × 900: the order list fits with its key columns,
+and one order is booked with a split from the order page's booking panel.
+Screenshots: test-artifacts/."""
+
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from tests.factories import ChannelFactory, OrderFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+DESK = {"width": 1400, "height": 900}
+
+
+@pytest.fixture
+def desk(browser, live_server, artifacts):
+    """A signed-in staff member's page at 1400 × 900 (the session of Django's test client,
+    handed to the browser). Closed after the test with a screenshot of where it ended."""
+    client = Client()
+    client.force_login(UserFactory(username="desk", is_superuser=True, is_staff=True))
+    context = browser.new_context(viewport=DESK, locale="en-GB")
+    context.set_default_timeout(15_000)
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    yield page
+    page.screenshot(path=str(artifacts / "last.png"), full_page=True)
+    context.close()
+
+
+def box(page, selector):
+    return page.locator(selector).first.bounding_box()
+
+
+def test_the_order_list_fits_1400_pixels_with_total_and_ordered_at(desk, live_server, artifacts):
+    names = [
+        "Etsy · Maison Lune main shop",
+        "Shopify · Lune Wholesale",
+        "eBay · Lune Outlet UK",
+        "Amazon · Lune EU marketplace",
+        "Ecwid · Lune pop-up store",
+    ]
+    for n, name in enumerate(names):
+        channel = ChannelFactory(name=name)
+        for i in range(12):
+            OrderFactory(
+                channel=channel,
+                order_number=f"LUNE-2026-{n}{i:04d}",
+                customer_name="Bartholomew Featherstonehaugh-Smythe of Lower Wallop",
+                requested_service="Royal Mail Tracked 48 Signed For Large Letter",
+                total=Decimal("12345.67"),
+            )
+
+    desk.goto(f"{live_server.url}/admin/orders/order/")
+    desk.screenshot(path=str(artifacts / "order-list.png"))
+
+    overflow = desk.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow} px"
+    hidden = desk.evaluate(
+        "(() => { const r = document.querySelector('#changelist .results'); return r.scrollWidth - r.clientWidth; })()"
+    )
+    assert hidden <= 0, f"the list's columns scroll sideways by {hidden} px"
+    table = box(desk, "#changelist .results")
+    for column in ["column-total_display", "column-ordered"]:
+        header = box(desk, f"#result_list th.{column}")
+        assert (
+            header and header["x"] + header["width"] <= min(table["x"] + table["width"], DESK["width"]) + 1
+        ), f"{column} is cut off"
+    assert desk.locator("#result_list td.field-total_display").first.inner_text() == "12345.67 GBP"
+    tools, sync = box(desk, "ul.object-tools"), box(desk, "#last-sync")
+    assert tools and sync
+    apart = (
+        tools["x"] + tools["width"] <= sync["x"]
+        or sync["x"] + sync["width"] <= tools["x"]
+        or tools["y"] + tools["height"] <= sync["y"]
+        or sync["y"] + sync["height"] <= tools["y"]
+    )
+    assert apart, f"the export buttons {tools} cover the last-sync line {sync}"
