@@ -86,3 +86,38 @@ def test_the_order_list_fits_1400_pixels_with_total_and_ordered_at(desk, live_se
         or sync["y"] + sync["height"] <= tools["y"]
     )
     assert apart, f"the export buttons {tools} cover the last-sync line {sync}"
+
+
+def test_booking_one_order_with_a_split_from_the_order_page(desk, live_server, artifacts):
+    from orders.models import Order
+    from tests.factories import BrandFactory, CarrierAccountFactory, OrderLineFactory
+
+    BrandFactory(is_default=True)
+    CarrierAccountFactory(name="Own labels", is_default=True)
+    order = OrderFactory(order_number="2001")
+    mug = OrderLineFactory(order=order, sku="MUG-1", title="Stoneware mug", quantity=2)
+    tee = OrderLineFactory(order=order, sku="TEE-M", title="Linen tee", quantity=1)
+
+    desk.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
+    panel = desk.locator("#booking-panel")
+    assert panel.is_visible() and "Left for us to ship: 2 × MUG-1, 1 × TEE-M" in panel.inner_text()
+    lines = box(desk, "#order-lines")
+    assert lines["y"] < DESK["height"], "the lines are below the first screen"
+    desk.screenshot(path=str(artifacts / "order-page.png"))
+
+    desk.uncheck(f"#book_take_{tee.pk}")  # the tee waits for another parcel
+    desk.fill(f"#book_qty_{mug.pk}", "1")  # and one mug of two
+    desk.click("#book-button")
+    desk.wait_for_url(f"**/admin/orders/order/{order.pk}/change/")
+    desk.screenshot(path=str(artifacts / "booked.png"), full_page=True)
+
+    assert "Booked" in desk.locator("ul.messagelist").inner_text()
+    shipments = desk.locator("#shipments-group").inner_text()
+    assert "1 × MUG-1" in shipments and "TEE-M" not in shipments
+    assert "Partly shipped" in desk.locator("#work").inner_text()
+    row = desk.locator('#order-lines tr[data-sku="MUG-1"]').inner_text().split("\t")
+    assert row[-6:-3] == ["2", "1", "1"], row  # ordered 2, open 1, in parcels 1
+    order.refresh_from_db()
+    assert order.status == Order.Status.PARTLY_SHIPPED
+    (shipment,) = order.shipments.all()
+    assert [(sl.order_line.sku, sl.quantity) for sl in shipment.lines.all()] == [("MUG-1", 1)]
