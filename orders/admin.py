@@ -171,6 +171,17 @@ def cut(text, width: int = 160):
     return format_html('<span class="cut" style="max-width:{}px" title="{}">{}</span>', width, text, text)
 
 
+def short_datetime(value):
+    """A time in a list column, local: "5 Dec, 14:05" this year, "5 Dec 2025" before (whole on hover)."""
+    if not value:
+        return "—"
+    local = timezone.localtime(value)
+    short = "j M, H:i" if local.year == timezone.localtime().year else "j M Y"
+    return format_html(
+        '<span title="{}">{}</span>', date_format(local, "DATETIME_FORMAT"), date_format(local, short)
+    )
+
+
 class FastChangeList(ChangeList):
     """At a million rows the counts cost more than the page: the paginator estimates big counts
     (PostgreSQL's planner), the unfiltered total is not counted at all, and facets are off."""
@@ -384,7 +395,7 @@ class OrderAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
 
     @admin.display(description="Ordered", ordering="ordered_at")
     def ordered(self, obj):
-        return date_format(timezone.localtime(obj.ordered_at), "j M Y, H:i")
+        return short_datetime(obj.ordered_at)
 
 
 @admin.register(SkippedOrder)

@@ -15,7 +15,7 @@ from django.utils.safestring import mark_safe
 from channels.connectors.carriers import TRACKING_COMPANIES
 from orders import normalise, pushing
 from orders import services as order_services
-from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, badge
+from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, WideListMixin, badge, cut, short_datetime
 from orders.models import Order
 from shipping import rules
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
@@ -274,19 +274,19 @@ class TrackingCompanyFilter(admin.SimpleListFilter):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
+class ShipmentAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
     resource_classes = [ShipmentExportResource]  # the export reads the list's select_related
     change_list_template = "admin/shipping/shipment/change_list.html"
     list_display = [
         "tracking",
         "order",
         "channel",
-        "carrier_account",
-        "service",
+        "carrier",
+        "service_cut",
         "state",
         "fee",
         "label_pdf",
-        "created_at",
+        "created",
     ]
     list_filter = ["status", "carrier_account", TrackingCompanyFilter, "order__channel"]
     list_select_related = ["order__channel", "carrier_account"]
@@ -570,7 +570,19 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
 
     @admin.display(description="Channel")
     def channel(self, obj):
-        return obj.order.channel
+        return cut(obj.order.channel, 100)
+
+    @admin.display(description="Carrier account", ordering="carrier_account")
+    def carrier(self, obj):
+        return cut(obj.carrier_account or obj.tracking_company, 120)
+
+    @admin.display(description="Service", ordering="service")
+    def service_cut(self, obj):
+        return cut(obj.service, 120)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj):
+        return short_datetime(obj.created_at)
 
     @admin.display(description="Status", ordering="status")
     def state(self, obj):

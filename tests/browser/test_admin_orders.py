@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from tests.factories import ChannelFactory, OrderFactory, UserFactory
 
@@ -121,3 +122,56 @@ def test_booking_one_order_with_a_split_from_the_order_page(desk, live_server, a
     assert order.status == Order.Status.PARTLY_SHIPPED
     (shipment,) = order.shipments.all()
     assert [(sl.order_line.sku, sl.quantity) for sl in shipment.lines.all()] == [("MUG-1", 1)]
+
+
+def test_the_shipment_return_and_supplier_order_lists_fit_1400_pixels(desk, live_server, artifacts):
+    from returns.models import ReturnLine, ReturnRequest
+    from suppliers.models import SupplierOrder
+    from tests.factories import BrandFactory, CarrierAccountFactory, OrderLineFactory
+    from tests.shipping.factories import ShipmentFactory
+    from tests.suppliers.factories import SupplierFactory
+
+    brand = BrandFactory(name="Maison Lune Homeware and Gifts")
+    carrier = CarrierAccountFactory(name="Royal Mail Click & Drop business account", is_default=False)
+    supplier = SupplierFactory(name="Atelier Nordique Textiles GmbH")
+    channel = ChannelFactory(name="Etsy · Maison Lune main shop")
+    for i in range(20):
+        order = OrderFactory(
+            channel=channel, order_number=f"LUNE-2026-{i:05d}", customer_name="Bartholomew Featherstonehaugh"
+        )
+        line = OrderLineFactory(
+            order=order, sku=f"APRON-LINEN-NATURAL-{i}", title="Linen apron, natural, one size"
+        )
+        ShipmentFactory(
+            order=order,
+            carrier_account=carrier,
+            service="Tracked 48 Signed For Large Letter",
+            fee=Decimal("3.45"),
+        )
+        ret = ReturnRequest.objects.create(order=order, brand=brand, customer_email="bartholomew@example.com")
+        ReturnLine.objects.create(return_request=ret, order_line=line, quantity=1, reason="not_as_described")
+        SupplierOrder.objects.create(
+            order=order,
+            supplier=supplier,
+            reference=f"SUP-2026-{i:06d}",
+            currency="EUR",
+            total_cost=Decimal("1234.50"),
+            status="placed",
+            placed_at=timezone.now(),
+            tracking_due_at=timezone.now(),
+            tracking_number=f"00340434161094{i:06d}",
+        )
+
+    for name, path in [
+        ("shipments", "/admin/shipping/shipment/"),
+        ("returns", "/admin/returns/returnrequest/"),
+        ("supplier-orders", "/admin/suppliers/supplierorder/"),
+    ]:
+        desk.goto(f"{live_server.url}{path}")
+        desk.screenshot(path=str(artifacts / f"{name}.png"))
+        assert desk.locator("#result_list tbody tr").count() == 20, name
+        page = desk.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        hidden = desk.evaluate(
+            "(() => { const r = document.querySelector('#changelist .results'); return r.scrollWidth - r.clientWidth; })()"
+        )
+        assert page <= 0 and hidden <= 0, f"the {name} list scrolls sideways ({page} px, columns {hidden} px)"
