@@ -1,79 +1,9 @@
 """The order page: work first (address, lines, booking panel), the rest below, the timeline
 paged, and a fixed number of queries whatever the order's size."""
 
-from decimal import Decimal
-
 from django.urls import reverse
 
-from orders.models import OrderEvent
-from returns.models import ReturnLine, ReturnRequest
-from shipping.models import ShipmentLine
-from suppliers.models import SupplierOrder, SupplierOrderLine
-from tests.factories import (
-    BrandFactory,
-    CarrierAccountFactory,
-    FulfilmentFactory,
-    OrderFactory,
-    OrderLineFactory,
-    UserFactory,
-)
-from tests.shipping.factories import ShipmentFactory
-from tests.suppliers.factories import SupplierFactory
-
-
-def build_order(*, lines: int, events: int, shipments: int, with_return: bool, with_supplier: bool):
-    """An order as a busy one looks: lines, parcels (a shipment, its lines and fulfilment
-    each), a return, a supplier order, and a timeline written by several staff."""
-    brand = BrandFactory()
-    carrier = CarrierAccountFactory(is_default=False)
-    order = OrderFactory(status="partly_shipped")
-    order_lines = [
-        OrderLineFactory(
-            order=order,
-            quantity=2,
-            options={"Colour": "Blue", "Personalisation": f"Line {i}"},
-            image_url=f"https://img.example/{i}.jpg",
-        )
-        for i in range(lines)
-    ]
-    for i in range(shipments):
-        line = order_lines[i % len(order_lines)]
-        fulfilment = FulfilmentFactory(order=order, lines=[[line.external_id, 1]], state="sent")
-        shipment = ShipmentFactory(
-            order=order, carrier_account=carrier, brand=brand, fulfilment=fulfilment, status="in_transit"
-        )
-        ShipmentLine.objects.create(shipment=shipment, order_line=line, quantity=1)
-    if with_return:
-        ret = ReturnRequest.objects.create(order=order, brand=brand)
-        ReturnLine.objects.create(
-            return_request=ret, order_line=order_lines[0], quantity=1, reason="too_small"
-        )
-    if with_supplier:
-        supplier = SupplierFactory()
-        line = order_lines[-1]
-        line.dropshipped_by = supplier.name
-        line.save()
-        so = SupplierOrder.objects.create(
-            order=order,
-            supplier=supplier,
-            reference=f"SO-{order.pk}",
-            currency="EUR",
-            total_cost=Decimal("12"),
-        )
-        SupplierOrderLine.objects.create(
-            supplier_order=so,
-            order_line=line,
-            sku=line.sku,
-            title=line.title,
-            quantity=2,
-            unit_cost=Decimal("6"),
-        )
-    actors = [UserFactory(username=f"clerk{i}") for i in range(4)] + [None]
-    OrderEvent.objects.bulk_create(
-        OrderEvent(order=order, kind="note", message=f"Event {i}", actor=actors[i % len(actors)])
-        for i in range(events)
-    )
-    return order
+from tests.factories import busy_order
 
 
 def page(client, order, query=""):
@@ -92,8 +22,8 @@ ORDER_PAGE_QUERIES = 27
 def test_the_order_page_runs_the_same_queries_for_a_small_and_a_large_order(
     staff_client, shipping_setup, django_assert_num_queries
 ):
-    small = build_order(lines=2, events=3, shipments=1, with_return=True, with_supplier=True)
-    large = build_order(lines=50, events=200, shipments=4, with_return=True, with_supplier=True)
+    small = busy_order(lines=2, events=3, shipments=1, with_return=True, with_supplier=True)
+    large = busy_order(lines=50, events=200, shipments=4, with_return=True, with_supplier=True)
     page(staff_client, small)  # the process's first page fills Django's ContentType cache
 
     with django_assert_num_queries(ORDER_PAGE_QUERIES):
@@ -106,7 +36,7 @@ def test_the_order_page_runs_the_same_queries_for_a_small_and_a_large_order(
 
 
 def test_the_work_comes_first_and_the_timeline_last(staff_client, shipping_setup):
-    order = build_order(lines=3, events=5, shipments=1, with_return=True, with_supplier=True)
+    order = busy_order(lines=3, events=5, shipments=1, with_return=True, with_supplier=True)
 
     html = page(staff_client, order)
 
@@ -133,7 +63,7 @@ def test_the_work_comes_first_and_the_timeline_last(staff_client, shipping_setup
 
 
 def test_the_timeline_shows_fifty_events_newest_first_and_links_to_older_ones(staff_client, shipping_setup):
-    order = build_order(lines=1, events=120, shipments=0, with_return=False, with_supplier=False)
+    order = busy_order(lines=1, events=120, shipments=0, with_return=False, with_supplier=False)
 
     first = page(staff_client, order)
     assert first.count('<tr class="event">') == 50
