@@ -172,14 +172,11 @@ def cut(text, width: int = 160):
 
 
 def short_datetime(value):
-    """A time in a list column, local: "5 Dec, 14:05" this year, "5 Dec 2025" before (whole on hover)."""
+    """A time in a list column, local: "5 Dec, 14:05" this year, "5 Dec 2025" before."""
     if not value:
         return "—"
     local = timezone.localtime(value)
-    short = "j M, H:i" if local.year == timezone.localtime().year else "j M Y"
-    return format_html(
-        '<span title="{}">{}</span>', date_format(local, "DATETIME_FORMAT"), date_format(local, short)
-    )
+    return date_format(local, "j M, H:i" if local.year == timezone.localtime().year else "j M Y")
 
 
 class FastChangeList(ChangeList):
