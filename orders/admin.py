@@ -345,7 +345,9 @@ class OrderAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
 
     def _one_hit(self, request, response):
         """A search with exactly one hit opens that order (the list is one click away: Back)."""
-        cl = getattr(response, "context_data", {}).get("cl") if hasattr(response, "context_data") else None
+        if request.method != "GET" or not hasattr(response, "context_data"):
+            return None  # an action's result, or a page that is not the list
+        cl = response.context_data.get("cl")
         if cl is None or not cl.query or cl.result_count != 1 or len(cl.result_list) != 1:
             return None
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[cl.result_list[0].pk]))
