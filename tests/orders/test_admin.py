@@ -1,6 +1,7 @@
 """The order admin as staff use it."""
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from orders.models import Order
@@ -213,7 +214,9 @@ def test_a_search_with_two_hits_shows_the_list_and_one_hit_opens_the_order(staff
     assert none.status_code == 200 and len(none.context["cl"].result_list) == 0
 
 
-ORDER_LIST_QUERIES = 6  # session, user, the channel filter, the count, the page, the last-sync line
+# Session, user, the channel filter, the count, the page, the last-sync line; on PostgreSQL the
+# paginator first asks the planner for an estimate (orders.pagination).
+ORDER_LIST_QUERIES = 6
 
 
 def test_the_order_list_runs_a_pinned_number_of_queries_at_1_and_50_rows(
@@ -224,8 +227,9 @@ def test_the_order_list_runs_a_pinned_number_of_queries_at_1_and_50_rows(
     url = reverse("admin:orders_order_changelist")
     staff_client.get(url)  # the process's first page fills Django's ContentType cache
 
-    with django_assert_num_queries(ORDER_LIST_QUERIES):
+    expected = ORDER_LIST_QUERIES + (connection.vendor == "postgresql")
+    with django_assert_num_queries(expected):
         assert len(staff_client.get(url).context["cl"].result_list) == 1
     OrderFactory.create_batch(49, channel=channel)
-    with django_assert_num_queries(ORDER_LIST_QUERIES):
+    with django_assert_num_queries(expected):
         assert len(staff_client.get(url).context["cl"].result_list) == 50
