@@ -8,3 +8,10 @@ class ApiConfig(AppConfig):
     name = "api"
     verbose_name = "API and webhooks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from api.schedule import ensure_schedules
+
+        post_migrate.connect(ensure_schedules, sender=self)

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from channels.forms import WriteOnlyCredentialsForm, credentials_summary
 from channels.models import Channel, StatusMapping, WebhookEvent
@@ -19,6 +20,24 @@ class StatusMappingInline(admin.TabularInline):
     extra = 1
 
 
+class SyncFilter(admin.SimpleListFilter):
+    """The desk's sync queues: a sync whose worker stopped renewing its heartbeat, and a last
+    sync that failed (active channels)."""
+
+    title = _("sync")
+    parameter_name = "sync"
+
+    def lookups(self, request, model_admin):
+        return [("stale", _("Stalled (heartbeat stale)")), ("failed", _("Last sync failed"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "stale":
+            return queryset.stale_syncs()
+        if self.value() == "failed":
+            return queryset.filter(is_active=True, last_sync_state=Channel.SyncState.ERROR)
+        return queryset
+
+
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     form = ChannelForm
@@ -32,7 +51,7 @@ class ChannelAdmin(admin.ModelAdmin):
         "skipped",
         "is_active",
     ]
-    list_filter = ["kind", "sync_mode", "is_active", "last_sync_state"]
+    list_filter = ["kind", "sync_mode", "is_active", "last_sync_state", SyncFilter]
     search_fields = ["name", "shop_id"]
     readonly_fields = [
         "credentials_set",

@@ -2,10 +2,16 @@
 (or a `.env` file beside manage.py, or in the working directory of an installed copy);
 `.env.example` lists them all."""
 
+import os
 import sys
 from pathlib import Path
 
 import environ
+
+# Karrio (direct carrier accounts) brings lxml, and openpyxl switches to it when it is installed:
+# its writer then keeps a carriage return in a cell that the standard library's writer turned into
+# a newline, which changes what XLSX exports hold. Keep openpyxl's own writer, as before.
+os.environ.setdefault("OPENPYXL_LXML", "False")
 
 CONFIG_DIR = Path(__file__).resolve().parent
 # A checkout (manage.py beside config/), or an installed copy (`pip install .`) run from its working
@@ -47,7 +53,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_apps.ShipdeskAdminConfig",  # django.contrib.admin with Shipdesk's site (config/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -198,6 +204,8 @@ else:
 # Connectors: every outgoing HTTP call has a timeout, and 429/5xx answers are retried with
 # exponential backoff and jitter, honouring Retry-After up to CONNECTOR_MAX_SLEEP seconds.
 CONNECTOR_TIMEOUT = env.float("CONNECTOR_TIMEOUT", default=20.0)
+# Direct carrier accounts (Karrio): its own request log and tracebacks on stderr, off by default.
+KARRIO_LOGS = env.bool("KARRIO_LOGS", default=False)
 CONNECTOR_MAX_RETRIES = env.int("CONNECTOR_MAX_RETRIES", default=3)
 CONNECTOR_BACKOFF_BASE = env.float("CONNECTOR_BACKOFF_BASE", default=1.0)
 CONNECTOR_MAX_SLEEP = env.float("CONNECTOR_MAX_SLEEP", default=60.0)
@@ -210,6 +218,8 @@ BULK_HEARTBEAT_STALE_SECONDS = env.int("BULK_HEARTBEAT_STALE_SECONDS", default=1
 # A job, sync or fulfilment that has made no progress for this long is shown on the desk as stuck
 # and emailed (once) to subscribed staff.
 STUCK_ALERT_MINUTES = env.int("STUCK_ALERT_MINUTES", default=15)
+# How often the admin index asks for fresh work-queue counts (config/queues.py), in seconds.
+DESK_QUEUES_POLL_SECONDS = env.int("DESK_QUEUES_POLL_SECONDS", default=30)
 # Every worker shares one rate budget per channel account (channels/ratebudget.py): in Redis when
 # CACHE_URL is Redis, else in the database. RATE_LIMIT_TIME_SCALE speeds the documented rates up
 # (tests: equal to SANDBOX_TIME_SCALE, which speeds up the sandbox's buckets alike); a call whose
@@ -239,6 +249,27 @@ ORDER_IMPORTED_HANDLERS = env.list(
 ORDER_CANCELLED_HANDLERS = env.list(
     "ORDER_CANCELLED_HANDLERS", default=["suppliers.cancelling.cancel_supplier_orders"]
 )
+# Called by orders *inside* the transaction that records new OrderEvent rows (record_event and the
+# import's bulk insert), with those rows: outgoing webhooks write their deliveries from here.
+ORDER_EVENT_HANDLERS = env.list("ORDER_EVENT_HANDLERS", default=["api.webhooks.events_recorded"])
+
+# Outgoing webhooks (api/webhooks.py, api/delivery.py; README "Webhooks").
+# Each HTTP attempt gives up after this many seconds (connect and read).
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# A delivery that keeps failing is retried with exponential backoff and jitter (the first retry
+# after about WEBHOOK_BACKOFF_SECONDS) for this many hours after it was written, then given up.
+WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=30.0)
+WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=24.0)
+# An endpoint is disabled (one email to staff) after this many failed attempts in a row, or when
+# every attempt has failed for WEBHOOK_DISABLE_AFTER_HOURS.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=100)
+WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=24.0)
+# Endpoints on private, loopback or link-local addresses are refused unless this is on (it is in
+# development: DEBUG=true), so the admin cannot be used to reach the internal network.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
+# Which endpoints subscribe to which event types is cached this long in the default cache (shared
+# by every process when CACHE_URL is Redis); saving an endpoint clears it in the process that saved.
+WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS = env.int("WEBHOOK_SUBSCRIPTIONS_CACHE_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

@@ -20,6 +20,8 @@ SANDBOX_TIME_SCALE = RATE_LIMIT_TIME_SCALE = 50.0
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 WHITENOISE_USE_FINDERS = True
+# Webhook endpoints in tests are the sandbox receiver on live_server (127.0.0.1).
+WEBHOOK_ALLOW_PRIVATE_URLS = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 
 # In-memory SQLite for tests, one per xdist worker (pytest-django only recognises Django's own

@@ -1,17 +1,22 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import prefetch_related_objects
 from django.http import FileResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 from import_export.formats import base_formats
 from import_export.signals import post_export
 
-from orders import order_page, pushing, retracting, services
+from orders import holding, order_page, pushing, retracting, services
 from orders.models import AlertSubscription, Fulfilment, Order, OrderEvent, SkippedOrder
 from orders.pagination import EstimatedCountPaginator
 from orders.resources import OrderExportResource, export_file
@@ -179,6 +184,51 @@ def short_datetime(value):
     return date_format(local, "j M, H:i" if local.year == timezone.localtime().year else "j M Y")
 
 
+class ShipByFilter(admin.SimpleListFilter):
+    """The desk's "to ship today" and "late" queues: open orders (not yet shipped, not held)
+    whose channel's ship-by date falls today or has passed."""
+
+    title = _("ship by")
+    parameter_name = "ship_by"
+
+    def lookups(self, request, model_admin):
+        return [("today", _("Today")), ("late", _("Late (ship-by passed)")), ("none", _("No date"))]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(ship_by__isnull=True)
+        if value not in ("today", "late"):
+            return queryset
+        return queryset.late() if value == "late" else queryset.ship_by_today()
+
+
+class UnmappedStatusFilter(admin.SimpleListFilter):
+    """Orders held because the channel sent a custom status nobody has mapped yet."""
+
+    title = _("channel status")
+    parameter_name = "unmapped_status"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Held: status not mapped"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            from orders.importing import UNMAPPED_PREFIX
+
+            return queryset.filter(status=Order.Status.ON_HOLD, hold_reason__startswith=UNMAPPED_PREFIX)
+        return queryset
+
+
+class HoldForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is it held?"),
+        max_length=holding.REASON_MAX,
+        widget=forms.TextInput(attrs={"size": 60, "autofocus": True}),
+        help_text=_("Shown on the order and its timeline, e.g. “customer asked to change the address”."),
+    )
+
+
 class FastChangeList(ChangeList):
     """At a million rows the counts cost more than the page: the paginator estimates big counts
     (PostgreSQL's planner), the unfiltered total is not counted at all, and facets are off."""
@@ -207,8 +257,15 @@ class OrderAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
         "service",
         "total_display",
         "ordered",
+        "ship_by_short",
     ]
-    list_filter = ["status", "channel", ("ordered_at", admin.DateFieldListFilter)]
+    list_filter = [
+        "status",
+        ShipByFilter,
+        "channel",
+        ("ordered_at", admin.DateFieldListFilter),
+        UnmappedStatusFilter,
+    ]
     list_select_related = ["channel"]
     search_fields = ["order_number"]  # the search box; the real search is OrderQuerySet.search
     search_help_text = "Order number, customer name, email, postal code, SKU or tracking number"
@@ -237,6 +294,7 @@ class OrderAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
         "customer_note",
         "total_weight_g",
         "ordered_at",
+        "ship_by",
         "imported_at",
         "shipped_at",
         "address_locked",
@@ -253,6 +311,7 @@ class OrderAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
                     "remote_status",
                     "hold_reason",
                     "ordered_at",
+                    "ship_by",
                     "imported_at",
                     "shipped_at",
                 ]
@@ -303,7 +362,80 @@ class OrderAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
     ]
     # Set by shipping's admin: (request, order, positions) -> the booking panel's context, or None.
     booking_panel = None
-    actions = []
+    actions = ["hold", "release"]
+
+    def get_urls(self):
+        from django.urls import path
+
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/hold/", view(self.hold_view), name="orders_order_hold"),
+            path("<int:pk>/release/", view(self.release_view), name="orders_order_release"),
+        ] + super().get_urls()
+
+    def _hold_page(self, request, orders, form, *, action=None):
+        return TemplateResponse(
+            request,
+            "admin/orders/order/hold.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": Order._meta,
+                "title": _("Put %(n)s order(s) on hold") % {"n": len(orders)},
+                "orders": orders,
+                "order": orders[0] if len(orders) == 1 and action is None else None,
+                "form": form,
+                "action": action,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def _report(self, request, done, refused, verb):
+        if done:
+            self.message_user(request, _("%(n)s order(s) %(verb)s.") % {"n": len(done), "verb": verb})
+        for why in refused:
+            self.message_user(request, why, messages.WARNING)
+
+    @admin.action(description=_("Put on hold…"), permissions=["change"])
+    def hold(self, request, queryset):
+        orders = list(queryset.select_related("channel"))
+        form = HoldForm(request.POST if request.POST.get("post") == "yes" else None)
+        if form.is_bound and form.is_valid():
+            done, refused = holding.hold_orders(
+                orders, reason=form.cleaned_data["reason"], actor=request.user
+            )
+            self._report(request, done, refused, _("put on hold"))
+            return None
+        return self._hold_page(request, orders, form, action="hold")
+
+    @admin.action(description=_("Release from hold"), permissions=["change"])
+    def release(self, request, queryset):
+        done, refused = holding.release_orders(queryset, actor=request.user)
+        self._report(request, done, refused, _("released from hold"))
+
+    def hold_view(self, request, pk):
+        order = get_object_or_404(Order, pk=pk)
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        form = HoldForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            done, refused = holding.hold_orders(
+                [order], reason=form.cleaned_data["reason"], actor=request.user
+            )
+            self._report(request, done, refused, _("put on hold"))
+            return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        return self._hold_page(request, [order], form)
+
+    def release_view(self, request, pk):
+        order = get_object_or_404(Order, pk=pk)
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        done, refused = holding.release_orders(
+            [order], reason=request.POST.get("reason", ""), actor=request.user
+        )
+        self._report(request, done, refused, _("released from hold"))
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
     def get_object(self, request, object_id, from_field=None):
         # The page reads the channel and the lines many times (panels, inlines): once here.
@@ -374,7 +506,7 @@ class OrderAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
     @admin.display(description="Channel", ordering="channel_id")
     def channel_name(self, obj):
         # Sorted by id, not name: an index answers it (order_channel_id).
-        return cut(obj.channel.name, 100)
+        return cut(obj.channel.name, 90)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
@@ -386,11 +518,15 @@ class OrderAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
 
     @admin.display(description="Customer", ordering="customer_name")
     def customer(self, obj):
-        return cut(obj.customer_name, 140)
+        return cut(obj.customer_name, 105)
 
     @admin.display(description="Service", ordering="requested_service")
     def service(self, obj):
-        return cut(obj.requested_service, 120)
+        return cut(obj.requested_service, 90)
+
+    @admin.display(description="Ship by", ordering="ship_by")
+    def ship_by_short(self, obj):
+        return short_datetime(obj.ship_by)
 
     @admin.display(description="Ordered", ordering="ordered_at")
     def ordered(self, obj):
@@ -417,6 +553,27 @@ class SkippedOrderAdmin(admin.ModelAdmin):
         return (queryset.filter(order_number=term) if term else queryset), False
 
 
+class NeedsFilter(admin.SimpleListFilter):
+    """The desk's fulfilment queues: blocked or failed (to send again), and a manual step
+    on the channel not yet done."""
+
+    title = _("needs")
+    parameter_name = "needs"
+
+    def lookups(self, request, model_admin):
+        return [("retry", _("Blocked or failed")), ("manual", _("A manual step on the channel"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "retry":
+            return queryset.filter(
+                state__in=[Fulfilment.State.BLOCKED, Fulfilment.State.FAILED],
+                retract_requested_at__isnull=True,
+            )
+        if self.value() == "manual":
+            return queryset.filter(state=Fulfilment.State.ATTENTION, attention_done_at__isnull=True)
+        return queryset
+
+
 @admin.register(Fulfilment)
 class FulfilmentAdmin(admin.ModelAdmin):
     list_display = [
@@ -430,7 +587,7 @@ class FulfilmentAdmin(admin.ModelAdmin):
         "created_at",
         "sent_at",
     ]
-    list_filter = ["state", "order__channel"]
+    list_filter = ["state", NeedsFilter, "order__channel"]
     list_select_related = ["order__channel"]
     search_fields = ["=tracking_number", "=order__order_number"]
     readonly_fields = [

@@ -54,8 +54,9 @@ ORDER_FIELDS = [
     "total_weight_g",
     "ordered_at",
     "remote_updated_at",
+    "ship_by",
 ]
-ADDRESS_FIELDS = [f for f in ORDER_FIELDS if f.startswith("ship_")]
+ADDRESS_FIELDS = [f for f in ORDER_FIELDS if f.startswith("ship_") and f != "ship_by"]
 NORMAL_FORMS = ["order_number_norm", "email_norm", "postal_code_norm"]
 UNMAPPED_PREFIX = "unmapped channel status: "
 LINE_FIELDS = [
@@ -159,6 +160,7 @@ def order_values(remote: RemoteOrder) -> dict:
         "total_weight_g": remote.total_weight_g,
         "ordered_at": remote.created_at,
         "remote_updated_at": remote.updated_at,
+        "ship_by": remote.ship_by,
     }
     if a:
         values.update(
@@ -313,6 +315,7 @@ def import_page(
             )
         if events:
             OrderEvent.objects.bulk_create(events)
+            services.announce_events(events)  # outgoing webhooks, in this transaction
 
         for ext_id, number, why in page.skipped:
             skipped_rows.append(

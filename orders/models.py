@@ -7,9 +7,35 @@ from channels.models import Channel
 from orders import addresses, normalise
 
 
+def end_of_day(now):
+    """Midnight after `now`, in the install's time zone (TIME_ZONE)."""
+    from datetime import datetime, time, timedelta
+
+    from django.utils import timezone
+
+    return timezone.make_aware(datetime.combine(timezone.localdate(now) + timedelta(days=1), time.min))
+
+
 class OrderQuerySet(models.QuerySet):
     def awaiting_shipment(self):
         return self.filter(status=Order.Status.AWAITING_SHIPMENT)
+
+    def to_ship(self):
+        """Something of it is still ours to ship and nobody holds it."""
+        return self.filter(status__in=[Order.Status.AWAITING_SHIPMENT, Order.Status.PARTLY_SHIPPED])
+
+    def ship_by_today(self, now=None):
+        """To ship, with a ship-by date later today (local time): the "to ship today" queue."""
+        from django.utils import timezone
+
+        now = now or timezone.now()
+        return self.to_ship().filter(ship_by__gte=now, ship_by__lt=end_of_day(now))
+
+    def late(self, now=None):
+        """To ship, and its ship-by date has passed."""
+        from django.utils import timezone
+
+        return self.to_ship().filter(ship_by__lt=now or timezone.now())
 
     SEARCH_LIMIT = 5000
     PREFIX_FROM = 3  # normalised characters from which order numbers and postal codes match by prefix
@@ -125,6 +151,9 @@ class Order(models.Model):
     total_weight_g = models.PositiveIntegerField("total weight (g)", null=True, blank=True)
 
     ordered_at = models.DateTimeField()
+    # The channel's latest ship date (Amazon LatestShipDate, eBay shipByDate, Etsy
+    # expected_ship_date), where it gives one: the desk's "to ship today" and "late" queues.
+    ship_by = models.DateTimeField("ship by", null=True, blank=True, db_index=True)
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     imported_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -155,6 +184,9 @@ class Order(models.Model):
             models.Index(fields=["channel", "id"], name="order_channel_id"),
             models.Index(fields=["ship_country", "id"], name="order_country_id"),
             models.Index(fields=["requested_service", "id"], name="order_service_id"),
+            models.Index(fields=["ship_by", "id"], name="order_ship_by_id"),
+            # The desk's "to ship today" and "late" queues: open statuses, by ship-by date.
+            models.Index(fields=["status", "ship_by"], name="order_status_ship_by"),
         ]
 
     def __str__(self):

@@ -267,7 +267,7 @@ def _send(f: Fulfilment, connector, claim: Claim) -> str:
                 state=S.BLOCKED,
                 last_error=f"{channel.name} requires a tracking number for this order; nothing was sent.",
             )
-            record_event(order, OrderEvent.Kind.PUSH_BLOCKED, f.last_error)
+            record_event(order, OrderEvent.Kind.PUSH_BLOCKED, f.last_error, data={"fulfilment_id": f.pk})
             refresh(f, reason="a shipment without tracking was not sent")
         from orders.alerts import alert_staff
 
@@ -342,7 +342,7 @@ def _record_sent(f: Fulfilment, result: PushResult, connector, *, already: bool 
             order,
             OrderEvent.Kind.PUSHED,
             message,
-            data={"request": result.request, "remote_id": result.remote_id},
+            data={"request": result.request, "remote_id": result.remote_id, "fulfilment_id": f.pk},
         )
         if f.replaces_id:
             retracting.replaced(f, already=already)
@@ -381,6 +381,7 @@ def _settle_kept(f: Fulfilment, connector) -> None:
             OrderEvent.Kind.PUSHED,
             f"Tracking {k.tracking_number or '(none)'} marked sent with the last parcel: {channel.name} "
             f"was told the whole order shipped, with tracking {f.tracking_number or '(none)'}",
+            data={"fulfilment_id": k.pk},
         )
 
 
@@ -401,6 +402,8 @@ def push_failed(f: Fulfilment, exc: ConnectorError) -> str:
             OrderEvent.Kind.PUSH_FAILED,
             f"Could not send tracking {f.tracking_number or '(none)'} to {f.order.channel.name}: {exc}"
             + ("" if final else f" (attempt {f.attempts}; will retry)"),
+            # outgoing webhooks: only the final failure is "fulfilment.failed"
+            data={"fulfilment_id": f.pk, **({"topic": "fulfilment.failed"} if final else {})},
         )
         if final:
             refresh(f, reason=f"tracking {f.tracking_number or '(none)'} could not be sent")

@@ -51,7 +51,37 @@ class InvalidTransition(Exception):
 def record_event(
     order: Order, kind: str, message: str, *, data: dict | None = None, actor=None
 ) -> OrderEvent:
-    return OrderEvent.objects.create(order=order, kind=kind, message=message, data=data or {}, actor=actor)
+    # savepoint=False: no extra statements inside a caller's transaction (counted queries stay put).
+    with transaction.atomic(savepoint=False):
+        event = OrderEvent.objects.create(
+            order=order, kind=kind, message=message, data=data or {}, actor=actor
+        )
+        announce_events([event])
+    return event
+
+
+def announce_events(events: list[OrderEvent]) -> None:
+    """Hand new OrderEvent rows to each dotted path in settings.ORDER_EVENT_HANDLERS, inside the
+    transaction that wrote them (outgoing webhooks write their delivery rows there, so a change
+    that rolls back leaves no delivery, and one that commits never lacks its delivery). Unlike
+    run_handlers, a failing handler raises: the change and what it announces stand or fall together.
+    Callers: record_event, and the bulk paths that create events (orders.importing)."""
+    if not events:
+        return
+    for handler in _event_handlers():
+        handler(events)
+
+
+def _event_handlers() -> list:
+    from django.utils.module_loading import import_string
+
+    paths = tuple(settings.ORDER_EVENT_HANDLERS)
+    if _event_handlers_cache.get("paths") != paths:  # settings can change in tests
+        _event_handlers_cache.update(paths=paths, handlers=[import_string(p) for p in paths])
+    return _event_handlers_cache["handlers"]
+
+
+_event_handlers_cache: dict = {}
 
 
 def set_status(order: Order, status: str, *, reason: str, actor=None) -> Order:

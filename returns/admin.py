@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from orders.admin import OrderAdmin, OrderEventInline, ReadOnlyInline, WideListMixin, cut
 from orders.models import Order, OrderEvent
 from returns import eligibility, portal_session, services
-from returns.forms import RejectForm
+from returns.forms import RefundForm, RejectForm
 from returns.models import Reason, ReturnLine, ReturnPolicy, ReturnRequest
 from returns.portal_session import PortalSession
 from shipping.models import Brand
@@ -395,9 +395,66 @@ class ReturnRequestAdmin(WideListMixin, admin.ModelAdmin):
     def mark_received(self, request, queryset):
         self._apply(request, queryset, "marked received", services.receive)
 
-    @admin.action(description="Mark refunded")
+    @admin.action(description="Mark refunded (asks for the amounts)…")
     def mark_refunded(self, request, queryset):
-        self._apply(request, queryset, "marked refunded", services.refund)
+        return self._refund_page(request, list(queryset.select_related("order")), single=None)
+
+    def _refund_page(self, request, returns, *, single):
+        """Ask for each return's refund amount, prefilled with its returned lines' value less the
+        label fee, and apply only what staff confirm. Nothing is refunded until then."""
+        confirmed = "apply" in request.POST
+        forms_by_return = [
+            (
+                ret,
+                RefundForm(
+                    request.POST if confirmed else None,
+                    prefix=f"r{ret.pk}",
+                    initial={"amount": services.default_refund_amount(ret)},
+                ),
+            )
+            for ret in returns
+        ]
+        if confirmed and all(form.is_valid() for _ret, form in forms_by_return):
+            done, problems = 0, []
+            for ret, form in forms_by_return:
+                try:
+                    services.refund(ret, amount=form.cleaned_data["amount"], actor=request.user)
+                    done += 1
+                except services.ReturnError as exc:
+                    problems.append(str(exc))
+            if done:
+                self.message_user(request, f"{done} return(s) marked refunded.", messages.SUCCESS)
+            if problems:
+                self.message_user(
+                    request,
+                    f"{len(problems)} not marked refunded: " + "; ".join(problems[:20]),
+                    messages.ERROR,
+                )
+            if single is not None:
+                return HttpResponseRedirect(reverse("admin:returns_returnrequest_change", args=[single.pk]))
+            return None
+        return TemplateResponse(
+            request,
+            "admin/returns/refund.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Refund return {single.number}" if single else "Refund returns",
+                "rows": [
+                    (ret, form, services.default_refund_amount(ret), services.max_refund_amount(ret))
+                    for ret, form in forms_by_return
+                ],
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "action": "mark_refunded",
+                "single": single,
+            },
+        )
+
+    def refund_view(self, request, pk):
+        ret = get_object_or_404(ReturnRequest.objects.select_related("order"), pk=pk)
+        if not self.has_change_permission(request, ret):
+            raise Http404
+        return self._refund_page(request, [ret], single=ret)
 
     @admin.action(description="Book the label again (after a carrier error)")
     def book_labels(self, request, queryset):
@@ -423,6 +480,7 @@ class ReturnRequestAdmin(WideListMixin, admin.ModelAdmin):
             path("<int:pk>/label/", view(self.label_view), name="returns_returnrequest_label"),
             path("<int:pk>/do/<str:verb>/", view(self.transition_view), name="returns_returnrequest_do"),
             path("<int:pk>/reject/", view(self.reject_view), name="returns_returnrequest_reject"),
+            path("<int:pk>/refund/", view(self.refund_view), name="returns_returnrequest_refund"),
             path(
                 "view-as-customer/<int:order_id>/",
                 view(self.view_as_customer),
@@ -441,8 +499,7 @@ class ReturnRequestAdmin(WideListMixin, admin.ModelAdmin):
     VERBS = {
         "approve": ("approved", services.approve),
         "receive": ("marked received", services.receive),
-        "refund": ("marked refunded", services.refund),
-    }
+    }  # a refund asks for its amount first: refund_view
 
     def transition_view(self, request, pk, verb):
         if request.method != "POST" or verb not in self.VERBS:

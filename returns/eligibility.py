@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from orders.models import Fulfilment, Order, OrderLine
 from returns.models import ReturnPolicy, quantities_being_returned
@@ -81,6 +82,26 @@ class LineEligibility:
     why_not: str = ""
 
 
+def window_rule(days: int) -> str:
+    """The policy's return window as one sentence: what eligibility() below computes, in the same
+    words on the portal's first page and in the admin."""
+    return ngettext(
+        "You can return items within %(days)s day of delivery (of dispatch when we do not know the "
+        "delivery date; of the order date for orders we did not send).",
+        "You can return items within %(days)s days of delivery (of dispatch when we do not know the "
+        "delivery date; of the order date for orders we did not send).",
+        days,
+    ) % {"days": days}
+
+
+def _basis_words(basis: str) -> str:
+    return {
+        "delivery": pgettext("return window counted from", "delivery"),
+        "dispatch": pgettext("return window counted from", "dispatch"),
+        "order date": pgettext("return window counted from", "the order date"),
+    }.get(basis, basis)
+
+
 @dataclass
 class Eligibility:
     order: Order
@@ -95,6 +116,26 @@ class Eligibility:
     @property
     def eligible(self) -> bool:
         return not self.reasons
+
+    @property
+    def window_text(self) -> str:
+        """This order's window, e.g. "30 days from delivery, until 5 January 2027": the same
+        words on the portal's items page and the order's eligibility panel in the admin."""
+        days = self.policy.window_days
+        text = ngettext("%(days)s day from %(basis)s", "%(days)s days from %(basis)s", days) % {
+            "days": days,
+            "basis": _basis_words(self.window_basis),
+        }
+        if self.window_ends:
+            text = _("%(window)s, until %(date)s") % {
+                "window": text,
+                "date": date_format(timezone.localtime(self.window_ends), "DATE_FORMAT"),
+            }
+        return text
+
+    @property
+    def window_rule(self) -> str:
+        return window_rule(self.policy.window_days)
 
     @property
     def returnable_lines(self) -> list[LineEligibility]:

@@ -3,6 +3,8 @@ aria links), so these only say what is valid."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -133,4 +135,13 @@ class RejectForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         max_length=2000,
         help_text="Emailed to the customer, as written.",
+    )
+
+
+class RefundForm(forms.Form):
+    """Staff confirm what a return refunds (admin): prefilled with the returned lines' value less
+    the label fee; one form per return, prefixed with its id."""
+
+    amount = forms.DecimalField(
+        label=_("Refund amount"), min_value=Decimal("0"), max_digits=12, decimal_places=2
     )

@@ -43,8 +43,8 @@ class ReturnPolicy(models.Model):
     portal_enabled = models.BooleanField(default=True, help_text="Customers can start returns in the portal.")
     window_days = models.PositiveIntegerField(
         default=30,
-        help_text="Days a customer has to start a return: counted from delivery for orders shipped with "
-        "Shipdesk, from the order date otherwise.",
+        help_text="Days a customer has to start a return: counted from delivery (from dispatch when the "
+        "delivery date is not known; from the order date for orders not sent through Shipdesk).",
     )
     non_returnable_skus = models.TextField(
         "non-returnable SKUs",

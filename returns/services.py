@@ -148,7 +148,7 @@ def _create(*, order, brand, choices, note, language, idempotency_key, actor) ->
         OrderEvent.Kind.RETURN,
         f"Return {ret.number} requested {'by staff for the customer' if actor else 'in the portal'}: "
         f"{items}" + ("; awaiting approval" if ret.status == RS.AWAITING_APPROVAL else ""),
-        data={"return_id": ret.pk, "status": ret.status},
+        data={"return_id": ret.pk, "status": ret.status, "topic": "return.requested"},
         actor=actor,
     )
     if ret.status == RS.AWAITING_APPROVAL:
@@ -373,13 +373,33 @@ def receive(ret: ReturnRequest, *, actor=None) -> ReturnRequest:
     return ret
 
 
+def default_refund_amount(ret: ReturnRequest) -> Decimal:
+    """What staff are offered to refund: the returned lines' value less the label fee."""
+    return max(ret.items_value - ret.label_fee, Decimal("0"))
+
+
+def max_refund_amount(ret: ReturnRequest) -> Decimal:
+    """The most a return may refund: what the order cost (items, shipping and tax), or the returned
+    lines' value when the channel gave no total."""
+    return max(ret.order.total or Decimal("0"), ret.items_value)
+
+
 def refund(ret: ReturnRequest, *, amount: Decimal | None = None, actor=None) -> ReturnRequest:
     """Record that the customer was refunded (the money moves on the channel or with the payment
-    provider). The default amount is the items' value less the label fee."""
+    provider). The default amount is the items' value less the label fee; staff may refund less, or
+    more up to what the order cost (shipping too), never a negative amount."""
     with transaction.atomic():
         ret = _locked(ret)
         if amount is None:
-            amount = max(ret.items_value - ret.label_fee, Decimal("0"))
+            amount = default_refund_amount(ret)
+        most = max_refund_amount(ret)
+        if amount < 0:
+            raise ReturnError(f"Return {ret.number}: a refund cannot be negative ({amount}).")
+        if amount > most:
+            raise ReturnError(
+                f"Return {ret.number}: {amount} {ret.currency} is more than the order cost "
+                f"({most} {ret.currency})."
+            )
         ret.refund_amount, ret.refunded_at = amount, timezone.now()
         _transition(
             ret,

@@ -21,6 +21,8 @@ from returns.models import ReturnRequest
 from returns.portal_session import PortalSession
 from shipping.models import Brand
 
+TYPED_COOKIE = "returns_typed"  # the order number of a failed lookup, to fill the form again
+
 
 class SeeOther(HttpResponseRedirect):
     status_code = 303  # after a POST, the browser fetches the next page with GET
@@ -40,7 +42,8 @@ def _context(request, brand: Brand, **extra) -> dict:
     return {
         "brand": brand,
         "theme": theme.for_brand(brand),
-        "policy": eligibility.policy_for(brand),
+        "policy": (policy := eligibility.policy_for(brand)),
+        "window_rule": eligibility.window_rule(policy.window_days),
         "lookup_url": reverse("returns:lookup", args=[brand.slug]),
         "policy_link_minutes": settings.RETURNS_LINK_MINUTES,
         **extra,
@@ -91,18 +94,35 @@ def lookup(request, brand: str | None = None):
             limited = result
             form = LookupForm()
         elif result.order_id is None:
-            return SeeOther(request.path + "?retry=1")
+            # The same answer whatever did not match; it keeps only what the customer typed as
+            # the order number (never the postal code), so the form comes back filled in.
+            response = SeeOther(request.path + "?retry=1")
+            response.set_signed_cookie(
+                TYPED_COOKIE,
+                form.cleaned_data["order_number"],
+                salt=TYPED_COOKIE,
+                max_age=15 * 60,
+                path=request.path,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure(),
+            )
+            return response
         else:
             response = SeeOther(reverse("returns:items", args=[brand.slug]))
             portal_session.save(response, PortalSession(order_id=result.order_id, brand_id=brand.pk))
             return response
+    failed = request.method == "GET" and request.GET.get("retry") == "1"
+    if failed:
+        typed = request.get_signed_cookie(TYPED_COOKIE, default="", salt=TYPED_COOKIE, max_age=15 * 60)
+        form = LookupForm(initial={"order_number": typed})
     context = _context(
         request,
         brand,
         form=form,
         limited=limited,
         link_form=LinkForm(),
-        failed=request.method == "GET" and request.GET.get("retry") == "1",
+        failed=failed,
         expired=request.method == "GET" and request.GET.get("expired") == "1",
         link_sent=request.method == "GET" and request.GET.get("link") == "sent",
     )

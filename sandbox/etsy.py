@@ -18,7 +18,7 @@ from django.db import transaction
 from django.http import HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import ratelimit
+from sandbox import images, ratelimit
 from sandbox.faults import fault_response, mangle, record, take_fault
 from sandbox.models import SandboxOrder, SandboxProduct, SandboxRequest, SandboxStore
 
@@ -389,15 +389,7 @@ def image_file(request, listing_id, image_id, size):
 
 
 def _jpeg_tile(hue: int) -> bytes:
-    import colorsys
-    import io
-
-    from PIL import Image
-
-    r, g, b = (int(c * 255) for c in colorsys.hls_to_rgb(hue / 360, 0.55, 0.45))
-    out = io.BytesIO()
-    Image.new("RGB", (170, 135), (r, g, b)).save(out, "JPEG", quality=80)
-    return out.getvalue()
+    return images.jpeg_tile(hue)
 
 
 def shipping_carriers(request):

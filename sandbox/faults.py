@@ -45,6 +45,8 @@ def fault_response(fault: dict | None) -> HttpResponse | None:
         )
         if fault.get("retry_after") is not None:
             response["Retry-After"] = str(fault["retry_after"])
+        if fault.get("location"):  # a redirect: {"status": 302, "location": "…"}
+            response["Location"] = fault["location"]
         return response
     return None
 

@@ -30,6 +30,11 @@ LIMITS: dict[str, dict[str, tuple[float, float]]] = {
     "etsy": {"api": (10.0, 10), "day": (10_000 / DAY, 10_000)},
     "ebay": {"api": (100_000 / DAY, 100_000)},
     "ecwid": {"api": (10.0, 100)},
+    # Direct carriers: none publishes numbers (U); UPS and Canada Post are given a modest bucket,
+    # MyDHL test credentials the commonly cited 500 calls a day (C).
+    "ups": {"api": (10.0, 50)},
+    "mydhl": {"api": (500 / DAY, 500)},
+    "canadapost": {"api": (2.0, 60)},
     "amazon": {
         "searchOrders": (0.0056, 20),
         "getOrder": (0.5, 30),

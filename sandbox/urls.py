@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from sandbox import etsy
+from sandbox import etsy, images
 
 etsy_base = "etsy/v3/application/"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path(etsy_base + "shipping-carriers", etsy.shipping_carriers),
     path("etsy/v3/public/oauth/token", etsy.token),
     path("etsy/images/<int:listing_id>/<int:image_id>/<str:size>", etsy.image_file),
+    path("images/<str:kind>/<path:key>", images.image, name="sandbox-image"),
 ]
 
 # One module per stand-in, each with its own `urlpatterns`; a module that does not exist yet is skipped.
@@ -26,6 +27,10 @@ for prefix, module in [
     ("stripe/", "sandbox.stripe"),
     ("paypal/", "sandbox.paypal"),
     ("supplier/", "sandbox.supplier"),
+    ("webhooks/", "sandbox.webhooks"),
+    ("ups/", "sandbox.ups"),
+    ("mydhl/", "sandbox.mydhl"),
+    ("canadapost/", "sandbox.canadapost"),
 ]:
     try:
         urlpatterns.append(path(prefix, include(module)))

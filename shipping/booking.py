@@ -223,30 +223,38 @@ def book_shipment(
         package=package,
         shipping_name=decision.shipping_name,
         label_size=label_size,
+        label_format=booking.label_format or "pdf",
         note=(note or "")[:500],
     )
     # The file first: the transaction below (which holds SQLite's write lock) only writes rows.
     shipment.label.save(
-        f"{booking.tracking_number or reference}.pdf", ContentFile(booking.label_pdf), save=False
+        f"{booking.tracking_number or reference}.{'zpl' if booking.label_format == 'zpl' else 'pdf'}",
+        ContentFile(booking.label_pdf),
+        save=False,
     )
     held = ", ".join(f"{qty} × {ln.sku or ln.title}" for ln, qty in picked)
     try:
         with transaction.atomic():
+            shipment.save()
+            ShipmentLine.objects.bulk_create(
+                [ShipmentLine(shipment=shipment, order_line=ln, quantity=qty) for ln, qty in picked]
+            )
+            # After the rows: the event names the shipment (outgoing webhooks send its data).
             order_services.record_event(
                 order,
                 OrderEvent.Kind.BOOKED,
                 f"Label booked with {account.name} ({shipment.service or 'default service'}): "
                 f"tracking {shipment.tracking_number}, {weight} g, holding {held}"
                 + (f", fee {booking.fee} {booking.currency}" if booking.fee else ""),
-                data={**details, "lines": [[ln.external_id, qty] for ln, qty in picked]},
+                data={
+                    **details,
+                    "lines": [[ln.external_id, qty] for ln, qty in picked],
+                    "shipment_id": shipment.pk,
+                },
                 actor=actor,
             )
             if disagreement:
                 order_services.record_event(order, OrderEvent.Kind.NOTE, disagreement, actor=actor)
-            shipment.save()
-            ShipmentLine.objects.bulk_create(
-                [ShipmentLine(shipment=shipment, order_line=ln, quantity=qty) for ln, qty in picked]
-            )
             tell_channel(shipment, actor=actor, replaces=replaces)
             emails.queue(shipment, "shipped", templates=ruleset.email_templates if ruleset else None)
     except IntegrityError:
@@ -477,7 +485,13 @@ def void_shipment(shipment: Shipment, *, status: str, message: str, actor=None, 
                 locked.fulfilment, reason=f"label {locked.tracking_number} voided", actor=actor
             )
             message = f"{message}. {told[:1].upper()}{told[1:]}" if told else message
-        order_services.record_event(order, OrderEvent.Kind.SHIPMENT_CANCELLED, message, actor=actor)
+        order_services.record_event(
+            order,
+            OrderEvent.Kind.SHIPMENT_CANCELLED,
+            message,
+            data={"shipment_id": locked.pk, "status": status},
+            actor=actor,
+        )
         order_services.refresh_status(order, reason=f"label {locked.tracking_number} was voided", actor=actor)
     shipment.refresh_from_db()
     return True

@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
 from orders.models import Order
@@ -34,6 +34,9 @@ LAYOUTS = {
 }
 Item = BulkJobItem.State
 OPEN_JOB = (BulkJob.Status.QUEUED, BulkJob.Status.RUNNING, BulkJob.Status.MERGING)
+# Jobs whose work is BulkJobItem rows: a selection of orders, and a confirmed CSV "book" file
+# (one item per row, with the row's own carrier, service, weight and package).
+ITEM_KINDS = (BulkJob.Kind.BOOK_ORDERS, BulkJob.Kind.CSV_BOOK)
 
 
 def worker_name() -> str:
@@ -94,6 +97,27 @@ def _create_items(job: BulkJob, ids: list[int]) -> None:
     )
 
 
+def start_csv_booking(job: BulkJob, rows: list[dict]) -> None:
+    """A confirmed CSV "book" file becomes one item per checked row (its booking choices in
+    `options`), booked by the same crash-safe workers as a selection of orders."""
+    with transaction.atomic():
+        BulkJobItem.objects.bulk_create(
+            [
+                BulkJobItem(
+                    job=job,
+                    order_id=row["s"].get("order_id"),
+                    order_label=str(row.get("o", ""))[:100],
+                    position=n,
+                    options={**row["s"], "row": row["r"], "cells": row.get("c", [])},
+                )
+                for n, row in enumerate(rows)
+            ],
+            ignore_conflicts=True,  # the same file confirmed twice (a redelivered task) adds nothing
+        )
+        BulkJob.objects.filter(pk=job.pk).update(total=len(rows))
+    transaction.on_commit(lambda: nudge(job.pk, count=min(len(rows), nudges_per_job()) or 1))
+
+
 def nudge(job_id: int, *, count: int = 1) -> None:
     from django_q.tasks import async_task
 
@@ -105,8 +129,10 @@ def run(job_id: int) -> str:
     """A nudge: claim and book this job's due items one at a time until none is left, then
     merge if nothing is pending. Delivered twice, or alongside other nudges, it does no harm."""
     job = BulkJob.objects.select_related("created_by").filter(pk=job_id).first()
-    if job is None or job.kind != BulkJob.Kind.BOOK_ORDERS or job.is_finished:
+    if job is None or job.kind not in ITEM_KINDS or job.is_finished:
         return "nothing to do"
+    if job.kind == BulkJob.Kind.CSV_BOOK and not job.items.exists():
+        return "nothing to do"  # a file still being checked or waiting for staff to confirm it
     if not job.items.exists() and job.params.get("order_ids"):
         _create_items(job, job.params["order_ids"])  # queued before this version: its orders become items
     me = worker_name()
@@ -118,7 +144,7 @@ def run(job_id: int) -> str:
         while (item := claim_item(job_id, worker=me)) is not None:
             if ruleset is None:
                 ruleset = rules.RuleSet()  # loaded once per nudge, and only if there is work
-            if job.status == BulkJob.Status.QUEUED:
+            if job.status == BulkJob.Status.QUEUED and job.kind == BulkJob.Kind.BOOK_ORDERS:
                 BulkJob.objects.filter(pk=job_id, status=BulkJob.Status.QUEUED).update(
                     status=BulkJob.Status.RUNNING, started_at=timezone.now()
                 )
@@ -180,7 +206,7 @@ def process_item(job: BulkJob, item: BulkJobItem, *, account, ruleset) -> bool:
             # Remembered before the carrier call: a re-run after a crash looks for this shipment.
             reference, _ = booking_reference(order)
             BulkJobItem.objects.filter(pk=item.pk).update(reference=reference, heartbeat_at=timezone.now())
-        result = _book_one(job, item.order_id, order, account, ruleset)
+        result = _book_one(job, item, order, account, ruleset)
     record_outcome(item, result)
     return result["ok"]
 
@@ -237,7 +263,10 @@ def resume_jobs() -> int:
     holding them; the rows are not. Returns how many jobs were nudged."""
     stale = _stale_before()
     nudged = 0
-    for job in BulkJob.objects.filter(kind=BulkJob.Kind.BOOK_ORDERS, status__in=OPEN_JOB).annotate(
+    has_items = Exists(
+        BulkJobItem.objects.filter(job=OuterRef("pk"))
+    )  # (a CSV file still being checked has none)
+    for job in BulkJob.objects.filter(has_items, kind__in=ITEM_KINDS, status__in=OPEN_JOB).annotate(
         due=Count(
             "items",
             filter=Q(items__state=Item.QUEUED) | Q(items__state=Item.RUNNING, items__heartbeat_at__lt=stale),
@@ -257,13 +286,36 @@ def resume_jobs() -> int:
     return nudged
 
 
+# Jobs that can be stuck: every bulk booking; a CSV file only while a worker runs it (one waiting
+# for staff to confirm it is queued, not stuck).
+WATCHED = Q(kind=BulkJob.Kind.BOOK_ORDERS) | Q(
+    kind__in=[BulkJob.Kind.CSV_BOOK, BulkJob.Kind.CSV_RECORD],
+    status__in=[BulkJob.Status.RUNNING, BulkJob.Status.MERGING],
+)
+
+
+def stuck_jobs(now=None):
+    """Unfinished bulk bookings with no sign of life (job or item heartbeat, an item finishing)
+    for STUCK_ALERT_MINUTES: one query, the desk's "stuck jobs" queue and its list filter."""
+    quiet_since = (now or timezone.now()) - timedelta(minutes=settings.STUCK_ALERT_MINUTES)
+    return (
+        BulkJob.objects.filter(WATCHED, status__in=OPEN_JOB, created_at__lt=quiet_since)
+        .annotate(last_beat=Max("items__heartbeat_at"), last_done=Max("items__finished_at"))
+        .filter(
+            Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=quiet_since),
+            Q(last_beat__isnull=True) | Q(last_beat__lt=quiet_since),
+            Q(last_done__isnull=True) | Q(last_done__lt=quiet_since),
+        )
+    )
+
+
 def problem_jobs() -> list[tuple[BulkJob, str]]:
     """Bulk bookings staff must look at: failed, or unfinished with no progress for
     STUCK_ALERT_MINUTES (no worker alive to resume it: is the task cluster running?)."""
     quiet_since = timezone.now() - timedelta(minutes=settings.STUCK_ALERT_MINUTES)
     problems = []
     for job in (
-        BulkJob.objects.filter(kind=BulkJob.Kind.BOOK_ORDERS)
+        BulkJob.objects.filter(WATCHED)
         .filter(
             Q(status=BulkJob.Status.FAILED, finished_at__gte=timezone.now() - timedelta(days=1))
             | Q(status__in=OPEN_JOB, created_at__lt=quiet_since)
@@ -325,17 +377,25 @@ def pending_items(job: BulkJob) -> list[dict]:
     return rows
 
 
-def _book_one(job: BulkJob, order_id: int, order: Order | None, account, ruleset) -> dict:
+def _book_one(job: BulkJob, item: BulkJobItem, order: Order | None, account, ruleset) -> dict:
+    order_id = item.order_id
     if order is None:
-        return {"order_id": order_id, "order": f"#{order_id}", "ok": False, "message": "order not found"}
+        return {
+            "order_id": order_id,
+            "order": item.order_label or f"#{order_id}",
+            "ok": False,
+            "message": "the order no longer exists" if item.options else "order not found",
+        }
+    if item.options:  # a CSV row: its own carrier account, service, weight, package and note
+        from shipping.csv_run import row_booking
+
+        choices = row_booking(item.options)
+    else:
+        choices = {"carrier_account": account, "note": job.params.get("note")}  # one note for the batch
     try:
         shipment = book_shipment(
-            order=order,
-            carrier_account=account,
-            actor=job.created_by,
-            ruleset=ruleset,
-            note=job.params.get("note"),
-        )  # the default lines; one note for the batch
+            order=order, actor=job.created_by, ruleset=ruleset, **choices
+        )  # default lines
     except BookingError as exc:
         # A chunk redelivered after its worker died finds its own earlier bookings: they count as booked.
         shipment = order.shipments.filter(created_at__gte=job.created_at, status__in=LIVE).first()
@@ -366,8 +426,13 @@ def _booked(order: Order, shipment: Shipment) -> dict:
 
 def finish(job_id: int) -> None:
     """Merge the labels (one per page, or four to an A4 sheet) and print the packing slips, in
-    the order staff selected the orders."""
+    the order staff selected the orders (a CSV file: in the file's order)."""
     job = BulkJob.objects.get(pk=job_id)
+    if job.kind == BulkJob.Kind.CSV_BOOK:
+        from shipping.csv_run import finish_booking
+
+        finish_booking(job)
+        return
     layout = job.params.get("layout", "a6")
     if job.items.exists():
         booked_ids = list(
@@ -389,15 +454,22 @@ def finish(job_id: int) -> None:
         .in_bulk(booked_ids)
     )
     ordered = [shipments[pk] for pk in booked_ids if pk in shipments]
+    # ZPL labels (thermal printers) cannot go into the merged PDF: they download as one .zpl file.
+    zpl = sum(1 for shipment in ordered if shipment.label_format == "zpl")
     try:
         if ordered:
             documents = []
             for shipment in ordered:
+                if shipment.label_format == "zpl":
+                    continue
                 with shipment.label.open("rb") as f:
                     documents.append(f.read())
-            job.output_file.save(
-                f"labels-{job.pk}.pdf", ContentFile(labels.merge_labels(documents, layout=layout)), save=False
-            )
+            if documents:
+                job.output_file.save(
+                    f"labels-{job.pk}.pdf",
+                    ContentFile(labels.merge_labels(documents, layout=layout)),
+                    save=False,
+                )
             BulkJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())  # still merging
             job.slips_file.save(
                 f"packing-slips-{job.pk}.pdf",
@@ -407,6 +479,10 @@ def finish(job_id: int) -> None:
         job.status = BulkJob.Status.DONE
         job.message = (
             f"Booked {job.done} of {job.total}" + (f"; {job.failed} failed" if job.failed else "") + "."
+        ) + (
+            f" {zpl} ZPL label(s) for thermal printers are not in the PDF: download them as one .zpl file."
+            if zpl
+            else ""
         )
     except Exception as exc:  # noqa: BLE001 - the labels are booked; say the print file failed
         log.exception("merging labels of job %s failed", job_id)
@@ -414,6 +490,17 @@ def finish(job_id: int) -> None:
         job.message = f"Booked {job.done} of {job.total}, but the print file could not be made: {exc}"
     job.finished_at = timezone.now()
     job.save(update_fields=["output_file", "slips_file", "status", "message", "finished_at"])
+
+
+def zpl_labels(job: BulkJob) -> bytes:
+    """The job's ZPL labels (booked for accounts that print on thermal printers) as one file, in
+    the order staff selected the orders."""
+    items = (
+        job.items.filter(state=Item.BOOKED, shipment__label_format="zpl")
+        .order_by("position")
+        .select_related("shipment")
+    )
+    return labels.zpl_file(item.shipment for item in items)[0]
 
 
 def slip(shipment: Shipment) -> labels.SlipContent:

@@ -19,6 +19,7 @@ import logging
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from itertools import islice
 from pathlib import PurePath
 
@@ -99,9 +100,48 @@ def _claim(job: BulkJob, phase: str) -> bool:
             return False
         locked.status = BulkJob.Status.RUNNING
         locked.started_at = locked.started_at or timezone.now()
-        locked.save(update_fields=["status", "started_at"])
+        locked.claimed_by, locked.heartbeat_at = _worker(), timezone.now()
+        locked.save(update_fields=["status", "started_at", "claimed_by", "heartbeat_at"])
     job.refresh_from_db()
     return True
+
+
+def _worker() -> str:
+    from shipping.bulk import worker_name
+
+    return worker_name()
+
+
+TASKS = {"validate": "shipping.csv_tasks.validate_job", "import": "shipping.csv_tasks.run_job"}
+
+
+def resume_stalled() -> int:
+    """Every minute (with the bulk bookings): a file whose checking or recording worker died
+    (its heartbeat, renewed every chunk, went stale) is queued again for any worker. Both are
+    safe to run again: checking writes nothing outside the job, and recording skips the rows
+    already recorded. (A booking file's rows are BulkJobItems: shipping.bulk resumes those.)"""
+    stale = timezone.now() - timedelta(seconds=settings.BULK_HEARTBEAT_STALE_SECONDS)
+    resumed = 0
+    for job in BulkJob.objects.filter(
+        kind__in=[BulkJob.Kind.CSV_RECORD, BulkJob.Kind.CSV_BOOK],
+        status=BulkJob.Status.RUNNING,
+        heartbeat_at__lt=stale,
+        items__isnull=True,
+    ):
+        phase = phase_of(job)
+        if phase not in TASKS:
+            continue
+        if BulkJob.objects.filter(
+            pk=job.pk, status=BulkJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
+        ).update(
+            status=BulkJob.Status.QUEUED,
+            message=f"Resumed: the worker {job.claimed_by} stopped answering at {job.heartbeat_at:%H:%M:%S} UTC.",
+        ):
+            from django_q.tasks import async_task
+
+            async_task(TASKS[phase], job.pk, task_name=f"csv-{phase}-{job.pk}-resumed")
+            resumed += 1
+    return resumed
 
 
 def _finish(job: BulkJob, phase: str, message: str, **params) -> None:
@@ -217,7 +257,9 @@ def _validate(job: BulkJob) -> None:
             if len(chunk) >= chunk_rows:
                 _check_chunk(chunk, checker, rows_out, writer, keep, counts)
                 chunk = []
-                BulkJob.objects.filter(pk=job.pk).update(done=seen, total=_estimate(table, seen))
+                BulkJob.objects.filter(pk=job.pk).update(
+                    done=seen, total=_estimate(table, seen), heartbeat_at=timezone.now()
+                )
         _check_chunk(chunk, checker, rows_out, writer, keep, counts)
     finally:
         table.close()

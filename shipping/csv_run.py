@@ -14,10 +14,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from orders.models import Order
 from orders.resources import neutralise
-from shipping import bulk_record, rules
-from shipping.booking import BookingError, book_shipment
+from shipping import bulk_record
 from shipping.csv_checks import centimetres
 from shipping.csv_import import NEW, UPDATED, _error_report, _finish, stored_rows
 from shipping.models import BulkJob, CarrierAccount, Package
@@ -92,7 +90,9 @@ def _record(job: BulkJob, failures: _Failures) -> None:
         skipped += len(result.skipped)
         for row, message in result.failed:
             failures.add(by_row[row], message)
-        BulkJob.objects.filter(pk=job.pk).update(done=recorded + skipped, failed=failures.count)
+        BulkJob.objects.filter(pk=job.pk).update(
+            done=recorded + skipped, failed=failures.count, heartbeat_at=timezone.now()
+        )
     job.refresh_from_db()
     message = f"Recorded {recorded:,} shipment{'s' if recorded != 1 else ''}"
     if skipped:
@@ -123,63 +123,62 @@ def _package(stored: dict, packages: dict[int, Package]) -> Package | None:
 
 
 def _book(job: BulkJob, failures: _Failures) -> None:
-    lines = list(stored_rows(job, (NEW, UPDATED)))  # a booking batch is small: each row is a carrier call
-    accounts = CarrierAccount.objects.in_bulk({line["s"]["carrier_account_id"] for line in lines} - {None})
-    packages = Package.objects.in_bulk({line["s"]["package_id"] for line in lines} - {None})
-    ruleset = rules.RuleSet()  # loaded once for the batch; its carrier connections are reused row to row
-    labels: list[bytes] = []
-    booked = []
-    try:
-        for line in lines:
-            stored = line["s"]
-            order = (
-                Order.objects.select_related("channel")
-                .prefetch_related("lines")
-                .filter(pk=stored["order_id"])
-                .first()
-            )
-            if order is None:
-                failures.add(line, "the order no longer exists")
-            else:
-                try:
-                    shipment = book_shipment(
-                        order=order,
-                        carrier_account=accounts.get(stored["carrier_account_id"]),
-                        service=stored["service"],
-                        weight_g=stored["weight_g"],
-                        package=_package(stored, packages),
-                        note=stored.get("note") or None,
-                        actor=job.created_by,
-                        ruleset=ruleset,
-                    )  # the default lines
-                except BookingError as exc:
-                    failures.add(line, str(exc))
-                else:
-                    booked.append(
-                        {
-                            "row": line["r"],
-                            "order": line["o"],
-                            "ok": True,
-                            "shipment": shipment.pk,
-                            "tracking": shipment.tracking_number,
-                        }
-                    )
-                    with shipment.label.open("rb") as f:
-                        labels.append(f.read())
-            BulkJob.objects.filter(pk=job.pk).update(done=len(booked), failed=failures.count)
-    finally:
-        ruleset.close()
-    job.refresh_from_db()
-    if labels:
-        job.params = {**job.params, "phase": "merging"}
-        job.status = BulkJob.Status.MERGING
-        job.save(update_fields=["params", "status"])
-        from shipping.labels import merge_pdfs
+    """Each checked row becomes a BulkJobItem that the bulk workers book, crash-safe: a worker
+    that dies mid-row leaves a row another worker takes over, and the row's booking reference
+    keeps a second label from being bought (shipping.bulk). The job ends in finish_booking."""
+    from shipping.bulk import start_csv_booking
 
-        job.output_file.save(f"labels-csv-{job.pk}.pdf", ContentFile(merge_pdfs(labels)), save=False)
+    start_csv_booking(job, list(stored_rows(job, (NEW, UPDATED))))
+
+
+def row_booking(options: dict) -> dict:
+    """A CSV row's booking choices, as book_shipment takes them."""
+    packages = Package.objects.in_bulk([options["package_id"]]) if options.get("package_id") else {}
+    account_id = options.get("carrier_account_id")
+    return {
+        "carrier_account": CarrierAccount.objects.filter(pk=account_id).first() if account_id else None,
+        "service": options.get("service") or "",
+        "weight_g": options.get("weight_g"),
+        "package": _package(options, packages),
+        "note": options.get("note") or None,
+    }
+
+
+def finish_booking(job: BulkJob) -> None:
+    """Every row is booked or failed: the labels as one PDF (with the packing slips) in the
+    file's order, the failed rows as a report in the upload's own columns, and the summary."""
+    from shipping.bulk import Item
+    from shipping.labels import merge_labels
+
+    failures = _Failures(job)
+    booked = []
+    documents = []
+    items = list(job.items.select_related("shipment").order_by("position"))
+    for item in items:
+        row = {"r": item.options.get("row"), "o": item.order_label, "c": item.options.get("cells", [])}
+        if item.state == Item.BOOKED and item.shipment is not None:
+            booked.append(
+                {
+                    "row": row["r"],
+                    "order": row["o"],
+                    "ok": True,
+                    "shipment": item.shipment_id,
+                    "tracking": item.shipment.tracking_number,
+                }
+            )
+            if item.shipment.label_format != "zpl":  # ZPL cannot join the merged PDF
+                with item.shipment.label.open("rb") as f:
+                    documents.append(f.read())
+        else:
+            failures.add(row, item.message or "not booked")
+    if documents:
+        job.params = {**job.params, "phase": "merging"}
+        job.save(update_fields=["params"])
+        job.output_file.save(f"labels-csv-{job.pk}.pdf", ContentFile(merge_labels(documents)), save=False)
     message = f"Booked {len(booked):,} label{'s' if len(booked) != 1 else ''}"
     if failures.count:
         message += f"; {failures.count:,} failed (see the report)"
-    message += ". Download the labels as one PDF." if labels else "."
+    message += ". Download the labels as one PDF." if documents else "."
     job.results = (failures.results + booked)[:RESULTS_KEPT]
+    job.done, job.failed = len(booked), failures.count
     _finish(job, "done", message, failed_file=failures.save(), booked=len(booked))

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import linebreaks
 
 from orders import services as order_services
+from orders.display import options_html
 from orders.models import OrderEvent
 from shipping.models import EmailTemplate, SentEmail, Shipment
 
@@ -100,6 +101,11 @@ class ParcelLine:
     sku: str = ""
     options: str = ""
     image_url: str = ""
+    option_values: tuple = ()  # (name, value) pairs, for the HTML layout: URL values become links
+
+    @property
+    def options_html(self):
+        return options_html(dict(self.option_values))
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.title}" + (f" ({self.options})" if self.options else "")
@@ -126,6 +132,7 @@ def parcel_lines(shipment: Shipment) -> list[ParcelLine]:
             sku=ln.sku,
             options=ln.options_display,
             image_url=_web_image(ln.image_url),
+            option_values=tuple((ln.options or {}).items()),
         )
         for ln, qty in held
     ]

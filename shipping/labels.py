@@ -163,6 +163,19 @@ def _pages(document: bytes):
     return PdfReader(io.BytesIO(document)).pages
 
 
+def zpl_file(shipments) -> tuple[bytes, int, int]:
+    """The ZPL labels of `shipments` (in their order) as one file for a thermal printer, ZPL
+    documents simply following one another. Returns (file, ZPL labels in it, other labels left out)."""
+    parts, other = [], 0
+    for shipment in shipments:
+        if shipment.label_format != "zpl" or not shipment.label:
+            other += bool(shipment.label)
+            continue
+        with shipment.label.open("rb") as f:
+            parts.append(f.read().strip())
+    return b"\n".join(parts) + (b"\n" if parts else b""), len(parts), other
+
+
 def merge_labels(documents: list[bytes], *, layout: str = "a6") -> bytes:
     """The print file of many labels: "a6" keeps one label per page; "a4" puts four labels on
     each A4 sheet (top-left, top-right, bottom-left, bottom-right), scaled to fit.

@@ -75,6 +75,11 @@ class CarrierAccount(models.Model):
     class Kind(models.TextChoices):
         SELFPRINT = "selfprint", "Own account (self-printed labels)"
         SENDCLOUD = "sendcloud", "Sendcloud"
+        KARRIO = "karrio", "Direct carrier account (Karrio)"
+
+    class LabelFormat(models.TextChoices):
+        PDF = "pdf", "PDF"
+        ZPL = "zpl", "ZPL (thermal printer)"
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SELFPRINT)
@@ -96,6 +101,25 @@ class CarrierAccount(models.Model):
         max_length=100,
         blank=True,
         help_text="Service for return labels (Sendcloud: a shipping option code, e.g. postnl:return)",
+    )
+    # Direct carrier accounts (kind "karrio"): which installed Karrio extension drives the account
+    # (its id, e.g. "ups", "mydhl", "canadapost"; choices come from the installed extensions, so
+    # they are not fixed in the schema), test or live host, and the label format the account asks for.
+    karrio_carrier = models.CharField(
+        "carrier",
+        max_length=50,
+        blank=True,
+        help_text="Direct carrier accounts: the Karrio extension that speaks this carrier's API",
+    )
+    test_mode = models.BooleanField(
+        default=True,
+        help_text="Direct carrier accounts: use the carrier's test host (when no API base URL is set)",
+    )
+    label_format = models.CharField(
+        max_length=3,
+        choices=LabelFormat.choices,
+        default=LabelFormat.PDF,
+        help_text="ZPL for thermal printers, where the carrier offers it",
     )
     is_active = models.BooleanField(default=True)
     is_default = models.BooleanField(default=False)
@@ -336,6 +360,9 @@ class Shipment(models.Model):
     external_id = models.CharField(max_length=100, blank=True, help_text="The carrier's id for the parcel")
     idempotency_key = models.CharField(max_length=100, unique=True)
     label = models.FileField(upload_to="labels/%Y/%m/", blank=True)
+    label_format = models.CharField(
+        max_length=3, default="pdf", help_text="pdf, or zpl (the carrier's thermal-printer label)"
+    )
     fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, blank=True)
     weight_g = models.PositiveIntegerField("weight (g)", null=True, blank=True)
@@ -352,6 +379,9 @@ class Shipment(models.Model):
         max_length=100, blank=True, help_text="The shipping method the channel is told"
     )
     label_size = models.CharField(max_length=2, default="a6", help_text="a6 (label printer) or a4 (sheet)")
+    # Set the first time staff download the label (alone, in a job's merged PDF or a printed
+    # selection): the desk's "labels not yet printed" queue is booked labels without it.
+    label_printed_at = models.DateTimeField("label printed", null=True, blank=True)
     note = models.CharField("note to buyer", max_length=500, blank=True)
     # Tracking, written by shipping.tracking only.
     carrier_status = models.CharField(max_length=50, blank=True, help_text="The carrier's last status code")
@@ -546,6 +576,9 @@ class BulkJobItem(models.Model):
     shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     message = models.TextField(blank=True, help_text="Why it failed, in the carrier's or Shipdesk's words")
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A CSV "book" row: its checked booking choices (carrier_account_id, service, weight_g,
+    # package_id or dimensions, note) and, for the failure report, its row number and cells.
+    options = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["job", "position"]

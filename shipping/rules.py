@@ -451,3 +451,29 @@ def services_seen(channel) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def unmapped_services(orders=None) -> list[dict]:
+    """The requested services of orders still to ship that no mapping line of their channel
+    maps (the channel's default mapping, or none, applies): [{channel_id, service, orders}].
+    Two queries whatever the number of orders: the (channel, service) pairs of open orders, and
+    the mapping lines (matching is the lines' own rule, in Python)."""
+    from django.db.models import Count
+
+    rows = (
+        (Order.objects.to_ship() if orders is None else orders)
+        .exclude(requested_service="")
+        .order_by()
+        .values("channel_id", "requested_service")
+        .annotate(n=Count("id"))
+    )
+    rows = list(rows)
+    # Every mapping line (configuration: a few dozen), always, so the query count stays fixed.
+    lines: dict[int, list[ShippingMappingLine]] = {}
+    for line in ShippingMappingLine.objects.select_related("mapping"):
+        lines.setdefault(line.mapping.channel_id, []).append(line)
+    return [
+        {"channel_id": r["channel_id"], "service": r["requested_service"], "orders": r["n"]}
+        for r in rows
+        if not any(line.matches(r["requested_service"]) for line in lines.get(r["channel_id"], []))
+    ]

@@ -16,7 +16,9 @@ def book_chunk(job_id: int, order_ids: list[int]) -> dict:
 def resume_bulk_jobs() -> int:
     """Every minute: nudge unfinished bulk bookings (work whose worker died is taken over) and
     tell staff once about a job that failed or stalled."""
-    nudged = bulk.resume_jobs()
+    from shipping import csv_import
+
+    nudged = bulk.resume_jobs() + csv_import.resume_stalled()
     bulk.alert_problem_jobs()
     return nudged
 

@@ -69,6 +69,16 @@ def apply_updates(shipment: Shipment, updates: list[TrackingUpdate], *, source: 
                     "status": update.status,
                     "source": source,
                     "at": update.occurred_at.isoformat(),
+                    "shipment_id": current.pk,
+                    # outgoing webhooks: the update that makes the parcel delivered (once)
+                    **(
+                        {"topic": "shipment.delivered"}
+                        if update.is_status
+                        and not stale
+                        and update.status == S.DELIVERED
+                        and current.status != S.DELIVERED
+                        else {}
+                    ),
                 },
             )
             if not update.is_status or stale:

@@ -1,6 +1,6 @@
 """The supplier's private page: a tokenised link per supplier where they type or upload
 tracking numbers for the orders they have. No login; the link is the key, so it is never
-cached, indexed or leaked through the Referer header."""
+cached, indexed or leaked through the Referer header to another site."""
 
 from __future__ import annotations
 
@@ -85,6 +85,9 @@ def upload(request, token):
             "form": form,
         },
     )
-    response["Referrer-Policy"] = "no-referrer"
+    # "same-origin", not "no-referrer": the link never leaves the site in a Referer header, and the
+    # page's own form still tells Django where it came from (with "no-referrer" Chromium sends
+    # `Origin: null` and the CSRF check refuses the supplier's tracking numbers).
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

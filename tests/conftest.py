@@ -8,6 +8,17 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _no_stale_webhook_subscriptions():
+    """Which endpoints subscribe is cached (api.webhooks); a test's endpoints vanish with its
+    database, not from the cache."""
+    from django.core.cache import cache
+
+    from api.webhooks import CACHE_KEY
+
+    cache.delete(CACHE_KEY)
+
+
 @pytest.fixture
 def staff(db):
     return UserFactory(username="staff")

@@ -112,6 +112,17 @@ class CarrierAccountFactory(factory.django.DjangoModelFactory):
     is_default = True
 
 
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    """An endpoint subscribed to shipment.booked; point `url` at a sandbox receiver."""
+
+    class Meta:
+        model = "api.WebhookEndpoint"
+
+    url = "http://127.0.0.1:9/sandbox/webhooks/erp/"
+    description = factory.Sequence(lambda n: f"ERP {n}")
+    event_types = factory.LazyFunction(lambda: ["shipment.booked"])
+
+
 def busy_order(*, lines: int, events: int, shipments: int, with_return: bool, with_supplier: bool, **fields):
     """An order as a busy one looks (the order page's tests and bench/admin.py): lines with
     images and options, parcels (a shipment with its line and fulfilment each), a return, a

@@ -125,6 +125,8 @@ def parse_order(o: dict) -> RemoteOrder:
     buyer = o.get("buyer") or {}
     grand = proceeds.get("grandTotal") or {}
     weights = [ln.weight_g * ln.quantity for ln in lines if ln.weight_g]
+    # Orders 2026-01-01 `fulfillment.shipByWindow.latestDateTime` is v0's LatestShipDate.
+    latest_ship = (fulfilment.get("shipByWindow") or {}).get("latestDateTime")
     return RemoteOrder(
         external_id=str(o["orderId"]),
         order_number=str(o["orderId"]),
@@ -156,6 +158,7 @@ def parse_order(o: dict) -> RemoteOrder:
             for p in o.get("packages") or []
             if p.get("trackingNumber") and (p.get("packageStatus") or {}).get("status") != "CANCELLED"
         ],
+        ship_by=parse_time(latest_ship) if latest_ship else None,
     )
 
 

@@ -96,6 +96,8 @@ class RemoteOrder:
     internal_note: str = ""
     total_weight_g: int | None = None
     tracking: list[RemoteTracking] = field(default_factory=list)  # shipped on the channel itself
+    #: the latest time the channel expects the parcel to leave (None where it gives none)
+    ship_by: datetime | None = None
     #: remote_status is one of the channel's custom statuses: its meaning comes from a StatusMapping
     needs_mapping: bool = False
 

@@ -132,6 +132,13 @@ def parse_order(o: dict) -> RemoteOrder:
     pricing = o.get("pricingSummary") or {}
     payments = (o.get("paymentSummary") or {}).get("payments") or []
     total = pricing.get("total") or {}
+    # Each line item has its own ship-by date: the order must leave by the earliest of them.
+    ship_by = [
+        parse_time(d)
+        for item in o["lineItems"]
+        if not item.get("giftDetails")
+        and (d := (item.get("lineItemFulfillmentInstructions") or {}).get("shipByDate"))
+    ]
     return RemoteOrder(
         external_id=str(o["orderId"]),
         order_number=str(o["orderId"]),
@@ -158,6 +165,7 @@ def parse_order(o: dict) -> RemoteOrder:
         coupon_codes=promotions,
         customer_note=o.get("buyerCheckoutNotes") or "",
         internal_note=buyer_cancel,
+        ship_by=min(ship_by) if ship_by else None,
     )
 
 

@@ -108,6 +108,12 @@ def parse_receipt(r: dict) -> RemoteOrder:
         else None
     )
     grand = r.get("grandtotal") or r.get("total_price") or {}
+    # expected_ship_date (epoch seconds, nullable) is per transaction: the earliest physical one.
+    ship_by = [
+        ts(t["expected_ship_date"])
+        for t in transactions
+        if t.get("expected_ship_date") and not t.get("is_digital", False)
+    ]
     return RemoteOrder(
         external_id=str(r["receipt_id"]),
         order_number=str(r["receipt_id"]),
@@ -136,6 +142,7 @@ def parse_receipt(r: dict) -> RemoteOrder:
             for s in r.get("shipments") or []
             if s.get("tracking_code")
         ],
+        ship_by=min(ship_by) if ship_by else None,
     )
 
 

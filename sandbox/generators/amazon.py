@@ -9,6 +9,7 @@ from datetime import datetime
 
 from faker import Faker
 
+from sandbox import images
 from sandbox.amazon import iso, marketplace_of, ship
 from sandbox.models import SandboxOrder, SandboxProduct, SandboxStore
 
@@ -82,13 +83,13 @@ def ensure_catalog(store: SandboxStore) -> None:
                             "images": [
                                 {
                                     "variant": "MAIN",
-                                    "link": f"https://m.media-amazon.example/images/I/{asin}._SL500_.jpg",
+                                    "link": images.url("amazon", f"I/{asin}._SL500_.jpg"),
                                     "height": 500,
                                     "width": 500,
                                 },
                                 {
                                     "variant": "PT01",
-                                    "link": f"https://m.media-amazon.example/images/I/{asin}-side.jpg",
+                                    "link": images.url("amazon", f"I/{asin}-side.jpg"),
                                     "height": 500,
                                     "width": 500,
                                 },

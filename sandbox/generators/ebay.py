@@ -9,6 +9,7 @@ from datetime import datetime
 
 from faker import Faker
 
+from sandbox import images
 from sandbox.ebay import iso, ship
 from sandbox.models import SandboxOrder, SandboxProduct, SandboxStore
 
@@ -99,7 +100,7 @@ def ensure_inventory(store: SandboxStore) -> None:
                     "product": {
                         "title": title,
                         "aspects": {name: values for name, values in variations},
-                        "imageUrls": [f"https://i.ebayimg.example/images/g/{legacy_id}/s-l500.jpg"],
+                        "imageUrls": [images.url("ebay", f"g/{legacy_id}/s-l500.jpg")],
                     },
                 }
             },

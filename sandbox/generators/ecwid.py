@@ -9,6 +9,7 @@ import time
 
 from faker import Faker
 
+from sandbox import images
 from sandbox.ecwid import date_text, state_key
 from sandbox.models import SandboxOrder, SandboxStore
 
@@ -68,7 +69,7 @@ def public_id(n: int) -> str:
 
 
 def image_url(product_id: int) -> str:
-    return f"https://d2j6dbq0eux0bg.cloudfront.net/images/4870020/{product_id}.jpg"
+    return images.url("ecwid", f"4870020/{product_id}.jpg")
 
 
 def selected(name: str, kind: str, value: str) -> dict:
@@ -114,7 +115,7 @@ def make_order(store: SandboxStore, *, kind: str = "ok", created: int | None = N
                 "trackQuantity": True,
                 "fixedShippingRateOnly": False,
                 "imageUrl": image_url(product_id),
-                "smallThumbnailUrl": image_url(product_id).replace(".jpg", "-sm.jpg"),
+                "smallThumbnailUrl": images.url("ecwid", f"4870020/{product_id}-sm.jpg"),
                 "digital": is_digital,
                 "productAvailable": True,
                 "couponApplied": False,

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from faker import Faker
 
+from sandbox import images
 from sandbox.models import SandboxOrder, SandboxProduct, SandboxStore
 from sandbox.shopify.fulfillment import location_of
 from sandbox.shopify.orders import iso, parse_time, state_key
@@ -95,7 +96,7 @@ CODES = [("WELCOME10", "percentage", Decimal("0.10")), ("SPRING5", "fixed_amount
 
 def image_src(product_id: int, variant_id: int | None = None) -> str:
     suffix = f"_{variant_id}" if variant_id else ""
-    return f"https://cdn.shopify.example/s/files/1/0001/products/{product_id}{suffix}.jpg"
+    return images.url("shopify", f"products/{product_id}{suffix}.jpg")
 
 
 def ensure_products(store: SandboxStore) -> None:

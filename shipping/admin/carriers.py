@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from channels.forms import WriteOnlyCredentialsForm, credentials_summary
+from shipping.admin.karrio_form import KarrioCredentialsMixin, karrio_fieldsets
 from shipping.carriers.base import CarrierError
 from shipping.models import Address, Brand, CarrierAccount, Package
 
@@ -45,11 +46,14 @@ class PackageAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
-class CarrierAccountForm(WriteOnlyCredentialsForm):
+class CarrierAccountForm(KarrioCredentialsMixin, WriteOnlyCredentialsForm):
     class Meta:
         model = CarrierAccount
         exclude = ["credentials"]
-        help_texts = {"api_base_url": "Sendcloud: https://panel.sendcloud.sc/api/v2"}
+        help_texts = {
+            "api_base_url": "Sendcloud: https://panel.sendcloud.sc/api/v2. Direct carriers: empty for the "
+            "carrier's own test or live host, or another base URL (e.g. http://localhost:8000/sandbox/ups)"
+        }
 
 
 @admin.register(CarrierAccount)
@@ -63,6 +67,7 @@ class CarrierAccountAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         return [
             (None, {"fields": ["name", "kind", "is_active", "is_default", "api_base_url"]}),
+            *karrio_fieldsets(),
             (
                 "Credentials (write-only)",
                 {

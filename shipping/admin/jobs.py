@@ -2,15 +2,16 @@
 for an unfinished job what is pending and why), its JSON, the print files and "retry failed"."""
 
 from django.contrib import admin, messages
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from orders.admin import badge
-from shipping import bulk
+from shipping import bulk, printing
 from shipping.admin.shipments import label_link, tracking_link
 from shipping.models import BulkJob, BulkJobItem
 
@@ -27,6 +28,8 @@ def job_state(job: BulkJob) -> dict:
         files["labels"] = reverse("admin:shipping_bulkjob_file", args=[job.pk, "labels"])
     if job.slips_file:
         files["slips"] = reverse("admin:shipping_bulkjob_file", args=[job.pk, "slips"])
+    if job.is_finished and job.items.filter(shipment__label_format="zpl").exists():
+        files["zpl"] = reverse("admin:shipping_bulkjob_file", args=[job.pk, "zpl"])
     return {
         "id": job.pk,
         "status": job.status,
@@ -41,10 +44,25 @@ def job_state(job: BulkJob) -> dict:
     }
 
 
+class StuckFilter(admin.SimpleListFilter):
+    """The desk's "stuck jobs" queue: unfinished bookings with no sign of life (bulk.stuck_jobs)."""
+
+    title = _("progress")
+    parameter_name = "stuck"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Stuck (no progress)"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(pk__in=bulk.stuck_jobs().values("pk"))
+        return queryset
+
+
 @admin.register(BulkJob)
 class BulkJobAdmin(admin.ModelAdmin):
     list_display = ["__str__", "state", "progress", "created_by", "created_at", "finished_at", "open_link"]
-    list_filter = ["kind", "status"]
+    list_filter = ["kind", "status", StuckFilter]
     list_select_related = ["created_by"]
     show_facets = admin.ShowFacets.NEVER
 
@@ -100,10 +118,21 @@ class BulkJobAdmin(admin.ModelAdmin):
 
     def file_view(self, request, pk, which):
         job = self._job(request, pk)
+        if which == "zpl":
+            data = bulk.zpl_labels(job)
+            if not data:
+                raise Http404("No ZPL labels")
+            response = HttpResponse(data, content_type="application/zpl")
+            response["Content-Disposition"] = f'attachment; filename="labels-job-{job.pk}.zpl"'
+            return response
         field = {"labels": job.output_file, "slips": job.slips_file}.get(which)
         if not field:
             raise Http404("Not ready")
         name = f"{'labels' if which == 'labels' else 'packing-slips'}-job-{job.pk}.pdf"
+        if which == "labels":
+            printing.mark_printed(
+                job.items.filter(shipment__isnull=False).values_list("shipment_id", flat=True)
+            )
         return FileResponse(field.open("rb"), content_type="application/pdf", filename=name)
 
     def retry_view(self, request, pk):

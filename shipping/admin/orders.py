@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -247,6 +247,29 @@ def cancel_order_view(model_admin, request, order_id):
     return TemplateResponse(request, "admin/shipping/order_cancel.html", context)
 
 
+class ServiceMappedFilter(admin.SimpleListFilter):
+    """The desk's "unmapped shipping services" queue: orders still to ship whose requested
+    service no mapping line of their channel maps (rules.unmapped_services)."""
+
+    title = "shipping service"
+    parameter_name = "service_mapped"
+
+    def lookups(self, request, model_admin):
+        return [("no", "To ship, service not mapped")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "no":
+            return queryset
+        pairs = rules.unmapped_services()
+        if not pairs:
+            return queryset.none()
+        match = Q()
+        for p in pairs:
+            match |= Q(channel_id=p["channel_id"], requested_service=p["service"])
+        return queryset.to_ship().filter(match)
+
+
+OrderAdmin.list_filter = [*OrderAdmin.list_filter, ServiceMappedFilter]
 OrderAdmin.inlines = [*OrderAdmin.inlines, ShipmentInline]  # placed by OrderAdmin.INLINE_ORDER
 OrderAdmin.booking_panel = booking_panel
 OrderAdmin.actions = [*OrderAdmin.actions, book_shipments, book_shipments_a4, cancel_orders]

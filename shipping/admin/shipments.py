@@ -1,23 +1,27 @@
 """Shipments: the list (and its export), the shipment page (what the channel will receive,
 tracking events), and the booking, cancelling and relabelling pages."""
 
+import io
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Prefetch, Q
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from channels.connectors.carriers import TRACKING_COMPANIES
 from orders import normalise, pushing
 from orders import services as order_services
 from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, WideListMixin, badge, cut, short_datetime
 from orders.models import Order
-from shipping import rules
+from shipping import labels, printing, rules
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
 from shipping.models import CarrierAccount, Shipment, ShipmentLine, TrackingEvent
 from shipping.resources import ShipmentExportResource
@@ -27,7 +31,9 @@ def label_link(shipment):
     if not shipment.pk or not shipment.label:
         return "—"
     url = reverse("admin:shipping_shipment_label", args=[shipment.pk])
-    return format_html('<a href="{}">Label PDF</a>', url)
+    return format_html(
+        '<a href="{}">{}</a>', url, "Label ZPL" if shipment.label_format == "zpl" else "Label PDF"
+    )
 
 
 def held_lines(shipment):
@@ -273,6 +279,23 @@ class TrackingCompanyFilter(admin.SimpleListFilter):
         return queryset.filter(tracking_company=self.value()) if self.value() else queryset
 
 
+class LabelPrintedFilter(admin.SimpleListFilter):
+    """The desk's "labels not yet printed" queue: booked labels nobody has downloaded."""
+
+    title = _("label printed")
+    parameter_name = "printed"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("Booked, not printed yet")), ("yes", _("Printed"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return printing.not_printed(queryset)
+        if self.value() == "yes":
+            return queryset.filter(label_printed_at__isnull=False)
+        return queryset
+
+
 @admin.register(Shipment)
 class ShipmentAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
     resource_classes = [ShipmentExportResource]  # the export reads the list's select_related
@@ -288,7 +311,7 @@ class ShipmentAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
         "label_pdf",
         "created",
     ]
-    list_filter = ["status", "carrier_account", TrackingCompanyFilter, "order__channel"]
+    list_filter = ["status", LabelPrintedFilter, "carrier_account", TrackingCompanyFilter, "order__channel"]
     list_select_related = ["order__channel", "carrier_account"]
     date_hierarchy = "created_at"
     search_fields = ["=tracking_number", "=order__order_number"]  # the search box; the search is below
@@ -372,7 +395,7 @@ class ShipmentAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
         ),
     ]
     inlines = [TrackingEventInline]
-    actions = ["cancel"]
+    actions = ["print_labels", "cancel", "download_zpl"]
 
     def has_add_permission(self, request):
         return False
@@ -412,10 +435,13 @@ class ShipmentAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
         shipment = get_object_or_404(Shipment, pk=pk)
         if not self.has_view_permission(request, shipment) or not shipment.label:
             raise Http404("No label")
+        printing.mark_printed([shipment.pk])
+        zpl = shipment.label_format == "zpl"
         return FileResponse(
             shipment.label.open("rb"),
-            content_type="application/pdf",
-            filename=f"label-{shipment.tracking_number}.pdf",
+            content_type="application/zpl" if zpl else "application/pdf",
+            filename=f"label-{shipment.tracking_number}.{'zpl' if zpl else 'pdf'}",
+            as_attachment=zpl,  # a browser cannot show ZPL: it goes to the thermal printer
         )
 
     def book_view(self, request, order_id):
@@ -608,6 +634,31 @@ class ShipmentAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
     @admin.display(description="Preview")
     def channel_receives(self, obj):
         return channel_preview(obj.fulfilment)
+
+    @admin.action(description=_("Print labels (one PDF, marks them printed)"))
+    def print_labels(self, request, queryset):
+        pdf, printed = printing.print_labels(queryset.order_by("created_at", "pk"))
+        if not printed:
+            self.message_user(request, _("None of the selected shipments has a label."), messages.WARNING)
+            return None
+        return FileResponse(
+            io.BytesIO(pdf),
+            as_attachment=True,
+            content_type="application/pdf",
+            filename=f"labels-{timezone.localdate():%Y-%m-%d}-{len(printed)}.pdf",
+        )
+
+    @admin.action(description="Download ZPL labels (thermal printer, one .zpl file)")
+    def download_zpl(self, request, queryset):
+        data, zpl, other = labels.zpl_file(queryset.order_by("pk"))
+        if not zpl:
+            self.message_user(request, "None of the selected shipments has a ZPL label.", messages.WARNING)
+            return None
+        if other:
+            self.message_user(request, f"{other} PDF label(s) left out of the .zpl file.", messages.WARNING)
+        response = HttpResponse(data, content_type="application/zpl")
+        response["Content-Disposition"] = 'attachment; filename="labels.zpl"'
+        return response
 
     @admin.action(description="Cancel label (before pickup)")
     def cancel(self, request, queryset):

@@ -4,7 +4,7 @@ import importlib
 
 from shipping.carriers.base import Carrier, NotSupported
 
-BUILT_IN = ("selfprint", "sendcloud")
+BUILT_IN = ("selfprint", "sendcloud", "karrio")
 _REGISTRY: dict[str, type[Carrier]] = {}
 _loaded = False
 

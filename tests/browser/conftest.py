@@ -81,3 +81,9 @@ def phone(browser, artifacts):
         for page in context.pages:
             page.screenshot(path=str(artifacts / "last.png"), full_page=True)
         context.close()
+
+
+# The returns and suppliers fixtures, for the desk flows that pay suppliers and handle returns.
+from tests.returns.conftest import brand, carrier, make_order, policy  # noqa: E402, F401
+from tests.suppliers.conftest import atelier_nord, paypal, stripe, supplier_store  # noqa: E402, F401
+from tests.suppliers.test_tracking import placed_order  # noqa: E402, F401

@@ -60,6 +60,7 @@ def test_the_order_list_fits_1400_pixels_with_total_and_ordered_at(desk, live_se
                 customer_name="Bartholomew Featherstonehaugh-Smythe of Lower Wallop",
                 requested_service="Royal Mail Tracked 48 Signed For Large Letter",
                 total=Decimal("12345.67"),
+                ship_by=timezone.now(),
             )
 
     desk.goto(f"{live_server.url}/admin/orders/order/")

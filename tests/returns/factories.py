@@ -3,7 +3,7 @@
 import factory
 from django.utils import timezone
 
-from returns.models import ReturnPolicy
+from returns.models import ReturnPolicy, ReturnRequest
 from shipping.models import Shipment
 from tests.factories import BrandFactory, CarrierAccountFactory, OrderFactory
 
@@ -30,3 +30,14 @@ class ReturnPolicyFactory(factory.django.DjangoModelFactory):
 
     brand = factory.SubFactory(BrandFactory)
     window_days = 30
+
+
+class ReturnRequestFactory(factory.django.DjangoModelFactory):
+    """A return as the portal leaves it (awaiting approval), without lines."""
+
+    class Meta:
+        model = ReturnRequest
+
+    order = factory.SubFactory(OrderFactory)
+    brand = factory.SubFactory(BrandFactory)
+    customer_email = "buyer@example.test"

@@ -1,6 +1,7 @@
 """The returns queue, its bulk actions, one return's page, and the order page's returns panel."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -139,14 +140,36 @@ def test_bulk_received_and_refunded(staff_client, returns):
             QUEUE, {"action": "mark_received", "_selected_action": ids}, follow=True
         ).content.decode()
     )
-    assert (
-        "2 return(s) marked refunded."
-        in staff_client.post(
-            QUEUE, {"action": "mark_refunded", "_selected_action": ids}, follow=True
-        ).content.decode()
-    )
+    # The action first asks for the amounts, prefilled, and refunds nothing yet.
+    page = staff_client.post(QUEUE, {"action": "mark_refunded", "_selected_action": ids})
+    text = page.content.decode()
+    assert "Confirm these refunds" in text
+    for ret in made:
+        assert f'name="r{ret.pk}-amount" value="{services.default_refund_amount(ret)}"' in text
+    assert set(ReturnRequest.objects.values_list("status", flat=True)) == {"received"}
+    # Confirmed with one amount changed by staff.
+    data = {"action": "mark_refunded", "_selected_action": ids, "apply": "1"}
+    data[f"r{made[0].pk}-amount"] = "5.00"
+    data[f"r{made[1].pk}-amount"] = str(services.default_refund_amount(made[1]))
+    assert "2 return(s) marked refunded." in staff_client.post(QUEUE, data, follow=True).content.decode()
     assert set(ReturnRequest.objects.values_list("status", flat=True)) == {"refunded"}
+    assert ReturnRequest.objects.get(pk=made[0].pk).refund_amount == Decimal("5.00")
     assert OrderEvent.objects.filter(kind="return", message__contains="refunded").count() == 2
+
+
+def test_a_refund_over_what_the_order_cost_or_negative_is_refused_and_nothing_changes(staff_client, returns):
+    [ret] = returns(1, approval=False)
+    services.receive(ret)
+    url = f"{QUEUE}{ret.pk}/refund/"
+    most = services.max_refund_amount(ret)
+    for amount, error in [
+        (most + 1, "more than the order cost"),
+        (Decimal("-1"), "greater than or equal to 0"),
+    ]:
+        page = staff_client.post(url, {"apply": "1", f"r{ret.pk}-amount": str(amount)}, follow=True)
+        assert error in page.content.decode()
+        ret.refresh_from_db()
+        assert ret.status == "received" and ret.refund_amount is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -188,8 +211,18 @@ def test_buttons_on_one_return_call_the_services(staff_client, returns, django_c
     ret.refresh_from_db()
     assert ret.status == "received"
     assert (
-        staff_client.get(f"/admin/returns/returnrequest/{ret.pk}/do/refund/").status_code == 404
-    )  # POST only
+        staff_client.post(f"/admin/returns/returnrequest/{ret.pk}/do/refund/").status_code == 404
+    )  # no one-click refund: it asks for the amount
+    page = staff_client.get(f"/admin/returns/returnrequest/{ret.pk}/refund/").content.decode()
+    assert "Confirm the refund" in page and f'value="{services.default_refund_amount(ret)}"' in page
+    ret.refresh_from_db()
+    assert ret.status == "received"  # showing the page refunds nothing
+    staff_client.post(
+        f"/admin/returns/returnrequest/{ret.pk}/refund/", {"apply": "1", f"r{ret.pk}-amount": "3.50"}
+    )
+    ret.refresh_from_db()
+    assert (ret.status, ret.refund_amount) == ("refunded", Decimal("3.50"))
+    [ret] = returns(1)
     response = staff_client.post(
         f"/admin/returns/returnrequest/{ret.pk}/reject/", {"reason": "Damaged by wear"}
     )

@@ -52,13 +52,28 @@ def test_a_wrong_postal_code_and_an_unknown_order_get_byte_identical_answers(cli
     assert [(k, v) for k, v in wrong_postal.items() if k != "Date"] == [
         (k, v) for k, v in unknown.items() if k != "Date"
     ]
-    assert dict(wrong_postal.cookies) == dict(unknown.cookies) == {}
+    # The only cookie keeps what the customer typed as the order number, whatever did not match.
+    typed = [{k: c.value.split(":")[0] for k, c in r.cookies.items()} for r in (wrong_postal, unknown)]
+    assert typed == [{"returns_typed": "5310"}, {"returns_typed": "9999"}]
 
+    client.cookies.pop("returns_typed")
     page_a, page_b = client.get(wrong_postal["Location"]), client.get(unknown["Location"])
     assert _visible(page_a) == _visible(page_b)
     text = page_a.content.decode()
     assert "We could not find that order" in text
-    assert "5310" not in text and "LS9" not in text  # nothing typed is echoed back
+    assert "5310" not in text and "LS9" not in text  # nothing but this browser's own typing comes back
+
+
+def test_a_failed_lookup_keeps_the_order_number_but_not_the_postal_code(client, policy, make_order):
+    make_order("5310", "LS1 4AB")
+    client.get(LOOKUP)
+    page = client.get(post(client, "#5310", "LS9 9ZZ")["Location"]).content.decode()
+    assert "We could not find that order" in page
+    assert 'name="order_number" value="#5310"' in page
+    assert "LS9" not in page
+    # Another browser (no cookie) gets an empty form.
+    client.cookies.clear()
+    assert 'name="order_number" value=' not in client.get(f"{LOOKUP}?retry=1").content.decode()
 
 
 def test_an_order_of_another_brand_is_a_mismatch_like_any_other(client, policy, make_order, carrier):

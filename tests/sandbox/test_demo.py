@@ -96,3 +96,51 @@ def test_after_the_demo_a_customer_returns_a_british_order_and_gets_a_qr_code(
     assert ret.carrier_account.name == "Sendcloud (sandbox)" and ret.tracking_number
     assert ret.qr_code and ret.label
     assert "QR code for label-free drop-off" in done.content.decode()
+
+
+def test_every_channels_product_pictures_load_after_the_demo(live_server, transactional_db, settings):
+    """Issue 15 item 11: the demo's order lines show pictures from every channel, not empty boxes."""
+    import requests
+
+    from orders.models import OrderLine
+
+    settings.SITE_URL = live_server.url  # as `make run` sets it (scripts/run.sh)
+    port = urlparse(live_server.url).port
+    call_command("demo", "--no-sync", "--orders", "10", "--port", str(port))
+    for channel in Channel.objects.all():
+        run_sync(channel)
+
+    kinds = {}
+    for line in OrderLine.objects.exclude(image_url="").select_related("order__channel"):
+        kinds.setdefault(line.order.channel.kind, line.image_url)
+    assert set(kinds) == {"etsy", "shopify", "ebay", "amazon", "ecwid"}, kinds
+    with requests.Session() as http:
+        for kind, url in kinds.items():
+            answer = http.get(url, timeout=10)
+            assert answer.status_code == 200, (kind, url)
+            assert answer.headers["Content-Type"].startswith("image/"), (kind, url)
+            assert answer.content[:3] == b"\xff\xd8\xff" or answer.content.startswith(b"<svg"), (kind, url)
+
+
+def test_the_demo_has_direct_carrier_accounts_that_rate_on_their_sandboxes(live_server, transactional_db):
+    from shipping.carriers.base import BookingRequest, Party
+    from shipping.models import CarrierAccount
+
+    port = urlparse(live_server.url).port
+    call_command("demo", "--no-sync", "--orders", "1", "--port", str(port))
+
+    accounts = CarrierAccount.objects.filter(kind="karrio").order_by("name")
+    assert [a.karrio_carrier for a in accounts] == ["canadapost", "mydhl", "ups"]
+    request = BookingRequest(
+        reference="demo-1",
+        order_number="1",
+        sender=Party(
+            name="A", line1="1 Oak St", city="Vancouver", postal_code="V6M2V9", country="CA", state="BC"
+        ),
+        recipient=Party(
+            name="B", line1="1 Main St", city="New York", postal_code="10001", country="US", state="NY"
+        ),
+        weight_g=500,
+    )
+    for account in accounts:
+        assert account.adapter().rates(request), account.name

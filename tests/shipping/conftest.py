@@ -6,6 +6,7 @@ from django.urls import reverse
 import shipping.carriers.sendcloud  # noqa: F401 - registered even when another test filled the registry first
 from tests.factories import BrandFactory, CarrierAccountFactory
 from tests.shipping.factories import SendcloudAccountFactory
+from tests.shipping.karrio_setup import canadapost, dhl, dhl_from_france, ups, ups_from_france  # noqa: F401
 
 
 @pytest.fixture

@@ -104,3 +104,40 @@ class ShippableOrderFactory(OrderFactory):
         skip_postgeneration_save = True
 
     line = factory.RelatedFactory("tests.factories.OrderLineFactory", factory_related_name="order")
+
+
+class KarrioAccountFactory(CarrierAccountFactory):
+    """A direct carrier account driven by a Karrio extension (UPS by default)."""
+
+    name = factory.Sequence(lambda n: f"UPS direct {n}")
+    kind = CarrierAccount.Kind.KARRIO
+    karrio_carrier = "ups"
+    default_service = ""
+    tracking_company = "UPS"
+    test_mode = True
+    credentials = factory.Sequence(
+        lambda n: {"client_id": f"ups-client-{n}", "client_secret": "s3cret", "account_number": "A1B2C3"}
+    )
+
+
+class DHLExpressAccountFactory(KarrioAccountFactory):
+    name = factory.Sequence(lambda n: f"DHL Express direct {n}")
+    karrio_carrier = "mydhl"
+    tracking_company = "DHL Express"
+    credentials = factory.Sequence(
+        lambda n: {"username": f"dhl-key-{n}", "password": "s3cret", "account_number": "123456789"}
+    )
+
+
+class CanadaPostAccountFactory(KarrioAccountFactory):
+    name = factory.Sequence(lambda n: f"Canada Post direct {n}")
+    karrio_carrier = "canadapost"
+    tracking_company = "Canada Post"
+    credentials = factory.Sequence(
+        lambda n: {
+            "username": f"cp-user-{n}",
+            "password": "s3cret",
+            "customer_number": f"{1234567 + n:010d}",
+            "contract_id": "0040000000",
+        }
+    )

@@ -133,3 +133,18 @@ def test_pictures_are_fetched_with_a_size_cap_and_once_per_url(live_server):
     assert calls == [url]
     spent = labels.ImageFetcher(budget_s=-1, fetch=lambda u: calls.append(u))
     assert spent(url + "?other") is None and len(calls) == 1  # out of time: no more fetching
+
+
+def test_a_customisation_address_is_a_link_in_the_email_not_a_raw_url(split_order, mailoutbox):
+    order, parcel = split_order
+    mug = order.lines.get(sku="MUG-1")
+    mug.options = {"Colour": "Blue", "Design": "https://designs.example/p/77?s=1", "Note": "javascript:x"}
+    mug.save()
+
+    emails.send(parcel.pk, "shipped")
+
+    html = mailoutbox[0].alternatives[0][0]
+    assert 'Design: <a href="https://designs.example/p/77?s=1"' in html
+    assert ">your customisation</a>" in html
+    assert ">https://designs.example" not in html  # the address is never the link's text
+    assert "Note: javascript:x" in html  # not a web address: plain text, never a link

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import factory
 
-from suppliers.models import PaymentGateway, Supplier, SupplierProduct
+from suppliers.models import PaymentGateway, Supplier, SupplierOrder, SupplierProduct
 
 
 class PaymentGatewayFactory(factory.django.DjangoModelFactory):
@@ -46,3 +46,15 @@ class SupplierProductFactory(factory.django.DjangoModelFactory):
     supplier_sku = factory.LazyAttribute(lambda p: f"AN-{p.sku}")
     title = "Linen apron"
     cost_price = Decimal("6.00")
+
+
+class SupplierOrderFactory(factory.django.DjangoModelFactory):
+    """A supplier order as routing leaves it (awaiting payment), without lines."""
+
+    class Meta:
+        model = SupplierOrder
+
+    order = factory.SubFactory("tests.factories.OrderFactory")
+    supplier = factory.SubFactory(SupplierFactory)
+    currency = "EUR"
+    total_cost = Decimal("6.00")

@@ -108,7 +108,7 @@ def test_tracking_typed_on_the_suppliers_private_page_reaches_etsy(placed_order)
 
     page = browser.get(url)
     assert page.status_code == 200 and supplier_order.reference in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer" and "no-store" in page["Cache-Control"]
+    assert page["Referrer-Policy"] == "same-origin" and "no-store" in page["Cache-Control"]
     forged = browser.post(url, {f"tracking-{supplier_order.reference}": "FORGED1"})
     assert forged.status_code == 403  # CSRF-protected
     response = browser.post(

@@ -190,6 +190,60 @@ def demo_sendcloud(base: str, port: int) -> CarrierAccount:
     return account
 
 
+DIRECT_CARRIERS = [
+    # (account name, Karrio extension, sandbox prefix, credentials, tracking company)
+    (
+        "UPS (sandbox)",
+        "ups",
+        "ups",
+        {"client_id": "demo-ups-client", "client_secret": "demo-ups-secret", "account_number": "A1B2C3"},
+        "UPS",
+    ),
+    (
+        "DHL Express (sandbox)",
+        "mydhl",
+        "mydhl",
+        {"username": "demo-dhl-key", "password": "demo-dhl-secret", "account_number": "123456789"},
+        "DHL Express",
+    ),
+    (
+        "Canada Post (sandbox)",
+        "canadapost",
+        "canadapost",
+        {
+            "username": "demo-cp-user",
+            "password": "demo-cp-secret",
+            "customer_number": "0001234567",
+            "contract_id": "0040000000",
+        },
+        "Canada Post",
+    ),
+]
+
+
+def demo_direct_carriers(base: str) -> list[CarrierAccount]:
+    """Direct carrier accounts through Karrio, each on its sandbox stand-in (not the default)."""
+    import importlib
+
+    accounts = []
+    for name, carrier, prefix, credentials, company in DIRECT_CARRIERS:
+        account = _upsert(
+            CarrierAccount,
+            {"name": name},
+            {
+                "kind": CarrierAccount.Kind.KARRIO,
+                "karrio_carrier": carrier,
+                "api_base_url": f"{base}{prefix}",
+                "credentials": credentials,
+                "tracking_company": company,
+                "test_mode": True,
+            },
+        )
+        importlib.import_module(f"sandbox.{prefix}").store_for_account(account)
+        accounts.append(account)
+    return accounts
+
+
 def connector_kinds() -> set[str]:
     kinds = set()
     for kind in Channel.Kind.values:
@@ -271,6 +325,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  {sendcloud.name}: carrier account; return labels with a QR code for label-free drop-off"
         )
+
+        for account in demo_direct_carriers(base):
+            self.stdout.write(f"  {account.name}: direct carrier account (Karrio) on its sandbox")
 
         # Before the first sync: routing runs as orders are imported.
         supplier = demo_supplier(base)
