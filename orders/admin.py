@@ -3,20 +3,22 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 from import_export.formats import base_formats
 from import_export.signals import post_export
 
-from orders import holding, pushing, retracting, services
+from orders import holding, order_page, pushing, retracting, services
 from orders.export_admin import export_response
-from orders.models import AlertSubscription, Fulfilment, Order, OrderEvent, OrderLine, SkippedOrder
+from orders.models import AlertSubscription, Fulfilment, Order, OrderEvent, SkippedOrder
 from orders.pagination import EstimatedCountPaginator
 from orders.resources import OrderExportResource
 
@@ -57,62 +59,6 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class OrderLineInline(ReadOnlyInline):
-    model = OrderLine
-    fields = [
-        "thumbnail",
-        "sku",
-        "title",
-        "quantity",
-        "open_qty",
-        "in_parcels",
-        "with_supplier",
-        "unit_price",
-        "weight_g",
-        "options_display",
-        "stock_location",
-        "is_physical",
-    ]
-
-    def _position(self, line):
-        """Where this line's units are (services.line_positions, computed once per order)."""
-        cache = self.__dict__.setdefault("_positions", {})
-        if line.order_id not in cache:
-            cache[line.order_id] = {p.line.pk: p for p in services.line_positions(line.order)}
-        return cache[line.order_id].get(line.pk)
-
-    @admin.display(description="Open")
-    def open_qty(self, obj):
-        p = self._position(obj)
-        return p.open if p else "—"
-
-    @admin.display(description="In parcels")
-    def in_parcels(self, obj):
-        p = self._position(obj)
-        return p.in_parcels if p else "—"
-
-    @admin.display(description="With supplier")
-    def with_supplier(self, obj):
-        p = self._position(obj)
-        if p is None:
-            return "—"
-        if obj.dropshipped_by:
-            return f"{obj.dropshipped_by}: {p.with_supplier} of {obj.quantity} shipped"
-        return p.with_supplier or "—"
-
-    @admin.display(description="Image")
-    def thumbnail(self, obj):
-        if not obj.image_url:
-            return "—"
-        return format_html(
-            '<img src="{}" alt="" style="height:48px;width:48px;object-fit:cover">', obj.image_url
-        )
-
-    @admin.display(description="Options")
-    def options_display(self, obj):
-        return obj.options_display or "—"
-
-
 class FulfilmentInline(ReadOnlyInline):
     model = Fulfilment
     fields = [
@@ -130,6 +76,14 @@ class FulfilmentInline(ReadOnlyInline):
     ]
     verbose_name_plural = "Sent to the channel"
 
+    def get_queryset(self, request):
+        # select_related: each row's title is str(fulfilment), which names its order.
+        return super().get_queryset(request).select_related("order")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        self._order = obj  # inline instances live for one request: the page's order, lines prefetched
+        return super().get_formset(request, obj, **kwargs)
+
     @admin.display(description="State")
     def state_badge(self, obj):
         if obj.needs_attention and obj.state != Fulfilment.State.ATTENTION:
@@ -140,7 +94,8 @@ class FulfilmentInline(ReadOnlyInline):
 
     @admin.display(description="Lines")
     def covers(self, obj):
-        names = {ln.external_id: ln.sku or ln.title for ln in obj.order.lines.all()}
+        order = getattr(self, "_order", None) or obj.order
+        names = {ln.external_id: ln.sku or ln.title for ln in order.lines.all()}
         return ", ".join(f"{qty} × {names.get(str(ext), ext)}" for ext, qty in obj.lines or []) or "—"
 
     @admin.display(description="Fee")
@@ -203,6 +158,31 @@ class SpreadsheetExportMixin(ExportMixin):
         return response
 
 
+class WideListMixin:
+    """A list staff work in all day, at 1400 px: the app navigation sidebar (300 px; the header
+    and breadcrumbs still lead everywhere) gives its width to the columns, and cells that
+    could be long are cut with an ellipsis and shown whole on hover (`cut`)."""
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
+
+
+def cut(text, width: int = 160):
+    """`text` in one line at most `width` pixels wide, whole on hover."""
+    text = str(text or "")
+    if not text:
+        return "—"
+    return format_html('<span class="cut" style="max-width:{}px" title="{}">{}</span>', width, text, text)
+
+
+def short_datetime(value):
+    """A time in a list column, local: "5 Dec, 14:05" this year, "5 Dec 2025" before."""
+    if not value:
+        return "—"
+    local = timezone.localtime(value)
+    return date_format(local, "j M, H:i" if local.year == timezone.localtime().year else "j M Y")
+
+
 class ShipByFilter(admin.SimpleListFilter):
     """The desk's "to ship today" and "late" queues: open orders (not yet shipped, not held)
     whose channel's ship-by date falls today or has passed."""
@@ -252,21 +232,31 @@ class FastChangeList(ChangeList):
     """At a million rows the counts cost more than the page: the paginator estimates big counts
     (PostgreSQL's planner), the unfiltered total is not counted at all, and facets are off."""
 
+    def _get_deterministic_ordering(self, ordering):
+        # Django breaks ties with "-pk" whichever way the column sorts; breaking them in the
+        # column's own direction lets one (column, id) index serve a click and its reverse
+        # (Order.Meta.indexes) instead of sorting a whole status or country at a million rows.
+        ordering = super()._get_deterministic_ordering(ordering)
+        first = ordering[0] if len(ordering) > 1 else None
+        if ordering[-1] == "-pk" and isinstance(first, str) and not first.startswith("-"):
+            ordering[-1] = "pk"
+        return ordering
+
 
 @admin.register(Order)
-class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
+class OrderAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
     resource_classes = [OrderExportResource]
     change_list_template = "admin/orders/order/change_list.html"
     list_display = [
         "number",
-        "channel",
+        "channel_name",
         "status_badge",
-        "customer_name",
+        "customer",
         "ship_country",
-        "requested_service",
+        "service",
         "total_display",
-        "ordered_at",
-        "ship_by",
+        "ordered",
+        "ship_by_short",
     ]
     list_filter = [
         "status",
@@ -359,7 +349,18 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         ),
         ("Gift and notes", {"fields": ["is_gift", "gift_message", "internal_note"]}),
     ]
-    inlines = [OrderLineInline, FulfilmentInline, OrderEventInline]
+    # The lines are the work panel at the top (orders.order_page) and the timeline is paged
+    # below the related rows: neither is an inline. Later apps add theirs (shipments, returns,
+    # supplier orders); INLINE_ORDER puts them in the order staff read them.
+    inlines = [FulfilmentInline]
+    INLINE_ORDER = [
+        "shipping.shipment",
+        "orders.fulfilment",
+        "returns.returnrequest",
+        "suppliers.supplierorder",
+    ]
+    # Set by shipping's admin: (request, order, positions) -> the booking panel's context, or None.
+    booking_panel = None
     actions = ["hold", "release"]
 
     def get_urls(self):
@@ -435,6 +436,25 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         self._report(request, done, refused, _("released from hold"))
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
+    def get_object(self, request, object_id, from_field=None):
+        # The page reads the channel and the lines many times (panels, inlines): once here.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            prefetch_related_objects([obj], "lines")
+        return obj
+
+    def get_inlines(self, request, obj):
+        rank = {label: i for i, label in enumerate(self.INLINE_ORDER)}
+        return sorted(self.inlines, key=lambda inline: rank.get(inline.model._meta.label_lower, len(rank)))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            booking = type(self).booking_panel
+            context["work"] = order_page.work_context(request, obj, booking)
+            context["timeline"] = order_page.timeline(request, obj)
+            context["timeline_param"] = order_page.TIMELINE_PARAM
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def get_changelist(self, request, **kwargs):
         return FastChangeList
 
@@ -445,10 +465,23 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
         channels = Channel.objects.filter(is_active=True).only(
             "name", "sync_mode", "last_synced_at", "last_sync_state", "last_error", "needs_reconnect"
         )
-        return super().changelist_view(request, {**(extra_context or {}), "channels_sync": channels})
+        response = super().changelist_view(request, {**(extra_context or {}), "channels_sync": channels})
+        return self._one_hit(request, response) or response
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("channel")
 
     def get_search_results(self, request, queryset, search_term):
         return queryset.search(search_term), False
+
+    def _one_hit(self, request, response):
+        """A search with exactly one hit opens that order (the list is one click away: Back)."""
+        if request.method != "GET" or not hasattr(response, "context_data"):
+            return None  # an action's result, or a page that is not the list
+        cl = response.context_data.get("cl")
+        if cl is None or not cl.query or cl.result_count != 1 or len(cl.result_list) != 1:
+            return None
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[cl.result_list[0].pk]))
 
     def has_add_permission(self, request):
         return False  # orders come from channels
@@ -465,9 +498,14 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         services.edit_order(obj, changed=form.changed_data, actor=request.user)
 
-    @admin.display(description="Order", ordering="order_number")
+    @admin.display(description="Order", ordering="order_number_norm")
     def number(self, obj):
         return str(obj)
+
+    @admin.display(description="Channel", ordering="channel_id")
+    def channel_name(self, obj):
+        # Sorted by id, not name: an index answers it (order_channel_id).
+        return cut(obj.channel.name, 90)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
@@ -476,6 +514,22 @@ class OrderAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     @admin.display(description="Total", ordering="total")
     def total_display(self, obj):
         return f"{obj.total} {obj.currency}"
+
+    @admin.display(description="Customer", ordering="customer_name")
+    def customer(self, obj):
+        return cut(obj.customer_name, 105)
+
+    @admin.display(description="Service", ordering="requested_service")
+    def service(self, obj):
+        return cut(obj.requested_service, 90)
+
+    @admin.display(description="Ship by", ordering="ship_by")
+    def ship_by_short(self, obj):
+        return short_datetime(obj.ship_by)
+
+    @admin.display(description="Ordered", ordering="ordered_at")
+    def ordered(self, obj):
+        return short_datetime(obj.ordered_at)
 
 
 @admin.register(SkippedOrder)

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from orders.admin import OrderAdmin, OrderEventInline, ReadOnlyInline
+from orders.admin import OrderAdmin, OrderEventInline, ReadOnlyInline, WideListMixin, cut
 from orders.models import Order, OrderEvent
 from returns import eligibility, portal_session, services
 from returns.forms import RefundForm, RejectForm
@@ -165,11 +165,11 @@ class AgeFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReturnRequest)
-class ReturnRequestAdmin(admin.ModelAdmin):
+class ReturnRequestAdmin(WideListMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "order_link",
-        "brand",
+        "brand_cut",
         "badge",
         "items",
         "reasons",
@@ -293,11 +293,15 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="Items")
     def items(self, obj):
-        return ", ".join(str(ln) for ln in obj.lines.all())
+        return cut(", ".join(str(ln) for ln in obj.lines.all()), 170)
 
     @admin.display(description="Reasons")
     def reasons(self, obj):
-        return ", ".join(sorted({ln.get_reason_display() for ln in obj.lines.all()}))
+        return cut(", ".join(sorted({ln.get_reason_display() for ln in obj.lines.all()})), 120)
+
+    @admin.display(description="Brand", ordering="brand")
+    def brand_cut(self, obj):
+        return cut(obj.brand, 110)
 
     @admin.display(description="Age", ordering="created_at")
     def age(self, obj):
@@ -560,7 +564,11 @@ class ReturnRequestInline(ReadOnlyInline):
     verbose_name_plural = "Returns"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("lines__order_line")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("lines", queryset=ReturnLine.objects.select_related("order_line")))
+        )
 
     @admin.display(description="Return")
     def number_link(self, obj):

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from channels.models import Channel
-from orders.models import Fulfilment, Order, OrderLine, Product
+from orders.models import Fulfilment, Order, OrderEvent, OrderLine, Product
 from shipping.models import Address, Brand, CarrierAccount
 
 
@@ -149,3 +149,65 @@ def catalogue() -> None:
     skus = set(OrderLine.objects.exclude(sku="").values_list("sku", flat=True))
     for sku in skus - set(Product.objects.values_list("sku", flat=True)):
         ProductFactory(sku=sku)
+
+
+def busy_order(*, lines: int, events: int, shipments: int, with_return: bool, with_supplier: bool, **fields):
+    """An order as a busy one looks (the order page's tests and bench/admin.py): lines with
+    images and options, parcels (a shipment with its line and fulfilment each), a return, a
+    supplier order, and a timeline written by several staff members."""
+    from returns.models import ReturnLine, ReturnRequest
+    from shipping.models import ShipmentLine
+    from suppliers.models import SupplierOrder, SupplierOrderLine
+    from tests.shipping.factories import ShipmentFactory
+    from tests.suppliers.factories import SupplierFactory
+
+    brand = BrandFactory()
+    carrier = CarrierAccountFactory(is_default=False)
+    order = OrderFactory(status="partly_shipped", **fields)
+    order_lines = [
+        OrderLineFactory(
+            order=order,
+            quantity=2,
+            options={"Colour": "Blue", "Personalisation": f"Line {i}"},
+            image_url=f"https://img.example/{i}.jpg",
+        )
+        for i in range(lines)
+    ]
+    for i in range(shipments):
+        line = order_lines[i % len(order_lines)]
+        fulfilment = FulfilmentFactory(order=order, lines=[[line.external_id, 1]], state="sent")
+        shipment = ShipmentFactory(
+            order=order, carrier_account=carrier, brand=brand, fulfilment=fulfilment, status="in_transit"
+        )
+        ShipmentLine.objects.create(shipment=shipment, order_line=line, quantity=1)
+    if with_return:
+        ret = ReturnRequest.objects.create(order=order, brand=brand)
+        ReturnLine.objects.create(
+            return_request=ret, order_line=order_lines[0], quantity=1, reason="too_small"
+        )
+    if with_supplier:
+        supplier = SupplierFactory()
+        line = order_lines[-1]
+        line.dropshipped_by = supplier.name
+        line.save()
+        supplier_order = SupplierOrder.objects.create(
+            order=order,
+            supplier=supplier,
+            reference=f"SO-{order.pk}",
+            currency="EUR",
+            total_cost=Decimal("12"),
+        )
+        SupplierOrderLine.objects.create(
+            supplier_order=supplier_order,
+            order_line=line,
+            sku=line.sku,
+            title=line.title,
+            quantity=2,
+            unit_cost=Decimal("6"),
+        )
+    actors = [UserFactory(username=f"clerk{i}") for i in range(4)] + [None]
+    OrderEvent.objects.bulk_create(
+        OrderEvent(order=order, kind="note", message=f"Event {i}", actor=actors[i % len(actors)])
+        for i in range(events)
+    )
+    return order

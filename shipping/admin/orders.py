@@ -6,20 +6,23 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from orders import services as order_services
 from orders.admin import OrderAdmin
 from orders.models import Order
+from orders.order_page import page_positions
 from shipping import bulk, cancellation, quoting, rating, rules
 from shipping.admin.jobs import progress_url
-from shipping.admin.shipments import ShipmentInline
+from shipping.admin.shipments import BookForm, ShipmentInline
 from shipping.booking import LIVE
+from shipping.models import ShipmentLine
 
 
 def _reasons(reasons):
@@ -29,14 +32,17 @@ def _reasons(reasons):
     )
 
 
-def shipping_panel(self, obj):
+def shipping_panel(obj):
     """How this order ships and why (which rule, which mapping line), what is left to ship, and
     what stops it or needs attention."""
     if obj is None or not obj.pk:
         return "—"
     parts = []
     for live in (
-        obj.shipments.filter(status__in=LIVE).order_by("created_at").prefetch_related("lines__order_line")
+        obj.shipments.filter(status__in=LIVE)
+        .order_by("created_at")
+        .select_related("carrier_account")
+        .prefetch_related(Prefetch("lines", queryset=ShipmentLine.objects.select_related("order_line")))
     ):
         decision = live.decision or {}
         held = ", ".join(str(sl) for sl in live.lines.all()) or "—"
@@ -99,14 +105,15 @@ def _rate_rule_panel(order, picked, decision):
 def _what_is_left(order):
     """The panel for the lines Shipdesk still ships: how they would ship (only a carrier and
     service that serve the destination and weight), or why nothing is left."""
-    picked = order_services.default_lines(order)
+    positions = page_positions(order)
+    picked = [(p.line, p.to_ship) for p in positions if p.to_ship]
     if not picked:
         if order.status == Order.Status.ON_HOLD:
             return []
         return [
             format_html(
                 "<p><strong>Nothing left for us to ship:</strong> {}</p>",
-                order_services.nothing_to_ship_reason(order),
+                order_services.nothing_to_ship_reason(order, positions),
             )
         ]
     parts = []
@@ -133,14 +140,32 @@ def _what_is_left(order):
         parts.append(_reasons(decision.reasons))
     held = ", ".join(f"{qty} × {ln.sku or ln.title}" for ln, qty in picked)
     parts.append(format_html("<p>Left for us to ship: {} ({} g)</p>", held, weight))
-    if order.status in order_services.BOOKABLE:
-        parts.append(
-            format_html(
-                '<p><a class="button" href="{}">Book shipment</a></p>',
-                reverse("admin:shipping_shipment_book", args=[order.pk]),
-            )
-        )
     return parts
+
+
+def booking_panel(request, order, positions):
+    """The order page's booking panel (orders.order_page.work_context): how it ships and why,
+    and the booking form of shipping.admin.shipments.BookForm spread over the page: a checkbox
+    and a quantity on each open line, the carrier and the note beside the button. Its inputs
+    belong to the form the page puts after the order's own (form="book-form"), which posts to
+    the booking view, so a split is booked from here in one click."""
+    can_book = order.status in order_services.BOOKABLE and request.user.has_perm("shipping.add_shipment")
+    form = BookForm(positions=positions, channel=order.channel, auto_id="book_%s") if can_book else None
+    line_fields, main_fields = {}, []
+    if form is not None:
+        for field in form.fields.values():
+            field.widget.attrs["form"] = "book-form"
+        line_fields = {p.line.pk: (take, qty) for p, take, qty in form.line_rows}
+        main_fields = [form["carrier_account"], form["note"]]
+        main_fields[1].field.widget.attrs.update(rows=1, cols=40)
+    return {
+        "title": _("How it ships"),
+        "panel": shipping_panel(order),
+        "url": reverse("admin:shipping_shipment_book", args=[order.pk]),
+        "can_book": bool(form and form.line_rows),
+        "line_fields": line_fields,
+        "main_fields": main_fields,
+    }
 
 
 @admin.action(description="Book shipments (labels A6, one per page)")
@@ -266,12 +291,6 @@ class ServiceMappedFilter(admin.SimpleListFilter):
 
 
 OrderAdmin.list_filter = [*OrderAdmin.list_filter, ServiceMappedFilter]
-OrderAdmin.inlines = [*OrderAdmin.inlines[:1], ShipmentInline, *OrderAdmin.inlines[1:]]
-OrderAdmin.shipping_panel = admin.display(description="How it ships")(shipping_panel)
-OrderAdmin.readonly_fields = [*OrderAdmin.readonly_fields, "shipping_panel"]
-OrderAdmin.fieldsets = [
-    *OrderAdmin.fieldsets[:1],
-    ("Shipping desk", {"fields": ["shipping_panel"]}),
-    *OrderAdmin.fieldsets[1:],
-]
+OrderAdmin.inlines = [*OrderAdmin.inlines, ShipmentInline]  # placed by OrderAdmin.INLINE_ORDER
+OrderAdmin.booking_panel = booking_panel
 OrderAdmin.actions = [*OrderAdmin.actions, book_shipments, book_shipments_a4, cancel_orders]

@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.files.storage import default_storage
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -21,12 +21,12 @@ from django.utils.translation import gettext_lazy as _
 from channels.connectors.carriers import TRACKING_COMPANIES
 from orders import normalise, pushing
 from orders import services as order_services
-from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, badge
+from orders.admin import ReadOnlyInline, SpreadsheetExportMixin, WideListMixin, badge, cut, short_datetime
 from orders.models import Order
 from shipping import labels, printing, rules
 from shipping.admin import booking_page
 from shipping.booking import BookingError, book_shipment, cancel_shipment, relabel_shipment
-from shipping.models import CarrierAccount, Shipment, TrackingEvent
+from shipping.models import CarrierAccount, Shipment, ShipmentLine, TrackingEvent
 from shipping.resources import ShipmentExportResource
 from shipping.templatetags.shipping_labels import thumbnail_html
 from shipping.thumbnails import label_thumbnail
@@ -161,11 +161,12 @@ class ShipmentInline(ReadOnlyInline):
     fk_name = "order"
 
     def get_queryset(self, request):
+        # order: each row's title is str(shipment), which names its order.
         return (
             super()
             .get_queryset(request)
-            .select_related("carrier_account")
-            .prefetch_related("lines__order_line")
+            .select_related("carrier_account", "order")
+            .prefetch_related(Prefetch("lines", queryset=ShipmentLine.objects.select_related("order_line")))
         )
 
     @admin.display(description="Holds")
@@ -304,19 +305,19 @@ class LabelPrintedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
+class ShipmentAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
     resource_classes = [ShipmentExportResource]  # the export reads the list's select_related
     change_list_template = "admin/shipping/shipment/change_list.html"
     list_display = [
         "tracking",
         "order",
         "channel",
-        "carrier_account",
-        "service",
+        "carrier",
+        "service_cut",
         "state",
         "fee",
         "label_pdf",
-        "created_at",
+        "created",
     ]
     list_filter = ["status", LabelPrintedFilter, "carrier_account", TrackingCompanyFilter, "order__channel"]
     list_select_related = ["order__channel", "carrier_account"]
@@ -626,7 +627,19 @@ class ShipmentAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
 
     @admin.display(description="Channel")
     def channel(self, obj):
-        return obj.order.channel
+        return cut(obj.order.channel, 100)
+
+    @admin.display(description="Carrier account", ordering="carrier_account")
+    def carrier(self, obj):
+        return cut(obj.carrier_account or obj.tracking_company, 120)
+
+    @admin.display(description="Service", ordering="service")
+    def service_cut(self, obj):
+        return cut(obj.service, 120)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj):
+        return short_datetime(obj.created_at)
 
     @admin.display(description="Status", ordering="status")
     def state(self, obj):

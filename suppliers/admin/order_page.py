@@ -20,7 +20,8 @@ class SupplierOrderInline(ReadOnlyInline):
     template = "admin/suppliers/supplierorder/order_inline.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("supplier").prefetch_related("lines")
+        # order: each row's title is str(supplier order), which names its order.
+        return super().get_queryset(request).select_related("supplier", "order").prefetch_related("lines")
 
     @admin.display(description="Supplier order")
     def link(self, obj):

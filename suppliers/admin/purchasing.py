@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from orders.admin import ReadOnlyInline
+from orders.admin import ReadOnlyInline, WideListMixin, cut, short_datetime
 from suppliers import checkout, placing, routing, services, tracking
 from suppliers.admin.badges import auto_badge, status_badge
 from suppliers.forms import CheckoutForm, StaffTrackingCsvForm
@@ -43,18 +43,18 @@ class SupplierOrderLineInline(ReadOnlyInline):
 
 
 @admin.register(SupplierOrder)
-class SupplierOrderAdmin(admin.ModelAdmin):
+class SupplierOrderAdmin(WideListMixin, admin.ModelAdmin):
     list_display = [
         "reference",
         "store_order",
-        "supplier",
+        "supplier_cut",
         "automatic",
         "status_display",
         "cost",
         "batch",
-        "placed_at",
+        "placed",
         "tracking",
-        "tracking_due_at",
+        "tracking_due",
     ]
     list_filter = ["status", "supplier", TrackingFilter]
     list_select_related = ["supplier", "order", "batch__supplier"]
@@ -108,7 +108,19 @@ class SupplierOrderAdmin(admin.ModelAdmin):
             '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[obj.order_id]), obj.order
         )
 
-    @admin.display(description="Automatic orders")
+    @admin.display(description="Supplier", ordering="supplier")
+    def supplier_cut(self, obj):
+        return cut(obj.supplier, 100)
+
+    @admin.display(description="Placed", ordering="placed_at")
+    def placed(self, obj):
+        return short_datetime(obj.placed_at)
+
+    @admin.display(description="Tracking due", ordering="tracking_due_at")
+    def tracking_due(self, obj):
+        return short_datetime(obj.tracking_due_at)
+
+    @admin.display(description="Auto")
     def automatic(self, obj):
         return auto_badge(obj.supplier)
 
@@ -124,9 +136,11 @@ class SupplierOrderAdmin(admin.ModelAdmin):
     def tracking(self, obj):
         if obj.tracking_url:
             return format_html(
-                '<a href="{}" target="_blank" rel="noopener">{}</a>', obj.tracking_url, obj.tracking_number
+                '<a href="{}" target="_blank" rel="noopener">{}</a>',
+                obj.tracking_url,
+                cut(obj.tracking_number, 110),
             )
-        return obj.tracking_number or "—"
+        return cut(obj.tracking_number, 110)
 
     @admin.action(description="Pay selected")
     def pay_selected(self, request, queryset):

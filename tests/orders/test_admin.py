@@ -1,6 +1,7 @@
 """The order admin as staff use it."""
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from orders.models import Order
@@ -64,10 +65,11 @@ def test_order_search(staff_client, term, expected):
 
     response = staff_client.get(reverse("admin:orders_order_changelist"), {"q": term})
 
-    result = list(response.context["cl"].result_list)
-    assert (result == [order]) is expected
-    if not expected:
-        assert result == []
+    if expected:  # exactly one hit: the search opens that order
+        assert response.status_code == 302
+        assert response.url == reverse("admin:orders_order_change", args=[order.pk])
+    else:
+        assert list(response.context["cl"].result_list) == []
 
 
 def test_status_is_read_only_on_the_order_page(staff_client):
@@ -161,3 +163,73 @@ def test_order_list_says_when_each_channel_last_synced(staff_client):
     page = staff_client.get(reverse("admin:orders_order_changelist")).content.decode()
     assert "<strong>Etsy-Main</strong> (manual only)" in page and "never synced" in page
     assert "<strong>Shop-Failing</strong>" in page and "last sync failed" in page
+
+
+@pytest.mark.parametrize(
+    "term,found",
+    [
+        ("SO4A", {"SO4A 1AA", "SO4A 2BB"}),  # a postcode's first part finds every order there
+        ("so4a 1", {"SO4A 1AA"}),
+        ("SO4A 1AA", {"SO4A 1AA"}),
+        ("SO4", {"SO4A 1AA", "SO4A 2BB", "SO40 9ZZ"}),
+        ("SO", set()),  # two characters: whole values only (no order has postcode or number "SO")
+        ("#AB-10", {"number AB-1001", "number AB-1002"}),  # an order number's beginning, as typed
+        ("AB1001", {"number AB-1001"}),
+    ],
+)
+def test_postcode_and_order_number_search_match_prefixes(staff_client, term, found):
+    for number, postcode in [
+        ("AB-1001", "SO4A 1AA"),
+        ("AB-1002", "SO4A 2BB"),
+        ("CD-2001", "SO40 9ZZ"),
+        ("CD-2002", "LS1 4AB"),
+    ]:
+        OrderFactory(
+            order_number=number, ship_postal_code=postcode, customer_name="Kim Lee", email="k@example.com"
+        )
+    OrderFactory.create_batch(2, order_number="XY-1", ship_postal_code="S1 1AA", customer_name="Zed")
+
+    response = staff_client.get(reverse("admin:orders_order_changelist"), {"q": term})
+
+    if len(found) == 1:
+        assert response.status_code == 302
+        order = Order.objects.get(pk=int(response.url.rstrip("/").split("/")[-2]))
+        hits = [order]
+    else:
+        hits = list(response.context["cl"].result_list)
+    shown = {o.ship_postal_code for o in hits} | {f"number {o.order_number}" for o in hits}
+    assert {x for x in shown if x in found} == found and len(hits) == len(found)
+
+
+def test_a_search_with_two_hits_shows_the_list_and_one_hit_opens_the_order(staff_client):
+    first = OrderFactory(order_number="5001", customer_name="Ann Smith")
+    OrderFactory(order_number="5002", customer_name="Ann Jones")
+
+    two = staff_client.get(reverse("admin:orders_order_changelist"), {"q": "Ann"})
+    one = staff_client.get(reverse("admin:orders_order_changelist"), {"q": "Ann Smith"})
+    none = staff_client.get(reverse("admin:orders_order_changelist"), {"q": "Nobody"})
+
+    assert two.status_code == 200 and len(two.context["cl"].result_list) == 2
+    assert one.status_code == 302 and one.url == reverse("admin:orders_order_change", args=[first.pk])
+    assert none.status_code == 200 and len(none.context["cl"].result_list) == 0
+
+
+# Session, user, the channel filter, the count, the page, the last-sync line; on PostgreSQL the
+# paginator first asks the planner for an estimate (orders.pagination).
+ORDER_LIST_QUERIES = 6
+
+
+def test_the_order_list_runs_a_pinned_number_of_queries_at_1_and_50_rows(
+    staff_client, django_assert_num_queries
+):
+    channel = ChannelFactory()
+    OrderFactory(channel=channel)
+    url = reverse("admin:orders_order_changelist")
+    staff_client.get(url)  # the process's first page fills Django's ContentType cache
+
+    expected = ORDER_LIST_QUERIES + (connection.vendor == "postgresql")
+    with django_assert_num_queries(expected):
+        assert len(staff_client.get(url).context["cl"].result_list) == 1
+    OrderFactory.create_batch(49, channel=channel)
+    with django_assert_num_queries(expected):
+        assert len(staff_client.get(url).context["cl"].result_list) == 50
