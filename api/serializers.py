@@ -350,6 +350,52 @@ class BookIn(serializers.Serializer):
     note = serializers.CharField(max_length=500, required=False, allow_null=True, default=None)
     tracking_company = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     label_size = serializers.ChoiceField(choices=["a6", "a4"], required=False, default="a6")
+    rate = serializers.RegexField(
+        r"^\d+\|.+$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A rate's `id` from POST /orders/{id}/rates: that account and service, asked again "
+        "now; the price it quotes is recorded with the shipment (overrides carrier_account and service)",
+    )
+
+
+class RatesIn(serializers.Serializer):
+    lines = BookLineIn(
+        many=True, required=False, help_text="Default: every open line Shipdesk ships itself, in full"
+    )
+    weight_g = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+
+class RateOut(serializers.Serializer):
+    id = serializers.SerializerMethodField(help_text="Pass as `rate` when booking")
+    carrier_account = serializers.IntegerField(source="account_id")
+    carrier = serializers.CharField()
+    service = serializers.CharField()
+    service_name = serializers.CharField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+    transit_days = serializers.IntegerField(allow_null=True)
+    available = serializers.SerializerMethodField()
+    unavailable = serializers.CharField(help_text="Why this service cannot carry the parcel")
+
+    def get_id(self, rate) -> str:
+        return f"{rate.account_id}|{rate.service}"
+
+    def get_available(self, rate) -> bool:
+        return not rate.unavailable
+
+
+class CarrierErrorOut(serializers.Serializer):
+    carrier_account = serializers.IntegerField(source="account.pk")
+    error = serializers.CharField()
+
+
+class RatesOut(serializers.Serializer):
+    rates = RateOut(many=True, help_text="Priced rates cheapest first, then unpriced, then unavailable")
+    errors = CarrierErrorOut(many=True, help_text="Accounts that failed or did not answer in time")
+    customs_declaration = serializers.BooleanField(help_text="The parcel crosses a customs border")
+    customs_missing = serializers.ListField(child=serializers.CharField(), help_text="What the products lack")
 
 
 class CancelOut(serializers.Serializer):

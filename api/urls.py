@@ -17,6 +17,7 @@ urlpatterns = [
     path("orders/bulk", views.OrderBulk.as_view(), name="api-orders-bulk"),
     path("orders/<int:pk>", views.OrderDetail.as_view(), name="api-order"),
     path("orders/<int:pk>/shipments", views.OrderShipments.as_view(), name="api-order-shipments"),
+    path("orders/<int:pk>/rates", views.OrderRates.as_view(), name="api-order-rates"),
     path("shipments/<int:pk>", views.ShipmentDetail.as_view(), name="api-shipment"),
     path("shipments/<int:pk>/cancel", views.ShipmentCancel.as_view(), name="api-shipment-cancel"),
     path("shipments/<int:pk>/label", views.ShipmentLabel.as_view(), name="api-shipment-label"),

@@ -28,6 +28,8 @@ from api.serializers import (
     OrderDetailOut,
     OrderIn,
     OrderOut,
+    RatesIn,
+    RatesOut,
     RefundIn,
     RejectIn,
     ReturnOut,
@@ -36,10 +38,12 @@ from api.serializers import (
 )
 from orders import manual
 from orders.attribution import acting_via
+from orders.lines import InvalidLines, check_lines, default_lines
 from orders.models import Order, OrderEvent
 from returns import services as returns_services
 from returns.models import ReturnRequest
-from shipping.booking import book_shipment, cancel_shipment
+from shipping import quoting
+from shipping.booking import BookingError, book_shipment, cancel_shipment
 from shipping.models import CarrierAccount, Shipment
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -184,11 +188,15 @@ class OrderShipments(APIView):
             if account is None:
                 raise serializers.ValidationError({"carrier_account": ["No carrier account has this id."]})
         lines = [(item["line"], item["quantity"]) for item in data["lines"]] if data.get("lines") else None
+        service, quote = data["service"], None
+        if data.get("rate"):
+            account, service, quote = _chosen_rate(order, data["rate"], lines, data["weight_g"])
         with attributed(request.auth):
             shipment = book_shipment(
                 order=order,
                 carrier_account=account,
-                service=data["service"],
+                quote=quote,
+                service=service,
                 weight_g=data["weight_g"],
                 lines=lines,
                 note=data["note"],
@@ -197,6 +205,65 @@ class OrderShipments(APIView):
             )
         return Response(
             ShipmentOut(shipment_queryset().get(pk=shipment.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+
+def _parcel_lines(order: Order, lines) -> list:
+    """The (OrderLine, quantity) pairs of a parcel: the lines given, checked, or the default."""
+    try:
+        return check_lines(order, lines, open_only=True) if lines else default_lines(order)
+    except InvalidLines as exc:
+        raise BookingError(str(exc)) from exc
+
+
+def _chosen_rate(order: Order, rate_id: str, lines, weight_g):
+    """(account, service, quote): the rate named by its id, asked again of its carrier now."""
+    account_id, _, service = rate_id.partition("|")
+    account = CarrierAccount.objects.filter(pk=int(account_id), is_active=True).first()
+    if account is None:
+        raise serializers.ValidationError({"rate": ["No active carrier account has this id."]})
+    picked = _parcel_lines(order, lines)
+    if not picked:
+        raise BookingError(f"{order}: nothing left to ship")
+    return (
+        account,
+        service,
+        quoting.requote(order, picked, account=account, service=service, weight_g=weight_g),
+    )
+
+
+class OrderRates(APIView):
+    """Every active carrier account's rates for a parcel of the chosen lines, asked concurrently
+    with a time limit per carrier, as the admin's booking form shows them."""
+
+    scopes = {"POST": Scope.SHIPMENTS_READ}
+
+    @extend_schema(
+        request=RatesIn,
+        responses={200: RatesOut, 422: OpenApiResponse(description="No parcel can be made: detail says why")},
+        summary="Rates side by side for chosen lines of an order (pass a rate's id when booking)",
+    )
+    def post(self, request, pk: int):
+        order = get_object_or_404(Order.objects.select_related("channel"), pk=pk)
+        incoming = RatesIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        lines = [(item["line"], item["quantity"]) for item in data["lines"]] if data.get("lines") else None
+        picked = _parcel_lines(order, lines)
+        if not picked:
+            raise BookingError(f"{order}: nothing left to ship")
+        result = quoting.quote(order, picked, weight_g=data["weight_g"])
+        if result.shop is None:
+            raise BookingError(result.problem)
+        return Response(
+            RatesOut(
+                {
+                    "rates": result.shop.rates,
+                    "errors": result.shop.errors,
+                    "customs_declaration": result.needs_customs,
+                    "customs_missing": [str(m) for m in result.missing],
+                }
+            ).data
         )
 
 

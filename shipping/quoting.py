@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from orders.models import Order, OrderLine
 from shipping import booking, customs, rating, rules
-from shipping.carriers.base import BookingRequest
+from shipping.carriers.base import BookingRequest, Rate
 from shipping.models import CarrierAccount
 
 
@@ -56,3 +56,32 @@ def quote(
         return Quote(problem=problem)
     missing = customs.missing_fields(request.item_lines) if request.customs else []
     return Quote(shop=rating.shop(request, accounts), request=request, missing=missing)
+
+
+def requote(
+    order: Order,
+    picked: list[tuple[OrderLine, int]],
+    *,
+    account: CarrierAccount,
+    service: str,
+    weight_g: int | None = None,
+) -> Rate | None:
+    """The rate `account` quotes *now* for `service` on a parcel of `picked` (checked) lines: the
+    price a booking records is the price of the moment it is bought. None when the parcel lacks
+    customs data (book_shipment then refuses, naming what is missing). Raises BookingError when
+    no parcel can be described or the carrier no longer offers that service."""
+    from shipping.booking import BookingError
+
+    again = quote(order, picked, weight_g=weight_g, accounts=[account])
+    if again.shop is None:
+        raise BookingError(again.problem)
+    if again.missing:
+        return None
+    rate = again.shop.find(account.pk, service)
+    if rate is None:
+        why = (
+            "; ".join(a.error for a in again.shop.errors)
+            or "it no longer offers that service for this parcel"
+        )
+        raise BookingError(f"{account.name} did not quote that rate again: {why}", field="rate")
+    return rate

@@ -42,19 +42,10 @@ def chosen_rate(order, form) -> tuple[CarrierAccount | None, str, rating.Rate | 
         checked = order_services.check_lines(order, lines, open_only=True)
     except order_services.InvalidLines as exc:
         raise BookingError(str(exc)) from exc
-    again = quoting.quote(order, checked, weight_g=form.cleaned_data["weight_g"], accounts=[account])
-    if again.shop is None:
-        raise BookingError(again.problem)
-    if again.missing:
-        return account, picked[1], None  # book_shipment refuses it, naming what is missing
-    rate = again.shop.find(account.pk, picked[1])
-    if rate is None:
-        why = (
-            "; ".join(a.error for a in again.shop.errors)
-            or "it no longer offers that service for this parcel"
-        )
-        raise BookingError(f"{account.name} did not quote that rate again: {why}", field="rate")
-    return account, picked[1], rate
+    rate = quoting.requote(
+        order, checked, account=account, service=picked[1], weight_g=form.cleaned_data["weight_g"]
+    )
+    return account, picked[1], rate  # None: customs data is missing, book_shipment names it
 
 
 def show_next_to_field(form, exc: BookingError) -> bool:
