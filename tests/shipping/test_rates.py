@@ -247,3 +247,34 @@ def test_bulk_booking_books_what_the_rate_rule_chooses(
     assert {(s.carrier_account_id, s.service, s.fee) for s in shipments} == {
         (sendcloud.account.pk, "DPD Home 0-31.5kg", Decimal("7.40"))
     }
+
+
+def test_rate_shopping_across_sendcloud_and_the_direct_carriers_with_one_timing_out(ups, settings):
+    """Issue 16: Sendcloud, UPS and DHL Express side by side for one UK order to the US; DHL does
+    not answer in time and shows why, the others are not held back."""
+    from sandbox import mydhl
+    from sandbox.sendcloud import store_for_account as sendcloud_store
+    from tests.shipping.factories import DHLExpressAccountFactory
+    from tests.shipping.karrio_setup import an_order
+
+    settings.RATE_TIMEOUT_SECONDS = 3.0
+    sendcloud = SendcloudAccountFactory(name="Sendcloud", api_base_url=f"{ups.url}/sandbox/sendcloud/api/v2")
+    sendcloud_store(sendcloud)
+    dhl = DHLExpressAccountFactory(name="DHL Express", api_base_url=f"{ups.url}/sandbox/mydhl")
+    store = mydhl.store_for_account(dhl)
+    store.faults = [{"delay": 8.0, "path": "/rates", "times": 3}]
+    store.save(update_fields=["faults"])
+    order = an_order("US")
+
+    started = time.monotonic()
+    shop = shop_for(order)
+    took = time.monotonic() - started
+
+    assert took < 7  # DHL's 8 s did not hold the others
+    [late] = shop.errors
+    assert late.account == dhl and late.error == "DHL Express: no answer within 3s"
+    answered = {r.account_id for r in shop.rates}
+    assert answered == {ups.account.pk, sendcloud.pk}  # both answered (a service each, priced or why not)
+    ups_rates = [r for r in shop.available if r.account_id == ups.account.pk]
+    assert ups_rates and all(r.price is not None and r.carrier == "UPS" for r in ups_rates)
+    time.sleep(8.2)  # let the stand-in finish DHL's slow answer before the database is flushed
