@@ -167,6 +167,10 @@ class WideListMixin:
         return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
 
+# A list URL with this parameter stays a list when its search finds exactly one order.
+LIST_ONLY = "_list"
+
+
 def cut(text, width: int = 160):
     """`text` in one line at most `width` pixels wide, whole on hover."""
     text = str(text or "")
@@ -465,8 +469,12 @@ class OrderAdmin(WideListMixin, SpreadsheetExportMixin, admin.ModelAdmin):
         channels = Channel.objects.filter(is_active=True).only(
             "name", "sync_mode", "last_synced_at", "last_sync_state", "last_error", "needs_reconnect"
         )
+        stay = LIST_ONLY in request.GET  # "show the list even for one hit" (e.g. to export it)
+        if stay:
+            request.GET = request.GET.copy()
+            del request.GET[LIST_ONLY]
         response = super().changelist_view(request, {**(extra_context or {}), "channels_sync": channels})
-        return self._one_hit(request, response) or response
+        return (None if stay else self._one_hit(request, response)) or response
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("channel")

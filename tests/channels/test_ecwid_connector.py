@@ -36,8 +36,8 @@ ECWID = Marketplace(
     seed=2,
     resume_key="offset",
     resume_at=5,
-    timeout=0.2,
-    slow=0.6,
+    timeout=1.0,  # generous: the 429 and 5xx cases must not time out on a busy CI machine
+    slow=1.5,
     throttle={"retry_after": 0},
 )
 

@@ -42,8 +42,8 @@ ETSY = Marketplace(
     seed=3,
     resume_key="offset",
     resume_at=5,
-    timeout=0.2,
-    slow=0.6,
+    timeout=1.0,  # generous: the 429 and 5xx cases must not time out on a busy CI machine
+    slow=1.5,
     throttle={"retry_after": 0},
 )
 test_a_failing_page_loses_nothing_and_the_next_sync_completes = failing_page_test(ETSY)

@@ -37,8 +37,8 @@ SHOPIFY = Marketplace(
     orders=8,
     seed=2,
     resume_key="page_info",  # the link to page two
-    timeout=0.2,
-    slow=0.6,
+    timeout=1.0,  # generous: the 429 and 5xx cases must not time out on a busy CI machine
+    slow=1.5,
     throttle={"retry_after": 0},
 )
 

@@ -73,6 +73,8 @@ def export(client, url: str, fmt: str = "csv", resource=OrderExportResource) -> 
 
 def export_orders(client, query: str = "", fmt: str = "csv") -> bytes:
     """The order list, filtered by `query`, exported from its link."""
+    # `_list`: the list itself even when its search finds one order (which otherwise opens it).
+    query = query + ("&" if query else "?") + "_list=1"
     return export(client, export_link(client, reverse("admin:orders_order_changelist") + query), fmt)
 
 

@@ -32,6 +32,7 @@ def orders(n: int):
 
 
 def submit_export(client, fmt: str, query: str = "?o=1"):
+    query = query + ("&" if query else "?") + "_list=1"  # a one-hit search stays a list
     url = export_link(client, reverse("admin:orders_order_changelist") + query)
     data = {"format": "0" if fmt == "csv" else "1", "resource": "0"}
     data |= {f"orderexportresource_{name}": "on" for name in OrderExportResource().get_export_order()}
