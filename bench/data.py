@@ -221,9 +221,12 @@ def load_orders(
         for start in range(first, last + 1, chunk):
             stop = min(start + chunk - 1, last)
             cursor.execute("SELECT coalesce(max(id), 0) FROM orders_order")
-            lo = cursor.fetchone()[0] + 1
+            before = cursor.fetchone()[0]
             cursor.execute(order_sql, {**base, **dict(order_params), "start": start, "stop": stop})
-            ids = {**base, "lo": lo, "hi": lo + (stop - start)}
+            # The ids the rows really got: a PostgreSQL sequence may be ahead of max(id).
+            cursor.execute("SELECT min(id), max(id) FROM orders_order WHERE id > %s", [before])
+            lo, hi = cursor.fetchone()
+            ids = {**base, "lo": lo, "hi": hi}
             cursor.execute(line_sql, {**ids, **dict(line_params)})
             cursor.execute(fulfilment_sql, {**ids, **dict(fulfilment_params)})
             cursor.execute(shipment_sql, {**ids, **dict(shipment_params)})
