@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250  # Shopify's maximum
 INVENTORY_IDS_MAX = 100  # ids one `inventory_items.json` call takes
+# The persistent cache key of a product's facts. Until customs data joined them they were cached
+# under "product:{id}": a new key, so products cached before are read once more, with it.
+PRODUCT_KEY = "product+customs:"
 CLOCK_SKEW = timedelta(minutes=2)  # read a little before the last run started: replays are harmless
 
 
@@ -153,7 +156,7 @@ class ShopifyConnector(Connector):
     def cache_keys(self, orders: list[RemoteOrder]) -> list[str]:
         return sorted(
             {
-                f"product:{ln.listing_id}"
+                f"{PRODUCT_KEY}{ln.listing_id}"
                 for o in orders
                 for ln in o.lines
                 if ln.listing_id and ln.image_url.startswith(VARIANT_IMAGE)
@@ -164,7 +167,7 @@ class ShopifyConnector(Connector):
         """One GET per product, ever. A deleted product is remembered as missing; any other
         failure (of the product or of its inventory items) leaves image, option names and customs
         data out this time and tries again next sync."""
-        key = f"product:{product_id}"
+        key = f"{PRODUCT_KEY}{product_id}"
         if key not in cache:
             try:
                 data, _ = self.call(

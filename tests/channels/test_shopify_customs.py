@@ -36,7 +36,7 @@ def test_the_connector_reads_each_lines_hs_code_and_origin_from_its_inventory_it
         "CANDLE-CEDAR": ("", ""),  # nor anything for this one
     }
     # Cached with the product, so the next sync asks Shopify for neither.
-    assert cache["product:7100002"]["variants"]["7200021"]["hs_code"] == "691200"
+    assert cache["product+customs:7100002"]["variants"]["7200021"]["hs_code"] == "691200"
 
 
 def test_a_sync_fills_the_catalogue_without_overwriting_what_staff_entered(shopify_sandbox):
@@ -109,3 +109,14 @@ def test_the_sandbox_answers_inventory_items_by_ids_with_shopifys_auth(shopify_s
         "GB",
     )
     assert refused.status_code == 401 and no_ids.status_code == 422
+
+
+def test_a_product_cached_before_customs_data_existed_is_read_again_with_it(shopify_sandbox):
+    channel, store = shopify_sandbox
+    old = {"image": "", "variants": {"7200021": {"image": "", "options": {"Colour": "Red"}}}}
+    RemoteProductCache.objects.create(channel=channel, key="product:7100002", data=old)
+    shop_order(store, [("MUG-RED", 1)])
+
+    assert not run_sync(channel).errors
+
+    assert Product.objects.get(sku="MUG-RED").hs_code == "691200"
