@@ -190,7 +190,8 @@ class ShopifyConnector(Connector):
 
     def _add_customs(self, facts: dict) -> bool:
         """The variants' HS codes and origins, from their inventory items in one call
-        (`inventory_items.json?ids=…`). False when that call failed (any but a refused token)."""
+        (`inventory_items.json?ids=…`). False when that call failed (but for a refused token, which
+        raises, and a missing read_inventory scope, which leaves them out)."""
         ids = [v["inventory_item_id"] for v in facts["variants"].values() if v.get("inventory_item_id")]
         ids = ids[:INVENTORY_IDS_MAX]  # Shopify takes at most 100 ids; a bigger product's others go without
         if not ids:
@@ -200,6 +201,11 @@ class ShopifyConnector(Connector):
                 "GET", "/inventory_items.json", params={"ids": ",".join(ids), "limit": len(ids)}
             )
         except ConnectorError as exc:
+            if exc.status == 403:
+                # The app lacks the read_inventory scope: the orders still come, without customs
+                # data (cached so: asking each sync would only spend the rate limit).
+                log.warning("Shopify refused inventory items (read_inventory scope?): %s", exc)
+                return True
             if exc.auth:
                 raise
             log.warning("Shopify inventory items %s: %s", ",".join(ids), exc)

@@ -287,10 +287,14 @@ INVENTORY_IDS_MAX = 100  # Shopify: "ids … (maximum: 100)"
 
 def inventory_items(request, version):
     """`GET inventory_items.json?ids=1,2,3`: the shop's inventory items among `ids` (required),
-    where the HS code and country of origin of a variant live."""
+    where the HS code and country of origin of a variant live. A store whose
+    `settings["scopes"]` lacks read_inventory is refused with 403, as Shopify refuses such an app."""
     early, store, fault, call_limit = _guard(request)
     if early:
         return early
+    scopes = (store.settings or {}).get("scopes")  # the app's access scopes; all when not set
+    if scopes is not None and "read_inventory" not in scopes:
+        return _error(403, "[API] This action requires merchant approval for read_inventory scope.")
     raw = [i.strip() for i in request.GET.get("ids", "").split(",") if i.strip()]
     if not raw:
         return _error(422, {"ids": ["is required"]})

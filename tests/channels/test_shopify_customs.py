@@ -120,3 +120,16 @@ def test_a_product_cached_before_customs_data_existed_is_read_again_with_it(shop
     assert not run_sync(channel).errors
 
     assert Product.objects.get(sku="MUG-RED").hs_code == "691200"
+
+
+def test_an_app_without_the_read_inventory_scope_imports_orders_without_customs_data(shopify_sandbox):
+    channel, store = shopify_sandbox
+    store.settings = {**(store.settings or {}), "scopes": ["read_orders", "write_fulfillments"]}
+    store.save()
+    shop_order(store, [("MUG-RED", 1)])
+
+    summary = run_sync(channel)
+
+    channel.refresh_from_db()
+    assert not summary.errors and not channel.needs_reconnect and Order.objects.count() == 1
+    assert not Product.objects.exists()
