@@ -17,14 +17,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels.connectors.base import Page, RemoteOrder
 from channels.models import Channel, StatusMapping
 from orders import attribution
-from orders.models import Order, OrderEvent, OrderLine, RemoteProductCache, SkippedOrder
+from orders.models import Order, OrderEvent, OrderLine, Product, RemoteProductCache, SkippedOrder
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,9 @@ def payload_hash(remote: RemoteOrder) -> str:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+# Catalogue facts a line carries (record_customs), not the order's: they leave the digest, so
+# their arrival does not rewrite every order once.
+_UNHASHED = ("hs_code", "origin_country")
 
 
 def _plain(value):
@@ -166,7 +170,7 @@ def _plain(value):
     if hasattr(cls, "__dataclass_fields__"):
         names = _FIELD_NAMES.get(cls)
         if names is None:
-            names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls) if f.name not in _UNHASHED)
         return {name: _plain(getattr(value, name)) for name in names}
     if cls in (list, tuple):
         return [_plain(v) for v in value]
@@ -416,6 +420,8 @@ def import_page(
                 )
                 summary.shipped_on_channel += 1
 
+        record_customs(remotes.values())
+
         # The cursor moves with the page, and says this sync is alive (if it still holds the claim).
         claimed = (
             Q(sync_started_at=channel.sync_started_at, sync_claimed_by=channel.sync_claimed_by)
@@ -434,6 +440,47 @@ def import_page(
         if new_ids and settings.ORDER_IMPORTED_HANDLERS:
             transaction.on_commit(lambda: services.run_handlers("ORDER_IMPORTED_HANDLERS", new_ids))
     return new_ids
+
+
+def record_customs(remotes) -> None:
+    """The catalogue learns the HS codes and origins the channel gave its lines (Shopify's
+    inventory items): a SKU with no entry gets one; an entry's EMPTY hs_code / origin_country is
+    filled; nothing staff entered is overwritten. Two queries at most, none when no line has any."""
+    found: dict[str, dict] = {}
+    for remote in remotes:
+        for ln in remote.lines:
+            sku = (ln.sku or "").strip()[:100]
+            hs_code = "".join(ch for ch in ln.hs_code or "" if ch.isdigit())
+            origin = (ln.origin_country or "").strip().upper()
+            hs_code = hs_code if 6 <= len(hs_code) <= 10 else ""
+            origin = origin if len(origin) == 2 and origin.isalpha() else ""
+            if sku and (hs_code or origin):
+                facts = found.setdefault(sku, {"title": ln.title[:300], "hs_code": "", "origin_country": ""})
+                facts["hs_code"] = facts["hs_code"] or hs_code
+                facts["origin_country"] = facts["origin_country"] or origin
+    if not found:
+        return
+    Product.objects.bulk_create(
+        [Product(sku=sku, **facts) for sku, facts in found.items()], ignore_conflicts=True
+    )
+    # Entries that existed (or were made by staff meanwhile): fill only their empty fields.
+    with_hs = {sku: f["hs_code"] for sku, f in found.items() if f["hs_code"]}
+    with_origin = {sku: f["origin_country"] for sku, f in found.items() if f["origin_country"]}
+
+    def filled(field: str, values: dict[str, str]):
+        return Case(
+            *[When(Q(sku=sku, **{field: ""}), then=Value(v)) for sku, v in values.items()],
+            default=F(field),
+        )
+
+    updates = {}
+    if with_hs:
+        updates["hs_code"] = filled("hs_code", with_hs)
+    if with_origin:
+        updates["origin_country"] = filled("origin_country", with_origin)
+    Product.objects.filter(
+        Q(sku__in=list(with_hs), hs_code="") | Q(sku__in=list(with_origin), origin_country="")
+    ).update(**updates, updated_at=Now())
 
 
 def enrich_page(channel: Channel, connector, page: Page) -> None:

@@ -45,6 +45,8 @@ class RemoteLine:
     is_physical: bool = True
     stock_location: str = ""
     listing_id: str = ""  # the channel's product id, for lookups of weight and image
+    hs_code: str = ""  # customs data, where the channel's API has it (Shopify's inventory items)
+    origin_country: str = ""  # ISO 3166-1 alpha-2 country of manufacture
 
 
 @dataclass

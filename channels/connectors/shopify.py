@@ -12,8 +12,9 @@ filtered set while we page (the backfill's paid/unshipped filter) never shift th
 read. Each page's cursor holds the next `page_info`; a finished pass resumes from its start
 time minus a little skew.
 
-Fields REST lacks: line images and option names live on the product, fetched once per product
-and cached (`enrich`)."""
+Fields REST lacks: line images and option names live on the product, and customs data (HS code,
+country of origin) on its variants' inventory items; both are fetched once per product (two
+calls) and cached (`enrich`)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from channels.connectors.base import (
 from channels.connectors.carriers import for_channel
 from channels.connectors.shopify_mapping import (
     VARIANT_IMAGE,
+    add_customs,
     cancel_body,
     fulfillment_body,
     fulfillment_groups,
@@ -55,6 +57,10 @@ from channels.connectors.shopify_mapping import (
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250  # Shopify's maximum
+INVENTORY_IDS_MAX = 100  # ids one `inventory_items.json` call takes
+# The persistent cache key of a product's facts. Until customs data joined them they were cached
+# under "product:{id}": a new key, so products cached before are read once more, with it.
+PRODUCT_KEY = "product+customs:"
 CLOCK_SKEW = timedelta(minutes=2)  # read a little before the last run started: replays are harmless
 
 
@@ -150,7 +156,7 @@ class ShopifyConnector(Connector):
     def cache_keys(self, orders: list[RemoteOrder]) -> list[str]:
         return sorted(
             {
-                f"product:{ln.listing_id}"
+                f"{PRODUCT_KEY}{ln.listing_id}"
                 for o in orders
                 for ln in o.lines
                 if ln.listing_id and ln.image_url.startswith(VARIANT_IMAGE)
@@ -159,8 +165,9 @@ class ShopifyConnector(Connector):
 
     def _product(self, cache: dict, product_id: str) -> dict:
         """One GET per product, ever. A deleted product is remembered as missing; any other
-        failure leaves image and option names out this time and tries again next sync."""
-        key = f"product:{product_id}"
+        failure (of the product or of its inventory items) leaves image, option names and customs
+        data out this time and tries again next sync."""
+        key = f"{PRODUCT_KEY}{product_id}"
         if key not in cache:
             try:
                 data, _ = self.call(
@@ -175,11 +182,40 @@ class ShopifyConnector(Connector):
                 if exc.auth:
                     raise
                 return {}
-            cache[key] = product_facts((data or {}).get("product") or {})
+            facts = product_facts((data or {}).get("product") or {})
+            if not self._add_customs(facts):
+                return facts  # this time without customs data; the next sync asks again
+            cache[key] = facts
         return cache[key]
 
+    def _add_customs(self, facts: dict) -> bool:
+        """The variants' HS codes and origins, from their inventory items in one call
+        (`inventory_items.json?ids=…`). False when that call failed (but for a refused token, which
+        raises, and a missing read_inventory scope, which leaves them out)."""
+        ids = [v["inventory_item_id"] for v in facts["variants"].values() if v.get("inventory_item_id")]
+        ids = ids[:INVENTORY_IDS_MAX]  # Shopify takes at most 100 ids; a bigger product's others go without
+        if not ids:
+            return True
+        try:
+            data, _ = self.call(
+                "GET", "/inventory_items.json", params={"ids": ",".join(ids), "limit": len(ids)}
+            )
+        except ConnectorError as exc:
+            if exc.status == 403:
+                # The app lacks the read_inventory scope: the orders still come, without customs
+                # data (cached so: asking each sync would only spend the rate limit).
+                log.warning("Shopify refused inventory items (read_inventory scope?): %s", exc)
+                return True
+            if exc.auth:
+                raise
+            log.warning("Shopify inventory items %s: %s", ",".join(ids), exc)
+            return False
+        add_customs(facts, (data or {}).get("inventory_items") or [])
+        return True
+
     def enrich(self, orders: list[RemoteOrder], cache: dict) -> None:
-        """Images and option names live on the product, not the order: one call per product, cached."""
+        """Images, option names and customs data live on the product, not the order: one call
+        per product (and one for its inventory items), cached."""
         for order in orders:
             for line in order.lines:
                 if not line.image_url.startswith(VARIANT_IMAGE):
@@ -188,6 +224,8 @@ class ShopifyConnector(Connector):
                 product = self._product(cache, line.listing_id) if line.listing_id else {}
                 variant = (product.get("variants") or {}).get(variant_id) or {}
                 line.image_url = variant.get("image") or product.get("image") or ""
+                line.hs_code = variant.get("hs_code") or ""
+                line.origin_country = variant.get("origin_country") or ""
                 if variant.get("options") and "Variant" in line.options:
                     named = dict(variant["options"])
                     named.update({k: v for k, v in line.options.items() if k != "Variant"})

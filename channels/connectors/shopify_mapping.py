@@ -175,7 +175,8 @@ def order_ids(raw: dict) -> tuple[str, str]:
 
 
 def product_facts(product: dict) -> dict:
-    """What `enrich` keeps of a product: its image, and each variant's image and named options."""
+    """What `enrich` keeps of a product: its image, and each variant's image, named options and
+    inventory item id (customs data lives on the inventory item: `add_customs`)."""
     images = {str(i.get("id")): i.get("src") or "" for i in product.get("images") or []}
     names = [o.get("name") or f"Option {n + 1}" for n, o in enumerate(product.get("options") or [])]
     return {
@@ -188,10 +189,26 @@ def product_facts(product: dict) -> dict:
                     for n, name in enumerate(names)
                     if v.get(f"option{n + 1}") and v.get(f"option{n + 1}") != "Default Title"
                 },
+                **({"inventory_item_id": str(v["inventory_item_id"])} if v.get("inventory_item_id") else {}),
             }
             for v in product.get("variants") or []
         },
     }
+
+
+def add_customs(facts: dict, inventory_items: list[dict]) -> dict:
+    """Each variant's HS code and country of origin, from `GET inventory_items.json?ids=…`
+    (`harmonized_system_code`, `country_code_of_origin`; either may be null)."""
+    by_id = {str(item.get("id")): item for item in inventory_items or [] if isinstance(item, dict)}
+    for variant in (facts.get("variants") or {}).values():
+        item = by_id.get(variant.get("inventory_item_id", ""))
+        if item is None:
+            continue
+        variant["hs_code"] = "".join(
+            ch for ch in str(item.get("harmonized_system_code") or "") if ch.isdigit()
+        )
+        variant["origin_country"] = str(item.get("country_code_of_origin") or "").strip().upper()
+    return facts
 
 
 # -- writing

@@ -84,6 +84,41 @@ GIFT_CARD = (
     ["Denominations"],
     [(7_200_091, "GIFT-CARD-25", ("£25",), "25.00", 0)],
 )
+# The customs data of each SKU's inventory item (HS code, country of origin), as a merchant
+# filled it in on Shopify: most SKUs have both, some only one, some neither (null on Shopify).
+CUSTOMS = {
+    "TEE-S-BLK": ("610910", "PT"),
+    "TEE-M-BLK": ("610910", "PT"),
+    "TEE-L-OAT": ("610910", "PT"),
+    "MUG-RED": ("691200", "GB"),
+    "MUG-SAGE": ("691200", "GB"),
+    "NECK-45": ("711311", None),
+    "CANDLE-FIG": ("340600", "GB"),
+    "CANDLE-CEDAR": (None, None),
+}
+INVENTORY_ITEM_OFFSET = 40_000_000_000  # a variant's inventory item id is its id plus this
+
+
+def inventory_item(variant_id: int, sku: str, ships: bool) -> dict:
+    """The InventoryItem resource behind a variant, as `GET inventory_items.json` answers it."""
+    hs_code, origin = CUSTOMS.get(sku, (None, None))
+    when = "2026-01-05T09:00:00-00:00"
+    return {
+        "id": variant_id + INVENTORY_ITEM_OFFSET,
+        "sku": sku,
+        "created_at": when,
+        "updated_at": when,
+        "requires_shipping": ships,
+        "cost": None,
+        "country_code_of_origin": origin,
+        "province_code_of_origin": None,
+        "harmonized_system_code": hs_code,
+        "tracked": ships,
+        "country_harmonized_system_codes": [],
+        "admin_graphql_api_id": f"gid://shopify/InventoryItem/{variant_id + INVENTORY_ITEM_OFFSET}",
+    }
+
+
 SHIPPING = [
     ("Standard", "STANDARD", "3.95"),
     ("Express", "EXPRESS", "9.00"),
@@ -151,12 +186,15 @@ def ensure_products(store: SandboxStore) -> None:
                             "weight_unit": "kg",
                             "requires_shipping": ships,
                             "image_id": (vid + 900_000) if i else None,
+                            "inventory_item_id": vid + INVENTORY_ITEM_OFFSET,
                             **{f"option{j + 1}": (opts[j] if j < len(opts) else None) for j in range(3)},
                         }
                         for i, (vid, sku, opts, price, grams) in enumerate(variants)
                     ],
                     "image": images[0],
                     "images": images,
+                    # The sandbox's own (never served with the product): its inventory items.
+                    "_inventory_items": [inventory_item(v[0], v[1], ships) for v in variants],
                 }
             },
         )

@@ -10,8 +10,9 @@ and `["leak_rate"]` change it) answered with 429 + `Retry-After` and the
 shop's own and fulfillment services'), fulfillment requests to a fulfillment service
 (`POST fulfillment_orders/{id}/fulfillment_request.json`), `POST fulfillments.json`, an order's
 fulfillments (`GET orders/{id}/fulfillments.json`), cancelling one (`POST fulfillments/{id}/cancel.json`:
-its lines open again) or replacing its tracking (`POST fulfillments/{id}/update_tracking.json`), and
-`POST orders/{id}/cancel.json`. Gift card and digital lines have a fulfillment order of their own
+its lines open again) or replacing its tracking (`POST fulfillments/{id}/update_tracking.json`),
+`POST orders/{id}/cancel.json`, products and their variants' inventory items (HS code and country
+of origin: `GET inventory_items.json?ids=…`). Gift card and digital lines have a fulfillment order of their own
 whose `delivery_method.method_type` is "none"."""
 
 from django.urls import re_path
@@ -44,4 +45,5 @@ urlpatterns = [
         fulfillment.fulfillment_request,
     ),
     re_path(VERSION + r"products/(?P<product_id>\d+)\.json$", orders.product),
+    re_path(VERSION + r"inventory_items\.json$", orders.inventory_items),
 ]

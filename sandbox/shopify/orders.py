@@ -1,5 +1,5 @@
 """Orders on the Shopify stand-in: timestamps and state as Shopify writes them, cancelling, and
-the order (and product) endpoints with Shopify's filters and cursor pagination."""
+the order (product, inventory item) endpoints with Shopify's filters and cursor pagination."""
 
 from __future__ import annotations
 
@@ -280,3 +280,35 @@ def product(request, version, product_id):
     if found is None:
         return _error(404, "Not Found")
     return _answer({"product": _fields(found.data, request.GET.get("fields", ""))}, fault, call_limit)
+
+
+INVENTORY_IDS_MAX = 100  # Shopify: "ids … (maximum: 100)"
+
+
+def inventory_items(request, version):
+    """`GET inventory_items.json?ids=1,2,3`: the shop's inventory items among `ids` (required),
+    where the HS code and country of origin of a variant live. A store whose
+    `settings["scopes"]` lacks read_inventory is refused with 403, as Shopify refuses such an app."""
+    early, store, fault, call_limit = _guard(request)
+    if early:
+        return early
+    scopes = (store.settings or {}).get("scopes")  # the app's access scopes; all when not set
+    if scopes is not None and "read_inventory" not in scopes:
+        return _error(403, "[API] This action requires merchant approval for read_inventory scope.")
+    raw = [i.strip() for i in request.GET.get("ids", "").split(",") if i.strip()]
+    if not raw:
+        return _error(422, {"ids": ["is required"]})
+    if len(raw) > INVENTORY_IDS_MAX or any(_int(i) is None for i in raw):
+        return _error(422, {"ids": ["must be a list of at most 100 integers"]})
+    wanted = {int(i) for i in raw}
+    limit = _int(request.GET.get("limit"), 50)
+    if not 1 <= limit <= MAX_LIMIT:
+        return _error(400, {"limit": ["must be between 1 and 250"]})
+    items = [
+        item
+        for data in SandboxProduct.objects.filter(store=store).values_list("data", flat=True)
+        for item in data.get("_inventory_items") or []
+        if item.get("id") in wanted
+    ]
+    items.sort(key=lambda item: item["id"])
+    return _answer({"inventory_items": items[:limit]}, fault, call_limit)

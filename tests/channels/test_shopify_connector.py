@@ -206,7 +206,7 @@ def test_parses_the_whole_order(shopify_sandbox):
     assert tee.image_url.endswith("/7100001_7200012.jpg")  # the variant's own image, from the product
     assert tee.stock_location == "Leeds warehouse" and tee.is_physical
     assert not pattern.is_physical and pattern.sku == "PDF-PATTERN"
-    assert "product:7100001" in cache
+    assert "product+customs:7100001" in cache
 
 
 def test_tracking_of_an_order_fulfilled_on_shopify_is_read(shopify_sandbox):
