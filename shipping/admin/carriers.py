@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from channels.forms import WriteOnlyCredentialsForm, credentials_summary
-from shipping.admin.karrio_form import KarrioCredentialsMixin, karrio_fieldsets
+from shipping.admin.karrio_form import KarrioCredentialsMixin, karrio_fieldsets, with_credential_fields
 from shipping.carriers.base import CarrierError
 from shipping.models import Address, Brand, CarrierAccount, Package
 
@@ -63,6 +63,10 @@ class CarrierAccountAdmin(admin.ModelAdmin):
     readonly_fields = ["credentials_set", "webhook_url", "available_services"]
     search_fields = ["name"]
     actions = ["import_sender_addresses"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = with_credential_fields(self.form)  # the Karrio credential fields, made now
+        return super().get_form(request, obj, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         return [

@@ -6,6 +6,8 @@ carrier's fields show, each under its carrier's name."""
 
 from __future__ import annotations
 
+import functools
+
 import attr
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -113,8 +115,14 @@ class _KarrioCredentialsBase(forms.ModelForm):
         return super().save(commit)
 
 
-KarrioCredentialsMixin = type(
-    "KarrioCredentialsMixin",
-    (_KarrioCredentialsBase,),
-    {"__module__": __name__, **_credential_form_fields()},
-)
+KarrioCredentialsMixin = _KarrioCredentialsBase
+
+
+@functools.cache
+def with_credential_fields(form_class: type[forms.ModelForm]) -> type[forms.ModelForm]:
+    """`form_class` with one declared field per credential of each installed extension, made on
+    first use (the admin's get_form), not when the admin loads: reading the extensions imports the
+    Karrio SDK and lxml, about 40 MB that every web process and task worker would carry."""
+    return type(
+        form_class.__name__, (form_class,), {"__module__": form_class.__module__, **_credential_form_fields()}
+    )
