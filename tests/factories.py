@@ -149,6 +149,9 @@ def catalogue() -> None:
     skus = set(OrderLine.objects.exclude(sku="").values_list("sku", flat=True))
     for sku in skus - set(Product.objects.values_list("sku", flat=True)):
         ProductFactory(sku=sku)
+    # An entry a channel filled in part (Shopify gave an HS code but no origin) is completed.
+    Product.objects.filter(sku__in=skus, hs_code="").update(hs_code="691200")
+    Product.objects.filter(sku__in=skus, origin_country="").update(origin_country="GB")
 
 
 def busy_order(*, lines: int, events: int, shipments: int, with_return: bool, with_supplier: bool, **fields):
