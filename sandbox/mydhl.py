@@ -31,38 +31,10 @@ from sandbox import carrier_docs as docs
 from sandbox import ratelimit
 from sandbox.faults import fault_response, mangle, record, take_fault
 from sandbox.models import SandboxOrder, SandboxStore
+from shipping.customs import EU_MEMBERS as EU  # one list of the EU members
 
 KIND = "mydhl"
 MAX_KG = Decimal("70")
-EU = {
-    "AT",
-    "BE",
-    "BG",
-    "CY",
-    "CZ",
-    "DE",
-    "DK",
-    "EE",
-    "ES",
-    "FI",
-    "FR",
-    "GR",
-    "HR",
-    "HU",
-    "IE",
-    "IT",
-    "LT",
-    "LU",
-    "LV",
-    "MT",
-    "NL",
-    "PL",
-    "PT",
-    "RO",
-    "SE",
-    "SI",
-    "SK",
-}
 PRODUCTS = [
     ("P", "EXPRESS WORLDWIDE", Decimal("58.00"), 2),
     ("U", "EXPRESS WORLDWIDE ECONOMY", Decimal("39.00"), 4),

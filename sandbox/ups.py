@@ -28,6 +28,7 @@ from sandbox import carrier_docs as docs
 from sandbox import ratelimit
 from sandbox.faults import fault_response, mangle, record, take_fault
 from sandbox.models import SandboxOrder, SandboxStore
+from shipping.customs import EU_MEMBERS as EU  # one list of the EU members
 
 KIND = "ups"
 TOKEN_SECONDS = 14399
@@ -42,35 +43,6 @@ INTERNATIONAL = [
     ("65", "Worldwide Saver", Decimal("41.20"), 2),
     ("07", "Worldwide Express", Decimal("52.90"), 1),
 ]
-EU = {
-    "AT",
-    "BE",
-    "BG",
-    "CY",
-    "CZ",
-    "DE",
-    "DK",
-    "EE",
-    "ES",
-    "FI",
-    "FR",
-    "GR",
-    "HR",
-    "HU",
-    "IE",
-    "IT",
-    "LT",
-    "LU",
-    "LV",
-    "MT",
-    "NL",
-    "PL",
-    "PT",
-    "RO",
-    "SE",
-    "SI",
-    "SK",
-}
 STATUS_TYPES = {
     "M": ("003", "Shipment Ready for UPS"),
     "DP": ("005", "On the Way"),

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from shipping.carriers.base import BookingRequest, Party, Rate, ServiceOption, TrackingUpdate
+from shipping.customs import EU_MEMBERS as EU  # one list of the EU members
 
 # v2 parcel status ids -> what they mean for a Shipment (Shipment.Status values; "" = no change).
 # 1000, 1002, 11 and 2000 are confirmed by the spec; the others come from a community list.
@@ -89,35 +90,6 @@ CARRIER_NAMES = {
     "usps": "USPS",
     "canada_post": "Canada Post",
     "australia_post": "Australia Post",
-}
-EU = {
-    "AT",
-    "BE",
-    "BG",
-    "CY",
-    "CZ",
-    "DE",
-    "DK",
-    "EE",
-    "ES",
-    "FI",
-    "FR",
-    "GR",
-    "HR",
-    "HU",
-    "IE",
-    "IT",
-    "LT",
-    "LU",
-    "LV",
-    "MT",
-    "NL",
-    "PL",
-    "PT",
-    "RO",
-    "SE",
-    "SI",
-    "SK",
 }
 # v2 `customs_shipment_type`: 0 gift, 1 documents, 2 commercial goods, 3 commercial sample,
 # 4 returned goods.
